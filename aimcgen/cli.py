@@ -1,0 +1,136 @@
+"""The `aimcgen` command line: one subcommand per product of a design spec."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from aimcgen import __version__, spec_toml
+from aimcgen.presets import DEFAULT_PRESET, load_preset, preset_names
+from aimcgen.spec import DesignSpec, SpecError, describe_fields
+
+DESCRIPTION = """\
+aimcgen generates the digital periphery of analog in-memory-compute accelerators from one design spec
+(a TOML file or a shipped preset), with a golden model that is bit-exact to the RTL.
+
+Run `aimcgen generate` to build the default design, `aimcgen presets` to list the presets, and
+`aimcgen spec --fields` for every field a spec file may set."""
+
+# Subcommands whose products later releases add; each says what it will do.
+PLANNED = {
+    "sim": "run the cocotb benches of the generated Verilog against the golden model",
+    "fpga": "build an FPGA emulation bitstream for a board and report resources and Fmax",
+    "asic": "synthesize the periphery to SKY130 cells, run timing, write the LibreLane configuration",
+    "evaluate": "map a network onto tiles and report accuracy under noise and drift, latency, area, energy",
+}
+
+
+def _add_spec_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--spec", type=Path, metavar="FILE", help="design spec TOML file")
+    group.add_argument("--preset", metavar="NAME",
+                       help=f"shipped preset ({', '.join(preset_names())}); default: {DEFAULT_PRESET}")
+
+
+def _load(args: argparse.Namespace) -> DesignSpec:
+    if args.spec is not None:
+        return spec_toml.load(args.spec)
+    return load_preset(args.preset or DEFAULT_PRESET)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from aimcgen.report import golden_run, markdown
+    from aimcgen.staging import staged_directory
+
+    spec = _load(args)
+    out = args.out / spec.name
+    print(f"aimcgen: design '{spec.name}' is valid; running the golden model on {args.batch} random vectors")
+    run = golden_run(spec, args.batch, args.seed)
+    with staged_directory(out) as tmp:
+        (tmp / "spec.toml").write_text(spec_toml.dumps(spec))
+        (tmp / "report.json").write_text(json.dumps({"design": spec.name, "golden": run}, indent=2) + "\n")
+        (tmp / "report.md").write_text(markdown(spec, run))
+    print(f"aimcgen: wrote {out}/spec.toml, report.json, report.md "
+          f"({run['golden_mvm_per_second']:.0f} MVM/s golden model)")
+    return 0
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    if args.fields:
+        for path, allowed, doc in describe_fields():
+            print(f"{path:28} {allowed:34} {doc}")
+        return 0
+    sys.stdout.write(spec_toml.dumps(_load(args)))
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    for name in preset_names():
+        s = load_preset(name)
+        print(f"{name:10} {s.name:16} {s.tile.rows}x{s.tile.cols} tile(s) x{s.tiles}, "
+              f"{s.input.bits}-bit {s.input.encoding}, {s.adc.count}x {s.adc.bits}-bit {s.adc.kind} ADC, "
+              f"{s.device.model}")
+    return 0
+
+
+def cmd_planned(args: argparse.Namespace) -> int:
+    print(f"aimcgen {args.command}: not available in aimcgen {__version__} yet "
+          f"(will {PLANNED[args.command]})", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aimcgen", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"aimcgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="validate a spec and write its products under build/",
+                         description="Validate the design spec, run the golden model on random vectors and "
+                                     "write spec.toml and a report (JSON, Markdown) to OUT/<design name>/. "
+                                     "Outputs appear complete or not at all.")
+    _add_spec_options(gen)
+    gen.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    gen.add_argument("--batch", type=int, default=1024, help="random input vectors (default: 1024)")
+    gen.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs (default 0)")
+    gen.set_defaults(func=cmd_generate)
+
+    spec = sub.add_parser("spec", help="print a spec with every field filled in, or list the fields",
+                          description="Print the fully resolved spec as TOML (a starting point for your own "
+                                      "design file), or with --fields every field, its range and meaning.")
+    _add_spec_options(spec)
+    spec.add_argument("--fields", action="store_true", help="list every spec field with its allowed values")
+    spec.set_defaults(func=cmd_spec)
+
+    presets = sub.add_parser("presets", help="list the shipped design presets",
+                             description="List the shipped presets with their main parameters.")
+    presets.set_defaults(func=cmd_presets)
+
+    for name, what in PLANNED.items():
+        p = sub.add_parser(name, help=f"(planned) {what}",
+                           description=f"Planned: {what}. Not available in this version; the command "
+                                       f"exits with status 2.")
+        _add_spec_options(p)
+        p.set_defaults(func=cmd_planned)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if getattr(args, "batch", 1) < 1:
+        parser.error(f"--batch = {args.batch}: must be >= 1")
+    try:
+        return args.func(args)
+    except SpecError as exc:
+        print(f"aimcgen: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Published device statistics: the presets behind `[device] model = "pcm" | "rram" | "ideal"`.
+
+Every constant names its source. The physics model (sim.physics) reads only the DeviceSpec fields, so a
+user may override any single statistic in TOML and keep the rest of the preset.
+"""
+
+from __future__ import annotations
+
+from aimcgen.spec import DeviceSpec
+
+# PCM: IBM aihwkit's PCM-like inference noise model (src/aihwkit/inference/noise/pcm.py), fitted by
+# Nandakumar et al., "Phase-change memory models for deep learning training and inference", ICECS 2019,
+# on a 1-million-device PCM array; see also Joshi et al., Nature Communications 11, 2473 (2020).
+PCM = DeviceSpec(
+    model="pcm",
+    g_max_us=25.0,                              # aihwkit PCMLikeNoiseModel default g_max
+    prog_noise_us=(0.26348, 1.9650, -1.1731),   # aihwkit prog_coeff, in uS at g_max = 25 uS
+    drift_mu=(-0.0155, 0.0244, 0.049, 0.1),     # aihwkit generate_drift_coefficients: mu_drift
+    drift_sigma=(-0.0125, -0.0059, 0.008, 0.045),  # aihwkit: sig_drift
+    drift_t0_s=20.0,                            # aihwkit t_0
+    read_noise_q=(0.0088, 0.65, 0.2),           # aihwkit read noise: Q_s = min(0.0088 / g^0.65, 0.2)
+    t_read_s=250e-9,                            # aihwkit t_read
+    read_noise_rel=0.0,                         # PCM read noise is the 1/f term above
+    relax_us=(0.0,),
+    relax_time_s=86400.0,
+)
+
+# RRAM: Wan et al., "A compute-in-memory chip based on resistive random-access memory", Nature 608,
+# 504 (2022), as fitted in IBM aihwkit's ReRamWan2022NoiseModel (src/aihwkit/inference/noise/reram.py):
+# 4th-order polynomials of the deviation from target in uS at g_max = 40 uS, at 1 s and 1 day.
+# RRAM shows no power-law drift; its conductance relaxes. relax_us is the extra spread at 1 day,
+# sqrt(sigma_1day^2 - sigma_1s^2), refitted here as a 4th-order polynomial (max fit error 0.01 uS).
+# The short-term read noise of about 1 % is the figure aihwkit's documentation recommends adding.
+RRAM = DeviceSpec(
+    model="rram",
+    g_max_us=40.0,
+    prog_noise_us=(0.348, 16.030, -43.853, 45.393, -16.815),
+    drift_mu=(0.0, 0.0, 0.0, 0.0),
+    drift_sigma=(0.0, 0.0, 0.0, 0.0),
+    drift_t0_s=1.0,                             # Wan 2022: first read-out 1 s after programming
+    read_noise_q=(0.0, 0.0, 0.0),
+    t_read_s=250e-9,
+    read_noise_rel=0.01,
+    relax_us=(0.608, 15.687, -30.867, 24.759, -7.767),
+    relax_time_s=86400.0,
+)
+
+# An ideal device: exact conductances forever; used for functional checks against a float reference.
+IDEAL = DeviceSpec(
+    model="ideal",
+    g_max_us=25.0,
+    prog_noise_us=(0.0,),
+    drift_mu=(0.0, 0.0, 0.0, 0.0),
+    drift_sigma=(0.0, 0.0, 0.0, 0.0),
+    drift_t0_s=20.0,
+    read_noise_q=(0.0, 0.0, 0.0),
+    t_read_s=250e-9,
+    read_noise_rel=0.0,
+    relax_us=(0.0,),
+    relax_time_s=86400.0,
+)
+
+DEVICE_PRESETS = {"pcm": PCM, "rram": RRAM, "ideal": IDEAL}
+
+
+def device_preset(model: str) -> DeviceSpec:
+    return DEVICE_PRESETS[model]

@@ -1,0 +1,423 @@
+"""The design spec: the single source of truth for one AIMC accelerator.
+
+Every downstream product (RTL, golden model, register map, firmware header, flow configs) reads its
+parameters from a `DesignSpec`. A spec is a tree of frozen dataclasses, one per TOML table; each field
+declares its allowed values in its metadata, so validation, documentation and the property tests all read
+the same declaration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SpecError(ValueError):
+    """A spec field (or a combination of fields) is invalid; the message names the field and the rule."""
+
+
+def _int(lo: int, hi: int, doc: str, **kw) -> Any:
+    return field(metadata={"kind": "int", "lo": lo, "hi": hi, "doc": doc}, **kw)
+
+
+def _float(lo: float, hi: float, doc: str, **kw) -> Any:
+    return field(metadata={"kind": "float", "lo": lo, "hi": hi, "doc": doc}, **kw)
+
+
+def _choice(choices: tuple[str, ...], doc: str, **kw) -> Any:
+    return field(metadata={"kind": "choice", "choices": choices, "doc": doc}, **kw)
+
+
+def _name(doc: str, **kw) -> Any:
+    return field(metadata={"kind": "name", "doc": doc}, **kw)
+
+
+def _floats(min_len: int, max_len: int, doc: str, **kw) -> Any:
+    return field(metadata={"kind": "floats", "min_len": min_len, "max_len": max_len, "doc": doc}, **kw)
+
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True)
+class DesignInfo:
+    name: str = _name("design name: lower-case identifier, used for module and file names", default="aimc")
+    clock_mhz: float = _float(1.0, 1000.0, "target clock of the digital periphery in MHz", default=50.0)
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    rows: int = _int(2, 1024, "crossbar rows (inputs)", default=16)
+    cols: int = _int(1, 1024, "crossbar columns (outputs)", default=16)
+    weight_bits: int = _int(2, 9, "signed weight bits; each weight is a differential pair of "
+                            "(weight_bits-1)-bit conductance codes G+ and G-", default=4)
+
+    @property
+    def conductance_levels(self) -> int:
+        """Largest conductance code of one device (codes run 0..levels)."""
+        return (1 << (self.weight_bits - 1)) - 1
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    bits: int = _int(2, 12, "signed input bits, sign-magnitude: inputs run -(2^(bits-1)-1)..2^(bits-1)-1",
+                     default=4)
+    encoding: str = _choice(("pwm", "bit_serial"), "row drive: pwm holds row i active |x_i| cycles; "
+                            "bit_serial drives one magnitude bit plane per step", default="bit_serial")
+
+    @property
+    def max_magnitude(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+    @property
+    def steps(self) -> int:
+        """Drive/integrate/convert steps per MVM: one for PWM, one per magnitude bit plane otherwise."""
+        return 1 if self.encoding == "pwm" else self.bits - 1
+
+
+@dataclass(frozen=True)
+class AdcSpec:
+    kind: str = _choice(("sar", "ramp", "flash"), "ADC architecture", default="sar")
+    bits: int = _int(1, 14, "ADC resolution (signed codes -2^(bits-1)..2^(bits-1)-1)", default=6)
+    count: int = _int(1, 1024, "ADCs per tile, shared among the columns through a column mux; must divide "
+                      "tile.cols", default=2)
+    full_scale: int = _int(1, 1 << 40, "integrated column charge (in units of one conductance code for "
+                           "one drive cycle) at the top of the ADC range; a power of two >= 2^(bits-1)",
+                           default=32)
+
+    @property
+    def lsb_shift(self) -> int:
+        """log2 of the charge per ADC code (the ADC's LSB)."""
+        return self.full_scale.bit_length() - 1 - (self.bits - 1)
+
+    @property
+    def code_min(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def code_max(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+
+@dataclass(frozen=True)
+class AccumulatorSpec:
+    bits: int = _int(4, 48, "signed width of the shift-add accumulator (saturating)", default=16)
+
+
+@dataclass(frozen=True)
+class PostprocSpec:
+    scale_bits: int = _int(2, 24, "signed width of the per-column affine scale", default=12)
+    scale_frac_bits: int = _int(0, 32, "fraction bits of the scale; the product is rounded (half up) by "
+                                "this many bits", default=8)
+    offset_bits: int = _int(2, 40, "signed width of the per-column offset, added with scale_frac_bits "
+                            "fraction bits before rounding", default=20)
+    activation: str = _choice(("none", "relu", "clip"), "activation after the affine correction",
+                              default="none")
+    clip_max: int = _int(0, (1 << 31) - 1, "upper bound of the clip activation (lower bound 0); 0 means "
+                         "the largest output code", default=0)
+    output_bits: int = _int(2, 32, "signed width of the output codes (saturating)", default=8)
+
+    @property
+    def output_min(self) -> int:
+        return -(1 << (self.output_bits - 1))
+
+    @property
+    def output_max(self) -> int:
+        return (1 << (self.output_bits - 1)) - 1
+
+    @property
+    def clip_high(self) -> int:
+        return self.clip_max if self.clip_max else self.output_max
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    row_tiles: int = _int(1, 64, "tiles stacked along the input dimension; their partial sums add", default=1)
+    col_tiles: int = _int(1, 64, "tiles side by side along the output dimension; outputs concatenate",
+                          default=1)
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """Statistics of the physical devices, used by the float physics model (sim.physics).
+
+    The defaults are the PCM preset; `aimcgen.devices` holds every preset with the source of each constant.
+    In the formulas g = G / g_max is the normalized conductance and t the time since programming.
+    """
+    model: str = _choice(("pcm", "rram", "ideal"), "device preset that supplies the defaults of the other "
+                         "device fields", default="pcm")
+    g_max_us: float = _float(0.1, 1000.0, "largest programmable conductance in microsiemens", default=25.0)
+    prog_noise_us: tuple[float, ...] = _floats(1, 5, "programming noise sigma in uS as polynomial "
+                                               "coefficients c0 + c1 g + c2 g^2 + ...",
+                                               default=(0.26348, 1.9650, -1.1731))
+    drift_mu: tuple[float, ...] = _floats(4, 4, "drift exponent mean clamp(a ln g + b, lo, hi) as "
+                                          "[a, b, lo, hi]", default=(-0.0155, 0.0244, 0.049, 0.1))
+    drift_sigma: tuple[float, ...] = _floats(4, 4, "drift exponent spread clamp(a ln g + b, lo, hi) as "
+                                             "[a, b, lo, hi]", default=(-0.0125, -0.0059, 0.008, 0.045))
+    drift_t0_s: float = _float(1e-6, 1e6, "drift reference time t0 in G(t) = G0 ((t + t0)/t0)^-nu (s)",
+                               default=20.0)
+    read_noise_q: tuple[float, ...] = _floats(3, 3, "accumulated 1/f read noise Q = min(c / max(g^e, 1e-3), "
+                                              "qmax) as [c, e, qmax]", default=(0.0088, 0.65, 0.2))
+    t_read_s: float = _float(1e-12, 1.0, "duration of one read (s), sets the 1/f noise bandwidth",
+                             default=250e-9)
+    read_noise_rel: float = _float(0.0, 1.0, "white read noise per read, relative to |G|", default=0.0)
+    relax_us: tuple[float, ...] = _floats(1, 5, "conductance relaxation spread in uS reached at relax_time_s, "
+                                          "as polynomial coefficients in g (grows with ln t before)",
+                                          default=(0.0,))
+    relax_time_s: float = _float(1.0, 1e9, "time at which the relaxation spread is complete (s)",
+                                 default=86400.0)
+    stuck_set_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at g_max", default=0.0)
+    stuck_reset_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at 0", default=0.0)
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """The emulated tile's deterministic read noise (see sim.noise for the bit-level generator)."""
+    sigma_lsb: float = _float(0.0, 65536.0, "standard deviation of the noise added to each sampled column "
+                              "charge, in charge units (0 turns it off)", default=1.0)
+    seed: int = _int(1, (1 << 32) - 1, "seed of the noise generators", default=1)
+
+
+SECTIONS: dict[str, type] = {
+    "design": DesignInfo,
+    "tile": TileSpec,
+    "input": InputSpec,
+    "adc": AdcSpec,
+    "accumulator": AccumulatorSpec,
+    "postproc": PostprocSpec,
+    "array": ArraySpec,
+    "device": DeviceSpec,
+    "noise": NoiseSpec,
+}
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """One accelerator: a grid of identical tiles and their digital periphery."""
+    design: DesignInfo = field(default_factory=DesignInfo)
+    tile: TileSpec = field(default_factory=TileSpec)
+    input: InputSpec = field(default_factory=InputSpec)
+    adc: AdcSpec = field(default_factory=AdcSpec)
+    accumulator: AccumulatorSpec = field(default_factory=AccumulatorSpec)
+    postproc: PostprocSpec = field(default_factory=PostprocSpec)
+    array: ArraySpec = field(default_factory=ArraySpec)
+    device: DeviceSpec = field(default_factory=DeviceSpec)
+    noise: NoiseSpec = field(default_factory=NoiseSpec)
+
+    def __post_init__(self):
+        for section, cls in SECTIONS.items():
+            obj = getattr(self, section)
+            if not isinstance(obj, cls):
+                raise SpecError(f"{section}: expected a {cls.__name__}, got {type(obj).__name__}")
+            # Canonical types (tuples, floats) keep specs hashable and equal to their TOML round trip.
+            canonical = cls(**{f.name: _coerce(f"{section}.{f.name}", f, getattr(obj, f.name))
+                               for f in dataclasses.fields(cls)})
+            object.__setattr__(self, section, canonical)
+        validate(self)
+
+    @property
+    def name(self) -> str:
+        return self.design.name
+
+    @property
+    def tiles(self) -> int:
+        return self.array.row_tiles * self.array.col_tiles
+
+    @property
+    def columns_per_adc(self) -> int:
+        return self.tile.cols // self.adc.count
+
+    @property
+    def logical_rows(self) -> int:
+        return self.tile.rows * self.array.row_tiles
+
+    @property
+    def logical_cols(self) -> int:
+        return self.tile.cols * self.array.col_tiles
+
+    def replace(self, **sections: dict[str, Any]) -> "DesignSpec":
+        """A copy with some fields changed: `spec.replace(adc={"bits": 8})`."""
+        return from_dict(_merge(to_dict(self), sections))
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    merged = {k: dict(v) for k, v in base.items()}
+    for section, values in changes.items():
+        merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def to_dict(spec: DesignSpec) -> dict[str, dict[str, Any]]:
+    """The spec as plain TOML-ready tables (tuples become lists)."""
+    out = {}
+    for section in SECTIONS:
+        table = {}
+        for f in dataclasses.fields(getattr(spec, section)):
+            value = getattr(getattr(spec, section), f.name)
+            table[f.name] = list(value) if isinstance(value, tuple) else value
+        out[section] = table
+    return out
+
+
+def from_dict(tables: dict[str, Any], *, source: str = "spec") -> DesignSpec:
+    """Build and validate a spec from nested tables; missing fields take their defaults.
+
+    The device table is special: `model = "rram"` selects that preset's statistics as the defaults of the
+    remaining device fields.
+    """
+    if not isinstance(tables, dict):
+        raise SpecError(f"{source}: expected a table of sections, got {type(tables).__name__}")
+    unknown = sorted(set(tables) - set(SECTIONS))
+    if unknown:
+        raise SpecError(f"{source}: unknown section [{unknown[0]}] (allowed: {', '.join(SECTIONS)})")
+    sections = {}
+    for section, cls in SECTIONS.items():
+        table = tables.get(section, {})
+        if not isinstance(table, dict):
+            raise SpecError(f"{section}: expected a table, got {_show(table)}")
+        defaults = _section_defaults(section, cls, table)
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(table) - allowed)
+        if extra:
+            raise SpecError(f"{section}.{extra[0]}: unknown field (allowed: {', '.join(sorted(allowed))})")
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = table.get(f.name, defaults.get(f.name, _default_of(f)))
+            values[f.name] = _coerce(f"{section}.{f.name}", f, raw)
+        sections[section] = cls(**values)
+    return DesignSpec(**sections)
+
+
+def _section_defaults(section: str, cls: type, table: dict) -> dict[str, Any]:
+    if section != "device":
+        return {}
+    from aimcgen.devices import device_preset  # local import: devices imports this module
+    model = table.get("model", "pcm")
+    _check_choice("device.model", model, dataclasses.fields(cls)[0].metadata["choices"])
+    return dataclasses.asdict(device_preset(model))
+
+
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) else f'"{value}"'
+
+
+def _check_choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SpecError(f"{path} = {_show(value)}: must be one of {', '.join(repr(c) for c in choices)}")
+
+
+def _coerce(path: str, f: dataclasses.Field, value: Any) -> Any:
+    """Type- and range-check one field value, returning it in its canonical Python type."""
+    meta = f.metadata
+    kind = meta["kind"]
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(f"{path} = {_show(value)}: must be an integer in {meta['lo']}..{meta['hi']}")
+        if not meta["lo"] <= value <= meta["hi"]:
+            raise SpecError(f"{path} = {value}: must be an integer in {meta['lo']}..{meta['hi']}")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SpecError(f"{path} = {_show(value)}: must be a number in {meta['lo']}..{meta['hi']}")
+        if not meta["lo"] <= value <= meta["hi"]:
+            raise SpecError(f"{path} = {value}: must be a number in {meta['lo']}..{meta['hi']}")
+        return float(value)
+    if kind == "choice":
+        _check_choice(path, value, meta["choices"])
+        return value
+    if kind == "name":
+        if not isinstance(value, str) or not NAME_PATTERN.match(value):
+            raise SpecError(f"{path} = {_show(value)}: must be a lower-case identifier of 1 to 32 "
+                            f"characters (a-z first, then a-z, 0-9, _)")
+        return value
+    if kind == "floats":
+        lo, hi = meta["min_len"], meta["max_len"]
+        count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        if (not isinstance(value, (list, tuple)) or not lo <= len(value) <= hi
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                           for v in value)):
+            raise SpecError(f"{path} = {_show(value)}: must be a list of {count} finite numbers")
+        return tuple(float(v) for v in value)
+    raise AssertionError(kind)
+
+
+def _check_fields(spec: DesignSpec) -> None:
+    for section in SECTIONS:
+        obj = getattr(spec, section)
+        for f in dataclasses.fields(obj):
+            _coerce(f"{section}.{f.name}", f, getattr(obj, f.name))
+
+
+def validate(spec: DesignSpec) -> None:
+    """Check every field and every cross-field rule; raise SpecError naming the first violation."""
+    _check_fields(spec)
+    tile, adc, inp, acc, post = spec.tile, spec.adc, spec.input, spec.accumulator, spec.postproc
+
+    if adc.count > tile.cols or tile.cols % adc.count:
+        raise SpecError(f"adc.count = {adc.count}: must divide tile.cols = {tile.cols} "
+                        f"(allowed: {', '.join(str(d) for d in _divisors(tile.cols))})")
+    if adc.kind == "flash" and adc.bits > 8:
+        raise SpecError(f"adc.bits = {adc.bits} with adc.kind = 'flash': a flash ADC needs 2^bits-1 "
+                        f"comparators; allowed 1..8 (use 'sar' or 'ramp' for more bits)")
+    fs = adc.full_scale
+    if fs & (fs - 1) or fs < (1 << (adc.bits - 1)):
+        raise SpecError(f"adc.full_scale = {fs}: must be a power of two >= 2^(adc.bits-1) = "
+                        f"{1 << (adc.bits - 1)} so that one ADC code is a whole power-of-two charge")
+    max_charge = tile.rows * tile.conductance_levels * (inp.max_magnitude if inp.encoding == "pwm" else 1)
+    if fs > (1 << 40) or max_charge > (1 << 40):
+        raise SpecError(f"tile.rows x conductance levels x input cycles = {max_charge}: column charge must "
+                        f"stay below 2^40")
+    # The accumulator must hold the largest ADC code shifted to the top bit plane.
+    need = adc.bits + inp.steps - 1
+    if acc.bits < need:
+        raise SpecError(f"accumulator.bits = {acc.bits}: must be >= adc.bits + bit planes - 1 = {need} "
+                        f"to hold one full-scale ADC code at the top bit plane")
+    if post.scale_frac_bits > post.scale_bits + 16:
+        raise SpecError(f"postproc.scale_frac_bits = {post.scale_frac_bits}: must be <= "
+                        f"postproc.scale_bits + 16 = {post.scale_bits + 16}")
+    if acc.bits + post.scale_bits > 60 or post.offset_bits > 60:
+        raise SpecError(f"accumulator.bits + postproc.scale_bits = {acc.bits + post.scale_bits}: must be <= 60 "
+                        f"(and postproc.offset_bits <= 60) so the affine product fits 64-bit arithmetic")
+    if post.clip_max > post.output_max:
+        raise SpecError(f"postproc.clip_max = {post.clip_max}: must be <= the largest output code "
+                        f"2^(postproc.output_bits-1)-1 = {post.output_max}")
+    dev = spec.device
+    for path, (_, _, lo, hi) in (("device.drift_mu", dev.drift_mu), ("device.drift_sigma", dev.drift_sigma)):
+        if not 0.0 <= lo <= hi:
+            raise SpecError(f"{path} = {list(getattr(dev, path.split('.')[1]))}: needs 0 <= lo <= hi "
+                            f"(the last two entries)")
+    if dev.stuck_set_fraction + dev.stuck_reset_fraction > 0.5:
+        raise SpecError(f"device.stuck_set_fraction + device.stuck_reset_fraction = "
+                        f"{dev.stuck_set_fraction + dev.stuck_reset_fraction}: must be <= 0.5")
+    if dev.read_noise_q[0] < 0 or dev.read_noise_q[2] < 0:
+        raise SpecError(f"device.read_noise_q = {list(dev.read_noise_q)}: c and qmax must be >= 0")
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def describe_fields() -> list[tuple[str, str, str]]:
+    """(field path, allowed values, meaning) for every spec field: feeds `aimcgen spec --fields` and docs."""
+    rows = []
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            m = f.metadata
+            allowed = {
+                "int": lambda: f"integer {m['lo']}..{m['hi']}",
+                "float": lambda: f"number {m['lo']}..{m['hi']}",
+                "choice": lambda: " | ".join(m["choices"]),
+                "name": lambda: "identifier [a-z][a-z0-9_]{0,31}",
+                "floats": lambda: f"list of {m['min_len']}..{m['max_len']} numbers",
+            }[m["kind"]]()
+            rows.append((f"{section}.{f.name}", allowed, m["doc"]))
+    return rows

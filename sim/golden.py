@@ -1,0 +1,139 @@
+"""The golden model: the exact integer datapath of the RTL with the emulated analog tile, noise included.
+
+One tile, per MVM and per drive step k (see sim.encoding):
+    charge[j]  = sum_i drive_k[i] * W[i, j]                      (integer charge, conductance code x cycle)
+    sample[j]  = charge[j] + noise                               (sim.noise: one draw per ADC sample)
+    code[j]    = ADC(sample[j])                                  (sim.adc: per ADC kind)
+    acc[j]     = sat(acc[j] + (code[j] << k))                    (saturating, sticky overflow)
+ADC a serves the contiguous columns a*G .. a*G+G-1 (G = cols / adc.count) through its column mux and
+samples them in that order in every step, steps in order, MVMs in order.
+
+The accelerator is a grid of row_tiles x col_tiles tiles: tile (r, c) holds weight block (r, c) and has tile
+index r * col_tiles + c (its noise seed). Partial sums of the tiles of one column group are added in r order
+with saturation at the accumulator width; then each logical column is post-processed (sim.postproc).
+Everything is vectorized over the batch; the state (noise generators) carries over between calls exactly as
+the hardware's does between MVMs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aimcgen.formats import datapath_formats
+from aimcgen.sim.adc import adc_code
+from aimcgen.sim.encoding import check_inputs, drive_steps, step_weights
+from aimcgen.sim.noise import TileNoise
+from aimcgen.sim.postproc import check_coefficients, postprocess, unity_scale
+from aimcgen.spec import DesignSpec, SpecError
+
+
+def check_weights(weights: np.ndarray, spec: DesignSpec, shape: tuple[int, int]) -> np.ndarray:
+    w = np.asarray(weights)
+    if w.shape != shape:
+        raise SpecError(f"weights: expected shape {shape}, got {w.shape}")
+    if not np.issubdtype(w.dtype, np.integer):
+        raise SpecError(f"weights: expected integer conductance codes, got {w.dtype}")
+    levels = spec.tile.conductance_levels
+    if w.size and (w.min() < -levels or w.max() > levels):
+        raise SpecError(f"weights: codes must lie in -{levels}..{levels} for tile.weight_bits = "
+                        f"{spec.tile.weight_bits}, got {w.min()}..{w.max()}")
+    return w.astype(np.int64)
+
+
+@dataclass
+class TileResult:
+    codes: np.ndarray        # (steps, batch, cols) ADC codes
+    accumulator: np.ndarray  # (batch, cols) shift-add result
+    overflow: np.ndarray     # (batch, cols) the accumulator saturated during this MVM
+
+
+class GoldenTile:
+    """One emulated tile and its ADCs and shift-add accumulators."""
+
+    def __init__(self, spec: DesignSpec, weights: np.ndarray, tile_index: int = 0):
+        self.spec = spec
+        self.weights = check_weights(weights, spec, (spec.tile.rows, spec.tile.cols))
+        self._weights_f64 = self.weights.astype(np.float64)
+        self.noise = TileNoise(spec, tile_index)
+
+    def charges(self, x: np.ndarray) -> np.ndarray:
+        """Noise-free integrated charge per step: (steps, batch, cols).
+
+        Computed with float64 BLAS: the spec bounds every column charge below 2^40, so every partial sum
+        is an integer that float64 holds exactly, and the result is the integer matmul, only faster.
+        """
+        drive = drive_steps(x, self.spec.input).astype(np.float64)
+        return (drive @ self._weights_f64).astype(np.int64)
+
+    def sample_noise(self, batch: int) -> np.ndarray:
+        """Noise added to each sampled charge, in the ADCs' sampling order: (steps, batch, cols)."""
+        spec = self.spec
+        steps, adcs, group = spec.input.steps, spec.adc.count, spec.columns_per_adc
+        n = self.noise.draw(batch * steps * group)             # (adcs, batch*steps*group)
+        n = n.reshape(adcs, batch, steps, group)                # sample index = (b*steps + k)*group + p
+        return n.transpose(2, 1, 0, 3).reshape(steps, batch, adcs * group)
+
+    def run(self, x: np.ndarray) -> TileResult:
+        spec = self.spec
+        x = check_inputs(x, spec.input, spec.tile.rows)
+        samples = self.charges(x) + self.sample_noise(x.shape[0])
+        codes = adc_code(samples, spec.adc)
+        acc, overflow = shift_add(codes, step_weights(spec.input), spec)
+        return TileResult(codes, acc, overflow)
+
+
+def shift_add(codes: np.ndarray, shifts: np.ndarray, spec: DesignSpec):
+    """Saturating accumulation of codes << shift, step by step as the RTL's accumulator does."""
+    fmt = datapath_formats(spec).accumulator
+    acc = np.zeros(codes.shape[1:], dtype=np.int64)
+    overflow = np.zeros(codes.shape[1:], dtype=bool)
+    for code, shift in zip(codes, shifts):                    # steps: at most input.bits - 1
+        acc, clipped = fmt.saturate(acc + (code << shift))
+        overflow |= clipped
+    return acc, overflow
+
+
+@dataclass
+class AcceleratorResult:
+    outputs: np.ndarray            # (batch, logical_cols) output codes
+    accumulator: np.ndarray        # (batch, logical_cols) partial sums added over row tiles
+    overflow: np.ndarray           # (batch, logical_cols) accumulator saturated somewhere
+    output_saturated: np.ndarray   # (batch, logical_cols) output clamped to its width
+    tiles: list[TileResult]        # per tile, in tile index order
+
+
+class GoldenAccelerator:
+    """The whole accelerator: a grid of tiles, partial-sum accumulation, per-column post-processing."""
+
+    def __init__(self, spec: DesignSpec, weights: np.ndarray, scale=None, offset=None):
+        self.spec = spec
+        rows, cols = spec.tile.rows, spec.tile.cols
+        w = check_weights(weights, spec, (spec.logical_rows, spec.logical_cols))
+        self.tiles = [GoldenTile(spec, w[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols],
+                                 r * spec.array.col_tiles + c)
+                      for r in range(spec.array.row_tiles) for c in range(spec.array.col_tiles)]
+        self.set_coefficients(unity_scale(spec) if scale is None else scale, 0 if offset is None else offset)
+
+    def set_coefficients(self, scale, offset) -> None:
+        self.scale, self.offset = check_coefficients(self.spec, scale, offset, self.spec.logical_cols)
+
+    def run(self, x: np.ndarray) -> AcceleratorResult:
+        spec = self.spec
+        x = check_inputs(x, spec.input, spec.logical_rows)
+        rows, ct = spec.tile.rows, spec.array.col_tiles
+        results = [tile.run(x[:, (i // ct) * rows:(i // ct + 1) * rows]) for i, tile in enumerate(self.tiles)]
+        fmt = datapath_formats(spec).accumulator
+        column_groups = []
+        for c in range(ct):
+            acc, overflow = results[c].accumulator, results[c].overflow.copy()
+            for r in range(1, spec.array.row_tiles):
+                part = results[r * ct + c]
+                acc, clipped = fmt.saturate(acc + part.accumulator)
+                overflow |= clipped | part.overflow
+            column_groups.append((acc, overflow))
+        acc = np.concatenate([g[0] for g in column_groups], axis=1)
+        overflow = np.concatenate([g[1] for g in column_groups], axis=1)
+        outputs, saturated = postprocess(acc, self.scale, self.offset, spec)
+        return AcceleratorResult(outputs, acc, overflow, saturated, results)
