@@ -151,7 +151,8 @@ class DeviceSpec:
                          "device fields", default="pcm")
     g_max_us: float = _float(0.1, 1000.0, "largest programmable conductance in microsiemens", default=25.0)
     prog_noise_us: tuple[float, ...] = _floats(1, 5, "programming noise sigma in uS as polynomial "
-                                               "coefficients c0 + c1 g + c2 g^2 + ...",
+                                               "coefficients c0 + c1 g + c2 g^2 + ..., fitted at this "
+                                               "g_max_us (rescale them by hand when changing g_max_us)",
                                                default=(0.26348, 1.9650, -1.1731))
     drift_mu: tuple[float, ...] = _floats(4, 4, "drift exponent mean clamp(a ln g + b, lo, hi) as "
                                           "[a, b, lo, hi]", default=(-0.0155, 0.0244, 0.049, 0.1))
