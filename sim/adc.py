@@ -37,5 +37,6 @@ def comparator_threshold_x2(code: int, adc: AdcSpec) -> int:
 
 
 def conversion_cycles(adc: AdcSpec) -> int:
-    """Clock cycles of one conversion on the analog side: SAR one per bit, ramp one per code, flash one."""
-    return {"sar": adc.bits, "ramp": 1 << adc.bits, "flash": 1}[adc.kind]
+    """Comparator decisions of one conversion: SAR one per bit, ramp one per threshold it climbs past
+    (2^bits - 1), flash one for all comparators at once. One decision takes one clock cycle."""
+    return {"sar": adc.bits, "ramp": (1 << adc.bits) - 1, "flash": 1}[adc.kind]

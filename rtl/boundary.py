@@ -1,0 +1,79 @@
+"""The analog boundary: the one interface where the digital periphery meets the analog macro.
+
+The periphery drives row levels and issues commands; the macro (the real analog array, the synthesizable
+`EmulatedCrossbar`, or a cocotb-side model) executes them. Every command is a stream transfer, so a macro may
+take as many cycles as it needs (ready low); an analog macro that keeps pace holds ready high.
+
+Commands (`AnalogOp`), each accepted on a cycle with cmd.valid & cmd.ready:
+- INTEGRATE: integrate one drive cycle: every row with row_en set adds its conductances to its columns,
+  with polarity row_sign (1 = negative). `start` zeroes the integrators first (a new step begins).
+- COMPARE: every ADC compares its held sample with its own `trial` code and answers one comparator bit:
+  resp.comp[a] = held >= threshold(trial[a]) (sim.adc). `start` first samples the column `col_sel` of every
+  ADC's group (charge plus one noise draw): the sample-and-hold of a SAR or ramp conversion.
+- CONVERT: flash conversion: every ADC samples column `col_sel` of its group and answers resp.code[a].
+- PROG_WRITE: program the device pair at (row, col) to the signed differential code `target`.
+- PROG_READ: read back the code at (row, col) into resp.read_data.
+
+Responses are registered: after a command is accepted, its response fields hold from the next cycle until
+the next command is accepted. Column `col_sel` of ADC a is tile column a * (cols / adc.count) + col_sel.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import unsigned, signed
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from aimcgen.spec import DesignSpec
+
+
+class AnalogOp(enum.Enum, shape=3):
+    INTEGRATE = 0
+    COMPARE = 1
+    CONVERT = 2
+    PROG_WRITE = 3
+    PROG_READ = 4
+
+
+def _index(n: int) -> unsigned:
+    """Width of an index 0..n-1 (at least one bit, so every field exists)."""
+    return unsigned(max(1, (n - 1).bit_length()))
+
+
+def adc_codes_layout(spec: DesignSpec) -> data.ArrayLayout:
+    """One signed code per ADC of the tile."""
+    return data.ArrayLayout(signed(spec.adc.bits), spec.adc.count)
+
+
+def command_layout(spec: DesignSpec) -> data.StructLayout:
+    return data.StructLayout({
+        "op": AnalogOp,
+        "start": 1,
+        "col_sel": _index(spec.columns_per_adc),
+        "trial": adc_codes_layout(spec),
+        "row": _index(spec.tile.rows),
+        "col": _index(spec.tile.cols),
+        "target": signed(spec.tile.weight_bits),
+    })
+
+
+def response_layout(spec: DesignSpec) -> data.StructLayout:
+    return data.StructLayout({
+        "comp": spec.adc.count,
+        "code": adc_codes_layout(spec),
+        "read_data": signed(spec.tile.weight_bits),
+    })
+
+
+class AnalogBoundarySignature(wiring.Signature):
+    """The boundary seen from the periphery (use `.flip()` for the macro's side)."""
+
+    def __init__(self, spec: DesignSpec):
+        self.spec = spec
+        super().__init__({
+            "row_en": Out(spec.tile.rows),
+            "row_sign": Out(spec.tile.rows),
+            "cmd": Out(stream.Signature(command_layout(spec))),
+            "resp": In(response_layout(spec)),
+        })
+

@@ -1,0 +1,58 @@
+"""Double-buffered input vectors: the next vector loads while the tiles drive the current one.
+
+Vectors arrive either as a stream of values (row 0 first, one vector per `rows` beats) or as addressed
+writes from the register bank followed by `commit` (software-driven MVMs). The load buffer becomes the
+active buffer as soon as it is complete and the active buffer has been released by every tile, so a
+steady stream of vectors costs no cycles of the MVM pipeline.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class InputBuffer(wiring.Component):
+    def __init__(self, rows: int, bits: int):
+        if rows < 1 or bits < 2:
+            raise ValueError(f"InputBuffer needs rows >= 1 and bits >= 2, got rows={rows}, bits={bits}")
+        self.rows, self.bits = rows, bits
+        super().__init__({
+            "inp": In(stream.Signature(signed(bits))),
+            "wr_addr": In(range(max(2, rows))),
+            "wr_data": In(signed(bits)),
+            "wr_en": In(1),
+            "commit": In(1),
+            "active": Out(data.ArrayLayout(signed(bits), rows)),
+            "active_valid": Out(1),
+            "active_release": In(1),
+            "load_free": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        load = Signal(data.ArrayLayout(signed(self.bits), self.rows))
+        load_full = Signal()
+        fill = Signal(range(self.rows + 1))
+
+        m.d.comb += [
+            self.inp.ready.eq(~load_full),
+            self.load_free.eq(~load_full & (fill == 0)),
+        ]
+        with m.If(self.inp.valid & self.inp.ready):
+            m.d.sync += load[fill].eq(self.inp.payload)
+            with m.If(fill == self.rows - 1):
+                m.d.sync += [fill.eq(0), load_full.eq(1)]
+            with m.Else():
+                m.d.sync += fill.eq(fill + 1)
+        with m.If(self.wr_en & ~load_full):
+            m.d.sync += load[self.wr_addr].eq(self.wr_data)
+        with m.If(self.commit & ~load_full):
+            m.d.sync += [load_full.eq(1), fill.eq(0)]
+
+        with m.If(self.active_release):
+            m.d.sync += self.active_valid.eq(0)
+        with m.If(load_full & (~self.active_valid | self.active_release)):
+            m.d.sync += [self.active.eq(load), self.active_valid.eq(1), load_full.eq(0)]
+        return m
