@@ -15,7 +15,9 @@ Commands (`AnalogOp`), each accepted on a cycle with cmd.valid & cmd.ready:
 - PROG_READ: read back the code at (row, col) into resp.read_data.
 
 Responses are registered: after a command is accepted, its response fields hold from the next cycle until
-the next command is accepted. Column `col_sel` of ADC a is tile column a * (cols / adc.count) + col_sel.
+the next command is accepted. A macro that needs several cycles for a command with a response (COMPARE,
+CONVERT, PROG_READ) must do that work before it raises ready; only INTEGRATE and PROG_WRITE, which answer
+nothing, may keep the macro busy after acceptance (ready low for the next command). Column `col_sel` of ADC a is tile column a * (cols / adc.count) + col_sel.
 """
 
 from __future__ import annotations
