@@ -65,7 +65,7 @@ def datapath_formats(spec: DesignSpec) -> DatapathFormats:
     scale = SignedFormat(post.scale_bits, post.scale_frac_bits)
     acc = SignedFormat(spec.accumulator.bits)
     offset = SignedFormat(post.offset_bits, post.scale_frac_bits)
-    product_bits = max(acc.bits + scale.bits - 1, offset.bits) + 1
+    product_bits = max(acc.bits + scale.bits, offset.bits) + 1    # never overflows, even at the corners
     return DatapathFormats(
         weight=SignedFormat.holding(-levels, levels),
         drive=SignedFormat.holding(-drive_max, drive_max),

@@ -1,0 +1,276 @@
+"""The accelerator datapath: a grid of tiles, partial-sum accumulation, post-processing, weight programming.
+
+Tile (r, c) of the row_tiles x col_tiles grid holds weight block (r, c) and sees input rows r*R..r*R+R-1.
+All tiles start an MVM on the same input vector; when every tile's result bank is full, the output
+sequencer walks the logical columns: the partial sums of the row tiles of that column's group are added
+with saturation (in r order, as the golden model does), then the per-column affine post-processor turns
+each into an output code. Outputs go to the output stream (when enabled) and to an output window that
+software reads. Weight writes go through one program-and-verify engine to the addressed tile.
+
+With `emulated=True` every tile's analog boundary is served by an `EmulatedCrossbar` inside; otherwise the
+boundaries are ports `analog_<i>` for the real macros.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from aimcgen.formats import datapath_formats
+from aimcgen.rtl.boundary import AnalogBoundarySignature
+from aimcgen.rtl.emulated_tile import EmulatedCrossbar
+from aimcgen.rtl.input_buffer import InputBuffer
+from aimcgen.rtl.postproc import AffinePostProcessor
+from aimcgen.rtl.program_verify import MAX_RETRIES_BITS, ProgramVerifyEngine
+from aimcgen.rtl.tile_controller import TileController
+from aimcgen.sim.postproc import unity_scale
+from aimcgen.spec import DesignSpec
+
+
+def output_layout(spec: DesignSpec) -> data.StructLayout:
+    return data.StructLayout({"value": signed(spec.postproc.output_bits), "last": 1})
+
+
+def weight_write_layout(spec: DesignSpec) -> data.StructLayout:
+    return data.StructLayout({
+        "row": range(max(2, spec.logical_rows)),
+        "col": range(max(2, spec.logical_cols)),
+        "target": signed(spec.tile.weight_bits),
+    })
+
+
+class AcceleratorCore(wiring.Component):
+    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None):
+        if not isinstance(spec, DesignSpec):
+            raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
+        if init_weights is not None and not emulated:
+            raise ValueError("init_weights needs emulated=True: real macros are programmed, not initialized")
+        self.spec, self.emulated, self.init_weights = spec, emulated, init_weights
+        fmt = datapath_formats(spec)
+        rows, cols = spec.logical_rows, spec.logical_cols
+        members = {
+            "inp": In(stream.Signature(signed(spec.input.bits))),
+            "out": Out(stream.Signature(output_layout(spec))),
+            "out_stream_enable": In(1),
+            # software-written input vectors
+            "in_wr_addr": In(range(max(2, rows))),
+            "in_wr_data": In(signed(spec.input.bits)),
+            "in_wr_en": In(1),
+            "in_commit": In(1),
+            "in_free": Out(1),
+            # per-column coefficients
+            "coef_addr": In(range(max(2, cols))),
+            "coef_scale_wdata": In(signed(fmt.scale.bits)),
+            "coef_offset_wdata": In(signed(fmt.offset.bits)),
+            "coef_scale_we": In(1),
+            "coef_offset_we": In(1),
+            "coef_scale_rdata": Out(signed(fmt.scale.bits)),
+            "coef_offset_rdata": Out(signed(fmt.offset.bits)),
+            # the last output vector, for software
+            "out_rd_addr": In(range(max(2, cols))),
+            "out_rd_data": Out(signed(spec.postproc.output_bits)),
+            "out_count": Out(32),
+            # weight programming
+            "weight": In(stream.Signature(weight_write_layout(spec))),
+            "pv_tolerance": In(spec.tile.weight_bits),
+            "pv_max_retries": In(MAX_RETRIES_BITS),
+            "pv_busy": Out(1),
+            "pv_fail": Out(1),
+            "pv_fail_row": Out(range(max(2, rows))),
+            "pv_fail_col": Out(range(max(2, cols))),
+            # status and error pulses
+            "busy": Out(1),
+            "acc_overflow": Out(1),
+            "output_saturated": Out(1),
+        }
+        if not emulated:
+            for i in range(spec.tiles):
+                members[f"analog_{i}"] = Out(AnalogBoundarySignature(spec))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        fmt = datapath_formats(spec)
+        R, C = spec.tile.rows, spec.tile.cols
+        row_tiles, col_tiles = spec.array.row_tiles, spec.array.col_tiles
+        ntiles = spec.tiles
+
+        tiles = []
+        for i in range(ntiles):
+            tile = TileController(spec)
+            m.submodules[f"tile_{i}"] = tile
+            tiles.append(tile)
+            if self.emulated:
+                r, c = divmod(i, col_tiles)
+                block = None
+                if self.init_weights is not None:
+                    block = [list(row[c * C:(c + 1) * C]) for row in self.init_weights[r * R:(r + 1) * R]]
+                macro = EmulatedCrossbar(spec, tile_index=i, init_weights=block)
+                m.submodules[f"emulated_tile_{i}"] = macro
+                wiring.connect(m, tile.analog, macro)
+            else:
+                wiring.connect(m, tile.analog, wiring.flipped(getattr(self, f"analog_{i}")))
+
+        # Inputs: one double buffer for the logical vector; every tile takes its row slice.
+        m.submodules.input_buffer = inbuf = InputBuffer(spec.logical_rows, spec.input.bits)
+        wiring.connect(m, wiring.flipped(self.inp), inbuf.inp)
+        m.d.comb += [
+            inbuf.wr_addr.eq(self.in_wr_addr), inbuf.wr_data.eq(self.in_wr_data),
+            inbuf.wr_en.eq(self.in_wr_en), inbuf.commit.eq(self.in_commit), self.in_free.eq(inbuf.load_free),
+        ]
+        started = Signal(ntiles)
+        released = Signal(ntiles)
+        for i, tile in enumerate(tiles):
+            r = i // col_tiles
+            for k in range(R):
+                m.d.comb += tile.x[k].eq(inbuf.active[r * R + k])
+            m.d.comb += tile.start.valid.eq(inbuf.active_valid & ~started[i])
+            with m.If(tile.start.valid & tile.start.ready):
+                m.d.sync += started[i].eq(1)
+            with m.If(tile.x_done):
+                m.d.sync += released[i].eq(1)
+        all_released = Signal()
+        m.d.comb += all_released.eq((released | Cat(*(t.x_done for t in tiles))) == (1 << ntiles) - 1)
+        with m.If(all_released):
+            m.d.comb += inbuf.active_release.eq(1)
+            m.d.sync += [started.eq(0), released.eq(0)]
+
+        # Coefficients: one word per logical column, written by software, read by the output sequencer.
+        cols = spec.logical_cols
+        scale_mem = memory.Memory(shape=signed(fmt.scale.bits), depth=cols, init=[unity_scale(spec)] * cols)
+        offset_mem = memory.Memory(shape=signed(fmt.offset.bits), depth=cols, init=[])
+        m.submodules.scale_mem, m.submodules.offset_mem = scale_mem, offset_mem
+        scale_w, offset_w = scale_mem.write_port(), offset_mem.write_port()
+        scale_sw, offset_sw = scale_mem.read_port(domain="comb"), offset_mem.read_port(domain="comb")
+        scale_seq, offset_seq = scale_mem.read_port(domain="comb"), offset_mem.read_port(domain="comb")
+        m.d.comb += [
+            scale_w.addr.eq(self.coef_addr), scale_w.data.eq(self.coef_scale_wdata),
+            scale_w.en.eq(self.coef_scale_we),
+            offset_w.addr.eq(self.coef_addr), offset_w.data.eq(self.coef_offset_wdata),
+            offset_w.en.eq(self.coef_offset_we),
+            scale_sw.addr.eq(self.coef_addr), offset_sw.addr.eq(self.coef_addr),
+            self.coef_scale_rdata.eq(scale_sw.data), self.coef_offset_rdata.eq(offset_sw.data),
+        ]
+
+        # Output sequencer: logical column j reads local column j % C of the tiles of group j // C.
+        m.submodules.postproc = post = AffinePostProcessor(spec)
+        col = Signal(range(max(2, cols)))
+        group = Signal(range(max(2, col_tiles)))
+        local = Signal(range(max(2, C)))
+        banks_full = Signal()
+        m.d.comb += banks_full.eq(Cat(*(t.bank_valid for t in tiles)) == (1 << ntiles) - 1)
+        for tile in tiles:
+            m.d.comb += tile.rd_col.eq(local)
+        sums, overflows = [], []
+        for c in range(col_tiles):
+            total = Const(0, signed(fmt.accumulator.bits))
+            overflow = Const(0, 1)
+            for r in range(row_tiles):
+                tile = tiles[r * col_tiles + c]
+                if r == 0:
+                    total, overflow = tile.rd_acc, tile.rd_overflow
+                    continue
+                wide = Signal(signed(fmt.accumulator.bits + 1), name=f"psum_{r}_{c}")
+                sat = Signal(signed(fmt.accumulator.bits), name=f"psum_sat_{r}_{c}")
+                m.d.comb += [
+                    wide.eq(total + tile.rd_acc),
+                    sat.eq(Mux(wide > fmt.accumulator.max, fmt.accumulator.max,
+                               Mux(wide < fmt.accumulator.min, fmt.accumulator.min, wide))),
+                ]
+                overflow = overflow | tile.rd_overflow | (wide != sat)
+                total = sat
+            sums.append(total)
+            overflows.append(overflow)
+        acc_sel = Signal(signed(fmt.accumulator.bits))
+        ovf_sel = Signal()
+        with m.Switch(group):
+            for c in range(col_tiles):
+                with m.Case(c):
+                    m.d.comb += [acc_sel.eq(sums[c]), ovf_sel.eq(overflows[c])]
+        m.d.comb += [
+            scale_seq.addr.eq(col), offset_seq.addr.eq(col),
+            post.inp.valid.eq(banks_full),
+            post.inp.payload.acc.eq(acc_sel),
+            post.inp.payload.scale.eq(scale_seq.data),
+            post.inp.payload.offset.eq(offset_seq.data),
+            post.inp.payload.overflow.eq(ovf_sel),
+            post.inp.payload.last.eq(col == cols - 1),
+        ]
+        with m.If(post.inp.valid & post.inp.ready):
+            with m.If(col == cols - 1):
+                m.d.sync += [col.eq(0), group.eq(0), local.eq(0)]
+                for tile in tiles:
+                    m.d.comb += tile.bank_release.eq(1)
+            with m.Else():
+                m.d.sync += col.eq(col + 1)
+                with m.If(local == C - 1):
+                    m.d.sync += [local.eq(0), group.eq(group + 1)]
+                with m.Else():
+                    m.d.sync += local.eq(local + 1)
+
+        # Outputs: to the stream (when enabled) and into the output window.
+        out_mem = memory.Memory(shape=signed(spec.postproc.output_bits), depth=cols, init=[])
+        m.submodules.out_mem = out_mem
+        out_w, out_r = out_mem.write_port(), out_mem.read_port(domain="comb")
+        out_col = Signal(range(max(2, cols)))
+        m.d.comb += [
+            self.out.valid.eq(post.out.valid & self.out_stream_enable),
+            self.out.payload.value.eq(post.out.payload.value),
+            self.out.payload.last.eq(post.out.payload.last),
+            post.out.ready.eq(self.out.ready | ~self.out_stream_enable),
+            out_w.addr.eq(out_col), out_w.data.eq(post.out.payload.value),
+            out_r.addr.eq(self.out_rd_addr), self.out_rd_data.eq(out_r.data),
+        ]
+        with m.If(post.out.valid & post.out.ready):
+            m.d.comb += [
+                out_w.en.eq(1),
+                self.acc_overflow.eq(post.out.payload.overflow),
+                self.output_saturated.eq(post.out.payload.saturated),
+            ]
+            with m.If(post.out.payload.last):
+                m.d.sync += [out_col.eq(0), self.out_count.eq(self.out_count + 1)]
+            with m.Else():
+                m.d.sync += out_col.eq(out_col + 1)
+
+        # Weight programming: logical (row, col) -> tile and local address, through program-and-verify.
+        m.submodules.program_verify = pv = ProgramVerifyEngine(spec)
+        target_tile = Signal(range(max(2, ntiles)))
+        job = Signal(weight_write_layout(spec))
+        m.d.comb += [
+            pv.req.valid.eq(self.weight.valid),
+            self.weight.ready.eq(pv.req.ready),
+            pv.req.payload.row.eq(self.weight.payload.row % R),
+            pv.req.payload.col.eq(self.weight.payload.col % C),
+            pv.req.payload.target.eq(self.weight.payload.target),
+            pv.tolerance.eq(self.pv_tolerance),
+            pv.max_retries.eq(self.pv_max_retries),
+            pv.result.ready.eq(1),
+            self.pv_busy.eq(~pv.req.ready),
+        ]
+        with m.If(self.weight.valid & self.weight.ready):
+            m.d.sync += [
+                job.eq(self.weight.payload),
+                target_tile.eq((self.weight.payload.row // R) * col_tiles + self.weight.payload.col // C),
+            ]
+        with m.Switch(target_tile):
+            for i, tile in enumerate(tiles):
+                with m.Case(i):
+                    m.d.comb += [
+                        tile.prog.valid.eq(pv.prog.valid),
+                        tile.prog.payload.eq(pv.prog.payload),
+                        pv.prog.ready.eq(tile.prog.ready),
+                        pv.prog_resp.valid.eq(tile.prog_resp.valid),
+                        pv.prog_resp.payload.eq(tile.prog_resp.payload),
+                        tile.prog_resp.ready.eq(pv.prog_resp.ready),
+                    ]
+        with m.If(pv.result.valid & ~pv.result.payload.ok):
+            m.d.comb += [self.pv_fail.eq(1), self.pv_fail_row.eq(job.row), self.pv_fail_col.eq(job.col)]
+
+        busy = Const(0, 1)
+        for tile in tiles:
+            busy = busy | tile.busy | tile.bank_valid
+        m.d.comb += self.busy.eq(busy | inbuf.active_valid | post.out.valid)
+        return m
+
