@@ -1,0 +1,114 @@
+"""The accelerator top: the datapath (AcceleratorCore) behind a Wishbone register bank and two streams.
+
+Software sees the register map of rtl/aimc_registers.py: it discovers the design, programs weights (each
+write runs program-and-verify), loads per-column coefficients, runs MVMs either by writing the INPUT window
+and CTRL.start and reading the OUTPUT window, or by streaming vectors through `inp`/`out`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from aimcgen.rtl.accelerator_core import AcceleratorCore, output_layout
+from aimcgen.rtl.aimc_registers import aimc_register_map, col_stride
+from aimcgen.rtl.boundary import AnalogBoundarySignature
+from aimcgen.rtl.register_bank import RegisterBank
+from aimcgen.rtl.wishbone import WishboneSignature
+from aimcgen.spec import DesignSpec
+from amaranth.hdl import signed
+
+
+class Accelerator(wiring.Component):
+    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None):
+        if not isinstance(spec, DesignSpec):
+            raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
+        self.spec, self.emulated, self.init_weights = spec, emulated, init_weights
+        self.regmap = aimc_register_map(spec)
+        members = {
+            "bus": In(WishboneSignature(self.regmap.addr_width)),
+            "inp": In(stream.Signature(signed(spec.input.bits))),
+            "out": Out(stream.Signature(output_layout(spec))),
+        }
+        if not emulated:
+            for i in range(spec.tiles):
+                members[f"analog_{i}"] = Out(AnalogBoundarySignature(spec))
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        spec = self.spec
+        m.submodules.core = core = AcceleratorCore(spec, emulated=self.emulated, init_weights=self.init_weights)
+        m.submodules.regs = regs = RegisterBank(self.regmap)
+        wiring.connect(m, wiring.flipped(self.bus), regs.bus)
+        wiring.connect(m, wiring.flipped(self.inp), core.inp)
+        wiring.connect(m, core.out, wiring.flipped(self.out))
+        if not self.emulated:
+            for i in range(spec.tiles):
+                wiring.connect(m, getattr(core, f"analog_{i}"), wiring.flipped(getattr(self, f"analog_{i}")))
+
+        # Control, status, errors.
+        failures = Signal(16)
+        fail_row, fail_col = Signal(16), Signal(16)
+        with m.If(core.pv_fail):
+            m.d.sync += [failures.eq(failures + (failures != 0xFFFF)),
+                         fail_row.eq(core.pv_fail_row), fail_col.eq(core.pv_fail_col)]
+        m.d.comb += [
+            core.in_commit.eq(regs.ctrl_start),
+            core.out_stream_enable.eq(regs.config_out_stream),
+            core.pv_tolerance.eq(regs.prog_ctrl_tolerance),
+            core.pv_max_retries.eq(regs.prog_ctrl_max_retries),
+            regs.status_busy.eq(core.busy),
+            regs.status_in_free.eq(core.in_free),
+            regs.status_prog_busy.eq(core.pv_busy),
+            regs.errors_acc_overflow_set.eq(core.acc_overflow),
+            regs.errors_output_saturated_set.eq(core.output_saturated),
+            regs.errors_prog_verify_fail_set.eq(core.pv_fail),
+            regs.errors_bus_error_set.eq(regs.bus_error),
+            regs.out_count_count.eq(core.out_count),
+            regs.prog_status_failures.eq(failures),
+            regs.prog_fail_addr_row.eq(fail_row),
+            regs.prog_fail_addr_col.eq(fail_col),
+        ]
+
+        # Coefficient windows share the core's coefficient port (never both active).
+        m.d.comb += [
+            core.coef_addr.eq(Mux(regs.scale_stb, regs.scale_addr, regs.offset_addr)),
+            core.coef_scale_wdata.eq(regs.scale_wdata),
+            core.coef_offset_wdata.eq(regs.offset_wdata),
+            core.coef_scale_we.eq(regs.scale_stb & regs.scale_we),
+            core.coef_offset_we.eq(regs.offset_stb & regs.offset_we),
+            regs.scale_rdata.eq(core.coef_scale_rdata),
+            regs.offset_rdata.eq(core.coef_offset_rdata),
+            regs.scale_ack.eq(regs.scale_stb),
+            regs.offset_ack.eq(regs.offset_stb),
+        ]
+
+        # INPUT: writes wait until the load buffer is free (not being filled by the stream).
+        m.d.comb += [
+            core.in_wr_addr.eq(regs.input_addr),
+            core.in_wr_data.eq(regs.input_wdata),
+            core.in_wr_en.eq(regs.input_stb & core.in_free),
+            regs.input_ack.eq(regs.input_stb & core.in_free),
+        ]
+        # OUTPUT: the last output vector.
+        m.d.comb += [
+            core.out_rd_addr.eq(regs.output_addr),
+            regs.output_rdata.eq(core.out_rd_data),
+            regs.output_ack.eq(regs.output_stb),
+        ]
+        # WEIGHTS: word row * stride + col; a write is acknowledged when program-and-verify takes it.
+        stride_bits = col_stride(spec).bit_length() - 1
+        row = regs.weights_addr >> stride_bits
+        col = regs.weights_addr & (col_stride(spec) - 1)
+        in_matrix = Signal()
+        m.d.comb += [
+            in_matrix.eq(col < spec.logical_cols),
+            core.weight.payload.row.eq(row),
+            core.weight.payload.col.eq(col),
+            core.weight.payload.target.eq(regs.weights_wdata),
+            core.weight.valid.eq(regs.weights_stb & in_matrix),
+            regs.weights_ack.eq(regs.weights_stb & (core.weight.ready | ~in_matrix)),
+        ]
+        return m

@@ -1,0 +1,128 @@
+"""The whole accelerator through its Wishbone registers: discover, program, run, read; equal to golden."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from aimcgen.rtl.accelerator import Accelerator
+from aimcgen.rtl.aimc_registers import MAGIC, col_stride, spec_hash
+from aimcgen.sim.amaranth_macro import serve_macro
+from aimcgen.sim.golden import GoldenAccelerator
+from aimcgen.sim.macro_model import MacroModel
+from aimcgen.sim.wishbone_master import WishboneError, wb_read, wb_write
+from aimcgen.spec import from_dict
+
+SPEC = {"tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1},
+        "input": {"bits": 4}, "adc": {"count": 2, "bits": 6, "full_scale": 32},
+        "postproc": {"activation": "none", "scale_bits": 8, "scale_frac_bits": 2}, "noise": {"sigma_lsb": 1.0}}
+
+
+def signed32(value, bits):
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+class Host:
+    """Register access by name, as firmware would do it."""
+
+    def __init__(self, ctx, dut):
+        self.ctx, self.bus, self.map = ctx, dut.bus, dut.regmap
+
+    async def read(self, register):
+        return await wb_read(self.ctx, self.bus, self.map.register(register).address)
+
+    async def write(self, register, value):
+        await wb_write(self.ctx, self.bus, self.map.register(register).address, value)
+
+    async def write_window(self, window, index, value):
+        await wb_write(self.ctx, self.bus, self.map.window(window).address + 4 * index, value)
+
+    async def read_window(self, window, index):
+        return await wb_read(self.ctx, self.bus, self.map.window(window).address + 4 * index)
+
+
+def test_register_driven_mvms_equal_golden():
+    spec = from_dict(SPEC)
+    rng = np.random.default_rng(3)
+    w = rng.integers(-7, 8, (spec.logical_rows, spec.logical_cols))
+    scale = rng.integers(1, 127, spec.logical_cols)
+    offset = rng.integers(-200, 200, spec.logical_cols)
+    xs = rng.integers(-7, 8, (3, spec.logical_rows))
+    dut = Accelerator(spec)
+    got, info = [], {}
+
+    async def firmware(ctx):
+        host = Host(ctx, dut)
+        info["magic"] = await host.read("ID")
+        info["hash"] = await host.read("SPEC_HASH")
+        info["tile"] = await host.read("TILE")
+        await host.write("CONFIG", 0)                   # outputs to the OUTPUT window only
+        for c in range(spec.logical_cols):
+            await host.write_window("SCALE", c, int(scale[c]))
+            await host.write_window("OFFSET", c, int(offset[c]) & 0xFFFFFFFF)
+        info["offset_back"] = signed32(await host.read_window("OFFSET", 1), 32)
+        for (r, c), value in np.ndenumerate(w):
+            await host.write_window("WEIGHTS", r * col_stride(spec) + c, int(value) & 0xFFFFFFFF)
+        for x in xs:
+            count = await host.read("OUT_COUNT")
+            for i, value in enumerate(x):
+                await host.write_window("INPUT", i, int(value) & 0xFFFFFFFF)
+            await host.write("CTRL", 1)
+            while await host.read("OUT_COUNT") == count:
+                pass
+            got.append([signed32(await host.read_window("OUTPUT", c), 32) for c in range(spec.logical_cols)])
+        info["errors"] = await host.read("ERRORS")
+        try:
+            await host.read_window("WEIGHTS", 0)
+        except WishboneError:
+            info["bad_read"] = True
+        info["errors_after"] = await host.read("ERRORS")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(firmware)
+    sim.run()
+    expected = GoldenAccelerator(spec, w, scale, offset).run(xs)
+    assert info["magic"] == MAGIC and info["hash"] == spec_hash(spec)
+    assert info["tile"] & 0x7FF == spec.tile.rows
+    assert info["offset_back"] == offset[1]
+    np.testing.assert_array_equal(np.array(got), expected.outputs)
+    assert info["errors"] & 0b11 == (int(expected.overflow.any()) | int(expected.output_saturated.any()) << 1)
+    assert info["bad_read"] and info["errors_after"] & 0b1000
+
+
+def test_program_verify_failures_are_reported_with_address():
+    spec = from_dict(SPEC)
+    dut = Accelerator(spec, emulated=False)
+    bad = {(0, 2): 3}                                    # tile 0, local (0, 2): lands 3 codes off, always
+
+    def write_error(row, col, target):
+        return bad.get((row, col), 0)
+
+    macros = [MacroModel(spec, tile_index=i, write_error=write_error if i == 1 else None)
+              for i in range(spec.tiles)]
+    info = {}
+
+    async def firmware(ctx):
+        host = Host(ctx, dut)
+        await host.write("PROG_CTRL", 1 | 2 << 8)       # tolerance 1, 2 retries
+        for r, c in [(0, 2), (7, 3), (6, 2)]:            # logical (6, 2) is tile 1's local (0, 2)
+            await host.write_window("WEIGHTS", r * col_stride(spec) + c, 2)
+        while (await host.read("STATUS")) & 0b100:
+            pass
+        info["errors"] = await host.read("ERRORS")
+        info["failures"] = await host.read("PROG_STATUS")
+        info["addr"] = await host.read("PROG_FAIL_ADDR")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for i, macro in enumerate(macros):
+        async def server(ctx, i=i, macro=macro):
+            await serve_macro(ctx, getattr(dut, f"analog_{i}"), macro)
+        sim.add_testbench(server, background=True)
+    sim.add_testbench(firmware)
+    sim.run()
+    assert info["errors"] & 0b100
+    assert info["failures"] == 1
+    assert info["addr"] == (2 << 16 | 6)
+    assert macros[0].weights[0, 2] == 2 and macros[1].weights[0, 2] == 5
