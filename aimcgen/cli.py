@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -41,19 +40,9 @@ def _load(args: argparse.Namespace) -> DesignSpec:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from aimcgen.report import golden_run, markdown
-    from aimcgen.staging import staged_directory
+    from aimcgen.generate import generate
 
-    spec = _load(args)
-    out = args.out / spec.name
-    print(f"aimcgen: design '{spec.name}' is valid; running the golden model on {args.batch} random vectors")
-    run = golden_run(spec, args.batch, args.seed)
-    with staged_directory(out) as tmp:
-        (tmp / "spec.toml").write_text(spec_toml.dumps(spec))
-        (tmp / "report.json").write_text(json.dumps({"design": spec.name, "golden": run}, indent=2) + "\n")
-        (tmp / "report.md").write_text(markdown(spec, run))
-    print(f"aimcgen: wrote {out}/spec.toml, report.json, report.md "
-          f"({run['golden_mvm_per_second']:.0f} MVM/s golden model)")
+    generate(_load(args), args.out, batch=args.batch, seed=args.seed)
     return 0
 
 
@@ -88,9 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="validate a spec and write its products under build/",
-                         description="Validate the design spec, run the golden model on random vectors and "
-                                     "write spec.toml and a report (JSON, Markdown) to OUT/<design name>/. "
-                                     "Outputs appear complete or not at all.")
+                         description="Validate the design spec and write its products to OUT/<design "
+                                     "name>/: the resolved spec.toml; Verilog of the periphery top, of the "
+                                     "emulated analog tile and of both together (rtl/); the register map "
+                                     "(regmap.json, regmap.md); a golden-model report on random vectors "
+                                     "(report.json, report.md). Outputs appear complete or not at all.")
     _add_spec_options(gen)
     gen.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
     gen.add_argument("--batch", type=int, default=1024, help="random input vectors (default: 1024)")

@@ -153,3 +153,20 @@ class RegisterMap:
     @staticmethod
     def from_json(text: str) -> "RegisterMap":
         return RegisterMap.from_dict(json.loads(text))
+
+    def to_markdown(self) -> str:
+        """A human-readable register document."""
+        lines = [f"# Register map: {self.name}", "", self.doc, "",
+                 "Byte addresses; 32-bit registers; the Wishbone bus is word addressed (adr = address >> 2).",
+                 "", "| address | register | field | bits | access | reset | description |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in self.registers:
+            lines.append(f"| {r.address:#06x} | {r.name} | | | | | {r.doc} |")
+            for f in r.fields:
+                bits = f"{f.lsb + f.width - 1}:{f.lsb}" if f.width > 1 else f"{f.lsb}"
+                lines.append(f"| | | {f.name} | {bits} | {f.access} | {f.reset:#x} | {f.doc} |")
+        lines += ["", "| address | window | words | access | word format | description |", "|---|---|---|---|---|---|"]
+        for w in self.windows:
+            fmt = f"{'signed' if w.signed else 'unsigned'} {w.width}-bit"
+            lines.append(f"| {w.address:#06x} | {w.name} | {w.depth} | {w.access} | {fmt} | {w.doc} |")
+        return "\n".join(lines) + "\n"
