@@ -138,6 +138,8 @@ class ArraySpec:
     row_tiles: int = _int(1, 64, "tiles stacked along the input dimension; their partial sums add", default=1)
     col_tiles: int = _int(1, 64, "tiles side by side along the output dimension; outputs concatenate",
                           default=1)
+    max_layers: int = _int(1, 16, "layer descriptors of the layer sequencer, which chains layers placed on "
+                           "column ranges of the grid without the host", default=4)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,13 @@ class Accelerator(wiring.Component):
             regs.prog_status_failures.eq(failures),
             regs.prog_fail_addr_row.eq(fail_row),
             regs.prog_fail_addr_col.eq(fail_col),
+            core.layer_count.eq(regs.layer_count_count),
         ]
+        for i in range(spec.array.max_layers):
+            m.d.comb += [
+                core.layers[i].start.eq(getattr(regs, f"layer_{i}_start")),
+                core.layers[i].count.eq(getattr(regs, f"layer_{i}_count")),
+            ]
 
         # Coefficient windows share the core's coefficient port (never both active).
         m.d.comb += [

@@ -32,6 +32,10 @@ def output_layout(spec: DesignSpec) -> data.StructLayout:
     return data.StructLayout({"value": signed(spec.postproc.output_bits), "last": 1})
 
 
+def layer_layout() -> data.StructLayout:
+    return data.StructLayout({"start": 16, "count": 16})
+
+
 def weight_write_layout(spec: DesignSpec) -> data.StructLayout:
     return data.StructLayout({
         "row": range(max(2, spec.logical_rows)),
@@ -79,6 +83,9 @@ class AcceleratorCore(wiring.Component):
             "pv_fail": Out(1),
             "pv_fail_row": Out(range(max(2, rows))),
             "pv_fail_col": Out(range(max(2, cols))),
+            # layer sequencer: layer i = logical columns start..start+count-1 of one MVM on the grid
+            "layer_count": In(range(spec.array.max_layers + 1)),
+            "layers": In(data.ArrayLayout(layer_layout(), spec.array.max_layers)),
             # status and error pulses
             "busy": Out(1),
             "acc_overflow": Out(1),
@@ -115,11 +122,20 @@ class AcceleratorCore(wiring.Component):
 
         # Inputs: one double buffer for the logical vector; every tile takes its row slice.
         m.submodules.input_buffer = inbuf = InputBuffer(spec.logical_rows, spec.input.bits)
-        wiring.connect(m, wiring.flipped(self.inp), inbuf.inp)
+        # While a multi-layer chain runs, the load buffer belongs to the layer sequencer.
+        chain_active = Signal()
+        host = ~chain_active
         m.d.comb += [
-            inbuf.wr_addr.eq(self.in_wr_addr), inbuf.wr_data.eq(self.in_wr_data),
-            inbuf.wr_en.eq(self.in_wr_en), inbuf.commit.eq(self.in_commit), self.in_free.eq(inbuf.load_free),
+            inbuf.inp.payload.eq(self.inp.payload),
+            inbuf.inp.valid.eq(self.inp.valid & host),
+            self.inp.ready.eq(inbuf.inp.ready & host),
+            self.in_free.eq(inbuf.load_free & host),
         ]
+        with m.If(host):
+            m.d.comb += [
+                inbuf.wr_addr.eq(self.in_wr_addr), inbuf.wr_data.eq(self.in_wr_data),
+                inbuf.wr_en.eq(self.in_wr_en), inbuf.commit.eq(self.in_commit),
+            ]
         started = Signal(ntiles)
         released = Signal(ntiles)
         for i, tile in enumerate(tiles):
@@ -210,27 +226,68 @@ class AcceleratorCore(wiring.Component):
                 with m.Else():
                     m.d.sync += local.eq(local + 1)
 
-        # Outputs: to the stream (when enabled) and into the output window.
+        # Layer sequencer and outputs. The post-processed beats of one MVM arrive in column order; those in
+        # the current layer's range are its result: fed back as the next input, or (last layer) sent to the
+        # output stream (when enabled) and the output window. Beats outside the range are dropped.
+        max_layers = spec.array.max_layers
+        layer = Signal(range(max_layers))
+        n_layers = Signal(range(max_layers + 1))
+        m.d.comb += n_layers.eq(Mux(self.layer_count == 0, 1,
+                                    Mux(self.layer_count > max_layers, max_layers, self.layer_count)))
+        start_col, count = Signal(16), Signal(16)
+        with m.Switch(layer):
+            for i in range(max_layers):
+                with m.Case(i):
+                    # count 0 means "to the last column": all-zero descriptors make one whole-grid layer
+                    d = self.layers[i]
+                    m.d.comb += [start_col.eq(d.start),
+                                 count.eq(Mux(d.count == 0, Mux(d.start < cols, cols - d.start, 0), d.count))]
+        out_col = Signal(range(max(2, cols)))
+        index = Signal(17)
+        final, in_range, end_col = Signal(), Signal(), Signal(17)
+        m.d.comb += [
+            final.eq(layer == n_layers - 1),
+            index.eq(out_col - start_col),
+            in_range.eq((out_col >= start_col) & (out_col < start_col + count)),
+            end_col.eq(Mux(start_col + count > cols, cols, start_col + count) - 1),
+        ]
+        with m.If(inbuf.filled & host & (n_layers > 1)):
+            m.d.sync += chain_active.eq(1)
+
         out_mem = memory.Memory(shape=signed(spec.postproc.output_bits), depth=cols, init=[])
         m.submodules.out_mem = out_mem
         out_w, out_r = out_mem.write_port(), out_mem.read_port(domain="comb")
-        out_col = Signal(range(max(2, cols)))
+        emit = final & in_range
         m.d.comb += [
-            self.out.valid.eq(post.out.valid & self.out_stream_enable),
+            self.out.valid.eq(post.out.valid & emit & self.out_stream_enable),
             self.out.payload.value.eq(post.out.payload.value),
-            self.out.payload.last.eq(post.out.payload.last),
-            post.out.ready.eq(self.out.ready | ~self.out_stream_enable),
-            out_w.addr.eq(out_col), out_w.data.eq(post.out.payload.value),
+            self.out.payload.last.eq(out_col == end_col),
+            post.out.ready.eq(self.out.ready | ~(emit & self.out_stream_enable)),
+            out_w.addr.eq(index), out_w.data.eq(post.out.payload.value),
             out_r.addr.eq(self.out_rd_addr), self.out_rd_data.eq(out_r.data),
         ]
+        m_in = spec.input.max_magnitude
+        value = post.out.payload.value
         with m.If(post.out.valid & post.out.ready):
             m.d.comb += [
-                out_w.en.eq(1),
+                out_w.en.eq(emit),
                 self.acc_overflow.eq(post.out.payload.overflow),
                 self.output_saturated.eq(post.out.payload.saturated),
             ]
-            with m.If(post.out.payload.last):
-                m.d.sync += [out_col.eq(0), self.out_count.eq(self.out_count + 1)]
+            with m.If(~final):
+                m.d.comb += [
+                    inbuf.clear.eq(out_col == 0),
+                    inbuf.wr_en.eq(in_range & (index < spec.logical_rows)),
+                    inbuf.wr_addr.eq(index),
+                    inbuf.wr_data.eq(Mux(value > m_in, m_in, Mux(value < -m_in, -m_in, value))),
+                ]
+            with m.If(out_col == cols - 1):
+                m.d.sync += out_col.eq(0)
+                with m.If(final):
+                    m.d.sync += [layer.eq(0), chain_active.eq(0), self.out_count.eq(self.out_count + 1)]
+                with m.Else():
+                    m.d.comb += inbuf.commit.eq(1)
+                    m.d.sync += layer.eq(layer + 1)
             with m.Else():
                 m.d.sync += out_col.eq(out_col + 1)
 

@@ -92,7 +92,17 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
                  "program-and-verify results"),
         Register("PROG_FAIL_ADDR", 0x3C, (_ro("row", 0, 16), _ro("col", 16, 16)),
                  "logical address of the last weight that missed tolerance"),
+        Register("LAYER_COUNT", 0x40, (Field("count", 0, 5, "rw", 1,
+                                             f"layers the sequencer chains per input vector, "
+                                             f"1..{spec.array.max_layers}"),),
+                 "layer sequencer"),
     ]
+    registers += [
+        Register(f"LAYER_{i}", 0x44 + 4 * i, (
+            Field("start", 0, 16, "rw", 0, "first logical output column of the layer"),
+            Field("count", 16, 16, "rw", 0, "output columns (0: up to the last column); a layer that is "
+                                           "not the last feeds them back as input rows 0..count-1"),
+        ), f"layer {i} descriptor") for i in range(spec.array.max_layers)]
     windows = []
     address = REGISTER_SPAN
 

@@ -1,7 +1,8 @@
 """Double-buffered input vectors: the next vector loads while the tiles drive the current one.
 
 Vectors arrive either as a stream of values (row 0 first, one vector per `rows` beats) or as addressed
-writes from the register bank followed by `commit` (software-driven MVMs). The load buffer becomes the
+writes followed by `commit` (software-driven MVMs, and the layer sequencer feeding a layer's outputs back;
+`clear` zeroes the load buffer first, an addressed write in the same cycle wins). The load buffer becomes the
 active buffer as soon as it is complete and the active buffer has been released by every tile, so a
 steady stream of vectors costs no cycles of the MVM pipeline.
 """
@@ -24,6 +25,8 @@ class InputBuffer(wiring.Component):
             "wr_data": In(signed(bits)),
             "wr_en": In(1),
             "commit": In(1),
+            "clear": In(1),
+            "filled": Out(1),
             "active": Out(data.ArrayLayout(signed(bits), rows)),
             "active_valid": Out(1),
             "active_release": In(1),
@@ -40,16 +43,20 @@ class InputBuffer(wiring.Component):
             self.inp.ready.eq(~load_full),
             self.load_free.eq(~load_full & (fill == 0)),
         ]
+        with m.If(self.clear & ~load_full):
+            m.d.sync += [load.eq(0), fill.eq(0)]
         with m.If(self.inp.valid & self.inp.ready):
             m.d.sync += load[fill].eq(self.inp.payload)
             with m.If(fill == self.rows - 1):
                 m.d.sync += [fill.eq(0), load_full.eq(1)]
+                m.d.comb += self.filled.eq(1)
             with m.Else():
                 m.d.sync += fill.eq(fill + 1)
         with m.If(self.wr_en & ~load_full):
             m.d.sync += load[self.wr_addr].eq(self.wr_data)
         with m.If(self.commit & ~load_full):
             m.d.sync += [load_full.eq(1), fill.eq(0)]
+            m.d.comb += self.filled.eq(1)
 
         with m.If(self.active_release):
             m.d.sync += self.active_valid.eq(0)

@@ -137,3 +137,31 @@ class GoldenAccelerator:
         overflow = np.concatenate([g[1] for g in column_groups], axis=1)
         outputs, saturated = postprocess(acc, self.scale, self.offset, spec)
         return AcceleratorResult(outputs, acc, overflow, saturated, results)
+
+    def run_layers(self, x: np.ndarray, layers: list[tuple[int, int]]) -> np.ndarray:
+        """The layer sequencer: per input vector, layer i is one MVM on the whole grid whose outputs in
+        logical columns start..start+count-1 are the layer's result; a result that is not the last becomes
+        the next input (rows 0..count-1, the other rows 0, clamped to the input range); count 0 means up to
+        the last column, as in the hardware's layer descriptors. Returns the last
+        layer's results, shape (batch, last count), and advances the noise exactly as the RTL's MVMs do."""
+        spec = self.spec
+        if not 1 <= len(layers) <= spec.array.max_layers:
+            raise SpecError(f"layers: 1..{spec.array.max_layers} (array.max_layers) layers, got {len(layers)}")
+        layers = [(start, count or spec.logical_cols - start) for start, count in layers]
+        for i, (start, count) in enumerate(layers):
+            if not (0 <= start and 1 <= count and start + count <= spec.logical_cols):
+                raise SpecError(f"layer {i}: columns {start}..{start + count - 1} must lie within "
+                                f"0..{spec.logical_cols - 1}")
+        x = check_inputs(x, spec.input, spec.logical_rows)
+        m = spec.input.max_magnitude
+        results = []
+        for vector in x:
+            v = vector[None]
+            for i, (start, count) in enumerate(layers):
+                out = self.run(v).outputs[0, start:start + count]
+                if i < len(layers) - 1:
+                    v = np.zeros((1, spec.logical_rows), dtype=np.int64)
+                    n = min(count, spec.logical_rows)
+                    v[0, :n] = np.clip(out[:n], -m, m)
+            results.append(out)
+        return np.array(results)

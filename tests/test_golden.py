@@ -181,3 +181,15 @@ def test_bad_weights_inputs_and_coefficients_are_named():
         GoldenTile(spec, W).run(np.array([[4, 0]]))
     with pytest.raises(SpecError, match=r"postproc scale: codes must lie in -128..127"):
         GoldenAccelerator(spec, W, scale=200)
+
+
+def test_run_layers_feeds_back_clamped_outputs_and_checks_ranges():
+    spec = tiny(encoding="bit_serial", adc_bits=6, full_scale=32, noise={"sigma_lsb": 0.0})
+    model = GoldenAccelerator(spec, np.array([[3, -2], [1, 2]]))
+    # layer 0: column 0 of x@W = 3*3 + 1*1 = 10 -> clamped to input max 3 -> next x = [3, 0]
+    # layer 1: columns 0..1 of [3, 0] @ W = [9, -6]
+    assert model.run_layers(np.array([[3, 1]]), [(0, 1), (0, 0)]).tolist() == [[9, -6]]
+    with pytest.raises(SpecError, match=r"layer 0: columns 1..2 must lie within 0..1"):
+        model.run_layers(np.array([[3, 1]]), [(1, 2)])
+    with pytest.raises(SpecError, match=r"1..4 \(array.max_layers\)"):
+        model.run_layers(np.array([[3, 1]]), [(0, 1)] * 5)

@@ -126,3 +126,37 @@ def test_program_verify_failures_are_reported_with_address():
     assert info["failures"] == 1
     assert info["addr"] == (2 << 16 | 6)
     assert macros[0].weights[0, 2] == 2 and macros[1].weights[0, 2] == 5
+
+
+def test_layer_sequencer_through_registers():
+    spec = from_dict(SPEC)
+    rng = np.random.default_rng(9)
+    w = rng.integers(-7, 8, (spec.logical_rows, spec.logical_cols))
+    xs = rng.integers(-7, 8, (2, spec.logical_rows))
+    layers = [(0, 3), (3, 1)]
+    dut = Accelerator(spec)
+    got = []
+
+    async def firmware(ctx):
+        host = Host(ctx, dut)
+        await host.write("CONFIG", 0)
+        for (r, c), value in np.ndenumerate(w):
+            await host.write_window("WEIGHTS", r * col_stride(spec) + c, int(value) & 0xFFFFFFFF)
+        await host.write("LAYER_COUNT", len(layers))
+        for i, (start, count) in enumerate(layers):
+            await host.write(f"LAYER_{i}", start | count << 16)
+        for x in xs:
+            count = await host.read("OUT_COUNT")
+            for i, value in enumerate(x):
+                await host.write_window("INPUT", i, int(value) & 0xFFFFFFFF)
+            await host.write("CTRL", 1)
+            while await host.read("OUT_COUNT") == count:
+                pass
+            got.append([signed32(await host.read_window("OUTPUT", 0), 32)])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(firmware)
+    sim.run()
+    expected = GoldenAccelerator(spec, w).run_layers(xs, layers)
+    np.testing.assert_array_equal(np.array(got), expected)
