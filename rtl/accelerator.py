@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from aimcgen.rtl.accelerator_core import AcceleratorCore, output_layout
 from aimcgen.rtl.aimc_registers import aimc_register_map, col_stride
-from aimcgen.rtl.boundary import AnalogBoundarySignature
+from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.register_bank import RegisterBank
 from aimcgen.rtl.wishbone import WishboneSignature
 from aimcgen.spec import DesignSpec
@@ -32,8 +32,7 @@ class Accelerator(wiring.Component):
             "out": Out(stream.Signature(output_layout(spec))),
         }
         if not emulated:
-            for i in range(spec.tiles):
-                members[f"analog_{i}"] = Out(AnalogBoundarySignature(spec))
+            members.update(analog_port_members(spec))
         super().__init__(members)
 
     def elaborate(self, platform):

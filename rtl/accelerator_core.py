@@ -18,7 +18,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.formats import datapath_formats
-from aimcgen.rtl.boundary import AnalogBoundarySignature
+from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 from aimcgen.rtl.input_buffer import InputBuffer
 from aimcgen.rtl.postproc import AffinePostProcessor
@@ -92,8 +92,7 @@ class AcceleratorCore(wiring.Component):
             "output_saturated": Out(1),
         }
         if not emulated:
-            for i in range(spec.tiles):
-                members[f"analog_{i}"] = Out(AnalogBoundarySignature(spec))
+            members.update(analog_port_members(spec))
         super().__init__(members)
 
     def elaborate(self, platform):

@@ -79,3 +79,7 @@ class AnalogBoundarySignature(wiring.Signature):
             "resp": In(response_layout(spec)),
         })
 
+
+def analog_port_members(spec: DesignSpec) -> dict:
+    """Signature members `analog_<i>` of a top whose tiles' macros are outside (one boundary per tile)."""
+    return {f"analog_{i}": Out(AnalogBoundarySignature(spec)) for i in range(spec.tiles)}
