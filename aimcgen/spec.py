@@ -112,7 +112,7 @@ class PostprocSpec:
     scale_bits: int = _int(2, 24, "signed width of the per-column affine scale", default=12)
     scale_frac_bits: int = _int(0, 32, "fraction bits of the scale; the product is rounded (half up) by "
                                 "this many bits", default=8)
-    offset_bits: int = _int(2, 40, "signed width of the per-column offset, added with scale_frac_bits "
+    offset_bits: int = _int(2, 32, "signed width of the per-column offset, added with scale_frac_bits "
                             "fraction bits before rounding", default=20)
     activation: str = _choice(("none", "relu", "clip"), "activation after the affine correction",
                               default="none")

@@ -1,53 +1,94 @@
-"""A Wishbone classic register bank built from a `RegisterMap`.
+"""A Wishbone classic register bank generated from a `RegisterMap` (rtl/register_map.py).
 
-Ports are named `<register>_<field>` in lower case: `ro` fields are inputs, `rw` fields outputs holding the
-software value, `wo` fields outputs that carry the written bits for the one cycle of the write, `w1c` fields
-outputs plus a `<register>_<field>_set` input that sets bits (set wins over a clear in the same cycle).
-`const` fields are constants. Windows are forwarded, one port group per window `<window>_{stb, we, addr,
-wdata, rdata, ack}`: the bank holds stb until the window answers ack (a memory can answer at once, an engine
-when it accepts), then acknowledges the bus. Every access answers ack or err one cycle after the request
-(longer for a window that waits); err for unmapped addresses, writes to read-only registers or windows,
-and reads of write-only windows, pulsing `bus_error`.
+The map is the single description of the registers; this component turns it into hardware so that the
+RTL, the JSON map, the docs and the C header cannot disagree. Ports are flat and named after the map,
+`<register>_<field>` in lower case (e.g. `ctrl_start`, `errors_bus_error`):
+
+  const  no port: the bank reads back the field's reset value
+  ro     In(width): hardware drives the value software reads
+  rw     Out(width, init=reset): the value software last wrote (byte lanes honoured through `sel`)
+  wo     Out(width): the written bits for exactly one cycle (the cycle in which the bus sees ack), else 0
+  w1c    Out(width, init=reset): the sticky flags; plus `<register>_<field>_set: In(width)`, whose 1 bits
+         set flags every cycle (a set wins over a clear by software in the same cycle)
+
+Windows are not stored here: each window `W` gets a request port the top connects to a memory, coefficient
+registers or an engine, with the data shaped as the map's word format (signed or unsigned `width` bits):
+
+  w_stb  Out(1)   a request is pending: held, with w_we/w_addr/w_wdata stable, until the target acks
+  w_we   Out(1)   1 write, 0 read
+  w_addr Out      word index within the window (0..depth-1)
+  w_wdata Out     write data (the bus word, checked to fit the word format)
+  w_rdata In      read data, sampled when w_ack is high (sign- or zero-extended to 32 bits on the bus)
+  w_ack  In(1)    the target took the write / has the read data; may be high in the first stb cycle
+                  (combinational memory, register) or later (synchronous memory, busy engine)
+
+Timing: a register access answers ack or err in the clock cycle after the request; a window access in the
+cycle after the window's ack. `err` answers addresses that decode to nothing (including words between a
+window's depth and its span), writes to registers without writable fields, writes to read-only windows,
+reads of write-only windows, window writes that are not whole words (sel not all ones) and window writes
+whose value does not fit the word format. Every err pulses `bus_error` for one cycle (the top sets a sticky
+error flag with it). A cycle that ends (cyc low) before its answer is abandoned; the window port sees its
+stb fall without an ack.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.rtl.register_map import RegisterMap
-from aimcgen.rtl.wishbone import DATA_WIDTH, WishboneSignature
+from aimcgen.rtl.register_map import RegisterMap, Window
+from aimcgen.rtl.wishbone import DATA_WIDTH, GRANULARITY, WishboneSignature
+
+WINDOW_PORTS = ("stb", "we", "addr", "wdata", "rdata", "ack")
 
 
 def port_name(register: str, field: str) -> str:
     return f"{register}_{field}".lower()
 
 
+def window_shape(window: Window):
+    return signed(window.width) if window.signed else unsigned(window.width)
+
+
 class RegisterBank(wiring.Component):
+    """Wishbone classic target for the plain registers of `regmap`; forwards window accesses (see above)."""
+
     def __init__(self, regmap: RegisterMap):
         if not isinstance(regmap, RegisterMap):
             raise TypeError(f"regmap must be a RegisterMap, not {type(regmap).__name__}")
         self.regmap = regmap
         members = {"bus": In(WishboneSignature(regmap.addr_width)), "bus_error": Out(1)}
+        owners = {"bus": "the bus", "bus_error": "the bus error pulse"}
+
+        def add(name, member, owner):
+            if name in owners:
+                raise ValueError(f"register map {regmap.name}: port {name} of {owner} clashes with the port "
+                                 f"of {owners[name]}; rename one of them")
+            owners[name] = owner
+            members[name] = member
+
         for reg in regmap.registers:
             for f in reg.fields:
-                name = port_name(reg.name, f.name)
+                name, owner = port_name(reg.name, f.name), f"field {reg.name}.{f.name}"
                 if f.access == "ro":
-                    members[name] = In(f.width)
-                elif f.access in ("rw", "wo"):
-                    members[name] = Out(f.width, init=f.reset if f.access == "rw" else 0)
-                elif f.access == "w1c":
-                    members[name] = Out(f.width, init=f.reset)
-                    members[name + "_set"] = In(f.width)
+                    add(name, In(f.width), owner)
+                elif f.access in ("rw", "w1c"):
+                    add(name, Out(f.width, init=f.reset), owner)
+                elif f.access == "wo":
+                    add(name, Out(f.width), owner)
+                if f.access == "w1c":
+                    add(name + "_set", In(f.width), owner)
         for w in regmap.windows:
-            prefix = w.name.lower()
-            members.update({
-                f"{prefix}_stb": Out(1), f"{prefix}_we": Out(1),
-                f"{prefix}_addr": Out(range(max(2, w.span // 4))),
-                f"{prefix}_wdata": Out(DATA_WIDTH), f"{prefix}_rdata": In(DATA_WIDTH), f"{prefix}_ack": In(1),
-            })
+            shape, owner = window_shape(w), f"window {w.name}"
+            for port, member in zip(WINDOW_PORTS, (Out(1), Out(1), Out(range(max(2, w.depth))), Out(shape),
+                                                   In(shape), In(1))):
+                add(f"{w.name.lower()}_{port}", member, owner)
         super().__init__(members)
+
+    def window_port(self, window: str, port: str):
+        """`bank.window_port("SCALE", "stb")` is `bank.scale_stb`."""
+        return getattr(self, f"{window.lower()}_{port}")
 
     def elaborate(self, platform):
         m = Module()
@@ -56,27 +97,31 @@ class RegisterBank(wiring.Component):
         dat_r = Signal(DATA_WIDTH)
         m.d.comb += [bus.ack.eq(ack), bus.err.eq(err), bus.dat_r.eq(dat_r), self.bus_error.eq(err)]
         m.d.sync += [ack.eq(0), err.eq(0)]
+
+        # A request is served once: in the cycle that shows its answer it is masked.
         request = Signal()
         m.d.comb += request.eq(bus.cyc & bus.stb & ~ack & ~err)
-        byte_mask = Cat(*(bus.sel[i].replicate(8) for i in range(DATA_WIDTH // 8)))
-        written = bus.dat_w & byte_mask
+        lanes = Signal(DATA_WIDTH)
+        m.d.comb += lanes.eq(Cat(*(bus.sel[i].replicate(GRANULARITY) for i in range(DATA_WIDTH // GRANULARITY))))
+        written = Signal(DATA_WIDTH)
+        m.d.comb += written.eq(bus.dat_w & lanes)
 
-        # Hardware-side updates of w1c fields happen every cycle.
+        # Per-cycle behaviour of pulses and sticky flags; the bus decode below overrides it.
+        clears = {}
         for reg in self.regmap.registers:
             for f in reg.fields:
-                if f.access == "w1c":
-                    value = getattr(self, port_name(reg.name, f.name))
-                    set_ = getattr(self, port_name(reg.name, f.name) + "_set")
-                    clear = Signal(f.width, name=f"{port_name(reg.name, f.name)}_clear")
-                    with m.If(request & bus.we & (bus.adr == reg.address >> 2)):
-                        m.d.comb += clear.eq(written[f.lsb:f.lsb + f.width])
-                    m.d.sync += value.eq((value & ~clear) | set_)
+                port = getattr(self, port_name(reg.name, f.name), None)
+                if f.access == "wo":
+                    m.d.sync += port.eq(0)
+                elif f.access == "w1c":
+                    clears[reg.name, f.name] = clear = Signal(f.width, name=f"{port_name(reg.name, f.name)}_clear")
+                    m.d.sync += port.eq((port & ~clear) | getattr(self, port_name(reg.name, f.name) + "_set"))
 
         with m.If(request):
             with m.Switch(bus.adr):
                 for reg in self.regmap.registers:
                     with m.Case(reg.address >> 2):
-                        self._register_access(m, reg, written, ack, err, dat_r)
+                        self._register_access(m, reg, written, lanes, clears, ack, err, dat_r)
                 for w in self.regmap.windows:
                     with m.Case(self._window_pattern(w)):
                         self._window_access(m, w, ack, err, dat_r)
@@ -84,52 +129,67 @@ class RegisterBank(wiring.Component):
                     m.d.sync += err.eq(1)
         return m
 
-    def _register_access(self, m, reg, written, ack, err, dat_r):
+    def _register_access(self, m, reg, written, lanes, clears, ack, err, dat_r):
         bus = self.bus
-        writable = [f for f in reg.fields if f.access in ("rw", "wo", "w1c")]
-        readback = Const(0, DATA_WIDTH)
-        parts = []
+        readback = []
         for f in reg.fields:
-            port = getattr(self, port_name(reg.name, f.name), None)
             if f.access == "const":
-                parts.append((f, Const(f.reset, f.width)))
+                readback.append((f, Const(f.reset, f.width)))
             elif f.access in ("ro", "rw", "w1c"):
-                parts.append((f, port))
-        for f, value in parts:
-            readback = readback | (value.as_unsigned() << f.lsb)
-        with m.If(bus.we & (not writable)):
-            m.d.sync += err.eq(1)
-        with m.Elif(bus.we):
-            for f in writable:
-                port = getattr(self, port_name(reg.name, f.name))
-                bits = written[f.lsb:f.lsb + f.width]
-                if f.access == "rw":
-                    keep = ~self.bus.sel
-                    mask = Cat(*(keep[i].replicate(8) for i in range(DATA_WIDTH // 8)))[f.lsb:f.lsb + f.width]
-                    m.d.sync += port.eq((port & mask) | bits)
-                elif f.access == "wo":
-                    m.d.comb += port.eq(bits)
+                readback.append((f, getattr(self, port_name(reg.name, f.name))))
+        word = Const(0, DATA_WIDTH)
+        for f, value in readback:
+            word = word | (value.as_unsigned() << f.offset_bit)
+
+        with m.If(~bus.we):
+            m.d.sync += [dat_r.eq(word), ack.eq(1)]
+        with m.Else():
+            if not reg.writable:
+                m.d.sync += err.eq(1)
+                return
             m.d.sync += ack.eq(1)
-        with m.Else():
-            m.d.sync += [dat_r.eq(readback), ack.eq(1)]
+            for f in reg.fields:
+                port = getattr(self, port_name(reg.name, f.name), None)
+                bits = written[f.offset_bit:f.offset_bit + f.width]
+                if f.access == "rw":
+                    keep = ~lanes[f.offset_bit:f.offset_bit + f.width]
+                    m.d.sync += port.eq((port & keep) | bits)
+                elif f.access == "wo":
+                    m.d.sync += port.eq(bits)
+                elif f.access == "w1c":
+                    m.d.comb += clears[reg.name, f.name].eq(bits)
 
-    def _window_pattern(self, w) -> str:
+    def _window_pattern(self, w: Window) -> str:
         width = self.regmap.addr_width
-        index_bits = (w.span // 4 - 1).bit_length()
-        base = format(w.address >> 2 >> index_bits, f"0{width - index_bits}b") if width > index_bits else ""
-        return base + "-" * index_bits
+        if w.index_bits >= width:
+            return "-" * width
+        base = (w.address >> 2) >> w.index_bits
+        return format(base, f"0{width - w.index_bits}b") + "-" * w.index_bits
 
-    def _window_access(self, m, w, ack, err, dat_r):
+    def _window_access(self, m, w: Window, ack, err, dat_r):
         bus = self.bus
-        prefix = w.name.lower()
-        stb, we, addr = (getattr(self, f"{prefix}_{n}") for n in ("stb", "we", "addr"))
-        wdata, rdata, wack = (getattr(self, f"{prefix}_{n}") for n in ("wdata", "rdata", "ack"))
-        index_bits = (w.span // 4 - 1).bit_length()
-        index = bus.adr[:index_bits] if index_bits else Const(0, 1)
-        allowed = (bus.we & int(w.access != "ro")) | (~bus.we & int(w.access != "wo"))
-        with m.If((index >= w.depth) | ~allowed):
-            m.d.sync += err.eq(1)
-        with m.Else():
+        stb, we, addr, wdata, rdata, wack = (self.window_port(w.name, p) for p in WINDOW_PORTS)
+        index = bus.adr[:w.index_bits]
+        # A write must carry a whole word whose value the word format holds.
+        if w.width == DATA_WIDTH:
+            fits = Const(1)
+        elif w.signed:
+            top = bus.dat_w[w.width - 1:]
+            fits = (top == 0) | (top == (1 << len(top)) - 1)
+        else:
+            fits = bus.dat_w[w.width:] == 0
+        whole = bus.sel == (1 << len(bus.sel)) - 1
+        ok = Signal(name=f"{w.name.lower()}_request_ok")
+        if w.access == "ro":
+            m.d.comb += ok.eq(~bus.we)
+        elif w.access == "wo":
+            m.d.comb += ok.eq(bus.we & whole & fits)
+        else:
+            m.d.comb += ok.eq(~bus.we | (whole & fits))
+        in_range = (index < w.depth) if w.depth < (1 << w.index_bits) else Const(1)
+        with m.If(ok & in_range):
             m.d.comb += [stb.eq(1), we.eq(bus.we), addr.eq(index), wdata.eq(bus.dat_w)]
             with m.If(wack):
                 m.d.sync += [ack.eq(1), dat_r.eq(rdata)]
+        with m.Else():
+            m.d.sync += err.eq(1)

@@ -1,4 +1,7 @@
+# amaranth: UnusedElaboratable=no
 """Affine post-processor: bit-exact to sim.postproc at the format corners, under stalls on both streams."""
+
+import itertools
 
 import numpy as np
 import pytest
@@ -7,15 +10,83 @@ from amaranth.sim import Simulator
 
 from aimcgen.formats import datapath_formats
 from aimcgen.presets import load_preset
-from aimcgen.rtl.postproc import AffinePostProcessor
+from aimcgen.rtl.postproc import LATENCY, AffinePostProcessor
 from aimcgen.sim.postproc import postprocess
 from aimcgen.spec import from_dict
 
 
-def corner_values(fmt, n, rng):
-    values = rng.integers(fmt.min, fmt.max + 1, n)
-    values[:4] = [fmt.min, fmt.max, 0, -1]
-    return values
+def corners(fmt):
+    return sorted({fmt.min, fmt.min + 1, -1, 0, 1, fmt.max - 1, fmt.max})
+
+
+def ties(spec):
+    """Products whose fraction is exactly one half (where half up and half down differ), where they fit."""
+    fmt, f = datapath_formats(spec), spec.postproc.scale_frac_bits
+    if not f:
+        return []
+    halves = [k << (f - 1) for k in (-5, -3, -1, 1, 3, 5)]
+    cases = [(a, s, 0) for a in (-1, 1) for s in halves] + [(a, 0, o) for a in (0, 7) for o in halves]
+    return [c for c in cases if all(g.min <= v <= g.max for g, v in
+                                    zip((fmt.accumulator, fmt.scale, fmt.offset), c))]
+
+
+def stimulus(spec, n_random, rng):
+    """Every combination of the corners of acc, scale and offset, rounding ties, uniform random codes."""
+    fmt = datapath_formats(spec)
+    formats = (fmt.accumulator, fmt.scale, fmt.offset)
+    grid = list(itertools.product(*(corners(f) for f in formats))) + ties(spec)
+    rand = np.stack([rng.integers(f.min, f.max + 1, n_random) for f in formats])
+    acc, scale, offset = np.concatenate([np.array(grid, dtype=np.int64).T, rand], axis=1)
+    return acc, scale, offset, rng.integers(0, 2, len(acc))
+
+
+def run(spec, acc, scale, offset, overflow, *, p_in_idle=0.0, p_out_ready=1.0, seed=0):
+    """Stream the columns through; returns [(value, saturated, overflow, last)] and the cycle count."""
+    rng = np.random.default_rng(seed)
+    n = len(acc)
+    dut = AffinePostProcessor(spec)
+    got, cycles = [], [0]
+
+    async def source(ctx):
+        for i in range(n):
+            while rng.random() < p_in_idle:
+                await ctx.tick()
+            ctx.set(dut.inp.payload, {"acc": int(acc[i]), "scale": int(scale[i]), "offset": int(offset[i]),
+                                      "overflow": int(overflow[i]), "last": int(i == n - 1)})
+            ctx.set(dut.inp.valid, 1)
+            await ctx.tick().until(dut.inp.ready)
+            ctx.set(dut.inp.valid, 0)
+
+    async def sink(ctx):
+        held = None                     # (payload) offered but not taken in the previous cycle
+        while len(got) < n:
+            ready = int(rng.random() < p_out_ready)
+            ctx.set(dut.out.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(dut.out.valid, dut.out.payload)
+            cycles[0] += 1
+            assert cycles[0] < 20 * n + 100, "pipeline stopped"
+            word = (payload.value, payload.saturated, payload.overflow, payload.last)
+            if held is not None:
+                assert valid and word == held, "out changed while valid and not ready"
+            held = word if valid and not ready else None
+            if valid and ready:
+                got.append(word)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source)
+    sim.add_testbench(sink)
+    sim.run()
+    return got, cycles[0]
+
+
+def check(spec, acc, scale, offset, overflow, got):
+    expected, saturated = postprocess(acc, scale, offset, spec)
+    n = len(acc)
+    assert [g[0] for g in got] == expected.tolist()
+    assert [g[1] for g in got] == saturated.astype(int).tolist()
+    assert [g[2] for g in got] == overflow.tolist()
+    assert [g[3] for g in got] == [0] * (n - 1) + [1]
 
 
 @pytest.mark.parametrize("activation", ["none", "relu", "clip"])
@@ -24,44 +95,46 @@ def test_matches_golden_with_stalls(activation, frac):
     spec = from_dict({"accumulator": {"bits": 12}, "postproc": {
         "scale_bits": 8, "scale_frac_bits": frac, "offset_bits": 10, "activation": activation,
         "clip_max": 50, "output_bits": 8}})
-    fmt = datapath_formats(spec)
-    rng = np.random.default_rng(frac + len(activation))
-    n = 120
-    acc, scale, offset = (corner_values(f, n, rng) for f in (fmt.accumulator, fmt.scale, fmt.offset))
-    overflow = rng.integers(0, 2, n)
-    expected, saturated = postprocess(acc, scale, offset, spec)
-    dut = AffinePostProcessor(spec)
-    got = []
+    rng = np.random.default_rng(frac * 7 + len(activation))
+    acc, scale, offset, overflow = stimulus(spec, 100, rng)
+    got, _ = run(spec, acc, scale, offset, overflow, p_in_idle=0.3, p_out_ready=0.6, seed=frac)
+    check(spec, acc, scale, offset, overflow, got)
 
-    async def source(ctx):
-        for i in range(n):
-            ctx.set(dut.inp.payload, {"acc": int(acc[i]), "scale": int(scale[i]), "offset": int(offset[i]),
-                                      "overflow": int(overflow[i]), "last": int(i == n - 1)})
-            ctx.set(dut.inp.valid, 1)
-            await ctx.tick().until(dut.inp.ready)
-            ctx.set(dut.inp.valid, 0)
-            if rng.random() < 0.3:
-                await ctx.tick()
 
-    async def sink(ctx):
-        while len(got) < n:
-            ready = int(rng.random() < 0.6)
-            ctx.set(dut.out.ready, ready)
-            _, _, valid, p = await ctx.tick().sample(dut.out.valid, dut.out.payload)
-            if valid and ready:
-                got.append((p.value, p.saturated, p.overflow, p.last))
+@pytest.mark.parametrize("tables", [
+    # more fraction bits than the offset has bits: the rounding constant is wider than the offset
+    {"adc": {"bits": 2}, "accumulator": {"bits": 6},
+     "postproc": {"scale_bits": 4, "scale_frac_bits": 9, "offset_bits": 5, "activation": "clip", "clip_max": 0,
+                  "output_bits": 3}},
+    # the widest fraction the spec allows: every product rounds to 0 or -1
+    {"adc": {"bits": 2}, "accumulator": {"bits": 4},
+     "postproc": {"scale_bits": 2, "scale_frac_bits": 18, "offset_bits": 2, "output_bits": 2}},
+    # 32-bit outputs: nothing saturates except the extreme products
+    {"accumulator": {"bits": 24}, "postproc": {"scale_bits": 16, "scale_frac_bits": 3, "offset_bits": 32,
+                                                "activation": "relu", "output_bits": 32}},
+], ids=["frac_wider_than_offset", "frac_max", "wide"])
+def test_matches_golden_at_odd_formats(tables):
+    spec = from_dict(tables)
+    acc, scale, offset, overflow = stimulus(spec, 40, np.random.default_rng(1))
+    got, _ = run(spec, acc, scale, offset, overflow, p_in_idle=0.2, p_out_ready=0.5, seed=2)
+    check(spec, acc, scale, offset, overflow, got)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.run()
-    assert [g[0] for g in got] == expected.tolist()
-    assert [g[1] for g in got] == saturated.astype(int).tolist()
-    assert [g[2] for g in got] == overflow.tolist()
-    assert [g[3] for g in got] == [0] * (n - 1) + [1]
+
+@pytest.mark.parametrize("preset", ["default", "tile64", "hermes256"])
+def test_presets_one_column_per_cycle(preset):
+    """Without stalls the pipeline takes and delivers a column every cycle, after LATENCY cycles."""
+    spec = load_preset(preset)
+    acc, scale, offset, overflow = stimulus(spec, 20, np.random.default_rng(3))
+    got, cycles = run(spec, acc, scale, offset, overflow)
+    check(spec, acc, scale, offset, overflow, got)
+    assert cycles == len(acc) + LATENCY
+
+
+def test_rejects_non_spec():
+    with pytest.raises(TypeError, match="DesignSpec"):
+        AffinePostProcessor({"postproc": {}})
 
 
 @pytest.mark.parametrize("preset", ["default", "tile64"])
 def test_converts_to_verilog(preset):
-    assert "module" in verilog.convert(AffinePostProcessor(load_preset(preset)), name="postproc")
+    assert "module postproc" in verilog.convert(AffinePostProcessor(load_preset(preset)), name="postproc")

@@ -38,7 +38,7 @@ def valid_tables(draw):
                 "full_scale": 1 << draw(st.integers(adc_bits - 1, 40))},
         "accumulator": {"bits": acc_bits},
         "postproc": {"scale_bits": scale_bits, "scale_frac_bits": draw(st.integers(0, min(32, scale_bits + 16))),
-                     "offset_bits": draw(st.integers(2, 40)),
+                     "offset_bits": draw(st.integers(2, 32)),
                      "activation": draw(st.sampled_from(["none", "relu", "clip"])),
                      "clip_max": draw(st.integers(0, (1 << (output_bits - 1)) - 1)),
                      "output_bits": output_bits},
