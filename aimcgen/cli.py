@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from aimcgen import __version__, spec_toml
-from aimcgen.presets import DEFAULT_PRESET, load_preset, preset_names
+from aimcgen.cli_common import add_spec_options, load_spec
+from aimcgen.presets import load_preset, preset_names
 from aimcgen.spec import DesignSpec, SpecError, describe_fields
 
 DESCRIPTION = """\
@@ -22,27 +23,13 @@ PLANNED = {
     "sim": "run the cocotb benches of the generated Verilog against the golden model",
     "fpga": "build an FPGA emulation bitstream for a board and report resources and Fmax",
     "asic": "synthesize the periphery to SKY130 cells, run timing, write the LibreLane configuration",
-    "evaluate": "map a network onto tiles and report accuracy under noise and drift, latency, area, energy",
 }
-
-
-def _add_spec_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--spec", type=Path, metavar="FILE", help="design spec TOML file")
-    group.add_argument("--preset", metavar="NAME",
-                       help=f"shipped preset ({', '.join(preset_names())}); default: {DEFAULT_PRESET}")
-
-
-def _load(args: argparse.Namespace) -> DesignSpec:
-    if args.spec is not None:
-        return spec_toml.load(args.spec)
-    return load_preset(args.preset or DEFAULT_PRESET)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     from aimcgen.generate import generate
 
-    generate(_load(args), args.out, batch=args.batch, seed=args.seed)
+    generate(load_spec(args), args.out, batch=args.batch, seed=args.seed)
     return 0
 
 
@@ -51,7 +38,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
         for path, allowed, doc in describe_fields():
             print(f"{path:28} {allowed:34} {doc}")
         return 0
-    sys.stdout.write(spec_toml.dumps(_load(args)))
+    sys.stdout.write(spec_toml.dumps(load_spec(args)))
     return 0
 
 
@@ -82,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "emulated analog tile and of both together (rtl/); the register map "
                                      "(regmap.json, regmap.md); a golden-model report on random vectors "
                                      "(report.json, report.md). Outputs appear complete or not at all.")
-    _add_spec_options(gen)
+    add_spec_options(gen)
     gen.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
     gen.add_argument("--batch", type=int, default=1024, help="random input vectors (default: 1024)")
     gen.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs (default 0)")
@@ -91,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     spec = sub.add_parser("spec", help="print a spec with every field filled in, or list the fields",
                           description="Print the fully resolved spec as TOML (a starting point for your own "
                                       "design file), or with --fields every field, its range and meaning.")
-    _add_spec_options(spec)
+    add_spec_options(spec)
     spec.add_argument("--fields", action="store_true", help="list every spec field with its allowed values")
     spec.set_defaults(func=cmd_spec)
 
@@ -99,11 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
                              description="List the shipped presets with their main parameters.")
     presets.set_defaults(func=cmd_presets)
 
+    from aimcgen.cli_evaluate import add_evaluate_parser
+    add_evaluate_parser(sub)
+
     for name, what in PLANNED.items():
         p = sub.add_parser(name, help=f"(planned) {what}",
                            description=f"Planned: {what}. Not available in this version; the command "
                                        f"exits with status 2.")
-        _add_spec_options(p)
+        add_spec_options(p)
         p.set_defaults(func=cmd_planned)
     return parser
 

@@ -7,7 +7,7 @@ import pytest
 from aimcgen.cli import PLANNED, build_parser, main
 
 
-@pytest.mark.parametrize("command", ["generate", "spec", "presets", *PLANNED])
+@pytest.mark.parametrize("command", ["generate", "spec", "presets", "evaluate", *PLANNED])
 def test_every_subcommand_explains_itself(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([command, "--help"])

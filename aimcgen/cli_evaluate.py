@@ -1,0 +1,65 @@
+"""`aimcgen evaluate`: map a network onto a design's tiles and report accuracy under device noise and
+drift, latency, area and energy (sim.eval)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from aimcgen.cli_common import add_spec_options, load_spec
+
+
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate", help="map a network onto tiles; accuracy under noise and drift, latency, area, energy",
+        description="Map a network (dense layers from .npz or ONNX; default: the shipped 8x8-digits MLP) onto "
+                    "the design's tiles and write OUT/<design>/evaluation/: report.json, report.md and plots "
+                    "(accuracy vs drift time with and without compensation, vs ADC bits, noise attribution).")
+    add_spec_options(p)
+    p.add_argument("--model", type=Path, metavar="FILE", help="network: .npz or .onnx (default: digits MLP); "
+                   "must carry its test set (x_test, y_test) unless --test-npz is given")
+    p.add_argument("--test-npz", type=Path, metavar="FILE", help="test set (x_test, y_test[, x_calib]) for "
+                   "models without one (e.g. ONNX); default: the digits test set")
+    p.add_argument("--seeds", type=int, default=5, help="Monte-Carlo chips per point (default 5)")
+    p.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from aimcgen.sim.eval.network import NetworkError, default_model_path, load_network
+    from aimcgen.sim.eval.report import evaluate
+
+    if args.seeds < 1:
+        print(f"aimcgen: error: --seeds = {args.seeds}: must be >= 1", file=sys.stderr)
+        return 2
+    spec = load_spec(args)
+    try:
+        net = load_network(args.model or default_model_path())
+        test = args.test_npz or (None if "x_test" in net.meta else default_model_path())
+        if test is not None:
+            with np.load(test) as data:
+                for key in ("x_test", "y_test", "x_calib"):
+                    if key in data:
+                        net.meta[key] = data[key]
+        if net.meta["x_test"].reshape(len(net.meta["x_test"]), -1).shape[1] != net.in_features:
+            raise NetworkError(f"test set has {net.meta['x_test'].shape[1:]} features, the network takes "
+                               f"{net.in_features}")
+    except (NetworkError, OSError, KeyError) as exc:
+        print(f"aimcgen: error: {exc}", file=sys.stderr)
+        return 2
+    out = args.out / spec.name / "evaluation"
+    start = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
+
+    evaluate(spec, net, out, seeds=args.seeds, progress=progress, plots=not args.no_plots)
+    print(f"wrote {out}/report.json, report.md" + ("" if args.no_plots else " and plots"))
+    return 0
+

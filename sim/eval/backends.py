@@ -1,0 +1,253 @@
+"""Inference of a mapped network on three back ends with one interface, and noise attribution.
+
+    backend.run(x) -> list of per-layer outputs (batch, out) in real units (after activation)
+    backend.predict(x) -> argmax of the last layer
+
+- FloatBackend: the float reference (Network.forward).
+- PhysicsBackend: every tile a sim.physics.PhysicsCrossbar (programming noise, stuck devices, drift and
+  relaxation at time t_s, read noise), the ADC, the saturating shift-add, row-tile partial sums and the
+  post-processor in integers as in the RTL; optional global drift compensation per tile (calibrated on
+  calibration inputs at the same t_s, applied before the ADC as PhysicsCrossbar.mvm does). Sources can be
+  switched off one by one (`Sources`): device ones through dataclasses.replace on the DeviceSpec, ADC
+  quantization and clipping through an idealized ADC/accumulator (float codes, no clamps).
+- GoldenBackend: the bit-exact integer model of the RTL (sim.golden.GoldenAccelerator per layer grid),
+  emulated read noise `noise.sigma_lsb` included unless noise=False.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from aimcgen.formats import datapath_formats
+from aimcgen.sim.adc import adc_code
+from aimcgen.sim.encoding import step_weights
+from aimcgen.sim.golden import GoldenAccelerator, shift_add
+from aimcgen.sim.physics import PhysicsCrossbar
+from aimcgen.sim.postproc import postprocess
+from aimcgen.spec import DesignSpec
+from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
+from aimcgen.sim.eval.network import Network
+
+SOURCES = ("programming", "read", "drift", "stuck", "adc_quantization", "adc_clipping")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Which non-idealities the physics back end applies. drift covers PCM drift and RRAM relaxation;
+    adc_clipping covers ADC range clipping and accumulator saturation."""
+    programming: bool = True
+    read: bool = True
+    drift: bool = True
+    stuck: bool = True
+    adc_quantization: bool = True
+    adc_clipping: bool = True
+
+    @classmethod
+    def none(cls) -> "Sources":
+        return cls(**{s: False for s in SOURCES})
+
+    @classmethod
+    def only(cls, name: str) -> "Sources":
+        return dataclasses.replace(cls.none(), **{name: True})
+
+    def without(self, name: str) -> "Sources":
+        return dataclasses.replace(self, **{name: False})
+
+
+def with_device(spec: DesignSpec, model: str) -> DesignSpec:
+    """The spec with every device statistic taken from the preset `model` (pcm, rram, ideal)."""
+    from aimcgen.devices import device_preset
+    return dataclasses.replace(spec, device=device_preset(model))
+
+
+def device_with_sources(spec: DesignSpec, sources: Sources) -> DesignSpec:
+    """The spec whose DeviceSpec has the switched-off statistics zeroed."""
+    dev = spec.device
+    changes = {}
+    if not sources.programming:
+        changes["prog_noise_us"] = (0.0,)
+    if not sources.read:
+        changes["read_noise_q"] = (0.0, 0.0, 0.0)
+        changes["read_noise_rel"] = 0.0
+    if not sources.drift:
+        changes["drift_mu"] = (0.0, 0.0, 0.0, 0.0)
+        changes["drift_sigma"] = (0.0, 0.0, 0.0, 0.0)
+        changes["relax_us"] = (0.0,)
+    if not sources.stuck:
+        changes["stuck_set_fraction"] = 0.0
+        changes["stuck_reset_fraction"] = 0.0
+    return dataclasses.replace(spec, device=dataclasses.replace(dev, **changes)) if changes else spec
+
+
+class FloatBackend:
+    name = "float"
+
+    def __init__(self, network: Network):
+        self.network = network
+
+    def run(self, x) -> list[np.ndarray]:
+        return self.network.forward(x, all_layers=True)
+
+    def predict(self, x) -> np.ndarray:
+        return np.argmax(self.run(x)[-1], axis=1)
+
+
+class _MappedBackend:
+    mapping: NetworkMapping
+
+    def run(self, x) -> list[np.ndarray]:
+        codes = self.mapping.quantize_input(x)
+        outs = []
+        for layer in self.mapping.layers:
+            y = layer.finish(self._layer(layer, self.mapping.pad_input(layer, codes)))
+            outs.append(layer.dequantize(y))
+            codes = y
+        return outs
+
+    def predict(self, x) -> np.ndarray:
+        return np.argmax(self.run(x)[-1], axis=1)
+
+
+class GoldenBackend(_MappedBackend):
+    """The bit-exact integer model; noise=False sets noise.sigma_lsb = 0 (deterministic, noise-free)."""
+    name = "golden"
+
+    def __init__(self, mapping: NetworkMapping, noise: bool = True):
+        self.mapping = mapping
+        self.accels = []
+        for layer in mapping.layers:
+            spec = layer.spec if noise else layer.spec.replace(noise={"sigma_lsb": 0.0})
+            self.accels.append(GoldenAccelerator(spec, layer.weight_codes, layer.scale, layer.offset))
+
+    def _layer(self, layer: LayerMapping, x: np.ndarray) -> np.ndarray:
+        return self.accels[layer.index].run(x).outputs
+
+
+class PhysicsBackend(_MappedBackend):
+    """One programmed chip (one Monte-Carlo draw per seed) read at t_s seconds after programming."""
+    name = "physics"
+
+    def __init__(self, mapping: NetworkMapping, *, t_s: float = 1.0, compensation: bool = True,
+                 seed: int = 0, sources: Sources = Sources(), calib_x=None):
+        self.mapping, self.t_s, self.compensation, self.sources = mapping, float(t_s), compensation, sources
+        self.rng = np.random.default_rng(seed)
+        self.tiles: list[list[list[PhysicsCrossbar]]] = []      # [layer][row tile][col tile]
+        for layer in mapping.layers:
+            spec = device_with_sources(layer.spec, sources)
+            r, c = spec.tile.rows, spec.tile.cols
+            self.tiles.append([[PhysicsCrossbar(spec, layer.weight_codes[i * r:(i + 1) * r, j * c:(j + 1) * c],
+                                                self.rng)
+                                for j in range(layer.col_tiles)] for i in range(layer.row_tiles)])
+        self.factors = None
+        if compensation:
+            if calib_x is None:
+                raise ValueError("drift compensation needs calibration inputs (calib_x)")
+            self._calibrate(calib_x)
+
+    def _calibrate(self, calib_x) -> None:
+        """Per tile global drift compensation factors from the calibration inputs flowing through the
+        (compensated) chip, layer by layer."""
+        self.factors = []
+        codes = self.mapping.quantize_input(calib_x)
+        for layer in self.mapping.layers:
+            x = self.mapping.pad_input(layer, codes)
+            r = layer.spec.tile.rows
+            self.factors.append([[xbar.calibrate_drift_compensation(x[:, i * r:(i + 1) * r], self.t_s)
+                                  for xbar in row] for i, row in enumerate(self.tiles[layer.index])])
+            codes = layer.finish(self._layer(layer, x))
+
+    def _layer(self, layer: LayerMapping, x: np.ndarray) -> np.ndarray:
+        spec = layer.spec
+        src = self.sources
+        exact = src.adc_quantization and src.adc_clipping
+        fmt = datapath_formats(spec).accumulator
+        shifts = step_weights(spec.input)
+        lsb = float(1 << spec.adc.lsb_shift)
+        r = spec.tile.rows
+        cols = []
+        for j in range(layer.col_tiles):
+            acc = None
+            for i in range(layer.row_tiles):
+                xbar = self.tiles[layer.index][i][j]
+                charges = xbar.column_charges(x[:, i * r:(i + 1) * r], self.t_s)
+                if self.factors is not None and len(self.factors) > layer.index:
+                    charges = charges * self.factors[layer.index][i][j]
+                if exact:
+                    part = shift_add(adc_code(charges, spec.adc), shifts, spec)[0]
+                    acc = part if acc is None else fmt.saturate(acc + part)[0]
+                    continue
+                if src.adc_quantization:
+                    offset = 0.5 if spec.adc.kind == "flash" else 0.0
+                    codes = np.floor(charges / lsb + offset)
+                else:
+                    # Ideal ADC: the charge itself, less the mean floor loss the mapping corrects for.
+                    codes = charges / lsb - (0.0 if spec.adc.kind == "flash" else
+                                             (0.5 * (1 - 2.0 ** -spec.adc.lsb_shift)
+                                              if spec.adc.lsb_shift else 0.0))
+                if src.adc_clipping:
+                    codes = np.clip(codes, spec.adc.code_min, spec.adc.code_max)
+                part = np.zeros(codes.shape[1:])
+                for code, k in zip(codes, shifts):
+                    part = part + code * float(1 << int(k))
+                    if src.adc_clipping:
+                        part = np.clip(part, fmt.min, fmt.max)
+                acc = part if acc is None else acc + part
+                if src.adc_clipping:
+                    acc = np.clip(acc, fmt.min, fmt.max)
+            cols.append(acc)
+        acc = np.concatenate(cols, axis=1)
+        if exact:
+            return postprocess(acc, layer.scale, layer.offset, spec)[0]
+        post = spec.postproc
+        p = acc * layer.scale + layer.offset
+        y = np.floor(p / float(1 << post.scale_frac_bits) + 0.5)
+        if post.activation == "relu":
+            y = np.maximum(y, 0)
+        elif post.activation == "clip":
+            y = np.clip(y, 0, post.clip_high)
+        return np.clip(y, post.output_min, post.output_max).astype(np.int64)
+
+def accuracy(backend, x, y) -> float:
+    return float(np.mean(backend.predict(x) == np.asarray(y)))
+
+
+def relative_errors(outs: list[np.ndarray], ref: list[np.ndarray]) -> list[float]:
+    """Per layer: RMS(output - float reference output) / RMS(float reference output)."""
+    return [float(np.sqrt(np.mean((o - r) ** 2)) / max(np.sqrt(np.mean(r ** 2)), 1e-30))
+            for o, r in zip(outs, ref)]
+
+
+def attribution(mapping: NetworkMapping, x, y, calib_x, *, t_s: float = 86400.0, compensation: bool = True,
+                seeds: int = 3, sources=SOURCES) -> dict:
+    """Accuracy and per-layer output error per noise source: each source alone (vs all off) and leave
+    one out (vs all on), averaged over `seeds` chips. Returns a JSON-ready dict."""
+    ref = FloatBackend(mapping.network).run(x)
+
+    def measure(src: Sources) -> tuple[float, list[float]]:
+        accs, errs = [], []
+        for seed in range(seeds):
+            b = PhysicsBackend(mapping, t_s=t_s, compensation=compensation, seed=seed, sources=src,
+                               calib_x=calib_x)
+            outs = b.run(x)
+            accs.append(float(np.mean(np.argmax(outs[-1], axis=1) == y)))
+            errs.append(relative_errors(outs, ref))
+        return float(np.mean(accs)), list(np.mean(errs, axis=0))
+
+    float_acc = float(np.mean(np.argmax(ref[-1], axis=1) == y))
+    none_acc, none_err = measure(Sources.none())
+    all_acc, all_err = measure(Sources())
+    rows = []
+    for s in sources:
+        a_acc, a_err = measure(Sources.only(s))
+        l_acc, l_err = measure(Sources().without(s))
+        rows.append({"source": s,
+                     "alone_accuracy_drop": none_acc - a_acc,
+                     "alone_layer_error_added": [e - n for e, n in zip(a_err, none_err)],
+                     "leave_one_out_accuracy_gain": l_acc - all_acc,
+                     "leave_one_out_layer_error_removed": [a - l for a, l in zip(all_err, l_err)]})
+    return {"t_s": t_s, "compensation": compensation, "seeds": seeds, "float_accuracy": float_acc,
+            "quantized_ideal_accuracy": none_acc, "quantized_ideal_layer_error": none_err,
+            "all_sources_accuracy": all_acc, "all_sources_layer_error": all_err, "sources": rows}

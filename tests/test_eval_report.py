@@ -1,0 +1,62 @@
+"""sim.eval.estimates formulas and the evaluation report / CLI."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from aimcgen.presets import load_preset
+from aimcgen.rtl.tile_controller import analog_bound_cycles
+from aimcgen.sim.eval import estimates
+from aimcgen.sim.eval.backends import with_device
+from aimcgen.sim.eval.mapping import map_network
+from aimcgen.sim.eval.network import DenseLayer, Network, default_model_path, load_network
+
+
+def test_estimates_formulas():
+    spec = load_preset("tile64")
+    w = np.ones((64, 64))
+    net = Network([DenseLayer(w, None, "none")])
+    mapping = map_network(net, spec, np.ones((4, 64)))
+    x = np.full((1, 64), 3, dtype=np.int64)                    # bits 0 and 1 set: 2 active steps, 2 cycles on
+    e = estimates.estimate(mapping, [x])
+    clock = spec.design.clock_mhz * 1e6
+    assert e["latency"]["cycles"] == analog_bound_cycles(spec) + estimates.POSTPROC_LATENCY_CYCLES
+    g = spec.device.g_max_us * 1e-6                            # every weight at the top code
+    assert e["energy_per_inference_j"]["array"] == pytest.approx(estimates.V_READ ** 2 * 64 * 64 * g * 2 / clock)
+    assert e["energy_per_inference_j"]["dac"] == pytest.approx(64 * 2 * estimates.E_DRIVER_PER_ROW_STEP_J)
+    conv = 64 * spec.input.steps
+    assert e["energy_per_inference_j"]["adc"] == pytest.approx(conv * 10e-15 * 2 ** 7)
+    assert e["area_mm2"]["analog_array"] == pytest.approx(64 * 64 * 2 * estimates.DEVICE_CELL_UM2 * 1e-6)
+    assert e["area_mm2"]["adcs"] == pytest.approx(8 * 1000e-6)
+    assert e["area_mm2"]["digital_periphery"] is None
+    assert e["tops_per_w"] == pytest.approx(2 * 64 * 64 / e["energy_per_inference_j"]["total"] / 1e12)
+
+
+def test_report_and_cli(tmp_path):
+    pytest.importorskip("matplotlib")
+    from aimcgen.cli_evaluate import add_evaluate_parser, cmd_evaluate
+    parser = argparse.ArgumentParser()
+    add_evaluate_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["evaluate", "--preset", "tile64", "--seeds", "1", "--out", str(tmp_path)])
+    assert args.func is cmd_evaluate
+    assert cmd_evaluate(args) == 0
+    out = tmp_path / "aimc_tile64" / "evaluation"
+    r = json.loads((out / "report.json").read_text())
+    assert r["accuracy"]["float"] == pytest.approx(0.9667, abs=1e-3)
+    assert len(r["accuracy_vs_drift"]) == 8 and r["attribution"]["sources"]
+    assert "# Evaluation of digits_mlp" in (out / "report.md").read_text()
+    for png in ("accuracy_vs_drift.png", "accuracy_vs_adc_bits.png", "attribution.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_ideal_device_small(tmp_path):
+    from aimcgen.sim.eval.report import evaluate
+    net = load_network(default_model_path())
+    spec = with_device(load_preset("hermes256"), "ideal")
+    r = evaluate(spec, net, tmp_path, seeds=1, progress=lambda s: None, plots=False, adc_bits=[8],
+                 drift_times=[1.0, 3.15e7], attribution_seeds=1)
+    d = r["accuracy_vs_drift"]
+    assert d[0]["compensated"]["mean"] == d[1]["compensated"]["mean"] == d[1]["uncompensated"]["mean"]
+    assert abs(d[0]["compensated"]["mean"] - r["accuracy"]["float"]) < 0.02
