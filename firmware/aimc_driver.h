@@ -1,0 +1,152 @@
+/*
+ * aimc_driver.h: portable C99 driver of an aimcgen accelerator, over a tiny bus HAL.
+ *
+ * Building for one design
+ *   The driver takes every size and address from the design's generated register header
+ *   (aimcgen.firmware.write_firmware(spec, dir) writes <name>_regs.h). Select it at compile time:
+ *
+ *     gcc -std=c99 -Wall -Wextra -Werror -pedantic -I firmware -I <dir> \
+ *         -DAIMC_REGS_HEADER='"<name>_regs.h"' -c firmware/aimc_driver.c
+ *
+ *   Without AIMC_REGS_HEADER the driver includes "aimc_regs.h" (copy or symlink the generated header to
+ *   that name). One build of the driver serves one design; aimc_init() checks at run time that the
+ *   hardware is that design (ID magic, SPEC_HASH and the parameter registers).
+ *
+ * Rules: no dynamic allocation, no stdio, no global state (everything lives in aimc_dev_t); every wait
+ * polls at most dev->timeout_polls times and then returns AIMC_ERR_TIMEOUT. Every function returns an
+ * aimc_status_t (0 = AIMC_OK, negative = error). Integers that hardware holds as narrower signed words
+ * (weights, inputs, coefficients, outputs) are int32_t in the API.
+ */
+#ifndef AIMC_DRIVER_H
+#define AIMC_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef AIMC_REGS_HEADER
+#define AIMC_REGS_HEADER "aimc_regs.h"
+#endif
+#include AIMC_REGS_HEADER
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bus access: byte offsets relative to the accelerator's base (the HAL adds the base address).
+ * Return 0 on success, nonzero when the bus reported an error (Wishbone err). */
+typedef struct {
+    int (*read32)(void *ctx, uint32_t offset, uint32_t *value);
+    int (*write32)(void *ctx, uint32_t offset, uint32_t value);
+    void *ctx;
+} aimc_hal_t;
+
+typedef enum {
+    AIMC_OK = 0,
+    AIMC_ERR_BUS = -1,          /* the HAL reported a bus error */
+    AIMC_ERR_MAGIC = -2,        /* ID is not 'AIMC' */
+    AIMC_ERR_SPEC_HASH = -3,    /* the hardware was built from another spec than this driver's header */
+    AIMC_ERR_PARAM = -4,        /* a parameter register disagrees with the header */
+    AIMC_ERR_TIMEOUT = -5,      /* a poll loop ran out of dev->timeout_polls */
+    AIMC_ERR_ARG = -6,          /* NULL pointer, size or index out of range */
+    AIMC_ERR_RANGE = -7,        /* a value does not fit its hardware word format */
+    AIMC_ERR_PROG_VERIFY = -8,  /* program-and-verify: weights missed tolerance (see aimc_prog_report_t) */
+    AIMC_ERR_CALIBRATION = -9   /* drift compensation: zero calibration read-out */
+} aimc_status_t;
+
+typedef struct {
+    aimc_hal_t hal;
+    uint32_t timeout_polls;     /* register reads per wait loop before AIMC_ERR_TIMEOUT */
+    uint32_t version;           /* VERSION register, after aimc_init */
+    uint32_t spec_hash;         /* SPEC_HASH register, after aimc_init */
+    uint32_t polls;             /* polls spent by the last wait (diagnostics) */
+} aimc_dev_t;
+
+/* Result of aimc_program_weights. */
+typedef struct {
+    uint32_t written;           /* weights written */
+    uint32_t failures;          /* weights that missed tolerance in this call (PROG_STATUS difference) */
+    uint32_t fail_row;          /* logical address of the last failing weight (PROG_FAIL_ADDR) */
+    uint32_t fail_col;
+    uint32_t errors;            /* ERRORS after programming */
+} aimc_prog_report_t;
+
+/* One layer of the layer sequencer: logical output columns start..start+count-1 (count 0: to the end). */
+typedef struct {
+    uint16_t start;
+    uint16_t count;
+} aimc_layer_t;
+
+const char *aimc_strerror(int status);
+
+/* Discovery: reads ID, VERSION, SPEC_HASH and the parameter registers and checks them against the header;
+ * then puts the accelerator in register mode (CONFIG.out_stream = 0, one whole-grid layer) and clears the
+ * sticky errors. `timeout_polls` 0 selects 100000. */
+int aimc_init(aimc_dev_t *dev, const aimc_hal_t *hal, uint32_t timeout_polls);
+
+/* Sticky errors: AIMC_ERRORS_*_MASK bits. aimc_clear_errors writes 1s to clear the bits of `mask`. */
+int aimc_read_errors(aimc_dev_t *dev, uint32_t *errors);
+int aimc_clear_errors(aimc_dev_t *dev, uint32_t mask);
+/* Decodes an ERRORS word into a static text naming the highest-priority flag ("" for none). */
+const char *aimc_error_name(uint32_t errors);
+
+/* Program-and-verify of the `rows` x `cols` block of the logical weight matrix at (0, 0); `w` is row major
+ * with `ld` elements per row. Sets PROG_CTRL (tolerance, max_retries), clears ERRORS.prog_verify_fail,
+ * writes the WEIGHTS window (each write is acknowledged when the engine accepts it), waits for
+ * STATUS.prog_busy low, then reads ERRORS, PROG_STATUS and PROG_FAIL_ADDR into `report` (may be NULL).
+ * Returns AIMC_ERR_PROG_VERIFY when a weight missed tolerance. */
+int aimc_program_weights(aimc_dev_t *dev, const int32_t *w, uint32_t rows, uint32_t cols, uint32_t ld,
+                         uint32_t tolerance, uint32_t max_retries, aimc_prog_report_t *report);
+
+/* Per-column affine coefficients for logical columns first..first+count-1; either array may be NULL
+ * (left unchanged). */
+int aimc_load_coefficients(aimc_dev_t *dev, uint32_t first, uint32_t count, const int32_t *scale,
+                           const int32_t *offset);
+int aimc_read_coefficients(aimc_dev_t *dev, uint32_t first, uint32_t count, int32_t *scale, int32_t *offset);
+
+/* Layer sequencer: LAYER_COUNT = n and LAYER_0..n-1. aimc_single_layer restores one whole-grid layer. */
+int aimc_set_layers(aimc_dev_t *dev, const aimc_layer_t *layers, uint32_t n);
+int aimc_single_layer(aimc_dev_t *dev);
+
+/* One MVM through the registers: writes x (AIMC_CFG_LOGICAL_ROWS inputs) to INPUT, CTRL.start, polls
+ * OUT_COUNT until it advances, reads `n_out` words of OUTPUT into y (n_out <= AIMC_CFG_LOGICAL_COLS; with
+ * layers, OUTPUT holds the last layer's columns from index 0). */
+int aimc_mvm(aimc_dev_t *dev, const int32_t *x, int32_t *y, uint32_t n_out);
+
+/* A batch: `n` vectors xs (n x AIMC_CFG_LOGICAL_ROWS, row major) -> ys (n x n_out). */
+int aimc_run_batch(aimc_dev_t *dev, const int32_t *xs, uint32_t n, int32_t *ys, uint32_t n_out);
+
+/* A layer chain over a batch: sets the layers, runs the batch (n_out = the last layer's count), restores a
+ * single whole-grid layer. */
+int aimc_run_chain(aimc_dev_t *dev, const aimc_layer_t *layers, uint32_t n_layers, const int32_t *xs,
+                   uint32_t n, int32_t *ys, uint32_t n_out);
+
+/* Global drift compensation (GDC).
+ *
+ * Conductance drift multiplies every column's accumulator by a common factor a(t) < 1 (to first order:
+ * PCM drift G(t) = G0 ((t + t0) / t0)^-nu with a narrow nu distribution). With outputs
+ * y = round((acc * s + o) / 2^f), the read-out R = sum over a fixed calibration set of |y| (all vectors,
+ * columns 0..AIMC_CFG_LOGICAL_COLS-1), measured with the base scales s and zero offsets, is proportional
+ * to a(t) up to rounding. Right after programming, aimc_gdc_measure gives the reference R0; later it gives
+ * Rt, and a(t) ~= Rt / R0. Loading s' = round(s * R0 / Rt) (clamped to AIMC_CFG_SCALE_MIN..MAX) makes
+ * acc(t) * s' ~= acc(0) * s again; offsets are restored unchanged (they do not drift). The read-out uses
+ * zero offsets so that offsets do not bias the ratio; outputs that saturate, and columns that drift
+ * differently, are not compensated (this is a global correction). The integer math: 64-bit products, round
+ * half away from zero. `gain_q16` (may be NULL) receives R0 / Rt in Q16.16.
+ *
+ * aimc_gdc_measure: loads `base_scale` and zero offsets for all logical columns, runs the `n` calibration
+ * vectors and returns R in *readout. aimc_gdc_calibrate: measures Rt the same way, computes and loads
+ * s' and `base_offset` (NULL: zero offsets), and writes s' to `new_scale` (may be NULL). */
+int aimc_gdc_measure(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, const int32_t *base_scale,
+                     uint64_t *readout);
+int aimc_gdc_calibrate(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, uint64_t reference,
+                       const int32_t *base_scale, const int32_t *base_offset, int32_t *new_scale,
+                       uint32_t *gain_q16);
+/* The rescaling alone (no bus access): s' = round(s * reference / readout), clamped. */
+int aimc_gdc_rescale(const int32_t *base_scale, uint32_t count, uint64_t reference, uint64_t readout,
+                     int32_t *new_scale);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AIMC_DRIVER_H */
