@@ -18,8 +18,8 @@ def test_every_subcommand_explains_itself(command, capsys):
 def test_generate_default_writes_complete_products(tmp_path, capsys):
     assert main(["generate", "--out", str(tmp_path), "--batch", "64"]) == 0
     out = tmp_path / "aimc_small"
-    assert sorted(p.name for p in out.iterdir()) == ["firmware", "regmap.json", "regmap.md", "report.json", "report.md",
-                                                     "rtl", "spec.toml"]
+    assert sorted(p.name for p in out.iterdir()) == ["firmware", "regmap.json", "regmap.md", "report.json",
+                                                     "report.md", "rtl", "spec.toml"]
     assert sorted(p.name for p in (out / "rtl").iterdir()) == [
         "aimc_small.v", "aimc_small_emulated.v", "aimc_small_emulated_tile.v"]
     assert "module aimc_small(" in (out / "rtl" / "aimc_small.v").read_text()
