@@ -67,7 +67,6 @@ def test_c_driver_on_generated_verilog(generated, simulator):
     assert report["program"]["written"] == spec.logical_rows * spec.logical_cols
     np.testing.assert_array_equal(np.array(report["outputs"]), expected.outputs)
     np.testing.assert_array_equal(np.array(report["chain_outputs"]), chain)
-    flags = int(expected.overflow.any()) | int(expected.output_saturated.any()) << 1
-    assert report["errors"] & 0b1011 == flags & 0b1011 or report["errors"] & 0b1000 == 0
+    assert report["errors"] & 0b1100 == 0, f"ERRORS = {report['errors']:#x}: bus error or failed weight"
     print(f"C driver on {simulator}: build {result.build_s:.1f} s, run {result.run_s:.1f} s, "
           f"{report['cycles']} cycles, {report['bus_accesses']} bus accesses")
