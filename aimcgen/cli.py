@@ -22,7 +22,6 @@ Run `aimcgen generate` to build the default design, `aimcgen presets` to list th
 PLANNED = {
     "sim": "run the cocotb benches of the generated Verilog against the golden model",
     "fpga": "build an FPGA emulation bitstream for a board and report resources and Fmax",
-    "asic": "synthesize the periphery to SKY130 cells, run timing, write the LibreLane configuration",
 }
 
 
@@ -86,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                              description="List the shipped presets with their main parameters.")
     presets.set_defaults(func=cmd_presets)
 
+    from aimcgen.cli_asic import add_asic_parser
     from aimcgen.cli_evaluate import add_evaluate_parser
+    add_asic_parser(sub)
     add_evaluate_parser(sub)
 
     for name, what in PLANNED.items():

@@ -114,7 +114,8 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
         address += w.span
 
     add("SCALE", spec.logical_cols, "rw", fmt.scale.bits, True,
-        f"per-column affine scale, {post.scale_frac_bits} fraction bits")
+        f"per-column affine scale, {post.scale_frac_bits} fraction bits; 1.0 after configuration on FPGAs "
+        f"and in simulation, undefined after ASIC power-up: load it before the first MVM")
     add("OFFSET", spec.logical_cols, "rw", fmt.offset.bits, True,
         f"per-column affine offset, {post.scale_frac_bits} fraction bits")
     add("INPUT", spec.logical_rows, "wo", inp.bits, True, "next input vector; then write CTRL.start")

