@@ -20,7 +20,6 @@ Run `aimcgen generate` to build the default design, `aimcgen presets` to list th
 
 # Subcommands whose products later releases add; each says what it will do.
 PLANNED = {
-    "sim": "run the cocotb benches of the generated Verilog against the golden model",
     "fpga": "build an FPGA emulation bitstream for a board and report resources and Fmax",
 }
 
@@ -87,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from aimcgen.cli_asic import add_asic_parser
     from aimcgen.cli_evaluate import add_evaluate_parser
+    from aimcgen.cli_sim import add_sim_parser
+    add_sim_parser(sub)
     add_asic_parser(sub)
     add_evaluate_parser(sub)
 

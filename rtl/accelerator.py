@@ -21,10 +21,11 @@ from amaranth.hdl import signed
 
 
 class Accelerator(wiring.Component):
-    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None):
+    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None, fault=None):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         self.spec, self.emulated, self.init_weights = spec, emulated, init_weights
+        self.fault = fault                  # test-only fault of the post-processor (rtl.postproc.FAULTS)
         self.regmap = aimc_register_map(spec)
         members = {
             "bus": In(WishboneSignature(self.regmap.addr_width)),
@@ -38,7 +39,8 @@ class Accelerator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
-        m.submodules.core = core = AcceleratorCore(spec, emulated=self.emulated, init_weights=self.init_weights)
+        m.submodules.core = core = AcceleratorCore(spec, emulated=self.emulated, init_weights=self.init_weights,
+                                                   fault=self.fault)
         m.submodules.regs = regs = RegisterBank(self.regmap)
         wiring.connect(m, wiring.flipped(self.bus), regs.bus)
         wiring.connect(m, wiring.flipped(self.inp), core.inp)

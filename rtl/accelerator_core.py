@@ -45,12 +45,13 @@ def weight_write_layout(spec: DesignSpec) -> data.StructLayout:
 
 
 class AcceleratorCore(wiring.Component):
-    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None):
+    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None, fault=None):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         if init_weights is not None and not emulated:
             raise ValueError("init_weights needs emulated=True: real macros are programmed, not initialized")
         self.spec, self.emulated, self.init_weights = spec, emulated, init_weights
+        self.fault = fault                  # test-only fault of the post-processor (rtl.postproc.FAULTS)
         fmt = datapath_formats(spec)
         rows, cols = spec.logical_rows, spec.logical_cols
         members = {
@@ -170,7 +171,7 @@ class AcceleratorCore(wiring.Component):
         ]
 
         # Output sequencer: logical column j reads local column j % C of the tiles of group j // C.
-        m.submodules.postproc = post = AffinePostProcessor(spec)
+        m.submodules.postproc = post = AffinePostProcessor(spec, fault=self.fault)
         col = Signal(range(max(2, cols)))
         group = Signal(range(max(2, col_tiles)))
         local = Signal(range(max(2, C)))

@@ -30,6 +30,10 @@ from aimcgen.spec import DesignSpec
 LATENCY = 3
 """Cycles from accepting a column on `inp` to offering it on `out` when nothing stalls."""
 
+FAULTS = ("flip_rounding",)
+"""Test-only faults `AffinePostProcessor(spec, fault=...)` can inject, to prove that benches catch them:
+`flip_rounding` drops the rounding constant 2^(f-1), so results are floored instead of rounded half up."""
+
 
 def postproc_input_layout(spec: DesignSpec) -> data.StructLayout:
     fmt = datapath_formats(spec)
@@ -61,10 +65,13 @@ class AffinePostProcessor(wiring.Component):
     own clamping does not count, as in sim.postproc); `overflow` and `last` pass through unchanged.
     """
 
-    def __init__(self, spec: DesignSpec):
+    def __init__(self, spec: DesignSpec, *, fault: str | None = None):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"fault {fault!r}: not a known test fault (known: {', '.join(FAULTS)})")
         self.spec = spec
+        self.fault = fault          # None: the correct rule; a FAULTS name: deliberately wrong (tests only)
         super().__init__({
             "inp": In(stream.Signature(postproc_input_layout(spec))),
             "out": Out(stream.Signature(postproc_output_layout(spec))),
@@ -75,7 +82,7 @@ class AffinePostProcessor(wiring.Component):
         post = self.spec.postproc
         fmt = datapath_formats(self.spec)
         f = post.scale_frac_bits
-        half = (1 << (f - 1)) if f else 0
+        half = (1 << (f - 1)) if f and self.fault != "flip_rounding" else 0
 
         # Stage registers. Each stage loads whenever it may advance; its contents only matter while valid.
         # Widths are those of the expressions themselves, so no stage can wrap.
