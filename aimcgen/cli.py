@@ -18,12 +18,6 @@ aimcgen generates the digital periphery of analog in-memory-compute accelerators
 Run `aimcgen generate` to build the default design, `aimcgen presets` to list the presets, and
 `aimcgen spec --fields` for every field a spec file may set."""
 
-# Subcommands whose products later releases add; each says what it will do.
-PLANNED = {
-    "fpga": "build an FPGA emulation bitstream for a board and report resources and Fmax",
-}
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
     from aimcgen.generate import generate
 
@@ -47,12 +41,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
               f"{s.input.bits}-bit {s.input.encoding}, {s.adc.count}x {s.adc.bits}-bit {s.adc.kind} ADC, "
               f"{s.device.model}")
     return 0
-
-
-def cmd_planned(args: argparse.Namespace) -> int:
-    print(f"aimcgen {args.command}: not available in aimcgen {__version__} yet "
-          f"(will {PLANNED[args.command]})", file=sys.stderr)
-    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,17 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from aimcgen.cli_asic import add_asic_parser
     from aimcgen.cli_evaluate import add_evaluate_parser
+    from aimcgen.cli_fpga import add_fpga_parser
     from aimcgen.cli_sim import add_sim_parser
     add_sim_parser(sub)
+    add_fpga_parser(sub)
     add_asic_parser(sub)
     add_evaluate_parser(sub)
-
-    for name, what in PLANNED.items():
-        p = sub.add_parser(name, help=f"(planned) {what}",
-                           description=f"Planned: {what}. Not available in this version; the command "
-                                       f"exits with status 2.")
-        add_spec_options(p)
-        p.set_defaults(func=cmd_planned)
     return parser
 
 
