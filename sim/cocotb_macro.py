@@ -17,7 +17,6 @@ must also work with.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +24,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import data
 
 from aimcgen.rtl.boundary import command_layout, response_layout
-from aimcgen.sim.adc import adc_code, comparator_threshold_x2
-from aimcgen.sim.macro_model import COMPARE, CONVERT, INTEGRATE, PROG_READ, PROG_WRITE, MacroResponse
+from aimcgen.sim.cocotb_task import StallingTask
+from aimcgen.sim.macro_model import AnalogMacroModel, MacroResponse
 from aimcgen.sim.physics import PhysicsCrossbar, codes_to_conductances, conductance_at, drift_exponents, program
 from aimcgen.spec import DesignSpec
 
@@ -86,7 +85,7 @@ def read_signed(handle) -> int:
     return raw - (1 << width) if width and raw >> (width - 1) else raw
 
 
-class CocotbAnalogMacro:
+class CocotbAnalogMacro(StallingTask):
     """Serve the analog boundary `prefix` (e.g. "analog") of `dut` from `model` (the MacroModel API).
 
     `stall_probability` holds cmd.ready low on that fraction of cycles, drawn from random.Random(seed).
@@ -95,12 +94,9 @@ class CocotbAnalogMacro:
 
     def __init__(self, dut, prefix: str, model, *, clock=None, stall_probability: float = 0.0,
                  seed: int | None = None):
-        if not 0.0 <= stall_probability < 1.0:
-            raise ValueError(f"stall_probability must lie in [0, 1), got {stall_probability}")
+        super().__init__(stall_probability, seed)
         self.dut, self.model, self.spec = dut, model, model.spec
         self.clock = dut.clk if clock is None else clock
-        self.stall_probability = stall_probability
-        self.rng = random.Random(seed)
         self.command_layout = command_layout(self.spec)
         self.response_layout = response_layout(self.spec)
 
@@ -120,12 +116,8 @@ class CocotbAnalogMacro:
                                  f"says {width}: Verilog and spec disagree")
         self.commands = 0
         self.cycles = 0
-        self._task = None
         self.ready.value = 0
         self.resp.value = 0
-
-    def _stall(self) -> bool:
-        return self.stall_probability > 0 and self.rng.random() < self.stall_probability
 
     def decode(self, raw: int) -> dict:
         return unpack(self.command_layout, raw)
@@ -134,10 +126,10 @@ class CocotbAnalogMacro:
         return pack(self.response_layout, {"comp": response.comp, "code": list(response.code),
                                            "read_data": response.read_data})
 
-    async def run(self) -> None:
+    async def _run(self) -> None:
         from cocotb.triggers import ReadOnly, RisingEdge
 
-        ready = 0 if self._stall() else 1
+        ready = 0 if self.stall() else 1
         self.ready.value = ready
         while True:
             await ReadOnly()
@@ -153,20 +145,8 @@ class CocotbAnalogMacro:
                                        row=cmd["row"], col=cmd["col"], target=cmd["target"], row_en=row_en,
                                        row_sign=row_sign)
                 self.resp.value = self.encode(r)
-            ready = 0 if self._stall() else 1
+            ready = 0 if self.stall() else 1
             self.ready.value = ready
-
-    def start(self):
-        import cocotb
-
-        if self._task is None:
-            self._task = cocotb.start_soon(self.run())
-        return self._task
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
 
 
 # ----------------------------------------------------------------------------- physics macro
@@ -186,8 +166,8 @@ class IntegrationRecord:
     conductances: np.ndarray        # (rows, cols) effective conductance codes read for this integration
 
 
-class PhysicsMacroModel:
-    """The analog macro as float device physics, with the `MacroModel.execute` interface.
+class PhysicsMacroModel(AnalogMacroModel):
+    """The analog macro as float device physics, through the command dispatch of AnalogMacroModel.
 
     The weights are programmed once into a `PhysicsCrossbar` (programming noise, per-device drift
     exponents) drawn from `seed`; every INTEGRATE reads the conductances at `t_s` seconds after programming
@@ -208,14 +188,10 @@ class PhysicsMacroModel:
     def __init__(self, spec: DesignSpec, weights, seed: int, t_s: float = 1.0, *, record: bool = True):
         if not t_s >= 0:
             raise ValueError(f"t_s = {t_s}: time since programming must be >= 0 s")
-        self.spec = spec
+        super().__init__(spec, np.float64)
         self.t_s = float(t_s)
         self.crossbar = PhysicsCrossbar(spec, weights, np.random.default_rng(seed))
         self.weights = self.crossbar.weights            # the integer targets, updated by PROG_WRITE
-        self.charge = np.zeros(spec.tile.cols, dtype=np.float64)
-        self.held = np.zeros(spec.adc.count, dtype=np.float64)
-        self.response = MacroResponse(code=[0] * spec.adc.count)
-        self.commands = 0
         self.record = record
         self.integrations: list[IntegrationRecord] = []
         self.samples: list[tuple[int, np.ndarray]] = []
@@ -224,13 +200,23 @@ class PhysicsMacroModel:
         """The signed drive of each row (-1, 0, 1) as float64, from the row pins."""
         return pin_drive(row_en, row_sign, self.spec.tile.rows)
 
+    def _integrate(self, start: int, row_en: int, row_sign: int) -> None:
+        if start:
+            self.charge = np.zeros(self.spec.tile.cols, dtype=np.float64)
+        g = self.crossbar.conductances(self.t_s)
+        self.charge = self.charge + self.drive(row_en, row_sign) @ g
+        if self.record:
+            self.integrations.append(IntegrationRecord(int(start), int(row_en), int(row_sign), g))
+
+    def _sample_noise(self):
+        return 0.0                  # the device noise is in the conductances each INTEGRATE reads
+
     def _sample(self, col_sel: int) -> None:
-        columns = np.arange(self.spec.adc.count) * self.spec.columns_per_adc + col_sel
-        self.held = self.charge[columns].copy()
+        super()._sample(col_sel)
         if self.record:
             self.samples.append((col_sel, self.held.copy()))
 
-    def _program_pair(self, row: int, col: int, target: int) -> None:
+    def _program(self, row: int, col: int, target: int) -> None:
         xb, dev, levels = self.crossbar, self.spec.device, self.spec.tile.conductance_levels
         target = int(np.clip(target, -levels, levels))
         xb.weights[row, col] = target
@@ -241,41 +227,10 @@ class PhysicsMacroModel:
         xb.nu[:, row, col] = drift_exponents(g_target, dev, xb.rng)
         xb.relax_z[:, row, col] = xb.rng.standard_normal(2)
 
-    def _read_pair(self, row: int, col: int) -> int:
+    def _read(self, row: int, col: int) -> int:
         xb, levels = self.crossbar, self.spec.tile.conductance_levels
         g = conductance_at(xb.g_prog[:, row, col], xb.g_target[:, row, col], xb.nu[:, row, col], self.t_s,
                            self.spec.device, xb.rng, relax_z=xb.relax_z[:, row, col])
         deviation = (g[0] - xb.g_target[0, row, col]) - (g[1] - xb.g_target[1, row, col])
         code = xb.weights[row, col] + deviation / (self.spec.device.g_max_us / levels)
         return int(np.clip(np.floor(code + 0.5), -levels, levels))
-
-    def execute(self, op: int, *, start: int = 0, col_sel: int = 0, trial=(), row: int = 0, col: int = 0,
-                target: int = 0, row_en: int = 0, row_sign: int = 0) -> MacroResponse:
-        spec = self.spec
-        self.commands += 1
-        r = self.response
-        if op == INTEGRATE:
-            if start:
-                self.charge = np.zeros(spec.tile.cols, dtype=np.float64)
-            g = self.crossbar.conductances(self.t_s)
-            self.charge = self.charge + self.drive(row_en, row_sign) @ g
-            if self.record:
-                self.integrations.append(IntegrationRecord(int(start), int(row_en), int(row_sign), g))
-        elif op == COMPARE:
-            if start:
-                self._sample(col_sel)
-            thresholds = np.array([comparator_threshold_x2(int(t), spec.adc) for t in trial], dtype=np.float64)
-            bits = (2.0 * self.held >= thresholds).astype(np.uint8)
-            comp = int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
-            r = MacroResponse(comp=comp, code=r.code, read_data=r.read_data)
-        elif op == CONVERT:
-            self._sample(col_sel)
-            r = MacroResponse(comp=r.comp, code=adc_code(self.held, spec.adc).tolist(), read_data=r.read_data)
-        elif op == PROG_WRITE:
-            self._program_pair(row, col, target)
-        elif op == PROG_READ:
-            r = MacroResponse(comp=r.comp, code=r.code, read_data=self._read_pair(row, col))
-        else:
-            raise ValueError(f"analog macro: unknown command op {op}")
-        self.response = r
-        return r

@@ -22,19 +22,12 @@ their transfers; cycle numbers are simulation time / clock period (`period_ns`).
 
 from __future__ import annotations
 
-import random
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from aimcgen.sim.cocotb_macro import pack, unpack
-
-
-def _read_int(handle) -> int:
-    value = handle.value
-    if not value.is_resolvable:
-        raise ValueError(f"{handle._name} is not resolvable: {value}")
-    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
+from aimcgen.sim.cocotb_macro import pack, read_unsigned, unpack
+from aimcgen.sim.cocotb_task import StallingTask
 
 
 def sim_cycle(period_ns: float) -> int:
@@ -80,46 +73,60 @@ def _port(dut, prefix, name):
     return handle
 
 
-class StreamDriver:
+class StreamEnd(StallingTask):
+    """What both ends of stream `prefix` of `dut` share: its ports, the seeded stalls, the background task,
+    and the bookkeeping of transfers and packets in `stats`."""
+
+    def __init__(self, dut, prefix: str, *, shape, clock, stall_probability: float, seed: int | None,
+                 period_ns: float):
+        super().__init__(stall_probability, seed)
+        self.dut, self.prefix, self.shape = dut, prefix, shape
+        self.clock = dut.clk if clock is None else clock
+        self.valid, self.ready, self.payload = (_port(dut, prefix, n) for n in ("valid", "ready", "payload"))
+        self.period_ns = period_ns
+        self.stats = StreamStats()
+        self._last_transfer: int | None = None
+        self._last_packet_end: int | None = None
+
+    def _record(self, packet: Packet, value, cycle: int) -> None:
+        """One transfer of `value` at `cycle` into `packet` (the packet in progress)."""
+        stats = self.stats
+        stats.transfers += 1
+        if self._last_transfer is not None and cycle == self._last_transfer + 1:
+            stats.back_to_back += 1
+        if not packet.values and self._last_packet_end is not None and cycle == self._last_packet_end + 1:
+            stats.packets_back_to_back += 1
+        self._last_transfer = cycle
+        packet.values.append(value)
+        packet.cycles.append(cycle)
+
+    def _close(self, packet: Packet, done: list[Packet], callback) -> None:
+        """`packet` got its last beat: count it, keep it in `done`, hand it to `callback`."""
+        self._last_packet_end = packet.last_cycle
+        self.stats.packets += 1
+        done.append(packet)
+        if callback is not None:
+            callback(packet)
+
+
+class StreamDriver(StreamEnd):
     """The source side of stream `prefix` of `dut`; see the module docstring."""
 
     def __init__(self, dut, prefix: str, *, shape, clock=None, stall_probability: float = 0.0,
                  seed: int | None = None, period_ns: float = 10.0,
                  on_packet_done: Callable[[Packet], None] | None = None):
-        if not 0.0 <= stall_probability < 1.0:
-            raise ValueError(f"stall_probability must lie in [0, 1), got {stall_probability}")
         from cocotb.triggers import Event
 
-        self.dut, self.prefix, self.shape = dut, prefix, shape
-        self.clock = dut.clk if clock is None else clock
-        self.valid, self.ready, self.payload = (_port(dut, prefix, n) for n in ("valid", "ready", "payload"))
-        self.stall_probability = stall_probability
-        self.rng = random.Random(seed)
-        self.period_ns = period_ns
+        super().__init__(dut, prefix, shape=shape, clock=clock, stall_probability=stall_probability, seed=seed,
+                         period_ns=period_ns)
         self.on_packet_done = on_packet_done
-        self.stats = StreamStats()
         self.sent: list[Packet] = []
         self._queue: deque[tuple[Any, list[Any]]] = deque()
         self._current: Packet | None = None
-        self._last_transfer: int | None = None
-        self._last_packet_end: int | None = None
         self._wake, self._idle = Event(), Event()
         self._idle.set()
-        self._task = None
         self.valid.value = 0
         self.payload.value = 0
-
-    def start(self):
-        import cocotb
-
-        if self._task is None:
-            self._task = cocotb.start_soon(self._run())
-        return self._task
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
 
     def send(self, values, tag: Any = None) -> None:
         """Queue one packet (a non-empty sequence of beat values)."""
@@ -158,7 +165,7 @@ class StreamDriver:
                 self._current = Packet([], [], tag)
                 beats.extend(values)
             if not presenting:
-                if self.stall_probability and self.rng.random() < self.stall_probability:
+                if self.stall():
                     self.valid.value = 0
                     self.stats.stall_cycles += 1
                     await RisingEdge(self.clock)
@@ -167,79 +174,46 @@ class StreamDriver:
                 self.valid.value = 1
                 presenting = True
             await ReadOnly()
-            ready = _read_int(self.ready)
+            ready = read_unsigned(self.ready)
             await RisingEdge(self.clock)
             if not ready:
                 self.stats.backpressure_cycles += 1
                 if not self._current.values:
                     self.stats.packet_start_waits += 1
                 continue
-            cycle = sim_cycle(self.period_ns)
-            value = beats.popleft()
-            self._current.values.append(value)
-            self._current.cycles.append(cycle)
-            self.stats.transfers += 1
-            if self._last_transfer is not None and cycle == self._last_transfer + 1:
-                self.stats.back_to_back += 1
-            if len(self._current.values) == 1 and self._last_packet_end is not None \
-                    and cycle == self._last_packet_end + 1:
-                self.stats.packets_back_to_back += 1
-            self._last_transfer = cycle
+            self._record(self._current, beats.popleft(), sim_cycle(self.period_ns))
             presenting = False
             self.valid.value = 0            # the next iteration presents the next beat (or stalls)
 
     def _finish_packet(self) -> None:
         packet, self._current = self._current, None
-        self._last_packet_end = packet.last_cycle
-        self.stats.packets += 1
-        self.sent.append(packet)
-        if self.on_packet_done is not None:
-            self.on_packet_done(packet)
+        self._close(packet, self.sent, self.on_packet_done)
 
 
-class StreamMonitor:
+class StreamMonitor(StreamEnd):
     """The sink side of stream `prefix` of `dut`; see the module docstring. `on_packet(packet)` is called
     for every completed packet (in the monitor's coroutine, right after the edge of its last transfer)."""
 
     def __init__(self, dut, prefix: str, *, shape, clock=None, stall_probability: float = 0.0,
                  seed: int | None = None, period_ns: float = 10.0, last_field: str | None = "last",
                  packet_length: int | None = None, on_packet: Callable[[Packet], None] | None = None):
-        if not 0.0 <= stall_probability < 1.0:
-            raise ValueError(f"stall_probability must lie in [0, 1), got {stall_probability}")
         from cocotb.triggers import Event
 
-        self.dut, self.prefix, self.shape = dut, prefix, shape
-        self.clock = dut.clk if clock is None else clock
-        self.valid, self.ready, self.payload = (_port(dut, prefix, n) for n in ("valid", "ready", "payload"))
-        self.stall_probability = stall_probability
-        self.rng = random.Random(seed)
-        self.period_ns = period_ns
+        super().__init__(dut, prefix, shape=shape, clock=clock, stall_probability=stall_probability, seed=seed,
+                         period_ns=period_ns)
         self.last_field, self.packet_length = last_field, packet_length
         self.on_packet = on_packet
-        self.stats = StreamStats()
         self.packets: list[Packet] = []
         self._current = Packet([], [])
-        self._last_transfer: int | None = None
-        self._last_packet_end: int | None = None
         self._arrived = Event()
-        self._task = None
         self.ready.value = 0
 
-    def start(self):
-        import cocotb
-
-        if self._task is None:
-            self._task = cocotb.start_soon(self._run())
-        return self._task
-
     def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        super().stop()
         self.ready.value = 0
 
     def _draw(self) -> int:
-        return 0 if self.stall_probability and self.rng.random() < self.stall_probability else 1
+        return 0 if self.stall() else 1
 
     async def wait_packets(self, count: int) -> list[Packet]:
         """Wait until `count` packets have arrived in total; returns all packets."""
@@ -255,12 +229,12 @@ class StreamMonitor:
         self.ready.value = ready
         while True:
             await ReadOnly()
-            if not _read_int(self.valid):
+            if not read_unsigned(self.valid):
                 await RisingEdge(self.valid)            # idle: sleep until the design offers a beat
                 ready = self._draw()
                 self.ready.value = ready
                 continue
-            raw = _read_int(self.payload)
+            raw = read_unsigned(self.payload)
             await RisingEdge(self.clock)
             if ready:
                 self._transfer(unpack(self.shape, raw), sim_cycle(self.period_ns))
@@ -270,26 +244,14 @@ class StreamMonitor:
             self.ready.value = ready
 
     def _transfer(self, value, cycle: int) -> None:
-        stats = self.stats
-        stats.transfers += 1
-        if self._last_transfer is not None and cycle == self._last_transfer + 1:
-            stats.back_to_back += 1
-        if not self._current.values and self._last_packet_end is not None and cycle == self._last_packet_end + 1:
-            stats.packets_back_to_back += 1
-        self._last_transfer = cycle
-        self._current.values.append(value)
-        self._current.cycles.append(cycle)
+        self._record(self._current, value, cycle)
         if self.last_field is not None and isinstance(value, dict):
             end = bool(value.get(self.last_field))
         else:
             end = self.packet_length is not None and len(self._current.values) == self.packet_length
         if end:
             packet, self._current = self._current, Packet([], [])
-            self._last_packet_end = cycle
-            stats.packets += 1
-            self.packets.append(packet)
-            if self.on_packet is not None:
-                self.on_packet(packet)
+            self._close(packet, self.packets, self.on_packet)
             self._arrived.set()
 
     @property

@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from aimcgen.rtl.register_map import Register, RegisterMap, Window
+from aimcgen.sim.cocotb_macro import read_unsigned
 
 DATA_MASK = 0xFFFFFFFF
 
@@ -43,13 +44,6 @@ class WishboneError(Exception):
 
 class WishboneTimeout(WishboneError):
     """The target answered neither ack nor err in time."""
-
-
-def _read_int(handle) -> int:
-    value = handle.value
-    if not value.is_resolvable:
-        raise ValueError(f"{handle._name} is not resolvable: {value}")
-    return value.to_unsigned() if hasattr(value, "to_unsigned") else int(value)
 
 
 class WishboneMaster:
@@ -105,8 +99,8 @@ class WishboneMaster:
             self.sel.value = sel
             for _ in range(self.timeout_cycles):
                 await ReadOnly()
-                ack, err = _read_int(self.ack), _read_int(self.err)
-                rdata = _read_int(self.dat_r) if ack and not write else None
+                ack, err = read_unsigned(self.ack), read_unsigned(self.err)
+                rdata = read_unsigned(self.dat_r) if ack and not write else None
                 await RisingEdge(self.clock)
                 self.busy_cycles += 1
                 if ack or err:

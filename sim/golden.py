@@ -58,6 +58,13 @@ class GoldenTile:
         self._weights_f64 = self.weights.astype(np.float64)
         self.noise = TileNoise(spec, tile_index)
 
+    def set_weight(self, row: int, col: int, code: int) -> None:
+        """Reprogram one device pair (a weight write between MVMs); keeps the float64 copy the charges are
+        computed from in step, which writing `weights` directly would not."""
+        code = check_weights(np.array([[code]]), self.spec, (1, 1))[0, 0]
+        self.weights[row, col] = code
+        self._weights_f64[row, col] = code
+
     def charges(self, x: np.ndarray) -> np.ndarray:
         """Noise-free integrated charge per step: (steps, batch, cols).
 
@@ -118,6 +125,15 @@ class GoldenAccelerator:
 
     def set_coefficients(self, scale, offset) -> None:
         self.scale, self.offset = check_coefficients(self.spec, scale, offset, self.spec.logical_cols)
+
+    def set_weight(self, row: int, col: int, code: int) -> None:
+        """Reprogram the weight at logical (row, col): it lives in tile (row // rows, col // cols)."""
+        if not (0 <= row < self.spec.logical_rows and 0 <= col < self.spec.logical_cols):
+            raise IndexError(f"weight ({row}, {col}) lies outside the {self.spec.logical_rows} x "
+                             f"{self.spec.logical_cols} logical matrix")
+        rows, cols = self.spec.tile.rows, self.spec.tile.cols
+        tile = self.tiles[(row // rows) * self.spec.array.col_tiles + col // cols]
+        tile.set_weight(row % rows, col % cols, code)
 
     def run(self, x: np.ndarray) -> AcceleratorResult:
         spec = self.spec

@@ -193,3 +193,22 @@ def test_run_layers_feeds_back_clamped_outputs_and_checks_ranges():
         model.run_layers(np.array([[3, 1]]), [(1, 2)])
     with pytest.raises(SpecError, match=r"1..4 \(array.max_layers\)"):
         model.run_layers(np.array([[3, 1]]), [(0, 1)] * 5)
+
+
+def test_set_weight_equals_a_model_built_with_that_weight():
+    """A weight write between MVMs (the scoreboard's use) lands in the right tile and in the charges."""
+    spec = from_dict({"tile": {"rows": 2, "cols": 2, "weight_bits": 3}, "array": {"row_tiles": 2, "col_tiles": 2},
+                      "input": {"bits": 3}, "adc": {"bits": 5, "count": 1, "full_scale": 16},
+                      "noise": {"sigma_lsb": 1.0}})
+    rng = np.random.default_rng(4)
+    w = rng.integers(-3, 4, (4, 4))
+    x = rng.integers(-3, 4, (5, 4))
+    model = GoldenAccelerator(spec, w)
+    w[3, 1] = -3 if w[3, 1] != -3 else 3                    # logical (3, 1): tile 2, local (1, 1)
+    model.set_weight(3, 1, w[3, 1])
+    assert model.tiles[2].weights[1, 1] == w[3, 1]
+    np.testing.assert_array_equal(model.run(x).outputs, GoldenAccelerator(spec, w).run(x).outputs)
+    with pytest.raises(SpecError, match=r"codes must lie in -3\.\.3"):
+        model.set_weight(0, 0, -4)
+    with pytest.raises(IndexError, match=r"\(4, 0\) lies outside the 4 x 4 logical matrix"):
+        model.set_weight(4, 0, 1)
