@@ -24,6 +24,9 @@ def add_asic_parser(subparsers) -> argparse.ArgumentParser:
                         "synthesis)")
     p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="output folder (default: build)")
     p.add_argument("--require-sta", action="store_true", help="fail when OpenSTA (`sta`) is not installed")
+    p.add_argument("--gate-level-sim", action="store_true",
+                   help="also run the cocotb accelerator bench (golden-model scoreboard) on the mapped netlist "
+                        "with Icarus Verilog (about a minute for the default preset)")
     p.set_defaults(func=cmd_asic)
     return p
 
@@ -33,6 +36,7 @@ def cmd_asic(args: argparse.Namespace) -> int:
     from aimcgen.flows.asic_sta import StaError
     from aimcgen.flows.asic_synth import SynthesisError
     from aimcgen.flows.pdk import CORNERS, PdkNotFound
+    from aimcgen.sim.cocotb_setup import SimulatorUnavailable
     from aimcgen.spec import SpecError
 
     try:
@@ -49,8 +53,12 @@ def cmd_asic(args: argparse.Namespace) -> int:
     try:
         report = run_asic(spec, Path(args.out) / spec.name / "asic", corners=corners, pdk_dir=args.pdk,
                           require_sta=getattr(args, "require_sta", False),
+                          gate_level_sim=getattr(args, "gate_level_sim", False),
                           progress=lambda m: print(f"aimcgen: {m}", flush=True))
-    except (PdkNotFound, StaError, SynthesisError) as e:
+    except SimulatorUnavailable as e:
+        print(f"aimcgen asic: --gate-level-sim: {e}", file=sys.stderr)
+        return 2
+    except (PdkNotFound, StaError, SynthesisError, AssertionError) as e:
         print(f"aimcgen asic: {e}", file=sys.stderr)
         return 1
     bad_timing = [r["corner"] for r in report["sta"]["corners"] if not r["met"]]

@@ -8,7 +8,9 @@ Steps (each writes into out_dir; the report is asic_report.json / asic_report.md
      timing budget; then a chip-level check at the first corner: the periphery netlist + the chip wrapper +
      the macro's Liberty stub, so that OpenSTA times the boundary through the macro view itself;
   5. the LibreLane run directory (flows.librelane), validated with LibreLane's configuration loader when
-     `librelane` is importable.
+     `librelane` is importable;
+  6. with gate_level_sim: the cocotb accelerator bench (golden-model scoreboard) on the mapped netlist with
+     Icarus (flows.gate_level).
 A missing `sta` skips step 4 with the install command in the report (status "skipped"), unless require_sta.
 """
 
@@ -22,8 +24,8 @@ from aimcgen.flows.pdk import CORNERS, locate_pdk
 
 
 def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progress=print, require_sta=False,
-             validate_librelane=True) -> dict:
-    from aimcgen.flows import asic_sta, asic_synth, librelane, macro_views
+             validate_librelane=True, gate_level_sim=False) -> dict:
+    from aimcgen.flows import asic_sta, asic_synth, gate_level, librelane, macro_views
 
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -85,6 +87,15 @@ def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progres
     progress(f"asic: LibreLane config {ll['config']} "
              f"({'validated' if validation['ok'] else 'NOT validated: ' + validation['message'][:200]})")
 
+    gls = {"status": "not run"}
+    if gate_level_sim:
+        t = time.perf_counter()
+        progress("asic: gate-level simulation: the accelerator bench on the netlist (Icarus)")
+        gls = gate_level.run_gate_level_bench(spec, synth, pdk.liberty_file(corners[0], out / "synth"), out / "gls")
+        timings["gate_level_sim_s"] = round(time.perf_counter() - t, 1)
+        progress(f"asic: gate-level simulation: {len(gls['tests'])} bench tests passed against the golden model "
+                 f"({gls['seconds']} s)")
+
     timings["total_s"] = round(time.perf_counter() - t0, 1)
     s = synth.report
     report = {
@@ -102,6 +113,7 @@ def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progres
         "librelane": {"config": str(ll["config"]), "die_area_um": ll["floorplan"]["die_area"],
                       "instances": ll["floorplan"]["instances"], "validation": {"ok": validation["ok"],
                                                                                 "message": validation["message"]}},
+        "gate_level_sim": gls,
         "timings": timings,
     }
     if "chip" in sta:
@@ -146,6 +158,14 @@ def report_markdown(report: dict, synth_report: dict, sta: dict) -> str:
             f"(LEF {m['lef']}).", "", "## LibreLane", "",
             f"{report['librelane']['config']}: die {report['librelane']['die_area_um']}, validation: "
             f"{report['librelane']['validation']['message']}", "",
+            "## Gate-level simulation", "", gate_level_markdown(report["gate_level_sim"]), "",
             "## Step timings (s)", "", " | ".join(f"{k} {v}" for k, v in report["timings"].items()), "", ""]
     body = synth_markdown(synth_report).split("\n", 1)[1]
     return "\n".join(out) + "## Synthesis\n" + body
+
+
+def gate_level_markdown(gls: dict) -> str:
+    if gls["status"] != "passed":
+        return "Not run (`aimcgen asic --gate-level-sim` runs it; needs Icarus Verilog)."
+    return (f"The cocotb accelerator bench on the mapped netlist ({gls['simulator']}, {gls['seconds']} s): "
+            + ", ".join(f"{name} {status}" for name, status in gls["tests"].items()) + ".")

