@@ -76,10 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     from aimcgen.cli_evaluate import add_evaluate_parser
     from aimcgen.cli_fpga import add_fpga_parser
     from aimcgen.cli_sim import add_sim_parser
+    from aimcgen.cli_sweep import add_sweep_parser
     add_sim_parser(sub)
     add_fpga_parser(sub)
     add_asic_parser(sub)
     add_evaluate_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

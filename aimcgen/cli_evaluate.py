@@ -29,10 +29,28 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def load_eval_network(model: Path | None, test_npz: Path | None):
+    """The network with its test set: from the model file, else from `test_npz`, else the digits test set.
+    Raises NetworkError, OSError or KeyError with a message for the user."""
     import numpy as np
 
     from aimcgen.sim.eval.network import NetworkError, default_model_path, load_network
+
+    net = load_network(model or default_model_path())
+    test = test_npz or (None if "x_test" in net.meta else default_model_path())
+    if test is not None:
+        with np.load(test) as data:
+            for key in ("x_test", "y_test", "x_calib"):
+                if key in data:
+                    net.meta[key] = data[key]
+    if net.meta["x_test"].reshape(len(net.meta["x_test"]), -1).shape[1] != net.in_features:
+        raise NetworkError(f"test set has {net.meta['x_test'].shape[1:]} features, the network takes "
+                           f"{net.in_features}")
+    return net
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from aimcgen.sim.eval.network import NetworkError
     from aimcgen.sim.eval.report import evaluate
 
     if args.seeds < 1:
@@ -40,16 +58,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 2
     spec = load_spec(args)
     try:
-        net = load_network(args.model or default_model_path())
-        test = args.test_npz or (None if "x_test" in net.meta else default_model_path())
-        if test is not None:
-            with np.load(test) as data:
-                for key in ("x_test", "y_test", "x_calib"):
-                    if key in data:
-                        net.meta[key] = data[key]
-        if net.meta["x_test"].reshape(len(net.meta["x_test"]), -1).shape[1] != net.in_features:
-            raise NetworkError(f"test set has {net.meta['x_test'].shape[1:]} features, the network takes "
-                               f"{net.in_features}")
+        net = load_eval_network(args.model, args.test_npz)
     except (NetworkError, OSError, KeyError) as exc:
         print(f"aimcgen: error: {exc}", file=sys.stderr)
         return 2
