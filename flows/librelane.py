@@ -11,8 +11,9 @@ Run directory (`<out>/librelane/`):
                          instances with placement), PDN_MACRO_CONNECTIONS, EXTRA_VERILOG_MODELS
   src/<design>.v         the periphery RTL (module names made plain), src/<design>_chip.v the wrapper,
   src/<design>_chip.sdc  chip-level constraints (the analog boundary is inside: timed through the macro .lib)
-  macros/                the macro's LEF, Liberty per corner, Verilog black box, placeholder GDS (outline
-                         on prBoundary 235/4 only: replace it with the analog layout before signoff)
+  macros/                the macro's LEF, Liberty per corner, Verilog black box, and an abstract GDS (outline,
+                         labelled pins and power straps, flows/gds.py): replace it with the analog layout
+                         before signoff
   README.md              how to run the rest of the flow where LibreLane and its tools are installed
 
 Floorplan: the macros sit in a row along the top of the die, MACRO_HALO_UM apart and from the die edge;
@@ -23,11 +24,11 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 from pathlib import Path
 
 from aimcgen.flows.macro_views import (SITE_H_UM, SITE_W_UM, macro_geometry, macro_name, macro_ports,
                                        top_ports, write_macro_views)
+from aimcgen.flows.gds import abstract_gds
 from aimcgen.flows.pdk import CORNERS
 
 MACRO_HALO_UM = 40.0
@@ -69,39 +70,6 @@ def chip_sdc(spec) -> str:
     keep = [l for l in sdc_text(spec).splitlines() if "analog_" not in l]
     keep.insert(1, "# the analog boundary is inside the chip: it is timed through the macro's Liberty view")
     return "\n".join(keep) + "\n"
-
-
-def placeholder_gds(name: str, width: float, height: float) -> bytes:
-    """A GDSII library with one cell `name`: its outline on prBoundary (235/4), nothing else."""
-    def rec(rtype, dtype, payload=b""):
-        return struct.pack(">HBB", 4 + len(payload), rtype, dtype) + payload
-
-    def s(text):
-        b = text.encode()
-        return b + (b"\0" if len(b) % 2 else b"")
-
-    def real8(x):
-        if x == 0:
-            return b"\0" * 8
-        sign = 0x80 if x < 0 else 0
-        x = abs(x)
-        exp = 64
-        while x >= 1:
-            x /= 16
-            exp += 1
-        while x < 1 / 16:
-            x *= 16
-            exp -= 1
-        mant = int(round(x * (1 << 56)))
-        return bytes([sign | exp]) + mant.to_bytes(7, "big")
-
-    date = struct.pack(">12h", 2025, 1, 1, 0, 0, 0, 2025, 1, 1, 0, 0, 0)
-    w, h = int(round(width * 1000)), int(round(height * 1000))
-    xy = struct.pack(">10i", 0, 0, w, 0, w, h, 0, h, 0, 0)
-    return b"".join([rec(0x00, 0x02, struct.pack(">h", 600)), rec(0x01, 0x02, date), rec(0x02, 0x06, s(name)),
-                     rec(0x03, 0x05, real8(1e-3) + real8(1e-9)), rec(0x05, 0x02, date), rec(0x06, 0x06, s(name)),
-                     rec(0x08, 0x00), rec(0x0D, 0x02, struct.pack(">h", 235)), rec(0x0E, 0x02, struct.pack(">h", 4)),
-                     rec(0x10, 0x03, xy), rec(0x11, 0x00), rec(0x07, 0x00), rec(0x04, 0x00)])
 
 
 def _snap(x: float, step: float) -> float:
@@ -147,7 +115,7 @@ def write_librelane(spec, out_dir: Path, *, periphery_area_um2: float, corners=(
     views = write_macro_views(spec, out / "macros", corners=corners)
     mname = macro_name(spec)
     gds = out / "macros" / f"{mname}.gds"
-    gds.write_bytes(placeholder_gds(mname, *views["size_um"]))
+    gds.write_bytes(abstract_gds(mname, macro_geometry(spec)))
     fp = floorplan(spec, periphery_area_um2)
     lib_keys = {"tt": "*_tt_025C_1v80", "ss": "*_ss_*", "ff": "*_ff_*"}
     config = {
@@ -187,7 +155,8 @@ def readme_text(spec, fp) -> str:
 The periphery `{spec.name}` and {spec.tiles} analog tile macro(s) `{macro_name(spec)}` (instances
 {", ".join(fp["instances"])}) on a {fp["die_area"][2]} x {fp["die_area"][3]} um die; clock {spec.design.clock_mhz} MHz.
 
-`macros/{macro_name(spec)}.gds` is a placeholder (outline only): replace it with the analog layout, and the
+`macros/{macro_name(spec)}.gds` is an abstract (outline, labelled pins and power straps, as in the LEF):
+replace it with the analog layout, and the
 `.lib` stubs with characterized timing, before signoff. The LEF's size and pins are generated from the spec
 (flows/macro_views.py documents the assumed cell pitch and margins).
 

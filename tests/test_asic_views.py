@@ -253,3 +253,33 @@ def test_librelane_loader_accepts_config(tmp_path):
     assert v["ok"], v["message"]
     assert v["values"]["DESIGN_NAME"] == "aimc_small_chip"
     assert "aimc_small_analog_tile" in v["values"]["MACROS"]
+
+
+def test_abstract_gds_carries_the_lef_pins(tmp_path):
+    """Read back with gdstk (an independent GDSII reader): outline, one labelled pin shape per LEF pin at the
+    LEF's rectangle, and the power straps."""
+    gdstk = pytest.importorskip("gdstk", reason="gdstk not installed (pip install gdstk)")
+    from aimcgen.flows.gds import SKY130_LAYERS, abstract_gds
+
+    spec = load_preset("default")
+    g = macro_views.macro_geometry(spec)
+    path = tmp_path / "m.gds"
+    path.write_bytes(abstract_gds("m", g))
+    lib = gdstk.read_gds(str(path))
+    assert lib.unit == pytest.approx(1e-6) and lib.precision == pytest.approx(1e-9)
+    (cell,) = lib.cells
+    labels = {(lab.text, lab.layer, lab.texttype): lab.origin for lab in cell.labels}
+    pins = {}
+    for poly in cell.polygons:
+        (x0, y0), (x1, y1) = poly.bounding_box()
+        pins.setdefault((poly.layer, poly.datatype), []).append((round(x0, 3), round(y0, 3), round(x1, 3), round(y1, 3)))
+    assert pins[(235, 4)] == [(0.0, 0.0, round(g.width, 3), round(g.height, 3))]
+    lef_pins = set(re.findall(r"^  PIN (\S+)", macro_views.lef_text(spec, g), re.M))
+    assert {name for name, _, _ in labels} == lef_pins
+    for name, (layer, rect) in g.pins.items():
+        pin_layer, label_layer = SKY130_LAYERS[layer]["pin"], SKY130_LAYERS[layer]["label"]
+        assert tuple(round(v, 3) for v in rect) in pins[pin_layer], name
+        x, y = labels[(name, *label_layer)]
+        assert rect[0] <= x <= rect[2] and rect[1] <= y <= rect[3], name
+    straps = sum(len(r) for r in g.power.values())
+    assert len(pins[SKY130_LAYERS["met4"]["pin"]]) == straps
