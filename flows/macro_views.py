@@ -6,12 +6,15 @@ exactly the ports of the emulated tile `<design>_emulated_tile` and of the perip
 is typed by hand: names are the signature paths joined with `__` (Amaranth's Verilog port naming), widths are
 the shapes' widths.
 
-Size (documented assumptions, not PDK data: replace them with the numbers of your bitcell and periphery):
+Size (a cited cell area and stated assumptions, not PDK data: replace them with the numbers of your bitcell
+and periphery):
   width  = cols * CELL_PITCH_X_UM + ROW_PERIPHERY_UM + 2 * EDGE_MARGIN_UM
   height = rows * CELL_PITCH_Y_UM + COLUMN_PERIPHERY_UM + 2 * EDGE_MARGIN_UM
-  - CELL_PITCH_X_UM = 2.0 um, CELL_PITCH_Y_UM = 1.5 um: one signed weight = a differential pair of 1T1R
-    cells side by side; ~1.0 x 1.5 um per 1T1R cell is an assumed 130 nm figure (the 1T1R ReRAM cell of
-    SkyWater's sky130 ReRAM option sits between met1 and met2 above a minimum access transistor);
+  - CELL_PITCH_X_UM = 2.88 um, CELL_PITCH_Y_UM = 3.0 um: one signed weight = a differential pair of device
+    cells side by side, each 1.44 x 3.0 um = 4.32 um^2: the measured cell area of SKY130's ReRAM (a 2T-1R
+    cell whose size is set by the access transistors: I. Didin, C. Brando, C.-Y. Lin, S. Shah,
+    "Characterization and Modeling of Multilevel Analog ReRAM Synapses in the Sky130 Process", IEEE JXCDC 12,
+    27-35 (2026), doi:10.1109/JXCDC.2026.3670667); the 1.44 : 3.0 aspect ratio is assumed;
   - ROW_PERIPHERY_UM = 30 um: row drivers / level shifters (west side);
   - COLUMN_PERIPHERY_UM = 60 um: integrators, sample-and-hold, column mux and comparators/ADC front ends (south);
   - EDGE_MARGIN_UM = 5 um: power ring and guard ring.
@@ -38,8 +41,8 @@ from pathlib import Path
 
 from amaranth.hdl import Value
 
-CELL_PITCH_X_UM = 2.0
-CELL_PITCH_Y_UM = 1.5
+CELL_PITCH_X_UM = 2.88
+CELL_PITCH_Y_UM = 3.0
 ROW_PERIPHERY_UM = 30.0
 COLUMN_PERIPHERY_UM = 60.0
 EDGE_MARGIN_UM = 5.0
