@@ -60,3 +60,43 @@ def test_report_ideal_device_small(tmp_path):
     d = r["accuracy_vs_drift"]
     assert d[0]["compensated"]["mean"] == d[1]["compensated"]["mean"] == d[1]["uncompensated"]["mean"]
     assert abs(d[0]["compensated"]["mean"] - r["accuracy"]["float"]) < 0.02
+
+
+def test_digital_periphery_from_asic_report(tmp_path):
+    """The synthesized periphery area (asic_report.json) scaled from the design's tiles to the tiles used;
+    the report says where the number came from; a report of another design or without the area is refused."""
+    from aimcgen.cli import main
+    from aimcgen.sim.eval.report import markdown
+
+    spec = load_preset("default")                              # 1 tile; the digits MLP uses 10
+    net = load_network(default_model_path())
+    mapping = map_network(net, spec, net.meta["x_calib"])
+    path = tmp_path / "asic_report.json"
+    path.write_text(json.dumps({"design": spec.name, "pdk": "sky130",
+                                "synthesis": {"total": {"area_um2": 77817.0, "cells": 7986}}}))
+    asic = estimates.load_asic_report(path, spec.name)
+    e = estimates.estimate(mapping, asic_report=asic)
+    area = e["area_mm2"]
+    assert area["digital_periphery"] == pytest.approx(77817e-6 * mapping.tiles / spec.tiles)
+    assert area["digital_periphery_source"].startswith(f"ASIC synthesis ({path}: 77817 um2")
+    assert area["total_known"] == pytest.approx(area["analog_array"] + area["adcs"] + area["digital_periphery"])
+    assert area["note"] is None
+    model_only = estimates.estimate(mapping)["area_mm2"]
+    assert model_only["digital_periphery"] is None and model_only["digital_periphery_source"] is None
+    with pytest.raises(ValueError, match="ASIC report of design 'aimc_small', evaluating 'other'"):
+        estimates.load_asic_report(path, "other")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"design": spec.name, "synthesis": {}}))
+    with pytest.raises(ValueError, match="no synthesis.total.area_um2"):
+        estimates.load_asic_report(bad)
+    assert main(["evaluate", "--asic-report", str(bad), "--out", str(tmp_path)]) == 2
+
+    assert main(["evaluate", "--seeds", "1", "--no-plots", "--asic-report", str(path), "--out",
+                 str(tmp_path)]) == 0
+    out = tmp_path / spec.name / "evaluation"
+    r = json.loads((out / "report.json").read_text())
+    assert r["estimates"]["area_mm2"]["digital_periphery"] == pytest.approx(area["digital_periphery"])
+    text = (out / "report.md").read_text()
+    assert f"digital periphery {area['digital_periphery']:.4g} mm2 from ASIC synthesis" in text
+    r["estimates"]["area_mm2"].update(digital_periphery=None, digital_periphery_source=None)
+    assert "digital periphery not included (model only" in markdown(r)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -82,6 +83,12 @@ def device_with_sources(spec: DesignSpec, sources: Sources) -> DesignSpec:
     return dataclasses.replace(spec, device=dataclasses.replace(dev, **changes)) if changes else spec
 
 
+class LayerCodes(NamedTuple):
+    inputs: np.ndarray              # (batch * positions, logical_rows) MVM input codes, zero padded
+    outputs: np.ndarray             # (batch * positions, logical_cols) post-processor output codes
+    codes: np.ndarray               # (batch, out_features) the layer's finished codes: the next input
+
+
 class FloatBackend:
     name = "float"
 
@@ -99,13 +106,18 @@ class _MappedBackend:
     mapping: NetworkMapping
 
     def run(self, x) -> list[np.ndarray]:
+        return [layer.dequantize(t.codes) for layer, t in zip(self.mapping.layers, self.run_codes(x))]
+
+    def run_codes(self, x) -> list[LayerCodes]:
+        """Per layer, its MVMs as the RTL sees them, each layer fed the codes of the one before."""
         codes = self.mapping.quantize_input(x)
-        outs = []
+        trace = []
         for layer in self.mapping.layers:
-            y = layer.finish(self._layer(layer, self.mapping.pad_input(layer, codes)))
-            outs.append(layer.dequantize(y))
-            codes = y
-        return outs
+            inputs = self.mapping.layer_input(layer, codes)
+            outputs = self._layer(layer, inputs)
+            codes = self.mapping.layer_output(layer, outputs)
+            trace.append(LayerCodes(inputs, outputs, codes))
+        return trace
 
     def predict(self, x) -> np.ndarray:
         return np.argmax(self.run(x)[-1], axis=1)
@@ -116,7 +128,7 @@ class GoldenBackend(_MappedBackend):
     name = "golden"
 
     def __init__(self, mapping: NetworkMapping, noise: bool = True):
-        self.mapping = mapping
+        self.mapping, self.noise = mapping, noise
         self.accels = []
         for layer in mapping.layers:
             spec = layer.spec if noise else layer.spec.replace(noise={"sigma_lsb": 0.0})
@@ -153,11 +165,11 @@ class PhysicsBackend(_MappedBackend):
         self.factors = []
         codes = self.mapping.quantize_input(calib_x)
         for layer in self.mapping.layers:
-            x = self.mapping.pad_input(layer, codes)
+            x = self.mapping.layer_input(layer, codes)
             r = layer.spec.tile.rows
             self.factors.append([[xbar.calibrate_drift_compensation(x[:, i * r:(i + 1) * r], self.t_s)
                                   for xbar in row] for i, row in enumerate(self.tiles[layer.index])])
-            codes = layer.finish(self._layer(layer, x))
+            codes = self.mapping.layer_output(layer, self._layer(layer, x))
 
     def _layer(self, layer: LayerMapping, x: np.ndarray) -> np.ndarray:
         spec = layer.spec

@@ -1,12 +1,16 @@
 """Latency, area and energy of a mapped network: first-order models with every constant cited.
 
-Latency: each layer is one MVM on its tile grid; the grid's tiles run in parallel, so a layer takes
-`analog_bound_cycles(spec)` cycles (rtl.tile_controller: drive + conversions per step, the controller's
-cycle count at the analog bound) plus POSTPROC_LATENCY_CYCLES; layers run one after the other.
+Latency: each layer is one MVM on its tile grid per output position (1 for dense layers, the im2col
+positions of a convolution); the grid's tiles run in parallel, so an MVM takes `analog_bound_cycles(spec)`
+cycles (rtl.tile_controller: drive + conversions per step, the controller's cycle count at the analog
+bound), a layer its MVMs back to back plus POSTPROC_LATENCY_CYCLES; layers run one after the other.
+Energies and operations below are per MVM, times the positions.
 
 Area: analog array (2 devices per weight, DEVICE_CELL_UM2 each) plus ADCs (ADC_AREA_UM2 per ADC, by kind)
-per tile. The digital periphery is an input (`digital_area_mm2`), to be filled in from the ASIC flow's
-synthesis report when available; it is reported as missing otherwise.
+per tile. The digital periphery comes from the ASIC flow's synthesis when its report is given
+(`asic_report`: asic_report.json of `aimcgen asic`, synthesis.total.area_um2, SKY130 cells), scaled by the
+tiles the network uses over the tiles of the synthesized design; or from `digital_area_mm2`; it is reported
+as missing otherwise. `area_mm2.digital_periphery_source` says which.
 
 Energy per MVM, per tile:
     array  = V_READ^2 * sum over devices of G * t_on       (t_on = drive cycles / clock, from the inputs)
@@ -18,7 +22,9 @@ TOPS/W counts 2 operations (multiply and add) per weight of the mapped layer (no
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -85,24 +91,50 @@ class EnergyModel:
         return (self.fom_walden_j or FOM_WALDEN_J)[kind] * 2.0 ** max(bits - self.enob_loss, 0)
 
 
-def layer_latency_cycles(layer_spec) -> int:
-    return analog_bound_cycles(layer_spec) + POSTPROC_LATENCY_CYCLES
+def layer_latency_cycles(layer_spec, positions: int = 1) -> int:
+    """A layer's MVMs (one per output position) back to back at the analog bound, then the pipeline."""
+    return analog_bound_cycles(layer_spec) * positions + POSTPROC_LATENCY_CYCLES
+
+
+def load_asic_report(path, design: str | None = None) -> dict:
+    """The parts of an asic_report.json the estimates use; ValueError naming the file if it has no
+    synthesis.total.area_um2 or is of another design than `design` (the synthesis is of the design spec
+    itself, so another design's area says nothing)."""
+    path = Path(path)
+    report = json.loads(path.read_text())
+    try:
+        area = float(report["synthesis"]["total"]["area_um2"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: no synthesis.total.area_um2 (is it the asic_report.json of "
+                         f"`aimcgen asic`?)") from exc
+    if design is not None and report.get("design") not in (None, design):
+        raise ValueError(f"{path}: ASIC report of design {report['design']!r}, evaluating {design!r}")
+    return {"path": str(path), "design": report.get("design"), "area_um2": area, "pdk": report.get("pdk")}
+
+
+def periphery_from_asic(asic: dict, mapping) -> tuple[float, str]:
+    """(mm2, source text): the synthesized periphery scaled from the design's tiles to the tiles used."""
+    spec = mapping.spec
+    mm2 = asic["area_um2"] * 1e-6 * mapping.tiles / spec.tiles
+    return mm2, (f"ASIC synthesis ({asic['path']}: {asic['area_um2']:.0f} um2 for the design's {spec.tiles} "
+                 f"tile(s), scaled to {mapping.tiles}; SKY130 standard cells)")
 
 
 def estimate(mapping, x_codes_per_layer: list[np.ndarray] | None = None, *, model: EnergyModel = EnergyModel(),
-             digital_area_mm2: float | None = None) -> dict:
+             digital_area_mm2: float | None = None, asic_report: dict | None = None) -> dict:
     """Latency, area, energy of one inference (per input vector) of `mapping` (sim.eval.mapping).
 
     x_codes_per_layer: each layer's integer input codes (batch, in) for the array energy (input-dependent
-    drive); without them every row is taken as driven at half the input range."""
+    drive); without them every row is taken as driven at half the input range. asic_report: from
+    load_asic_report, for the digital periphery area (wins over digital_area_mm2)."""
     spec = mapping.spec
     clock_hz = spec.design.clock_mhz * 1e6
     g_unit_s = spec.device.g_max_us * 1e-6 / spec.tile.conductance_levels
     layers, tot = [], {"cycles": 0, "array_j": 0.0, "dac_j": 0.0, "adc_j": 0.0, "digital_j": 0.0, "ops": 0}
     for layer in mapping.layers:
         ls = layer.spec
-        cycles = layer_latency_cycles(ls)
-        ops = 2 * layer.in_features * layer.out_features
+        cycles = layer_latency_cycles(ls, layer.positions)
+        ops = 2 * layer.in_features * layer.out_features * layer.positions
         g_abs = np.abs(layer.weight_codes).astype(np.float64) * g_unit_s     # |G+ - G-|: one device on
         if x_codes_per_layer is not None:
             x = x_codes_per_layer[layer.index]
@@ -120,6 +152,7 @@ def estimate(mapping, x_codes_per_layer: list[np.ndarray] | None = None, *, mode
         adc_j = conversions * model.adc_energy(ls.adc.kind, ls.adc.bits)
         digital_j = conversions * model.e_add_j + ls.logical_cols * (model.e_mult_j + 2 * model.e_add_j) \
             + (ls.array.row_tiles - 1) * ls.logical_cols * model.e_add_j
+        array_j, dac_j, adc_j, digital_j = (e * layer.positions for e in (array_j, dac_j, adc_j, digital_j))
         energy = array_j + dac_j + adc_j + digital_j
         layers.append({"layer": layer.index, "tiles": ls.tiles, "cycles": cycles,
                        "latency_s": cycles / clock_hz, "ops": ops,
@@ -130,6 +163,9 @@ def estimate(mapping, x_codes_per_layer: list[np.ndarray] | None = None, *, mode
                      ("digital_j", digital_j), ("ops", ops)):
             tot[k] += v
     tiles = mapping.tiles
+    source = "given (digital_area_mm2)" if digital_area_mm2 is not None else None
+    if asic_report is not None:
+        digital_area_mm2, source = periphery_from_asic(asic_report, mapping)
     array_mm2 = tiles * spec.tile.rows * spec.tile.cols * 2 * model.device_cell_um2 * 1e-6
     adc_mm2 = tiles * spec.adc.count * model.adc_area(spec.adc.kind, spec.adc.bits) * 1e-6
     energy = tot["array_j"] + tot["dac_j"] + tot["adc_j"] + tot["digital_j"]
@@ -139,10 +175,11 @@ def estimate(mapping, x_codes_per_layer: list[np.ndarray] | None = None, *, mode
         "latency": {"cycles": tot["cycles"], "seconds": latency_s,
                     "inferences_per_s_pipelined": 1.0 / max(l["latency_s"] for l in layers)},
         "area_mm2": {"tiles": tiles, "analog_array": array_mm2, "adcs": adc_mm2,
-                     "digital_periphery": digital_area_mm2,
+                     "digital_periphery": digital_area_mm2, "digital_periphery_source": source,
                      "total_known": array_mm2 + adc_mm2 + (digital_area_mm2 or 0.0),
                      "note": None if digital_area_mm2 is not None else
-                     "digital periphery not included: fill in from the ASIC flow (aimcgen asic)"},
+                     "digital periphery not included: give the ASIC flow's report (aimcgen asic; "
+                     "aimcgen evaluate --asic-report build/<design>/asic/asic_report.json)"},
         "energy_per_inference_j": {"array": tot["array_j"], "dac": tot["dac_j"], "adc": tot["adc_j"],
                                    "digital": tot["digital_j"], "total": energy},
         "ops_per_inference": tot["ops"],

@@ -1,8 +1,10 @@
-"""Map a network of dense layers onto the tiles of a design spec.
+"""Map a network of layers onto the tiles of a design spec.
 
-Each layer gets its own grid of ceil(in / tile.rows) x ceil(out / tile.cols) tiles (row tiles add their
-partial sums in the accumulators, column tiles concatenate), i.e. the layer runs on a copy of the spec
-whose `array` is that grid; zero padding fills the last tiles. Quantities, per layer:
+A layer's crossbar matrix is its weight (dense) or kernel matrix (convolution: every output position is
+one MVM of it on an im2col patch, sim.eval.network.ConvLayer), in x out. Each layer gets its own grid of
+ceil(in / tile.rows) x ceil(out / tile.cols) tiles (row tiles add their partial sums in the accumulators,
+column tiles concatenate), i.e. the layer runs on a copy of the spec whose `array` is that grid; zero
+padding fills the last tiles. Quantities, per layer:
 
     x_real  = x_scale * x_code + x_zero               input codes: sign-magnitude, |x_code| <= input max
     W       ~ w_scale[j] * w_code                     w_code in -levels..levels; w_scale = max |W[:, j]| /
@@ -53,6 +55,7 @@ class LayerMapping:
     scale_error: float = 0.0        # max relative rounding error of the scale codes
     scale_saturated: int = 0
     offset_saturated: int = 0
+    positions: int = 1              # MVMs per input vector (output positions of a convolution)
 
     @property
     def row_tiles(self) -> int:
@@ -102,6 +105,14 @@ class NetworkMapping:
         out[:, :x_codes.shape[1]] = x_codes
         return out
 
+    def layer_input(self, layer: LayerMapping, codes: np.ndarray) -> np.ndarray:
+        """The layer's input codes (batch, in_features) -> its MVM inputs (batch * positions, logical_rows)."""
+        return self.pad_input(layer, self.network.layers[layer.index].patches(codes))
+
+    def layer_output(self, layer: LayerMapping, out_codes: np.ndarray) -> np.ndarray:
+        """Post-processor codes of the layer's MVMs -> the next layer's input codes (batch, out_features)."""
+        return self.network.layers[layer.index].assemble(layer.finish(out_codes))
+
     @property
     def tiles(self) -> int:
         return sum(l.tiles for l in self.layers)
@@ -112,6 +123,7 @@ class NetworkMapping:
         for l in self.layers:
             rows.append({
                 "layer": l.index, "shape": [l.in_features, l.out_features], "activation": l.activation,
+                "mvms_per_input": l.positions,
                 "tile_grid": [l.row_tiles, l.col_tiles], "tiles": l.tiles,
                 "utilization": round(l.utilization, 4),
                 "input_bits": s.input.bits, "weight_bits": s.tile.weight_bits, "adc_bits": s.adc.bits,
@@ -163,11 +175,11 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
     for i, layer in enumerate(net.layers):
         hidden = i < len(net.layers) - 1
         notes = []
-        rt = math.ceil(layer.in_features / spec.tile.rows)
-        ct = math.ceil(layer.out_features / spec.tile.cols)
+        w = layer.weight
+        rt = math.ceil(w.shape[0] / spec.tile.rows)
+        ct = math.ceil(w.shape[1] / spec.tile.cols)
         lspec = spec.replace(array={"row_tiles": rt, "col_tiles": ct},
                              noise={"seed": (spec.noise.seed + 7919 * i) % ((1 << 32) - 1) or 1})
-        w = layer.weight
         if per_column:
             w_scale = np.max(np.abs(w), axis=0) / levels
         else:
@@ -213,8 +225,11 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
         pad = lspec.logical_cols - w.shape[1]
         scale_full = np.concatenate([scale_c, np.zeros(pad, dtype=np.int64)])
         offset_full = np.concatenate([offset_c, np.zeros(pad, dtype=np.int64)])
-        layers.append(LayerMapping(i, layer.in_features, layer.out_features, layer.activation, lspec, codes,
+        if layer.positions > 1 and x_zero != 0 and any(getattr(layer, "pads", ())):
+            notes.append(f"zero padding reads as the input zero point {x_zero:.4g}, not 0")
+        layers.append(LayerMapping(i, w.shape[0], w.shape[1], layer.activation, lspec, codes,
                                    w_scale, x_scale, x_zero, y_scale, y_zero, scale_full, offset_full,
-                                   host_relu, hidden, notes, err, int(sat_s.sum()), int(sat_o.sum())))
+                                   host_relu, hidden, notes, err, int(sat_s.sum()), int(sat_o.sum()),
+                                   layer.positions))
         x_scale, x_zero = y_scale, y_zero
     return NetworkMapping(net, spec, layers)

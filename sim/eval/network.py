@@ -1,11 +1,16 @@
-"""A network as the evaluation sees it: a chain of dense layers y = act(x @ W + b).
+"""A network as the evaluation sees it: a chain of layers y = act(x @ W + b) on crossbars.
 
-W has shape (in, out) -- rows are inputs, as on a crossbar. Activations: "relu" or "none".
-Importers: plain numpy weight lists (.npz) and ONNX (Gemm, MatMul + Add, Relu; Flatten, Reshape,
-Identity and Dropout are passed through). Convolutions are not imported (see load_onnx).
+W has shape (rows, cols) -- rows are inputs, as on a crossbar. Activations: "relu" or "none".
+DenseLayer: one MVM per input vector. ConvLayer (2D, NCHW, groups 1): im2col -- every output position is
+one MVM of the kernel matrix (C*kh*kw, F) on that position's input patch, so a crossbar holds the kernel
+once and is used positions times. Every layer maps its flat input (batch, in_features) to MVM rows with
+`patches` and the MVM results back to its flat output (batch, out_features) with `assemble`.
+Importers: plain numpy weight lists (.npz) and ONNX (sim.eval.onnx_io).
 
-.npz layout (save_npz / load_npz): layer{i}_weight (in, out), layer{i}_bias (out,), layer{i}_activation
-(a string); any other array is metadata (e.g. float_test_accuracy, x_test, y_test, x_calib).
+.npz layout (save_npz / load_npz): layer{i}_weight (in, out) -- or the kernel (F, C, kh, kw) of a conv
+layer with layer{i}_conv = [C, H, W, pad top, left, bottom, right, stride h, w, dilation h, w] --,
+layer{i}_bias (out,), layer{i}_activation (a string); any other array is metadata (e.g.
+float_test_accuracy, x_test, y_test, x_calib).
 """
 
 from __future__ import annotations
@@ -48,14 +53,109 @@ class DenseLayer:
     def out_features(self) -> int:
         return self.weight.shape[1]
 
+    positions = 1                    # MVMs per input vector
+
+    def patches(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def assemble(self, y: np.ndarray) -> np.ndarray:
+        return y
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         y = np.asarray(x, dtype=np.float64) @ self.weight + self.bias
         return np.maximum(y, 0.0) if self.activation == "relu" else y
 
+    def describe(self) -> str:
+        return f"{self.out_features}{'(relu)' if self.activation == 'relu' else ''}"
+
+
+@dataclass
+class ConvLayer:
+    """2D convolution (ONNX Conv, NCHW, group 1) computed by im2col on the kernel matrix."""
+    kernel: np.ndarray              # (F, C, kh, kw)
+    bias: np.ndarray                # (F,)
+    in_shape: tuple                 # (C, H, W)
+    activation: str = "none"
+    pads: tuple = (0, 0, 0, 0)      # top, left, bottom, right
+    strides: tuple = (1, 1)
+    dilations: tuple = (1, 1)
+
+    def __post_init__(self):
+        self.kernel = np.asarray(self.kernel, dtype=np.float64)
+        if self.kernel.ndim != 4:
+            raise NetworkError(f"conv layer kernel: expected (F, C, kh, kw), got shape {self.kernel.shape}")
+        f, c, kh, kw = self.kernel.shape
+        self.in_shape = tuple(int(v) for v in self.in_shape)
+        if len(self.in_shape) != 3 or self.in_shape[0] != c:
+            raise NetworkError(f"conv layer: input shape {self.in_shape} is not (C={c}, H, W)")
+        self.pads, self.strides, self.dilations = (tuple(int(v) for v in t)
+                                                   for t in (self.pads, self.strides, self.dilations))
+        self.bias = np.zeros(f) if self.bias is None else np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        if self.bias.shape != (f,):
+            raise NetworkError(f"conv layer bias: expected shape ({f},), got {self.bias.shape}")
+        if self.activation not in ACTIVATIONS:
+            raise NetworkError(f"activation {self.activation!r}: must be one of {ACTIVATIONS}")
+        if min(self.out_hw) < 1:
+            raise NetworkError(f"conv layer: a {kh}x{kw} kernel does not fit the padded input {self.in_shape}")
+
+    @property
+    def weight(self) -> np.ndarray:
+        """The kernel matrix (C*kh*kw, F): rows in the patch order (channel, kernel row, kernel column)."""
+        return self.kernel.reshape(len(self.kernel), -1).T
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        (_, h, w), (_, kh, kw) = self.in_shape, self.kernel.shape[1:]
+        t, l, b, r = self.pads
+        return ((h + t + b - self.dilations[0] * (kh - 1) - 1) // self.strides[0] + 1,
+                (w + l + r - self.dilations[1] * (kw - 1) - 1) // self.strides[1] + 1)
+
+    @property
+    def positions(self) -> int:
+        return self.out_hw[0] * self.out_hw[1]
+
+    @property
+    def in_features(self) -> int:
+        return int(np.prod(self.in_shape))
+
+    @property
+    def out_features(self) -> int:
+        return len(self.kernel) * self.positions
+
+    def patches(self, x: np.ndarray) -> np.ndarray:
+        """(batch, C*H*W) -> (batch * positions, C*kh*kw), positions in row-major order; padding is 0."""
+        c, h, w = self.in_shape
+        kh, kw = self.kernel.shape[2:]
+        t, l, b, r = self.pads
+        x = np.pad(np.asarray(x).reshape(len(x), c, h, w), ((0, 0), (0, 0), (t, b), (l, r)))
+        oh, ow = self.out_hw
+        rows = (np.arange(oh) * self.strides[0])[:, None] + np.arange(kh) * self.dilations[0]     # (oh, kh)
+        cols = (np.arange(ow) * self.strides[1])[:, None] + np.arange(kw) * self.dilations[1]     # (ow, kw)
+        p = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]         # (batch, C, oh, ow, kh, kw)
+        return p.transpose(0, 2, 3, 1, 4, 5).reshape(len(x) * oh * ow, c * kh * kw)
+
+    def assemble(self, y: np.ndarray) -> np.ndarray:
+        """(batch * positions, F) -> (batch, F*oh*ow) in NCHW order, as ONNX's Flatten sees it."""
+        oh, ow = self.out_hw
+        y = np.asarray(y)
+        return y.reshape(-1, oh, ow, y.shape[1]).transpose(0, 3, 1, 2).reshape(-1, y.shape[1] * oh * ow)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = self.patches(np.asarray(x, dtype=np.float64)) @ self.weight + self.bias
+        return self.assemble(np.maximum(y, 0.0) if self.activation == "relu" else y)
+
+    def geometry(self) -> np.ndarray:
+        return np.array([*self.in_shape, *self.pads, *self.strides, *self.dilations], dtype=np.int64)
+
+    def describe(self) -> str:
+        kh, kw = self.kernel.shape[2:]
+        return (f"conv{kh}x{kw} {len(self.kernel)}x{self.out_hw[0]}x{self.out_hw[1]}"
+                f"{'(relu)' if self.activation == 'relu' else ''}")
+
 
 @dataclass
 class Network:
-    layers: list[DenseLayer]
+    layers: list
     name: str = "network"
     meta: dict = field(default_factory=dict)
 
@@ -88,14 +188,17 @@ class Network:
         return np.argmax(self.forward(x), axis=1)
 
     def describe(self) -> str:
-        return " -> ".join([str(self.in_features)] + [f"{l.out_features}{'(relu)' if l.activation == 'relu' else ''}"
-                                                      for l in self.layers])
+        first = self.layers[0]
+        head = "x".join(map(str, first.in_shape)) if isinstance(first, ConvLayer) else str(self.in_features)
+        return " -> ".join([head] + [l.describe() for l in self.layers])
 
 
 def save_npz(net: Network, path, **meta) -> None:
     arrays = {}
     for i, layer in enumerate(net.layers):
-        arrays[f"layer{i}_weight"] = layer.weight.astype(np.float32)
+        if isinstance(layer, ConvLayer):
+            arrays[f"layer{i}_conv"] = layer.geometry()
+        arrays[f"layer{i}_weight"] = (layer.kernel if isinstance(layer, ConvLayer) else layer.weight).astype(np.float32)
         arrays[f"layer{i}_bias"] = layer.bias.astype(np.float32)
         arrays[f"layer{i}_activation"] = np.array(layer.activation)
     arrays["name"] = np.array(net.name)
@@ -111,7 +214,12 @@ def load_npz(path) -> Network:
     layers, i = [], 0
     while f"layer{i}_weight" in files:
         act = str(files.pop(f"layer{i}_activation", np.array("none")))
-        layers.append(DenseLayer(files.pop(f"layer{i}_weight"), files.pop(f"layer{i}_bias", None), act))
+        w, b = files.pop(f"layer{i}_weight"), files.pop(f"layer{i}_bias", None)
+        if f"layer{i}_conv" in files:
+            g = [int(v) for v in files.pop(f"layer{i}_conv")]
+            layers.append(ConvLayer(w, b, tuple(g[:3]), act, tuple(g[3:7]), tuple(g[7:9]), tuple(g[9:11])))
+        else:
+            layers.append(DenseLayer(w, b, act))
         i += 1
     if not layers:
         raise NetworkError(f"{path}: no layer0_weight array (expected layer{{i}}_weight, layer{{i}}_bias, "
@@ -121,102 +229,23 @@ def load_npz(path) -> Network:
     return Network(layers, name=name, meta=meta)
 
 
-def load_onnx(path) -> Network:
-    """A chain of dense layers from an ONNX model: Gemm, or MatMul followed by Add of a constant bias,
-    each optionally followed by Relu. Flatten/Reshape (before the first layer), Identity and Dropout pass
-    through. Anything else (Conv, pooling, ...) raises NetworkError naming the operator."""
-    try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError as exc:          # pragma: no cover - depends on the environment
-        raise NetworkError("reading ONNX models needs the onnx package (pip install onnx)") from exc
-    model = onnx.load(str(path))
-    graph = model.graph
-    consts = {init.name: numpy_helper.to_array(init).astype(np.float64) for init in graph.initializer}
-    for node in graph.node:             # Constant nodes are initializers too
-        if node.op_type == "Constant":
-            for attr in node.attribute:
-                if attr.name == "value":
-                    consts[node.output[0]] = numpy_helper.to_array(attr.t).astype(np.float64)
-    layers: list[DenseLayer] = []
-    for node in graph.node:
-        op = node.op_type
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        if op == "Constant":
-            continue
-        if op == "Gemm":
-            if attrs.get("transA", 0):
-                raise NetworkError(f"Gemm {node.name!r}: transA = 1 is not supported")
-            w = consts.get(node.input[1])
-            if w is None:
-                raise NetworkError(f"Gemm {node.name!r}: weight {node.input[1]!r} is not a constant")
-            w = w.T if attrs.get("transB", 0) else w
-            w = w * attrs.get("alpha", 1.0)
-            b = np.zeros(w.shape[1])
-            if len(node.input) > 2 and node.input[2]:
-                b = np.broadcast_to(consts[node.input[2]] * attrs.get("beta", 1.0), (w.shape[1],)).copy()
-            layers.append(DenseLayer(w, b))
-        elif op == "MatMul":
-            w = consts.get(node.input[1])
-            if w is None or w.ndim != 2:
-                raise NetworkError(f"MatMul {node.name!r}: the second input must be a constant matrix")
-            layers.append(DenseLayer(w, None))
-        elif op == "Add":
-            bias = next((consts[n] for n in node.input if n in consts), None)
-            if bias is None or not layers or layers[-1].activation != "none":
-                raise NetworkError(f"Add {node.name!r}: only a constant bias right after MatMul/Gemm is "
-                                   f"supported")
-            layers[-1].bias = layers[-1].bias + np.broadcast_to(bias.reshape(-1), layers[-1].bias.shape)
-        elif op == "Relu":
-            if not layers:
-                raise NetworkError("Relu before the first dense layer is not supported")
-            layers[-1].activation = "relu"
-        elif op in ("Flatten", "Reshape") and not layers:
-            continue
-        elif op in ("Identity", "Dropout"):
-            continue
-        else:
-            raise NetworkError(f"ONNX operator {op} ({node.name!r}) is not supported: the evaluation imports "
-                               f"chains of Gemm/MatMul(+Add)/Relu (Conv via im2col is not implemented)")
-    if not layers:
-        raise NetworkError(f"{path}: no Gemm or MatMul layers")
-    return Network(layers, name=Path(path).stem, meta={})
-
-
-def export_onnx(net: Network, path, opset: int = 13) -> None:
-    """Write the network as an ONNX graph input "x" (N, in) -> Gemm (+ Relu) ... -> "y" (N, out)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-    nodes, inits = [], []
-    prev = "x"
-    for i, layer in enumerate(net.layers):
-        inits.append(numpy_helper.from_array(layer.weight.astype(np.float32), f"W{i}"))
-        inits.append(numpy_helper.from_array(layer.bias.astype(np.float32), f"b{i}"))
-        out = f"gemm{i}"
-        nodes.append(helper.make_node("Gemm", [prev, f"W{i}", f"b{i}"], [out], name=f"fc{i}"))
-        if layer.activation == "relu":
-            nodes.append(helper.make_node("Relu", [out], [f"relu{i}"], name=f"relu{i}"))
-            out = f"relu{i}"
-        prev = out
-    nodes.append(helper.make_node("Identity", [prev], ["y"], name="output"))
-    graph = helper.make_graph(
-        nodes, net.name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", net.in_features])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", net.out_features])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="aimcgen")
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-
-
 def load_network(path) -> Network:
     path = Path(path)
     if path.suffix == ".npz":
         return load_npz(path)
     if path.suffix == ".onnx":
+        from aimcgen.sim.eval.onnx_io import load_onnx
         return load_onnx(path)
     raise NetworkError(f"{path}: unknown model format (expected .npz or .onnx)")
 
 
 def default_model_path() -> Path:
     return Path(__file__).parent / "models" / "digits_mlp.npz"
+
+
+def __getattr__(name: str):
+    """load_onnx / export_onnx stay importable from here; fetched on use since onnx_io imports this module."""
+    if name in ("load_onnx", "export_onnx"):
+        from aimcgen.sim.eval import onnx_io
+        return getattr(onnx_io, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,9 @@
 evaluate(spec, network, out_dir, seeds) runs: the mapping report; float / golden (bit-exact, emulated
 noise) / physics accuracies; accuracy vs drift time (1 s .. 10 years) with and without global drift
 compensation; accuracy vs ADC bits (at 1 day, compensated); noise attribution (at 1 day, compensated);
-latency, area and energy estimates. Progress goes to `progress` (a callable taking one line).
+latency, area and energy estimates (the digital periphery's area from an ASIC report when given).
+With rtl_check = N, the first N test inputs also run through the generated Verilog layer by layer
+(sim.eval.rtl_check) against the golden model. Progress goes to `progress` (a callable taking one line).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from aimcgen.sim.eval.backends import (FloatBackend, GoldenBackend, PhysicsBackend, accuracy, attribution)
-from aimcgen.sim.eval.estimates import estimate
+from aimcgen.sim.eval.estimates import estimate, load_asic_report
 from aimcgen.sim.eval.mapping import map_network
 from aimcgen.spec import DesignSpec
 
@@ -48,10 +50,12 @@ def spec_with_adc_bits(spec: DesignSpec, bits: int) -> DesignSpec:
 
 
 def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int = 5, progress=print,
-             plots: bool = True, adc_bits=ADC_BITS, drift_times=DRIFT_TIMES, attribution_seeds=None) -> dict:
+             plots: bool = True, adc_bits=ADC_BITS, drift_times=DRIFT_TIMES, attribution_seeds=None,
+             rtl_check: int = 0, simulator: str = "verilator", asic_report=None) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     x, y, calib = _dataset(network)
+    asic = load_asic_report(asic_report, spec.name) if asic_report is not None else None
     mapping = map_network(network, spec, calib)
     report = {"design": spec.name, "network": {"name": network.name, "layers": network.describe(),
                                                "test_samples": int(len(y))},
@@ -63,6 +67,11 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int = 5, progre
     report["accuracy"] = {"float": float_acc, "golden_emulated_noise": accuracy(golden, x, y),
                           "golden_noise_free": accuracy(golden_ideal, x, y)}
     progress(f"[2/6] float {100 * float_acc:.2f} %, golden {100 * report['accuracy']['golden_emulated_noise']:.2f} %")
+    if rtl_check:
+        from aimcgen.sim.eval.rtl_check import check_network_on_rtl
+
+        report["rtl_check"] = check_network_on_rtl(mapping, x[:rtl_check], simulator=simulator,
+                                                   build_dir=out_dir / "rtl_check", progress=progress)
 
     def physics(m, t, comp):
         return [accuracy(PhysicsBackend(m, t_s=t, compensation=comp, seed=s, calib_x=calib), x, y)
@@ -85,11 +94,8 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int = 5, progre
     progress("[5/6] noise attribution (each source alone and left out)")
     report["attribution"] = attribution(mapping, x, y, calib, t_s=DAY, compensation=True,
                                         seeds=attribution_seeds or max(1, min(seeds, 3)))
-    codes, layer_inputs = mapping.quantize_input(x), []
-    for layer in mapping.layers:
-        layer_inputs.append(codes)
-        codes = layer.finish(golden_ideal._layer(layer, mapping.pad_input(layer, codes)))
-    report["estimates"] = estimate(mapping, layer_inputs)
+    layer_inputs = [t.inputs for t in golden_ideal.run_codes(x)]
+    report["estimates"] = estimate(mapping, layer_inputs, asic_report=asic)
     progress("[6/6] estimates; writing report")
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
     (out_dir / "report.md").write_text(markdown(report))
@@ -128,7 +134,9 @@ def markdown(r: dict) -> str:
              "| layer | shape | tiles (rows x cols) | utilization | in/w/ADC/out bits | scale codes | notes |",
              "|---|---|---|---|---|---|---|"]
     for l in m["layers"]:
-        lines.append(f"| {l['layer']} | {l['shape'][0]}x{l['shape'][1]} {l['activation']} | {l['tiles']} "
+        mvms = l.get("mvms_per_input", 1)
+        lines.append(f"| {l['layer']} | {l['shape'][0]}x{l['shape'][1]}{f' ({mvms} MVMs)' if mvms > 1 else ''} "
+                     f"{l['activation']} | {l['tiles']} "
                      f"({l['tile_grid'][0]}x{l['tile_grid'][1]}) | {100 * l['utilization']:.1f} % | "
                      f"{l['input_bits']}/{l['weight_bits']}/{l['adc_bits']}/{l['output_bits']} | "
                      f"{l['scale_code_range'][0]}..{l['scale_code_range'][1]} | {'; '.join(l['notes'])} |")
@@ -136,6 +144,7 @@ def markdown(r: dict) -> str:
               f"| float reference | {_pct(a['float'])} |",
               f"| golden (bit-exact RTL model, noise-free) | {_pct(a['golden_noise_free'])} |",
               f"| golden (emulated read noise) | {_pct(a['golden_emulated_noise'])} |", "",
+              *_rtl_check_lines(r.get("rtl_check")),
               "### Physics model vs time since programming", "",
               "| t | compensated mean +- std (min) | uncompensated mean +- std (min) |", "|---|---|---|"]
     for d in r["accuracy_vs_drift"]:
@@ -163,13 +172,28 @@ def markdown(r: dict) -> str:
               f"- latency: {e['latency']['cycles']} cycles = {1e6 * e['latency']['seconds']:.3g} us at "
               f"{e['clock_mhz']} MHz",
               f"- area: analog arrays {ar['analog_array']:.4g} mm2, ADCs {ar['adcs']:.4g} mm2, digital periphery "
-              f"{ar['digital_periphery'] if ar['digital_periphery'] is not None else 'not included (fill in from the ASIC flow)'}",
+              + (f"{ar['digital_periphery']:.4g} mm2 from {ar.get('digital_periphery_source')}"
+                 if ar["digital_periphery"] is not None else
+                 "not included (model only; give the ASIC flow's report: --asic-report)"),
               f"- energy per inference: {1e9 * en['total']:.4g} nJ (array {1e12 * en['array']:.4g} pJ, DAC "
               f"{1e12 * en['dac']:.4g} pJ, ADC {1e12 * en['adc']:.4g} pJ, digital {1e12 * en['digital']:.4g} pJ)",
               f"- {e['tops_per_w']:.3g} TOPS/W on the mapped operations ({e['ops_per_inference']} ops per inference)",
               "", "Constants and sources:", ""]
     lines += [f"- {k}: {v}" for k, v in e["citations"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _rtl_check_lines(c: dict | None) -> list[str]:
+    if c is None:
+        return []
+    codes = sum(l["codes_compared"] for l in c["layers"])
+    if c["passed"]:
+        return [f"RTL cross-check: {c['inputs']} test input(s) through the generated Verilog ({c['simulator']}), "
+                f"layer by layer: all {codes} output codes of {len(c['layers'])} layer(s) equal the golden model "
+                f"({'with' if c['golden_noise'] else 'without'} emulated read noise).", ""]
+    return [f"RTL cross-check FAILED ({c['simulator']}, {c['inputs']} input(s)): {c['mismatch_count']} output "
+            f"code(s) differ from the golden model; {c['layers_not_run']} layer(s) not run. First: "
+            + "; ".join(c["mismatches"][:3]) + ".", ""]
 
 
 def write_plots(r: dict, out_dir: Path) -> list[Path]:
