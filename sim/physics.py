@@ -99,8 +99,9 @@ def conductance_at(g_prog, g_target, nu, t_s: float, device: DeviceSpec, rng: np
     g = g_prog * ((t_s + t0) / t0) ** -np.asarray(nu, dtype=np.float64)
     # RRAM relaxation (Wan Nature 2022): the extra spread grows as ln(1 + t/t0) until relax_time_s. We take
     # its time constant to be drift_t0_s, the first read-out after programming (1 s in Wan 2022).
-    relax = _poly_us(device.relax_us, g_target, device)
-    if np.any(relax):
+    # All-zero coefficients (PCM) skip the polynomial over every device: the result would be all zeros.
+    relax = _poly_us(device.relax_us, g_target, device) if any(device.relax_us) else None
+    if relax is not None and np.any(relax):
         growth = np.clip(np.log1p(t_s / t0) / np.log1p(device.relax_time_s / t0), 0.0, 1.0)
         z = rng.standard_normal(g.shape) if relax_z is None else relax_z
         g = g + relax * growth * z
@@ -122,20 +123,42 @@ def _readout(output: np.ndarray) -> float:
     return float(np.mean(np.abs(output)))
 
 
+def _check_active(active, weights: np.ndarray) -> tuple[int, int]:
+    rows, cols = weights.shape
+    if active is None:
+        return rows, cols
+    a_rows, a_cols = (int(n) for n in active)
+    if not (1 <= a_rows <= rows and 1 <= a_cols <= cols):
+        raise ValueError(f"active = {active}: need 1..{rows} rows and 1..{cols} columns")
+    if np.any(weights[a_rows:]) or np.any(weights[:, a_cols:]):
+        raise ValueError(f"active = {active}: weights outside the active block must be 0 (unprogrammed)")
+    return a_rows, a_cols
+
+
 class PhysicsCrossbar:
     """One analog tile of integer weights (G+ code - G- code) programmed into devices with `spec.device`.
 
     Construction programs every device (programming noise, stuck devices) and draws its drift exponent and
     relaxation direction, so one instance is one physical tile; every later read adds fresh read noise.
     Charges and outputs are in the golden model's units (conductance code x drive cycle).
+
+    active = (rows, cols) models only that leading block of the tile, the one a mapping uses (sim.eval pads
+    layers at the end): its inputs on the other rows must be 0 and their weights 0, and the other columns'
+    outputs are not produced. Those devices then contribute nothing a caller keeps, except to the global
+    drift compensation read-out, which averages over the active columns only (as aihwkit's layer-sized
+    tile does). Default: the whole tile (g_prog, nu, ... are (2, rows, cols)); active arrays are smaller.
     """
 
-    def __init__(self, spec: DesignSpec, weights, rng: np.random.Generator | int):
+    def __init__(self, spec: DesignSpec, weights, rng: np.random.Generator | int, active=None):
         self.spec = spec
         self.rng = np.random.default_rng(rng)
         self.weights = check_weights(weights, spec, (spec.tile.rows, spec.tile.cols))
+        self.active = _check_active(active, self.weights)
+        # A view: the whole array by default, so writes to self.weights (PROG_WRITE) are seen here.
+        self._active_weights = self.weights[:self.active[0], :self.active[1]]
         dev, levels = spec.device, spec.tile.conductance_levels
-        codes = np.stack([np.maximum(self.weights, 0), np.maximum(-self.weights, 0)])   # (2, rows, cols)
+        w = self._active_weights
+        codes = np.stack([np.maximum(w, 0), np.maximum(-w, 0)])        # (2, active rows, active cols)
         self.g_target = np.stack(codes_to_conductances(codes[0], codes[1], levels, dev))
         self.g_prog = program(self.g_target, dev, self.rng)
         self.nu = drift_exponents(self.g_target, dev, self.rng)
@@ -146,25 +169,37 @@ class PhysicsCrossbar:
         # Integer weight plus the devices' deviation from target: exact for an ideal device, which a plain
         # G * levels / g_max round trip is not (and a 1-ulp error flips a floor ADC at a threshold).
         deviation = (g_us[0] - self.g_target[0]) - (g_us[1] - self.g_target[1])
-        return self.weights + deviation / self._code_unit_us
+        return self._active_weights + deviation / self._code_unit_us
+
+    def _inputs(self, x) -> np.ndarray:
+        """Checked integer inputs (batch, tile rows) cut to the active rows."""
+        x = check_inputs(x, self.spec.input, self.spec.tile.rows)
+        rows = self.active[0]
+        if rows < x.shape[1]:
+            if np.any(x[:, rows:]):
+                raise ValueError(f"inputs on rows {rows}.. outside the active block must be 0")
+            x = x[:, :rows]
+        return x
 
     def conductances(self, t_s: float = 0.0) -> np.ndarray:
-        """Effective differential conductance (rows, cols) at t_s, in code units; fresh read noise per call."""
+        """Effective differential conductance (active rows, active cols) at t_s, in code units; fresh read
+        noise per call."""
         g = conductance_at(self.g_prog, self.g_target, self.nu, t_s, self.spec.device, self.rng,
                            relax_z=self.relax_z)
         return self._to_codes(g)
 
     def column_charges(self, x, t_s: float = 0.0) -> np.ndarray:
-        """Float column charge per drive step, (steps, batch, cols), for integer inputs x (batch, rows).
+        """Float column charge per drive step, (steps, batch, active cols), for integer inputs x (batch,
+        rows).
 
         One conductance read (one read-noise draw) serves all steps and the whole batch of this call: the
         1/f noise is slow against one MVM, and the white read noise is then correlated across the batch.
         """
-        x = check_inputs(x, self.spec.input, self.spec.tile.rows)
-        return drive_steps(x, self.spec.input) @ self.conductances(t_s)
+        return drive_steps(self._inputs(x), self.spec.input) @ self.conductances(t_s)
 
     def mvm(self, x, t_s: float = 0.0, compensation: float | None = None) -> np.ndarray:
-        """The periphery's result (batch, cols), int64: ADC codes per step, shift-added, no post-processing.
+        """The periphery's result (batch, active cols), int64: ADC codes per step, shift-added, no
+        post-processing.
 
         The shift-add is the saturating accumulator of sim.golden, so results compare with
         GoldenTile.run(x).accumulator. A drift compensation factor scales the charges before the ADC (an
@@ -185,7 +220,7 @@ class PhysicsCrossbar:
         right after programming (it is a fixed function of the programmed state, so it needs no storing).
         Factor = reference / the same read-out at t_s, which includes drift and one read-noise draw.
         """
-        x = check_inputs(x_cal, self.spec.input, self.spec.tile.rows)
+        x = self._inputs(x_cal)
         reference = _readout(x @ self._to_codes(self.g_prog))
         now = _readout(x @ self.conductances(t_s))
         if reference == 0.0:

@@ -182,3 +182,26 @@ def test_rram_relaxes_without_drift():
             assert abs(np.mean(g_t) - target[0]) < 5 * expected / math.sqrt(N)    # no drift of the mean
             stds.append(np.std(g_t))
         assert stds[1] > 1.2 * stds[0]
+
+
+def test_active_block_equals_whole_tile():
+    """An ideal tile modelled only on its used 5x3 block gives the whole tile's results on those columns;
+    inputs or weights outside the block are refused, since the block model would silently drop them."""
+    spec = from_dict({"device": {"model": "ideal"}, "tile": {"rows": 16, "cols": 8}})
+    rng = np.random.default_rng(12)
+    w = np.zeros((16, 8), dtype=np.int64)
+    w[:5, :3] = rng.integers(-7, 8, (5, 3))
+    x = np.zeros((6, 16), dtype=np.int64)
+    x[:, :5] = rng.integers(-7, 8, (6, 5))
+    whole, block = PhysicsCrossbar(spec, w, 1), PhysicsCrossbar(spec, w, 1, active=(5, 3))
+    assert block.g_prog.shape == (2, 5, 3) and block.conductances(YEAR).shape == (5, 3)
+    assert np.array_equal(block.mvm(x, YEAR), whole.mvm(x, YEAR)[:, :3])
+    assert block.calibrate_drift_compensation(x, YEAR) == 1.0
+    x[0, 7] = 1
+    with pytest.raises(ValueError, match="outside the active block"):
+        block.mvm(x)
+    w[6, 1] = 1
+    with pytest.raises(ValueError, match="outside the active block"):
+        PhysicsCrossbar(spec, w, 1, active=(5, 3))
+    with pytest.raises(ValueError, match="active"):
+        PhysicsCrossbar(spec, np.zeros((16, 8), dtype=np.int64), 1, active=(0, 3))

@@ -5,11 +5,12 @@
 
 - FloatBackend: the float reference (Network.forward).
 - PhysicsBackend: every tile a sim.physics.PhysicsCrossbar (programming noise, stuck devices, drift and
-  relaxation at time t_s, read noise), the ADC, the saturating shift-add, row-tile partial sums and the
-  post-processor in integers as in the RTL; optional global drift compensation per tile (calibrated on
-  calibration inputs at the same t_s, applied before the ADC as PhysicsCrossbar.mvm does). Sources can be
-  switched off one by one (`Sources`): device ones through dataclasses.replace on the DeviceSpec, ADC
-  quantization and clipping through an idealized ADC/accumulator (float codes, no clamps).
+  relaxation at time t_s, read noise) of the block of devices the layer occupies, the ADC, the saturating
+  shift-add, row-tile partial sums and the post-processor in integers as in the RTL; optional global drift
+  compensation per tile (calibrated on calibration inputs at the same t_s, applied before the ADC as
+  PhysicsCrossbar.mvm does). Sources can be switched off one by one (`Sources`): device ones through
+  dataclasses.replace on the DeviceSpec, ADC quantization and clipping through an idealized ADC/accumulator
+  (float codes, no clamps).
 - GoldenBackend: the bit-exact integer model of the RTL (sim.golden.GoldenAccelerator per layer grid),
   emulated read noise `noise.sigma_lsb` included unless noise=False.
 """
@@ -143,16 +144,21 @@ class PhysicsBackend(_MappedBackend):
     name = "physics"
 
     def __init__(self, mapping: NetworkMapping, *, t_s: float = 1.0, compensation: bool = True,
-                 seed: int = 0, sources: Sources = Sources(), calib_x=None):
+                 seed: int = 0, sources: Sources = Sources(), calib_x=None, whole_tiles: bool = False):
+        """whole_tiles models every device of every tile; by default only the block the layer occupies
+        (PhysicsCrossbar active): same results for what is kept, except that the drift compensation
+        read-out averages over the used columns only, and much faster on large, sparsely used tiles."""
         self.mapping, self.t_s, self.compensation, self.sources = mapping, float(t_s), compensation, sources
         self.rng = np.random.default_rng(seed)
         self.tiles: list[list[list[PhysicsCrossbar]]] = []      # [layer][row tile][col tile]
         for layer in mapping.layers:
             spec = device_with_sources(layer.spec, sources)
             r, c = spec.tile.rows, spec.tile.cols
-            self.tiles.append([[PhysicsCrossbar(spec, layer.weight_codes[i * r:(i + 1) * r, j * c:(j + 1) * c],
-                                                self.rng)
-                                for j in range(layer.col_tiles)] for i in range(layer.row_tiles)])
+            self.tiles.append([[PhysicsCrossbar(
+                spec, layer.weight_codes[i * r:(i + 1) * r, j * c:(j + 1) * c], self.rng,
+                active=None if whole_tiles else (min(r, layer.in_features - i * r),
+                                                 min(c, layer.out_features - j * c)))
+                for j in range(layer.col_tiles)] for i in range(layer.row_tiles)])
         self.factors = None
         if compensation:
             if calib_x is None:
@@ -211,16 +217,25 @@ class PhysicsBackend(_MappedBackend):
                     acc = np.clip(acc, fmt.min, fmt.max)
             cols.append(acc)
         acc = np.concatenate(cols, axis=1)
+        n = acc.shape[1]
+        out = np.zeros((len(acc), layer.scale.shape[0]), dtype=np.int64)
+        # Columns without modelled devices have scale = offset = 0: their output code is 0 on any charge.
+        out[:, :n] = self._postprocess(acc, layer.scale[:n], layer.offset[:n], spec, exact)
+        return out
+
+    @staticmethod
+    def _postprocess(acc, scale, offset, spec: DesignSpec, exact: bool) -> np.ndarray:
         if exact:
-            return postprocess(acc, layer.scale, layer.offset, spec)[0]
+            return postprocess(acc, scale, offset, spec)[0]
         post = spec.postproc
-        p = acc * layer.scale + layer.offset
+        p = acc * scale + offset
         y = np.floor(p / float(1 << post.scale_frac_bits) + 0.5)
         if post.activation == "relu":
             y = np.maximum(y, 0)
         elif post.activation == "clip":
             y = np.clip(y, 0, post.clip_high)
         return np.clip(y, post.output_min, post.output_max).astype(np.int64)
+
 
 def accuracy(backend, x, y) -> float:
     return float(np.mean(backend.predict(x) == np.asarray(y)))

@@ -7,19 +7,21 @@ column tiles concatenate), i.e. the layer runs on a copy of the spec whose `arra
 padding fills the last tiles. Quantities, per layer:
 
     x_real  = x_scale * x_code + x_zero               input codes: sign-magnitude, |x_code| <= input max
-    W       ~ w_scale[j] * w_code                     w_code in -levels..levels; w_scale = max |W[:, j]| /
-                                                      levels (per column, or per layer)
+    W       ~ w_scale[j] * w_code                     w_code in -levels..levels; w_scale: the clipping
+                                                      point / levels of least expected output error
+                                                      (sim.eval.quantize), or max |W[:, j]| / levels
     acc     ~ (x_code @ w_code) / 2^lsb_shift - bias  what the ADCs and shift-add deliver (bias: mean
                                                       floor error of sar/ramp ADCs, per row tile)
     y_real  = x_scale w_scale 2^lsb (acc + bias) + b + x_zero * sum_i W[i, :]
     y_code  = (y_real - y_zero) / y_scale             = (acc * scale + offset) / 2^scale_frac_bits
-so scale = x_scale w_scale 2^lsb / y_scale and offset = scale * bias + (b_eff - y_zero) / y_scale, both
-rounded to the spec's fixed point. Output scales come from the float activations on calibration inputs
-(a percentile of the range): hidden layers use the next layer's input range (the layer sequencer clamps
-outputs to it), the last layer the output code range. When the hardware activation is relu/clip but the
-layer has none, y_zero shifts the outputs into the non-negative codes (argmax and later layers are
-unaffected: the zero point is folded into the next layer's bias). When the hardware has no activation
-but the layer has relu, the host applies relu to the output codes (flagged in the report).
+so scale = x_scale w_scale 2^lsb / y_scale and offset = scale * bias + (b_eff - y_zero) / y_scale (b_eff also
+takes out the mean error of the quantized weights on the calibration inputs), both rounded to the spec's fixed
+point. Output scales come from the float activations on calibration inputs (a percentile of the range): hidden
+layers use the next layer's input range (the layer sequencer clamps outputs to it), the last layer the output
+code range. When the hardware activation is relu/clip but the layer has none, y_zero shifts the outputs into
+the non-negative codes (argmax and later layers are unaffected: the zero point is folded into the next layer's
+bias). When the hardware has no activation but the layer has relu, the host applies relu to the output codes
+(flagged in the report).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 from aimcgen.formats import datapath_formats
 from aimcgen.spec import DesignSpec
 from aimcgen.sim.eval.network import Network
+from aimcgen.sim.eval.quantize import DeviceLevels, quantize_layer
 
 
 @dataclass
@@ -160,7 +163,17 @@ def adc_floor_bias(spec: DesignSpec) -> float:
 
 def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_column: bool = True,
                 act_percentile: float = 99.9, input_percentile: float = 100.0,
-                bias_correction: bool = True) -> NetworkMapping:
+                bias_correction: bool = True, weight_quantization: str = "mse", device_aware: bool = True,
+                weight_bias_correction: bool = True) -> NetworkMapping:
+    """The network on the spec's tiles, scales from the calibration inputs calib_x.
+
+    weight_quantization: "mse" picks each column's scale (clipping point) and codes for the least expected
+    output error (sim.eval.quantize), with device_aware the error of the spec's devices read 1 day after
+    programming; "max_abs" maps each column's (per_column, else the layer's) max |w| to the top code and
+    rounds. bias_correction: the ADCs' mean floor loss; weight_bias_correction: the mean output error of
+    the quantized (and, device_aware, the mean read) weights on the calibration inputs, folded into the
+    offsets.
+    """
     calib_x = np.asarray(calib_x, dtype=np.float64).reshape(len(calib_x), -1)
     acts = net.forward(calib_x, all_layers=True)
     fmt = datapath_formats(spec)
@@ -171,6 +184,10 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
     hw_act = post.activation
     x_scale = _percentile_abs(calib_x, input_percentile) / m_in
     x_zero = 0.0
+    if weight_quantization not in ("mse", "max_abs"):
+        raise ValueError(f"weight_quantization = {weight_quantization!r}: 'mse' or 'max_abs'")
+    dev_levels = (DeviceLevels.measure(spec.device, levels) if device_aware and weight_quantization == "mse"
+                  else None)
     layers = []
     for i, layer in enumerate(net.layers):
         hidden = i < len(net.layers) - 1
@@ -180,14 +197,22 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
         ct = math.ceil(w.shape[1] / spec.tile.cols)
         lspec = spec.replace(array={"row_tiles": rt, "col_tiles": ct},
                              noise={"seed": (spec.noise.seed + 7919 * i) % ((1 << 32) - 1) or 1})
-        if per_column:
-            w_scale = np.max(np.abs(w), axis=0) / levels
+        x_in = layer.patches(calib_x if i == 0 else acts[i - 1]) - x_zero   # what the crossbar integrates
+        if weight_quantization == "mse":
+            w_scale, w_codes, w_eff = quantize_layer(w, levels, x_in, dev_levels, per_column=per_column)
         else:
-            w_scale = np.full(w.shape[1], np.max(np.abs(w)) / levels)
-        w_scale = np.where(w_scale > 0, w_scale, 1.0)
+            if per_column:
+                w_scale = np.max(np.abs(w), axis=0) / levels
+            else:
+                w_scale = np.full(w.shape[1], np.max(np.abs(w)) / levels)
+            w_scale = np.where(w_scale > 0, w_scale, 1.0)
+            w_codes = np.clip(np.round(w / w_scale), -levels, levels).astype(np.int64)
+            w_eff = w_codes * w_scale
         codes = np.zeros((lspec.logical_rows, lspec.logical_cols), dtype=np.int64)
-        codes[:w.shape[0], :w.shape[1]] = np.clip(np.round(w / w_scale), -levels, levels)
+        codes[:w.shape[0], :w.shape[1]] = w_codes
         b_eff = layer.bias + x_zero * w.sum(axis=0)
+        if weight_bias_correction and len(x_in):
+            b_eff = b_eff - np.mean(x_in, axis=0) @ (w_eff - w)
         # Output code range and scale.
         y = acts[i]
         if hw_act == "none":
