@@ -27,6 +27,9 @@ def add_asic_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--gate-level-sim", action="store_true",
                    help="also run the cocotb accelerator bench (golden-model scoreboard) on the mapped netlist "
                         "with Icarus Verilog (about a minute for the default preset)")
+    p.add_argument("--tiny-tapeout", action="store_true",
+                   help="also write a Tiny Tapeout project of the emulation core (tt_um_<design>, UART on "
+                        "ui_in[3]/uo_out[4], tiles from its synthesized area) to OUT/<design>/tinytapeout/")
     p.set_defaults(func=cmd_asic)
     return p
 
@@ -50,11 +53,22 @@ def cmd_asic(args: argparse.Namespace) -> int:
         print(f"aimcgen asic: --corners {args.corners}: unknown corner(s) {', '.join(bad) or '(none)'} "
               f"(allowed: {', '.join(CORNERS)})", file=sys.stderr)
         return 2
+    if getattr(args, "tiny_tapeout", False):
+        from aimcgen.flows.tinytapeout import TinyTapeoutTop
+        try:
+            TinyTapeoutTop(spec)            # checks the UART divisor at the spec clock before the long flow
+        except ValueError as e:
+            print(f"aimcgen asic: --tiny-tapeout: {e}", file=sys.stderr)
+            return 2
     try:
         report = run_asic(spec, Path(args.out) / spec.name / "asic", corners=corners, pdk_dir=args.pdk,
                           require_sta=getattr(args, "require_sta", False),
                           gate_level_sim=getattr(args, "gate_level_sim", False),
                           progress=lambda m: print(f"aimcgen: {m}", flush=True))
+        if getattr(args, "tiny_tapeout", False):
+            from aimcgen.flows.tinytapeout import write_tiny_tapeout
+            write_tiny_tapeout(spec, Path(args.out) / spec.name / "tinytapeout", synthesize=True, pdk_dir=args.pdk,
+                               progress=lambda m: print(f"aimcgen: {m}", flush=True))
     except SimulatorUnavailable as e:
         print(f"aimcgen asic: --gate-level-sim: {e}", file=sys.stderr)
         return 2

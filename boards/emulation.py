@@ -37,11 +37,14 @@ DEFAULT_BAUD = 115_200
 
 
 class EmulationCore(wiring.Component):
-    """Accelerator + UART + bridge; `divisor` (clock cycles per UART bit) or `clk_freq` and `baud`."""
+    """Accelerator + UART + bridge; `divisor` (clock cycles per UART bit) or `clk_freq` and `baud`.
+
+    `coefficient_copy` (default, for FPGAs) reads SCALE/OFFSET back from block RAM copies, so that the core's
+    coefficient memories fit block RAM too; on an ASIC (Tiny Tapeout) the copies are only extra flip-flops."""
 
     def __init__(self, spec: DesignSpec, *, clk_freq: float | None = None, baud: float = DEFAULT_BAUD,
                  divisor: int | None = None, bus_timeout: int | None = None, init_weights=None,
-                 emulated: bool = True):
+                 emulated: bool = True, coefficient_copy: bool = True):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         if divisor is None:
@@ -50,7 +53,8 @@ class EmulationCore(wiring.Component):
             divisor = uart_divisor(clk_freq, baud)
         self.spec, self.divisor = spec, divisor
         self.emulated = emulated
-        self.accelerator = Accelerator(spec, emulated=emulated, init_weights=init_weights)
+        self.accelerator = Accelerator(spec, emulated=emulated, init_weights=init_weights,
+                                       coefficient_copy=coefficient_copy)
         self.accelerator._MustUse__silence = True     # elaborated through its module (see elaborate)
         self.regmap = self.accelerator.regmap
         self.frame_timeout = proto.FRAME_TIMEOUT_BYTES * 10 * divisor

@@ -7,24 +7,32 @@ and CTRL.start and reading the OUTPUT window, or by streaming vectors through `i
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from aimcgen.formats import datapath_formats
 from aimcgen.rtl.accelerator_core import AcceleratorCore, output_layout
 from aimcgen.rtl.aimc_registers import aimc_register_map, col_stride
 from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.register_bank import RegisterBank
 from aimcgen.rtl.wishbone import WishboneSignature
+from aimcgen.sim.postproc import unity_scale
 from aimcgen.spec import DesignSpec
-from amaranth.hdl import signed
 
 
 class Accelerator(wiring.Component):
-    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None, fault=None):
+    """`coefficient_copy=True` (FPGA emulation) serves software reads of SCALE and OFFSET from a copy in
+    block RAM, a cycle later: the core's coefficient memories then have no read port for software, which
+    lets an FPGA put them in block RAM too. ASICs keep one copy (registers read by both)."""
+
+    def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None, fault=None,
+                 coefficient_copy: bool = False):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         self.spec, self.emulated, self.init_weights = spec, emulated, init_weights
+        self.coefficient_copy = coefficient_copy
         self.fault = fault                  # test-only fault of the post-processor (rtl.postproc.FAULTS)
         self.regmap = aimc_register_map(spec)
         members = {
@@ -86,11 +94,16 @@ class Accelerator(wiring.Component):
             core.coef_offset_wdata.eq(regs.offset_wdata),
             core.coef_scale_we.eq(regs.scale_stb & regs.scale_we),
             core.coef_offset_we.eq(regs.offset_stb & regs.offset_we),
-            regs.scale_rdata.eq(core.coef_scale_rdata),
-            regs.offset_rdata.eq(core.coef_offset_rdata),
-            regs.scale_ack.eq(regs.scale_stb),
-            regs.offset_ack.eq(regs.offset_stb),
         ]
+        if self.coefficient_copy:
+            self._coefficient_copy(m, regs)
+        else:
+            m.d.comb += [
+                regs.scale_rdata.eq(core.coef_scale_rdata),
+                regs.offset_rdata.eq(core.coef_offset_rdata),
+                regs.scale_ack.eq(regs.scale_stb),
+                regs.offset_ack.eq(regs.offset_stb),
+            ]
 
         # INPUT: writes wait until the load buffer is free (not being filled by the stream).
         m.d.comb += [
@@ -119,3 +132,26 @@ class Accelerator(wiring.Component):
             regs.weights_ack.eq(regs.weights_stb & (core.weight.ready | ~in_matrix)),
         ]
         return m
+
+    def _coefficient_copy(self, m, regs):
+        """SCALE and OFFSET read back from block RAM, written alongside the core's (same initial values)."""
+        spec = self.spec
+        fmt = datapath_formats(spec)
+        cols = spec.logical_cols
+        for name, shape, init in (("scale", signed(fmt.scale.bits), [unity_scale(spec)] * cols),
+                                  ("offset", signed(fmt.offset.bits), [])):
+            stb, we = getattr(regs, f"{name}_stb"), getattr(regs, f"{name}_we")
+            # An asynchronous port and a register: Yosys makes them the block RAM's read port (reads and
+            # writes of one window never meet: the bus carries one access at a time).
+            copy = Memory(shape=shape, depth=cols, init=init, attrs={"no_rw_check": 1})
+            m.submodules[f"{name}_copy"] = copy
+            write, read = copy.write_port(), copy.read_port(domain="comb")
+            rdata, fetched = Signal(shape, name=f"{name}_copy_rdata"), Signal(name=f"{name}_copy_fetched")
+            m.d.sync += [rdata.eq(read.data), fetched.eq(stb & ~we & ~fetched)]
+            m.d.comb += [
+                write.addr.eq(getattr(regs, f"{name}_addr")), write.data.eq(getattr(regs, f"{name}_wdata")),
+                write.en.eq(stb & we),
+                read.addr.eq(getattr(regs, f"{name}_addr")),
+                getattr(regs, f"{name}_rdata").eq(rdata),
+                getattr(regs, f"{name}_ack").eq(stb & (we | fetched)),
+            ]

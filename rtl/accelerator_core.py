@@ -205,16 +205,29 @@ class AcceleratorCore(wiring.Component):
             for c in range(col_tiles):
                 with m.Case(c):
                     m.d.comb += [acc_sel.eq(sums[c]), ovf_sel.eq(overflows[c])]
+        # A register stage in front of the post-processor: the banks' wide read muxes, the partial-sum adds
+        # and the coefficient reads get a cycle of their own instead of sharing one with the multiplier.
+        beat = Signal(post.inp.payload.shape())
+        beat_valid = Signal()
+        take = Signal()                       # the sequencer's column moves into the register stage
         m.d.comb += [
             scale_seq.addr.eq(col), offset_seq.addr.eq(col),
-            post.inp.valid.eq(banks_full),
-            post.inp.payload.acc.eq(acc_sel),
-            post.inp.payload.scale.eq(scale_seq.data),
-            post.inp.payload.offset.eq(offset_seq.data),
-            post.inp.payload.overflow.eq(ovf_sel),
-            post.inp.payload.last.eq(col == cols - 1),
+            post.inp.valid.eq(beat_valid),
+            post.inp.payload.eq(beat),
+            take.eq(banks_full & (~beat_valid | post.inp.ready)),
         ]
-        with m.If(post.inp.valid & post.inp.ready):
+        with m.If(take):
+            m.d.sync += [
+                beat_valid.eq(1),
+                beat.acc.eq(acc_sel),
+                beat.scale.eq(scale_seq.data),
+                beat.offset.eq(offset_seq.data),
+                beat.overflow.eq(ovf_sel),
+                beat.last.eq(col == cols - 1),
+            ]
+        with m.Elif(post.inp.ready):
+            m.d.sync += beat_valid.eq(0)
+        with m.If(take):
             with m.If(col == cols - 1):
                 m.d.sync += [col.eq(0), group.eq(0), local.eq(0)]
                 for tile in tiles:
@@ -234,22 +247,31 @@ class AcceleratorCore(wiring.Component):
         n_layers = Signal(range(max_layers + 1))
         m.d.comb += n_layers.eq(Mux(self.layer_count == 0, 1,
                                     Mux(self.layer_count > max_layers, max_layers, self.layer_count)))
-        start_col, count = Signal(16), Signal(16)
+        # The current layer's window, in two register stages (the descriptor, then its end): the descriptor
+        # mux and the adds stay out of the path from the post-processor into the input buffer. The two
+        # cycles of lag are never seen: a layer's first beat comes at least an MVM after the previous
+        # layer's last beat (or after software wrote the descriptors).
+        desc = Signal(layer_layout())
         with m.Switch(layer):
             for i in range(max_layers):
                 with m.Case(i):
-                    # count 0 means "to the last column": all-zero descriptors make one whole-grid layer
-                    d = self.layers[i]
-                    m.d.comb += [start_col.eq(d.start),
-                                 count.eq(Mux(d.count == 0, Mux(d.start < cols, cols - d.start, 0), d.count))]
+                    m.d.sync += desc.eq(self.layers[i])
+        # count 0 means "to the last column": all-zero descriptors make one whole-grid layer
+        win_start, win_stop, final = Signal(16), Signal(17), Signal()
+        stop = Signal(17)
+        m.d.comb += stop.eq(desc.start + desc.count)
+        m.d.sync += [
+            win_start.eq(desc.start),
+            win_stop.eq(Mux((desc.count == 0) | (stop > cols), cols, stop)),
+            final.eq(layer == n_layers - 1),
+        ]
         out_col = Signal(range(max(2, cols)))
         index = Signal(17)
-        final, in_range, end_col = Signal(), Signal(), Signal(17)
+        in_range, end_col = Signal(), Signal(17)
         m.d.comb += [
-            final.eq(layer == n_layers - 1),
-            index.eq(out_col - start_col),
-            in_range.eq((out_col >= start_col) & (out_col < start_col + count)),
-            end_col.eq(Mux(start_col + count > cols, cols, start_col + count) - 1),
+            index.eq(out_col - win_start),
+            in_range.eq((out_col >= win_start) & (out_col < win_stop)),
+            end_col.eq(win_stop - 1),
         ]
         with m.If(inbuf.filled & host & (n_layers > 1)):
             m.d.sync += chain_active.eq(1)
@@ -328,6 +350,6 @@ class AcceleratorCore(wiring.Component):
         busy = Const(0, 1)
         for tile in tiles:
             busy = busy | tile.busy | tile.bank_valid
-        m.d.comb += self.busy.eq(busy | inbuf.active_valid | post.out.valid)
+        m.d.comb += self.busy.eq(busy | inbuf.active_valid | beat_valid | post.out.valid)
         return m
 

@@ -93,10 +93,12 @@ class AdcController(wiring.Component):
         held = Signal(codes)                  # the result register
         held_valid = Signal()
 
+        # Registered rather than issued - 1: the answer's bit position then decodes from flops, keeping a
+        # subtractor out of the path from the comparator answers to the command and the result.
+        answered_k = Signal.like(issued)      # index of the command whose answer is on resp
+
         work_now = Signal.like(work)          # work with the answer on resp folded in
         final = Signal(codes)                 # codes of the conversion in work_now
-        answered_k = Signal.like(issued)      # index of the command whose answer is on resp
-        m.d.comb += answered_k.eq(issued - 1)
         for a in range(count):
             m.d.comb += [
                 work_now[a].eq(Mux(answered, self._fold(answered_k, work[a], self.resp.comp[a],
@@ -135,11 +137,11 @@ class AdcController(wiring.Component):
         m.d.comb += started.eq(self.req.valid & self.req.ready)
         m.d.sync += answered.eq(cmd.valid & cmd.ready)
         with m.If(started):
-            m.d.sync += [busy.eq(1), issued.eq(1), col.eq(self.req.payload), work.eq(0)]
+            m.d.sync += [busy.eq(1), issued.eq(1), answered_k.eq(0), col.eq(self.req.payload), work.eq(0)]
         with m.Else():
             m.d.sync += work.eq(work_now)
             with m.If(continuing & cmd.ready):
-                m.d.sync += issued.eq(issued + 1)
+                m.d.sync += [issued.eq(issued + 1), answered_k.eq(issued)]
             with m.If(ending):
                 m.d.sync += busy.eq(0)
 

@@ -3,24 +3,29 @@
 It lets the whole accelerator run on an FPGA or in RTL simulation before (or instead of) silicon, and it
 reproduces the golden model (sim.golden.GoldenTile) bit for bit, noise included, so every periphery test can
 compare against Python. Integration is digital and exact: one weight row per cycle from a BRAM-friendly
-memory (one word per tile row), all columns in parallel.
+memory (one word per tile row and polarity), all columns in parallel.
 
 Timing (cycles from acceptance to the next possible acceptance):
 - INTEGRATE: 1 + (index of the highest enabled row + 1); a cycle with no enabled row takes 1.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
-- PROG_WRITE: 2 (read-modify-write of the row word; ready is low for one cycle).
+  A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
+  than `rtl.noise.leap_cycles` cycles after the last one (the noise generators leap in that many cycles);
+  a conversion of the spec's ADC takes at least as long, so the ADC controllers never see this wait.
+  The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
+- PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; ready is low for one
+  cycle).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 
 from aimcgen.formats import SignedFormat, datapath_formats
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
-from aimcgen.rtl.noise import NoiseGenerator
+from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
 from aimcgen.sim.golden import check_weights
 from aimcgen.spec import DesignSpec
 
@@ -65,18 +70,38 @@ class EmulatedCrossbar(wiring.Component):
 
         accept = Signal()
         integrating = Signal()      # walking the latched rows, one memory word per cycle
-        writing = Signal()          # second cycle of PROG_WRITE: the row word is on the read port
-        m.d.comb += [
-            self.cmd.ready.eq(~integrating & ~writing),
-            accept.eq(self.cmd.valid & self.cmd.ready),
-        ]
+        writing = Signal()          # second cycle of PROG_WRITE
         op = cmd.op
+        # Every ADC samples its column (and draws its noise) on CONVERT (flash) or COMPARE with start.
+        flash = spec.adc.kind == "flash"
+        samples = (op == AnalogOp.CONVERT) if flash else ((op == AnalogOp.COMPARE) & cmd.start)
+        sampling = Signal()
+        noise_ready = Signal()      # the noise generators have finished the leap of the last draw
+        m.d.comb += [
+            # A sampling command waits for the noise leap, which a conversion of the spec's ADC always hides.
+            self.cmd.ready.eq(~integrating & ~writing & (noise_ready | ~samples)),
+            accept.eq(self.cmd.valid & self.cmd.ready),
+            sampling.eq(accept & samples),
+        ]
 
-        # --- Weight memory: one word per row, so integration reads every column of a row at once.
+        # --- Weight memory: one word per row, so integration reads every column of a row at once. Each row
+        # is held twice, as programmed and negated (address bit `row_bits` set), so a row driven with
+        # negative polarity reads its negated word and every column integrator is a plain adder.
+        row_bits = len(cmd.row)
         word = data.ArrayLayout(signed(fmt.weight.bits), cols)
-        m.submodules.weights = weights = Memory(shape=word, depth=rows, init=self.init_weights.tolist())
-        rd = weights.read_port()
-        wr = weights.write_port()
+        padding = [[0] * cols] * ((1 << row_bits) - rows)
+        init = self.init_weights.tolist() + padding + (-self.init_weights).tolist() + padding
+        # The read port is enabled only by INTEGRATE, never while the write port writes (PROG_WRITE), so
+        # collisions never happen. It is an asynchronous port and a register (with the port's enable)
+        # rather than a synchronous port: Yosys merges the two into the block RAM's read port and, told
+        # no_rw_check, builds no collision logic (for a synchronous port it emulates read-first behaviour).
+        m.submodules.weights = weights = Memory(shape=word, depth=2 << row_bits, init=init,
+                                                attrs={"no_rw_check": 1})
+        rd_port = weights.read_port(domain="comb")
+        rd_addr, rd_en, rd_data = rd_port.addr, Signal(), Signal.like(rd_port.data)
+        with m.If(rd_en):
+            m.d.sync += rd_data.eq(rd_port.data)
+        wr = weights.write_port(granularity=1)      # one enable per column (array element)
 
         # --- Column integrators, grouped by ADC so the column mux is a plain index.
         charge = Signal(data.ArrayLayout(data.ArrayLayout(signed(fmt.charge.bits), group), adcs))
@@ -87,25 +112,21 @@ class EmulatedCrossbar(wiring.Component):
 
         prog_row = Signal.like(cmd.row)
         prog_col = Signal.like(cmd.col)
-        prog_target = Signal.like(cmd.target)
-        prog_in_range = Signal()
+        prog_negated = Signal.like(cmd.target)
 
         with m.If(integrating):
-            m.d.comb += [rd.addr.eq(next_row), rd.en.eq(1)]
+            # The next row, in its polarity (bit 0 of sign_left is the row on the read port).
+            m.d.comb += [rd_addr.eq(Cat(next_row, sign_left[1] if rows > 1 else 0)), rd_en.eq(1)]
         with m.Elif(accept & (op == AnalogOp.INTEGRATE)):
-            m.d.comb += [rd.addr.eq(0), rd.en.eq(1)]
-        with m.Elif(accept & ((op == AnalogOp.PROG_READ) | (op == AnalogOp.PROG_WRITE))):
-            m.d.comb += [rd.addr.eq(cmd.row), rd.en.eq(1)]
+            m.d.comb += [rd_addr.eq(Cat(Const(0, row_bits), self.row_sign[0])), rd_en.eq(1)]
         with m.Else():
-            # Holding the read port keeps PROG_READ's answer until the next command.
-            m.d.comb += rd.en.eq(0)
+            m.d.comb += rd_en.eq(0)
 
         with m.If(integrating):
             for j in range(cols):
                 column = charge[j // group][j % group]
-                w = rd.data[j]
                 with m.If(en_left[0]):
-                    m.d.sync += column.eq(column + Mux(sign_left[0], -w, w))
+                    m.d.sync += column.eq(column + rd_data[j])
             m.d.sync += [
                 en_left.eq(en_left >> 1),
                 sign_left.eq(sign_left >> 1),
@@ -123,62 +144,84 @@ class EmulatedCrossbar(wiring.Component):
                 integrating.eq(self.row_en.any()),
             ]
 
-        # --- Programming: read-modify-write of one row word (a single write enable maps to any BRAM).
-        with m.If(accept & (op == AnalogOp.PROG_WRITE)):
-            m.d.sync += [
-                prog_row.eq(cmd.row),
-                prog_col.eq(cmd.col),
-                # No device pair holds -2^(weight_bits-1): program the nearest code, as the device would.
-                prog_target.eq(Mux(cmd.target < -levels, -levels, cmd.target)),
-                writing.eq(1),
-            ]
+        # --- Programming: the code in the cycle of acceptance, its negation in the next one, each through
+        # the write port's per-column enables (a column beyond the tile enables none). Rows beyond the tile
+        # land in padding words that nothing reads.
+        # No device pair holds -2^(weight_bits-1): program the nearest code, as the device would.
+        target = Signal.like(cmd.target)
+        m.d.comb += target.eq(Mux(cmd.target < -levels, -levels, cmd.target))
+        write_now = Signal()
+        m.d.comb += write_now.eq(accept & (op == AnalogOp.PROG_WRITE))
+        with m.If(write_now):
+            m.d.sync += [prog_row.eq(cmd.row), prog_col.eq(cmd.col), prog_negated.eq(-target), writing.eq(1)]
         with m.If(writing):
             m.d.sync += writing.eq(0)
-            m.d.comb += [wr.addr.eq(prog_row), wr.en.eq(prog_in_range)]
-            for j in range(cols):
-                m.d.comb += wr.data[j].eq(Mux(prog_col == j, prog_target, rd.data[j]))
-        m.d.comb += prog_in_range.eq((prog_row < rows) & (prog_col < cols))
+        write_col = Signal.like(cmd.col)
+        m.d.comb += [
+            wr.addr.eq(Mux(writing, Cat(prog_row, 1), Cat(cmd.row, 0))),
+            write_col.eq(Mux(writing, prog_col, cmd.col)),
+        ]
+        for j in range(cols):
+            m.d.comb += [wr.data[j].eq(Mux(writing, prog_negated, target)),
+                         wr.en[j].eq((writing | write_now) & (write_col == j))]
 
-        read_col = Signal.like(cmd.col)
+        # PROG_READ answers from a copy with one code per word, addressed by (row, col): the answer comes
+        # straight from the block RAM's output register, not through a column mux (a short path into
+        # program-and-verify's comparison). Written with the programmed code, in the cycle of acceptance.
+        col_bits = len(cmd.col)
+        cell_init = [[0] * (1 << col_bits) for _ in range(1 << row_bits)]
+        for (i, j), w in np.ndenumerate(self.init_weights):
+            cell_init[i][j] = int(w)
+        m.submodules.cells = cells = Memory(shape=signed(fmt.weight.bits), depth=1 << (row_bits + col_bits),
+                                            init=sum(cell_init, []), attrs={"no_rw_check": 1})
+        cell_wr, cell_rd = cells.write_port(), cells.read_port(domain="comb")
+        cell = Signal(signed(fmt.weight.bits))
         read_in_range = Signal()
+        m.d.comb += [
+            cell_wr.addr.eq(Cat(cmd.col, cmd.row)), cell_wr.data.eq(target), cell_wr.en.eq(write_now),
+            cell_rd.addr.eq(Cat(cmd.col, cmd.row)),
+        ]
+        # Held until the next PROG_READ (the register takes the port's enable).
         with m.If(accept & (op == AnalogOp.PROG_READ)):
-            m.d.sync += [
-                read_col.eq(cmd.col),
-                read_in_range.eq((cmd.row < rows) & (cmd.col < cols)),
-            ]
-        m.d.comb += self.resp.read_data.eq(Mux(read_in_range, rd.data[read_col], 0))
+            m.d.sync += [cell.eq(cell_rd.data), read_in_range.eq((cmd.row < rows) & (cmd.col < cols))]
+        m.d.comb += self.resp.read_data.eq(Mux(read_in_range, cell, 0))
 
         # --- ADC front ends. Every comparator threshold is a multiple of the LSB (flash: shifted down by
         # half an LSB), so `2*sample >= comparator_threshold_x2(trial)` is exactly `level >= trial` with
         # level = (sample + rounding) >> lsb_shift, the unclipped code of sim.adc.adc_code. Holding that
-        # level instead of the sample saves lsb_shift bits per ADC.
+        # level instead of the sample saves lsb_shift bits per ADC. A SAR or ramp macro has comparators and
+        # a flash macro its comparator bank, not both: the tile answers its own kind's command only.
         adc = spec.adc
         shift = adc.lsb_shift
-        rounding = 1 << (shift - 1) if adc.kind == "flash" and shift > 0 else 0
+        rounding = 1 << (shift - 1) if flash and shift > 0 else 0
         level_fmt = SignedFormat.holding((fmt.charge.min + rounding) >> shift,
                                          (fmt.charge.max + rounding) >> shift)
 
-        sampling = Signal()
-        m.d.comb += sampling.eq(accept & ((op == AnalogOp.CONVERT) | ((op == AnalogOp.COMPARE) & cmd.start)))
-
         comp = Signal(adcs)
         code = Signal(adc_codes_layout(spec))
+        ready = []
         for a in range(adcs):
-            m.submodules[f"noise_{a}"] = noise = NoiseGenerator(spec, self.tile_index, a)
-            held = Signal(signed(level_fmt.bits), name=f"held_level_{a}")
+            m.submodules[f"noise_{a}"] = noise = NoiseGenerator(spec, self.tile_index, a,
+                                                                leap_cycles=leap_cycles(spec))
+            ready.append(noise.ready)
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
             level = Signal(signed(level_fmt.bits), name=f"level_{a}")
             m.d.comb += [
                 noise.draw.eq(sampling),
                 sample.eq((charge[a][cmd.col_sel] if group > 1 else charge[a][0]) + noise.value),
-                level.eq(Mux(sampling, (sample + rounding) >> shift, held)),
             ]
-            with m.If(sampling):
-                m.d.sync += held.eq(level)
-            with m.If(accept & (op == AnalogOp.COMPARE)):
-                m.d.sync += comp[a].eq(level >= cmd.trial[a])
-            with m.If(accept & (op == AnalogOp.CONVERT)):
-                m.d.sync += code[a].eq(Mux(level > adc.code_max, adc.code_max,
-                                           Mux(level < adc.code_min, adc.code_min, level)))
-        m.d.comb += [self.resp.comp.eq(comp), self.resp.code.eq(code)]
+            if flash:
+                m.d.comb += level.eq((sample + rounding) >> shift)
+                with m.If(sampling):
+                    m.d.sync += code[a].eq(Mux(level > adc.code_max, adc.code_max,
+                                               Mux(level < adc.code_min, adc.code_min, level)))
+            else:
+                held = Signal(signed(level_fmt.bits), name=f"held_level_{a}")
+                m.d.comb += level.eq(Mux(sampling, sample >> shift, held))
+                with m.If(sampling):
+                    m.d.sync += held.eq(level)
+                with m.If(accept & (op == AnalogOp.COMPARE)):
+                    m.d.sync += comp[a].eq(level >= cmd.trial[a])
+        # The generators draw together, so they are ready together.
+        m.d.comb += [self.resp.comp.eq(comp), self.resp.code.eq(code), noise_ready.eq(ready[0])]
         return m

@@ -5,6 +5,11 @@ writes followed by `commit` (software-driven MVMs, and the layer sequencer feedi
 `clear` zeroes the load buffer first, an addressed write in the same cycle wins). The load buffer becomes the
 active buffer as soon as it is complete and the active buffer has been released by every tile, so a
 steady stream of vectors costs no cycles of the MVM pipeline.
+
+Addressed writes, `clear` and `commit` are registered and take effect on the next cycle, in the order they
+were presented: they come from the bus and from the post-processor through address arithmetic, and each
+fans out to every row of the load buffer, so they get a cycle of their own. `load_free` and `inp.ready` drop
+on the cycle after a `commit` is presented, as they did when commits took effect at once.
 """
 
 from __future__ import annotations
@@ -39,11 +44,18 @@ class InputBuffer(wiring.Component):
         load_full = Signal()
         fill = Signal(range(self.rows + 1))
 
-        m.d.comb += [
-            self.inp.ready.eq(~load_full),
-            self.load_free.eq(~load_full & (fill == 0)),
+        wr_addr, wr_data = Signal.like(self.wr_addr), Signal.like(self.wr_data)
+        wr_en, commit, clear = Signal(), Signal(), Signal()
+        m.d.sync += [
+            wr_addr.eq(self.wr_addr), wr_data.eq(self.wr_data),
+            wr_en.eq(self.wr_en), commit.eq(self.commit), clear.eq(self.clear),
         ]
-        with m.If(self.clear & ~load_full):
+
+        m.d.comb += [
+            self.inp.ready.eq(~load_full & ~commit),
+            self.load_free.eq(~load_full & (fill == 0) & ~commit),
+        ]
+        with m.If(clear & ~load_full):
             m.d.sync += [load.eq(0), fill.eq(0)]
         with m.If(self.inp.valid & self.inp.ready):
             m.d.sync += load[fill].eq(self.inp.payload)
@@ -52,9 +64,9 @@ class InputBuffer(wiring.Component):
                 m.d.comb += self.filled.eq(1)
             with m.Else():
                 m.d.sync += fill.eq(fill + 1)
-        with m.If(self.wr_en & ~load_full):
-            m.d.sync += load[self.wr_addr].eq(self.wr_data)
-        with m.If(self.commit & ~load_full):
+        with m.If(wr_en & ~load_full):
+            m.d.sync += load[wr_addr].eq(wr_data)
+        with m.If(commit & ~load_full):
             m.d.sync += [load_full.eq(1), fill.eq(0)]
             m.d.comb += self.filled.eq(1)
 

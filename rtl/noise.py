@@ -1,9 +1,13 @@
 """One ADC's read-noise generator: the hardware twin of `sim.noise`, so RTL and golden model agree bit for bit.
 
-The 32-bit Galois LFSR leaps 32 single steps per draw. A leap is GF(2)-linear, so it is one XOR network
-whose taps come from `sim.noise.leap_columns` at elaboration time: one cycle per draw, no inner loop.
+The 32-bit Galois LFSR leaps 32 single steps per draw. A leap is GF(2)-linear, so it is an XOR network
+whose taps come from `sim.noise.leap_columns` at elaboration time. The network for all 32 steps is large
+(about 170 LUT4s); the leap of 32/k steps is much sparser (8 steps: about 25), so with `leap_cycles = k`
+the generator leaps in k cycles, 32/k steps each, and is ready for the next draw k cycles after the last.
+An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest k that a conversion
+of the spec's ADC (sim.adc.conversion_cycles) hides: the leap never delays a conversion.
 `value` is combinational from the state, so a sampler adds the noise of the current state in the very cycle
-it strobes `draw`, and the next draw already sees the leaped state.
+it strobes `draw`; the next draw sees the leaped state.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.formats import datapath_formats
+from aimcgen.sim.adc import conversion_cycles
 from aimcgen.sim.noise import (CENTER, LEAP_STEPS, LFSR_BITS, MULTIPLIER_FRAC_BITS, initial_state,
                                leap_columns, noise_multiplier)
 from aimcgen.spec import DesignSpec
@@ -25,43 +30,63 @@ def _check_index(name: str, value, limit: int, what: str) -> None:
         raise ValueError(f"{name} = {value}: must lie in 0..{limit - 1} ({what})")
 
 
+def leap_cycles(spec: DesignSpec) -> int:
+    """Cycles per leap for the spec's ADC: the largest power of two (at most 32) within one conversion."""
+    interval = min(conversion_cycles(spec.adc), LEAP_STEPS)
+    return 1 << (interval.bit_length() - 1)
+
+
 class NoiseGenerator(wiring.Component):
     """Noise of ADC `adc_index` of tile `tile_index`: replays `TileNoise(spec, tile_index).draw(...)[adc_index]`.
 
-    Ports: `draw` (strobe: leap to the next state at the clock edge), `value` (noise of the current state,
-    signed, `datapath_formats(spec).noise` wide). With noise.sigma_lsb so small that the multiplier is 0 the
-    value is the constant 0 and no state register is built.
+    Ports: `draw` (strobe: start the leap to the next state at the clock edge; only while `ready`),
+    `value` (noise of the current state, signed, `datapath_formats(spec).noise` wide), `ready` (the leap of
+    the last draw is done: low for `leap_cycles` - 1 cycles after a draw). With noise.sigma_lsb so small
+    that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is built.
     """
 
-    def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0):
+    def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0, *, leap_cycles: int = 1):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         _check_index("tile_index", tile_index, spec.tiles, f"the spec has {spec.tiles} tiles")
         _check_index("adc_index", adc_index, spec.adc.count, f"a tile has adc.count = {spec.adc.count} ADCs")
+        if leap_cycles not in {1 << i for i in range(LEAP_STEPS.bit_length())}:
+            raise ValueError(f"leap_cycles = {leap_cycles!r}: must be a power of two dividing {LEAP_STEPS}")
         self.spec = spec
         self.tile_index = tile_index
         self.adc_index = adc_index
+        self.leap_cycles = leap_cycles
         self.multiplier = noise_multiplier(spec)
         self.seed_state = initial_state(spec.noise.seed, tile_index, adc_index)
         super().__init__({
             "draw": In(1),
             "value": Out(signed(datapath_formats(spec).noise.bits)),
+            "ready": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         if self.multiplier == 0:
-            m.d.comb += self.value.eq(0)
+            m.d.comb += [self.value.eq(0), self.ready.eq(1)]
             return m
 
         state = Signal(unsigned(LFSR_BITS), init=self.seed_state)
-        columns = leap_columns(LEAP_STEPS)
+        columns = leap_columns(LEAP_STEPS // self.leap_cycles)
         leaped = Signal(unsigned(LFSR_BITS))
         for k in range(LFSR_BITS):
             taps = sum(1 << i for i, column in enumerate(columns) if column >> k & 1)
             m.d.comb += leaped[k].eq((state & taps).xor())
-        with m.If(self.draw):
-            m.d.sync += state.eq(leaped)
+        if self.leap_cycles == 1:
+            m.d.comb += self.ready.eq(1)
+            with m.If(self.draw):
+                m.d.sync += state.eq(leaped)
+        else:
+            left = Signal(range(self.leap_cycles))      # partial leaps still to go
+            m.d.comb += self.ready.eq(left == 0)
+            with m.If(left != 0):
+                m.d.sync += [state.eq(leaped), left.eq(left - 1)]
+            with m.Elif(self.draw):
+                m.d.sync += [state.eq(leaped), left.eq(self.leap_cycles - 1)]
 
         # Sum of four uniform bytes, centred: -510..510.
         centred = Signal(signed(11))

@@ -22,6 +22,8 @@ registers or an engine, with the data shaped as the map's word format (signed or
   w_ack  In(1)    the target took the write / has the read data; may be high in the first stb cycle
                   (combinational memory, register) or later (synchronous memory, busy engine)
 
+w_we, w_addr and w_wdata follow the bus in every cycle (no gating logic): they count only with w_stb.
+
 Timing: a register access answers ack or err in the clock cycle after the request; a window access in the
 cycle after the window's ack. `err` answers addresses that decode to nothing (including words between a
 window's depth and its span), writes to registers without writable fields, writes to read-only windows,
@@ -117,32 +119,51 @@ class RegisterBank(wiring.Component):
                     clears[reg.name, f.name] = clear = Signal(f.width, name=f"{port_name(reg.name, f.name)}_clear")
                     m.d.sync += port.eq((port & ~clear) | getattr(self, port_name(reg.name, f.name) + "_set"))
 
+        # Read data is sampled every cycle from the addressed register or window: it only counts in the
+        # cycle after a request (with ack), so it needs neither an enable nor a hold.
+        readback = Signal(DATA_WIDTH)
+        with m.Switch(bus.adr):
+            for reg in self.regmap.registers:
+                with m.Case(reg.address >> 2):
+                    m.d.comb += readback.eq(self._register_word(reg))
+            for w in self.regmap.windows:
+                with m.Case(self._window_pattern(w)):
+                    m.d.comb += readback.eq(self.window_port(w.name, "rdata"))
+        m.d.sync += dat_r.eq(readback)
+        # Window requests carry the bus's address, direction and data as they are; `stb` qualifies them.
+        for w in self.regmap.windows:
+            m.d.comb += [self.window_port(w.name, "we").eq(bus.we),
+                         self.window_port(w.name, "addr").eq(bus.adr[:w.index_bits]),
+                         self.window_port(w.name, "wdata").eq(bus.dat_w)]
+
         with m.If(request):
             with m.Switch(bus.adr):
                 for reg in self.regmap.registers:
                     with m.Case(reg.address >> 2):
-                        self._register_access(m, reg, written, lanes, clears, ack, err, dat_r)
+                        self._register_access(m, reg, written, lanes, clears, ack, err)
                 for w in self.regmap.windows:
                     with m.Case(self._window_pattern(w)):
-                        self._window_access(m, w, ack, err, dat_r)
+                        self._window_access(m, w, ack, err)
                 with m.Default():
                     m.d.sync += err.eq(1)
         return m
 
-    def _register_access(self, m, reg, written, lanes, clears, ack, err, dat_r):
-        bus = self.bus
-        readback = []
+    def _register_word(self, reg):
+        word = Const(0, DATA_WIDTH)
         for f in reg.fields:
             if f.access == "const":
-                readback.append((f, Const(f.reset, f.width)))
+                value = Const(f.reset, f.width)
             elif f.access in ("ro", "rw", "w1c"):
-                readback.append((f, getattr(self, port_name(reg.name, f.name))))
-        word = Const(0, DATA_WIDTH)
-        for f, value in readback:
+                value = getattr(self, port_name(reg.name, f.name))
+            else:
+                continue
             word = word | (value.as_unsigned() << f.offset_bit)
+        return word
 
+    def _register_access(self, m, reg, written, lanes, clears, ack, err):
+        bus = self.bus
         with m.If(~bus.we):
-            m.d.sync += [dat_r.eq(word), ack.eq(1)]
+            m.d.sync += ack.eq(1)
         with m.Else():
             if not reg.writable:
                 m.d.sync += err.eq(1)
@@ -166,9 +187,9 @@ class RegisterBank(wiring.Component):
         base = (w.address >> 2) >> w.index_bits
         return format(base, f"0{width - w.index_bits}b") + "-" * w.index_bits
 
-    def _window_access(self, m, w: Window, ack, err, dat_r):
+    def _window_access(self, m, w: Window, ack, err):
         bus = self.bus
-        stb, we, addr, wdata, rdata, wack = (self.window_port(w.name, p) for p in WINDOW_PORTS)
+        stb, wack = self.window_port(w.name, "stb"), self.window_port(w.name, "ack")
         index = bus.adr[:w.index_bits]
         # A write must carry a whole word whose value the word format holds.
         if w.width == DATA_WIDTH:
@@ -188,8 +209,8 @@ class RegisterBank(wiring.Component):
             m.d.comb += ok.eq(~bus.we | (whole & fits))
         in_range = (index < w.depth) if w.depth < (1 << w.index_bits) else Const(1)
         with m.If(ok & in_range):
-            m.d.comb += [stb.eq(1), we.eq(bus.we), addr.eq(index), wdata.eq(bus.dat_w)]
+            m.d.comb += stb.eq(1)
             with m.If(wack):
-                m.d.sync += [ack.eq(1), dat_r.eq(rdata)]
+                m.d.sync += ack.eq(1)
         with m.Else():
             m.d.sync += err.eq(1)

@@ -58,6 +58,11 @@ class TileController(wiring.Component):
     """The digital periphery of one tile: row drivers, ADC controllers, accumulators and the sequencer.
 
     `x` must hold the MVM's input vector from the cycle `start` is accepted until `x_done` pulses.
+    `x_done` pulses on the cycle after the MVM's last INTEGRATE is accepted, from a register: it releases
+    the whole input buffer, a wide load enable that should not hang off the macro's cmd.ready. The next
+    vector still arrives in time, since at least two conversion commands follow. When a step's conversions
+    are a single command (flash, one column per ADC) that one cycle would delay every MVM, so there
+    `x_done` pulses on the accepting cycle itself.
     """
 
     def __init__(self, spec: DesignSpec):
@@ -141,6 +146,13 @@ class TileController(wiring.Component):
 
         cmd = self.analog.cmd
         prog_read = Signal()
+        prog_data, prog_valid = Signal.like(self.prog_resp.payload), Signal()
+        m.d.comb += [self.prog_resp.valid.eq(prog_valid), self.prog_resp.payload.eq(prog_data)]
+        x_released = Signal()                       # the MVM's last INTEGRATE is accepted this cycle
+        if step_commands > 1:
+            m.d.sync += self.x_done.eq(x_released)
+        else:
+            m.d.comb += self.x_done.eq(x_released)
 
         def begin_mvm():
             m.d.comb += self.start.ready.eq(1)
@@ -168,7 +180,7 @@ class TileController(wiring.Component):
                     m.d.sync += cycle.eq(cycle + 1)
                     with m.If(cycle == drive - 1):
                         m.d.sync += cycle.eq(0)
-                        m.d.comb += self.x_done.eq(step == steps - 1)
+                        m.d.comb += x_released.eq(step == steps - 1)
                         m.next = "CONVERT"
 
             with m.State("CONVERT"):
@@ -213,12 +225,18 @@ class TileController(wiring.Component):
                     m.next = "PROG_RESPONSE"
 
             with m.State("PROG_RESPONSE"):
-                # The macro's answer is registered: it is on resp from this cycle on.
-                m.d.comb += [
-                    self.busy.eq(1),
-                    self.prog_resp.valid.eq(prog_read),
-                    self.prog_resp.payload.eq(self.analog.resp.read_data),
-                ]
-                with m.If(~prog_read | self.prog_resp.ready):
+                # The macro's answer is registered: it is on resp from this cycle on. It is registered once
+                # more here, so that the program-and-verify arithmetic starts from flops (one cycle per read,
+                # off the MVM path).
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [prog_data.eq(self.analog.resp.read_data), prog_valid.eq(prog_read)]
+                m.next = "IDLE"
+                with m.If(prog_read):
+                    m.next = "PROG_DONE"
+
+            with m.State("PROG_DONE"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(self.prog_resp.ready):
+                    m.d.sync += prog_valid.eq(0)
                     m.next = "IDLE"
         return m

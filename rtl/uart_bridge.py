@@ -6,10 +6,10 @@ format, the CRC and the status codes are defined once, in rtl/uart_protocol.py; 
 implements them. The host sends one request and waits for its response: bytes that arrive while a frame
 executes or while its response goes out are dropped.
 
-Per request frame: the bytes are received into a MAX_BURST-word buffer (a block RAM) while the CRC runs;
-after the CRC byte the command is checked (CRC, reserved bit, address alignment) and, if good, the burst
-runs one classic cycle per word (`adr` = (ADDR >> 2) + i, `sel` all ones); a read stores the data in the
-buffer. Then the response goes out, data words from the buffer. A word address beyond the bus's
+Per request frame: the data bytes are received into a byte-wide MAX_BURST-word buffer (a block RAM) while
+the CRC runs; after the CRC byte the command is checked (CRC, reserved bit, address alignment) and, if good,
+the burst runs one classic cycle per word (`adr` = (ADDR >> 2) + i, `sel` all ones); a read stores the data
+in the buffer. Then the response goes out, data bytes from the buffer. A word address beyond the bus's
 `addr_width` bits answers a bus error without a bus cycle; a cycle that gets neither ack nor err within
 `bus_timeout` cycles is dropped and answered STATUS_TIMEOUT. A frame stalled for `frame_timeout` cycles
 between two bytes is dropped silently (the bridge goes back to hunting for SYNC).
@@ -70,24 +70,41 @@ class UartBridge(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rx, tx, bus = self.rx, self.tx, self.bus
-        m.submodules.buffer = buffer = Memory(shape=DATA_WIDTH, depth=proto.MAX_BURST, init=[])
-        rd = buffer.read_port()
+        # Byte-wide: frames are bytes, so bytes go in and out without a word shifter or a byte mux; only
+        # the bus side assembles and splits words (four cycles each, hidden behind the UART's pace).
+        # An asynchronous read port and a register rather than a synchronous port: Yosys merges them into
+        # the block RAM's read port and, told no_rw_check (a byte read in the cycle it is written is never
+        # used), builds no read-first emulation.
+        m.submodules.buffer = buffer = Memory(shape=8, depth=proto.MAX_BURST * proto.WORD_BYTES, init=[],
+                                              attrs={"no_rw_check": 1})
+        rd_port = buffer.read_port(domain="comb")
+        rd_data = Signal(8)
+        m.d.sync += rd_data.eq(rd_port.data)
         wr = buffer.write_port()
 
         crc = Signal(8)
         cmd = Signal(8)
-        addr = Signal(32)
         word = Signal(32)
         byte_index = Signal(2)
-        index = Signal(range(proto.MAX_BURST))      # word of the burst: buffer address
+        index = Signal(range(proto.MAX_BURST))      # word of the burst
         done = Signal(range(proto.MAX_BURST + 1))
         status = Signal(8)
         timer = Signal(range(max(self.frame_timeout, self.bus_timeout) + 1))
         last = Signal()
         bus_adr = Signal(self.addr_width)
+        beyond = Signal()          # the word address is past the bus's range
+        misaligned = Signal()      # ADDR is not a multiple of 4
         write = cmd[7]
         count_m1 = cmd[:6]
-        m.d.comb += [rd.addr.eq(index), wr.addr.eq(index), last.eq(index == count_m1)]
+        m.d.comb += [
+            rd_port.addr.eq(Cat(byte_index, index)), wr.addr.eq(Cat(byte_index, index)),
+            last.eq(index == count_m1),
+        ]
+        shifted = Cat(word[8:], rd_data)            # the word moves out (and in) a byte at a time
+
+        # The request straight from flip-flops (no gating: cyc and stb alone say when it counts).
+        m.d.comb += [bus.we.eq(write), bus.adr.eq(bus_adr), bus.sel.eq((1 << len(bus.sel)) - 1),
+                     bus.dat_w.eq(word)]
 
         byte = rx.payload
         receiving = Signal()       # in IDLE..CRC; other bytes are dropped
@@ -103,9 +120,6 @@ class UartBridge(wiring.Component):
         with m.If(got | sent):     # one CRC unit for both directions
             m.d.sync += crc.eq(crc8_next(crc, Mux(receiving, byte, tx.payload)))
 
-        # The word address: the bus's bits count up; `beyond` marks an address past the bus's range.
-        beyond = Signal()
-
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += receiving.eq(1)
@@ -116,13 +130,14 @@ class UartBridge(wiring.Component):
                 m.d.comb += [self.busy.eq(1), receiving.eq(1)]
                 self._frame_timeout(m, got, timer)
                 with m.If(got):
-                    m.d.sync += [cmd.eq(byte), byte_index.eq(0), index.eq(0)]
+                    m.d.sync += [cmd.eq(byte), byte_index.eq(0), index.eq(0), beyond.eq(0)]
                     m.next = "ADDR"
             with m.State("ADDR"):
                 m.d.comb += [self.busy.eq(1), receiving.eq(1)]
                 self._frame_timeout(m, got, timer)
                 with m.If(got):
-                    m.d.sync += [addr.eq(Cat(addr[8:], byte)), byte_index.eq(byte_index + 1)]
+                    m.d.sync += byte_index.eq(byte_index + 1)
+                    self._address_byte(m, byte, byte_index, bus_adr, beyond, misaligned)
                     with m.If((byte_index == 3) & write):
                         m.next = "DATA"
                     with m.Elif(byte_index == 3):
@@ -131,9 +146,9 @@ class UartBridge(wiring.Component):
                 m.d.comb += [self.busy.eq(1), receiving.eq(1)]
                 self._frame_timeout(m, got, timer)
                 with m.If(got):
-                    m.d.sync += [word.eq(Cat(word[8:], byte)), byte_index.eq(byte_index + 1)]
+                    m.d.comb += [wr.en.eq(1), wr.data.eq(byte)]
+                    m.d.sync += byte_index.eq(byte_index + 1)
                     with m.If(byte_index == 3):
-                        m.d.comb += [wr.en.eq(1), wr.data.eq(Cat(word[8:], byte))]
                         m.d.sync += index.eq(index + 1)
                         with m.If(last):
                             m.next = "CRC"
@@ -141,48 +156,47 @@ class UartBridge(wiring.Component):
                 m.d.comb += [self.busy.eq(1), receiving.eq(1)]
                 self._frame_timeout(m, got, timer)
                 with m.If(got):
-                    m.d.sync += [index.eq(0), done.eq(0), timer.eq(0)]
+                    m.d.sync += [index.eq(0), byte_index.eq(0), done.eq(0)]
                     with m.If(byte != crc):
                         m.d.sync += status.eq(proto.STATUS_CHECKSUM_ERROR)
                         m.next = "RESPOND"
-                    with m.Elif((cmd & proto.CMD_RESERVED).any() | addr[:2].any()):
+                    with m.Elif((cmd & proto.CMD_RESERVED).any() | misaligned):
                         m.d.sync += status.eq(proto.STATUS_BAD_COMMAND)
                         m.next = "RESPOND"
                     with m.Else():
-                        m.d.sync += [status.eq(proto.STATUS_OK), bus_adr.eq(addr[2:]),
-                                     beyond.eq(addr[2 + self.addr_width:].any())]
+                        m.d.sync += status.eq(proto.STATUS_OK)
                         m.next = "SETUP"
-            with m.State("SETUP"):                  # the buffer's read port fetches word `index`
+            with m.State("SETUP"):                  # the read port fetches byte 0 of word `index`
                 m.d.comb += self.busy.eq(1)
-                m.next = "LATCH"
-            with m.State("LATCH"):                  # register the request: the bus starts from flip-flops
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += [timer.eq(0), word.eq(rd.data)]
+                m.d.sync += [timer.eq(0), byte_index.eq(1)]
                 with m.If(beyond):
                     m.d.sync += status.eq(proto.STATUS_BUS_ERROR)
                     m.next = "RESPOND"
                 with m.Else():
+                    m.next = "GATHER"
+            with m.State("GATHER"):                 # bytes 0..3 into `word`: the bus starts from flip-flops
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [timer.eq(0), word.eq(shifted), byte_index.eq(byte_index + 1)]
+                with m.If(byte_index == 0):
                     m.next = "ACCESS"
             with m.State("ACCESS"):
-                m.d.comb += [
-                    self.busy.eq(1),
-                    bus.cyc.eq(1), bus.stb.eq(1), bus.we.eq(write), bus.adr.eq(bus_adr),
-                    bus.sel.eq((1 << len(bus.sel)) - 1), bus.dat_w.eq(word),
-                ]
-                with m.If(bus.ack):
-                    m.d.comb += [wr.en.eq(~write), wr.data.eq(bus.dat_r)]
-                    m.d.sync += [done.eq(done + 1), index.eq(index + 1),
-                                 Cat(bus_adr, beyond).eq(Cat(bus_adr, beyond) + 1)]
-                    with m.If(last):
-                        m.next = "RESPOND"
-                    with m.Else():
-                        m.next = "SETUP"
+                m.d.comb += [self.busy.eq(1), bus.cyc.eq(1), bus.stb.eq(1)]
+                with m.If(bus.ack & ~write):
+                    m.d.sync += [word.eq(bus.dat_r), byte_index.eq(0)]
+                    m.next = "STORE"
+                with m.Elif(bus.ack):
+                    self._next_word(m, done, index, byte_index, bus_adr, beyond, last)
                 with m.Elif(bus.err):
                     m.d.sync += status.eq(proto.STATUS_BUS_ERROR)
                     m.next = "RESPOND"
                 with m.Elif(timer == self.bus_timeout - 1):
                     m.d.sync += status.eq(proto.STATUS_TIMEOUT)
                     m.next = "RESPOND"
+            with m.State("STORE"):                  # the read word into the buffer, byte 0 first
+                m.d.comb += [self.busy.eq(1), wr.en.eq(1), wr.data.eq(word[:8])]
+                m.d.sync += [word.eq(shifted), byte_index.eq(byte_index + 1)]
+                with m.If(byte_index == 3):
+                    self._next_word(m, done, index, byte_index, bus_adr, beyond, last)
             with m.State("RESPOND"):
                 m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(proto.RESPONSE_SYNC)]
                 m.d.sync += [index.eq(0), byte_index.eq(0)]
@@ -200,15 +214,11 @@ class UartBridge(wiring.Component):
                         m.next = "FETCH"
                     with m.Else():
                         m.next = "CHECK"
-            with m.State("FETCH"):                  # the read port fetches word `index`
+            with m.State("FETCH"):                  # the read port fetches the next byte
                 m.d.comb += self.busy.eq(1)
-                m.next = "LOAD"
-            with m.State("LOAD"):                   # and the word goes to a register (short timing paths)
-                m.d.comb += self.busy.eq(1)
-                m.d.sync += word.eq(rd.data)
-                m.next = "WORD"
-            with m.State("WORD"):
-                m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(word.word_select(byte_index, 8))]
+                m.next = "BYTE"
+            with m.State("BYTE"):
+                m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(rd_data)]
                 with m.If(tx.ready):
                     m.d.sync += byte_index.eq(byte_index + 1)
                     with m.If(byte_index == 3):
@@ -217,12 +227,40 @@ class UartBridge(wiring.Component):
                             m.next = "CHECK"
                         with m.Else():
                             m.next = "FETCH"
+                    with m.Else():
+                        m.next = "FETCH"
             with m.State("CHECK"):
                 m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(crc)]
                 with m.If(tx.ready):
                     m.d.sync += self.error.eq(status != proto.STATUS_OK)
                     m.next = "IDLE"
         return m
+
+    def _address_byte(self, m, byte, byte_index, bus_adr, beyond, misaligned):
+        """Byte k of ADDR: its bits go straight to the word address, the alignment and range flags."""
+        with m.Switch(byte_index):
+            for k in range(proto.ADDRESS_BYTES):
+                with m.Case(k):
+                    high = []
+                    for b in range(8):
+                        bit = 8 * k + b
+                        if 2 <= bit < 2 + self.addr_width:
+                            m.d.sync += bus_adr[bit - 2].eq(byte[b])
+                        elif bit >= 2 + self.addr_width:
+                            high.append(byte[b])
+                    if high:
+                        m.d.sync += beyond.eq(beyond | Cat(*high).any())
+                    if k == 0:
+                        m.d.sync += misaligned.eq(byte[:2].any())
+
+    def _next_word(self, m, done, index, byte_index, bus_adr, beyond, last):
+        """A word of the burst is done: count it, step the address, go on (from byte 0) or answer."""
+        m.d.sync += [done.eq(done + 1), index.eq(index + 1), byte_index.eq(0),
+                     Cat(bus_adr, beyond).eq(Cat(bus_adr, beyond) + 1)]
+        with m.If(last):
+            m.next = "RESPOND"
+        with m.Else():
+            m.next = "SETUP"
 
     def _frame_timeout(self, m, got, timer):
         """A frame stalled for frame_timeout cycles is dropped without a response (inside a receiving state)."""

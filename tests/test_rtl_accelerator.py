@@ -9,6 +9,7 @@ from aimcgen.rtl.aimc_registers import MAGIC, col_stride, spec_hash
 from aimcgen.sim.amaranth_macro import serve_macro
 from aimcgen.sim.golden import GoldenAccelerator
 from aimcgen.sim.macro_model import MacroModel
+from aimcgen.sim.postproc import unity_scale
 from aimcgen.sim.wishbone_master import WishboneError, wb_read, wb_write
 from aimcgen.spec import from_dict
 
@@ -41,14 +42,15 @@ class Host:
         return await wb_read(self.ctx, self.bus, self.map.window(window).address + 4 * index)
 
 
-def test_register_driven_mvms_equal_golden():
+@pytest.mark.parametrize("coefficient_copy", [False, True])     # True: as in the FPGA emulation
+def test_register_driven_mvms_equal_golden(coefficient_copy):
     spec = from_dict(SPEC)
     rng = np.random.default_rng(3)
     w = rng.integers(-7, 8, (spec.logical_rows, spec.logical_cols))
     scale = rng.integers(1, 127, spec.logical_cols)
     offset = rng.integers(-200, 200, spec.logical_cols)
     xs = rng.integers(-7, 8, (3, spec.logical_rows))
-    dut = Accelerator(spec)
+    dut = Accelerator(spec, coefficient_copy=coefficient_copy)
     got, info = [], {}
 
     async def firmware(ctx):
@@ -57,10 +59,12 @@ def test_register_driven_mvms_equal_golden():
         info["hash"] = await host.read("SPEC_HASH")
         info["tile"] = await host.read("TILE")
         await host.write("CONFIG", 0)                   # outputs to the OUTPUT window only
+        info["scale_init"] = signed32(await host.read_window("SCALE", 2), 32)
         for c in range(spec.logical_cols):
             await host.write_window("SCALE", c, int(scale[c]))
             await host.write_window("OFFSET", c, int(offset[c]) & 0xFFFFFFFF)
         info["offset_back"] = signed32(await host.read_window("OFFSET", 1), 32)
+        info["scale_back"] = signed32(await host.read_window("SCALE", 3), 32)
         for (r, c), value in np.ndenumerate(w):
             await host.write_window("WEIGHTS", r * col_stride(spec) + c, int(value) & 0xFFFFFFFF)
         for x in xs:
@@ -85,7 +89,8 @@ def test_register_driven_mvms_equal_golden():
     expected = GoldenAccelerator(spec, w, scale, offset).run(xs)
     assert info["magic"] == MAGIC and info["hash"] == spec_hash(spec)
     assert info["tile"] & 0x7FF == spec.tile.rows
-    assert info["offset_back"] == offset[1]
+    assert info["offset_back"] == offset[1] and info["scale_back"] == scale[3]
+    assert info["scale_init"] == unity_scale(spec)
     np.testing.assert_array_equal(np.array(got), expected.outputs)
     assert info["errors"] & 0b11 == (int(expected.overflow.any()) | int(expected.output_saturated.any()) << 1)
     assert info["bad_read"] and info["errors_after"] & 0b1000

@@ -17,6 +17,7 @@ from amaranth.sim import Simulator
 from aimcgen.presets import load_preset
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
+from aimcgen.rtl.noise import leap_cycles
 from aimcgen.sim.adc import adc_code, comparator_threshold_x2
 from aimcgen.sim.golden import GoldenTile
 from aimcgen.spec import SpecError, from_dict
@@ -195,12 +196,15 @@ def test_comparator_and_flash_thresholds(kind, shift):
             # The four ADCs probe the four trial codes around the sample's code; then the held sample is
             # probed again, each ADC with another of those trials, without resampling.
             base = (q + (lsb // 2 if kind == "flash" else 0)) // lsb
-            for start, offsets in ((1, (-1, 0, 1, 2)), (0, (2, 1, 0, -1))):
+            # A flash macro has no comparators to probe, a SAR or ramp macro no flash bank.
+            for start, offsets in ((1, (-1, 0, 1, 2)), (0, (2, 1, 0, -1))) if kind != "flash" else ():
                 trial = [int(np.clip(base + d, adc.code_min, adc.code_max)) for d in offsets]
                 comp = await periphery.compare(ctx, trial, start=start, col_sel=1)
                 want = [int(2 * q >= comparator_threshold_x2(t, adc)) for t in trial]
                 if comp != want:
                     failures.append(("compare", q, trial, comp, want))
+            if kind != "flash":
+                continue
             await periphery.command(ctx, AnalogOp.CONVERT, col_sel=0)
             code = list(ctx.get(dut.resp.code))
             want = adc_code(np.full(adc.count, q), adc).tolist()
@@ -225,13 +229,29 @@ def test_timing_and_registered_responses():
         await periphery.wait_ready(ctx)
         return periphery.cycles - before
 
+    async def issued(ctx, op, **kw):
+        before = periphery.cycles
+        await periphery.command(ctx, op, **kw)
+        return periphery.cycles - before
+
     async def bench(ctx):
         assert await timed(ctx, AnalogOp.INTEGRATE, start=1, row_en=(1 << rows) - 1) == rows + 1
         assert await timed(ctx, AnalogOp.INTEGRATE, start=1, row_en=0b100) == 1 + 3
         assert await timed(ctx, AnalogOp.INTEGRATE, start=1, row_en=0) == 1
-        assert await timed(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
-        assert await timed(ctx, AnalogOp.CONVERT) == 1
+        assert await timed(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
         assert await timed(ctx, AnalogOp.PROG_READ, row=2, col=3) == 1
+        # Sampling commands (COMPARE with start, CONVERT) are at least leap_cycles apart: the noise leap.
+        # A 5-bit SAR conversion takes 5 cycles, so its samples are never delayed.
+        leap = leap_cycles(spec)
+        assert leap == 4
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
+        for _ in range(leap - 1):
+            assert await issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == leap
+        assert await issued(ctx, AnalogOp.CONVERT) == 1                  # a SAR macro has no flash bank
+        await ctx.tick().repeat(leap - 2)
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
         assert await timed(ctx, AnalogOp.PROG_WRITE, row=2, col=3, target=-5) == 2
 
         # Responses hold while no command is accepted (valid low), whatever the payload does meanwhile.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from aimcgen.rtl.noise import NoiseGenerator
+from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
 from aimcgen.sim.noise import TileNoise, noise_multiplier
 from aimcgen.spec import from_dict
 
@@ -21,6 +21,8 @@ def _rtl_draws(dut, count, seed):
 
     async def bench(ctx):
         for gap in gaps:
+            while not ctx.get(dut.ready):       # a multi-cycle leap: wait for it
+                await ctx.tick()
             values.append(ctx.get(dut.value))
             ctx.set(dut.draw, 1)
             await ctx.tick()
@@ -42,6 +44,23 @@ def test_draws_match_golden(sigma, tile, adc):
     expected = TileNoise(spec, tile).draw(200)[adc].tolist()
     assert _rtl_draws(NoiseGenerator(spec, tile, adc), 200, seed=tile * 10 + adc) == expected
     assert any(expected)
+
+
+@pytest.mark.parametrize("cycles", [2, 4, 32])
+def test_leap_over_several_cycles_matches_golden(cycles):
+    spec = _spec(0.5)
+    expected = TileNoise(spec, 1).draw(60)[2].tolist()
+    dut = NoiseGenerator(spec, 1, 2, leap_cycles=cycles)
+    assert _rtl_draws(dut, 60, seed=cycles) == expected
+
+
+def test_leap_cycles_hide_in_one_conversion():
+    def kind(kind, bits):
+        return from_dict({"adc": {"kind": kind, "bits": bits, "full_scale": 256}})
+    assert [leap_cycles(kind("sar", b)) for b in (3, 4, 6, 8)] == [2, 4, 4, 8]
+    assert leap_cycles(kind("flash", 4)) == 1 and leap_cycles(kind("ramp", 6)) == 32
+    with pytest.raises(ValueError, match="leap_cycles = 3"):
+        NoiseGenerator(_spec(1.0), 0, 0, leap_cycles=3)
 
 
 def test_zero_sigma_gives_zeros():

@@ -16,6 +16,10 @@ SPECS = {
     "pwm_flash": {"tile": {"rows": 8, "cols": 6}, "input": {"bits": 3, "encoding": "pwm"},
                   "adc": {"kind": "flash", "bits": 5, "count": 3, "full_scale": 32},
                   "accumulator": {"bits": 8}},
+    # one flash ADC per column: a step's conversions are a single command (x_done must not lag)
+    "pwm_flash_per_column": {"tile": {"rows": 8, "cols": 3}, "input": {"bits": 3, "encoding": "pwm"},
+                             "adc": {"kind": "flash", "bits": 5, "count": 3, "full_scale": 32},
+                             "accumulator": {"bits": 8}},
     "bit_serial_ramp": {"tile": {"rows": 6, "cols": 4}, "input": {"bits": 3},
                         "adc": {"kind": "ramp", "bits": 4, "count": 2, "full_scale": 8},
                         "accumulator": {"bits": 6}},
