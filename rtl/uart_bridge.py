@@ -74,12 +74,15 @@ class UartBridge(wiring.Component):
         # the bus side assembles and splits words (four cycles each, hidden behind the UART's pace).
         # An asynchronous read port and a register rather than a synchronous port: Yosys merges them into
         # the block RAM's read port and, told no_rw_check (a byte read in the cycle it is written is never
-        # used), builds no read-first emulation.
+        # used), builds no read-first emulation. A second register follows: an ECP5 block RAM without its
+        # output register takes about 5.8 ns from clock to data, too slow to feed the CRC and the UART's
+        # shift register in one cycle at 100 MHz. Reads therefore take two cycles (SETUP, FETCH/LATCH).
         m.submodules.buffer = buffer = Memory(shape=8, depth=proto.MAX_BURST * proto.WORD_BYTES, init=[],
                                               attrs={"no_rw_check": 1})
         rd_port = buffer.read_port(domain="comb")
+        rd_ram = Signal(8)
         rd_data = Signal(8)
-        m.d.sync += rd_data.eq(rd_port.data)
+        m.d.sync += [rd_ram.eq(rd_port.data), rd_data.eq(rd_ram)]
         wr = buffer.write_port()
 
         crc = Signal(8)
@@ -166,18 +169,18 @@ class UartBridge(wiring.Component):
                     with m.Else():
                         m.d.sync += status.eq(proto.STATUS_OK)
                         m.next = "SETUP"
-            with m.State("SETUP"):                  # the read port fetches byte 0 of word `index`
+            with m.State("SETUP"):                  # the read port fetches bytes 0 and 1 of `index` (two cycles)
                 m.d.comb += self.busy.eq(1)
-                m.d.sync += [timer.eq(0), byte_index.eq(1)]
+                m.d.sync += [timer.eq(0), byte_index.eq(byte_index + 1)]
                 with m.If(beyond):
                     m.d.sync += status.eq(proto.STATUS_BUS_ERROR)
                     m.next = "RESPOND"
-                with m.Else():
+                with m.Elif(byte_index == 1):
                     m.next = "GATHER"
             with m.State("GATHER"):                 # bytes 0..3 into `word`: the bus starts from flip-flops
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += [timer.eq(0), word.eq(shifted), byte_index.eq(byte_index + 1)]
-                with m.If(byte_index == 0):
+                with m.If(byte_index == 1):         # the read address runs two bytes ahead of rd_data
                     m.next = "ACCESS"
             with m.State("ACCESS"):
                 m.d.comb += [self.busy.eq(1), bus.cyc.eq(1), bus.stb.eq(1)]
@@ -215,6 +218,9 @@ class UartBridge(wiring.Component):
                     with m.Else():
                         m.next = "CHECK"
             with m.State("FETCH"):                  # the read port fetches the next byte
+                m.d.comb += self.busy.eq(1)
+                m.next = "LATCH"
+            with m.State("LATCH"):                  # ... and the output register takes it
                 m.d.comb += self.busy.eq(1)
                 m.next = "BYTE"
             with m.State("BYTE"):

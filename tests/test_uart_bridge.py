@@ -131,7 +131,7 @@ def test_write_then_read_burst(stall_tx):
 def test_max_burst_and_garbage_before_sync():
     h = Harness()
     words = list(range(1000, 1000 + proto.MAX_BURST))
-    # the host sends the read after the write's response (the burst takes about 6 cycles a word)
+    # the host sends the read after the write's response (the burst takes about 7 cycles a word)
     h.script = [("send", b"\x00\x13\x5a"), ("send", proto.encode_write(0x100, words)), ("idle", 600),
                 ("send", proto.encode_read(0x100, proto.MAX_BURST))]
     h.run()
