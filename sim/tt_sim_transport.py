@@ -8,10 +8,6 @@ through the same bit-level UART ends as UartSimTransport, whose read/idle/close 
 
 from __future__ import annotations
 
-from collections import deque
-
-from amaranth.sim import Simulator
-
 from aimcgen.flows.tinytapeout import RX_PIN, TX_PIN, TinyTapeoutTop
 from aimcgen.sim.uart_sim_transport import CLOCK_PERIOD, UartSimTransport
 from aimcgen.spec import DesignSpec
@@ -32,28 +28,14 @@ class TtSimTransport(UartSimTransport):
 
     def __init__(self, spec: DesignSpec, *, divisor: int = 4, timeout_cycles: int = 2_000_000,
                  heartbeat_bits: int = 4, init_weights=None, vcd: str | None = None):
-        self.spec = spec
         self.top = TinyTapeoutTop(spec, divisor=divisor, heartbeat_bits=heartbeat_bits, init_weights=init_weights)
-        self.dut = _UartPins(self.top)
-        self.regmap = self.top.regmap
-        self.divisor = divisor
-        self.timeout_cycles = timeout_cycles
-        self.cycles = 0
-        self._to_dut: deque[int] = deque()
-        self._from_dut = bytearray()
-        self.framing_errors = 0
+        self._start(spec, _UartPins(self.top), self.top, divisor=divisor, timeout_cycles=timeout_cycles)
         self.uo_ever_high = self.uo_ever_low = self.uio_ever_driven = 0
         self._resets = 0
-        self.sim = Simulator(self.top)
         self.sim.add_process(self._clock)
         self.sim.add_testbench(self._reset, background=True)
-        self.sim.add_testbench(self._drive_rx, background=True)
-        self.sim.add_testbench(self._sample_tx, background=True)
         self.sim.add_process(self._watch)
-        self._vcd = None
-        if vcd is not None:
-            self._vcd = self.sim.write_vcd(vcd)
-            self._vcd.__enter__()
+        self._open_vcd(vcd)
         self.pulse_reset()                   # out of reset (and through the synchronizer) before any byte
 
     async def _clock(self, ctx):

@@ -33,19 +33,26 @@ class UartSimTransport:
 
     def __init__(self, spec: DesignSpec, *, divisor: int = 4, timeout_cycles: int = 2_000_000,
                  init_weights=None, vcd: str | None = None):
-        self.spec = spec
-        self.dut = EmulationCore(spec, divisor=divisor, init_weights=init_weights)
-        self.regmap = self.dut.regmap
+        core = EmulationCore(spec, divisor=divisor, init_weights=init_weights)
+        self._start(spec, core, core, divisor=divisor, timeout_cycles=timeout_cycles)
+        self.sim.add_clock(CLOCK_PERIOD)
+        self._open_vcd(vcd)
+
+    def _start(self, spec: DesignSpec, device, top, *, divisor: int, timeout_cycles: int) -> None:
+        """State of every transport: `device` has the UART pins (rx, tx) and frame_timeout, `top` is simulated
+        (it carries the register map); the simulator gets the two UART ends."""
+        self.spec, self.dut, self.regmap = spec, device, top.regmap
         self.divisor = divisor
         self.timeout_cycles = timeout_cycles
         self.cycles = 0
         self._to_dut: deque[int] = deque()
         self._from_dut = bytearray()
         self.framing_errors = 0
-        self.sim = Simulator(self.dut)
-        self.sim.add_clock(CLOCK_PERIOD)
+        self.sim = Simulator(top)
         self.sim.add_testbench(self._drive_rx, background=True)
         self.sim.add_testbench(self._sample_tx, background=True)
+
+    def _open_vcd(self, vcd: str | None) -> None:
         self._vcd = None
         if vcd is not None:
             self._vcd = self.sim.write_vcd(vcd)
