@@ -20,7 +20,7 @@ from aimcgen.rtl.aimc_registers import aimc_register_map
 from aimcgen.rtl.postproc import AffinePostProcessor
 from aimcgen.sim.benches.accelerator_bench import (BENCH_TESTS, adc_bin_of, bench_defaults, declare_coverage,
                                                    reachable, run_accelerator_bench, saturation_rows)
-from aimcgen.sim.cocotb_setup import SIMULATORS, available_simulators, unavailable_reason
+from aimcgen.sim.cocotb_setup import SIMULATORS, unavailable_reason
 from aimcgen.sim.coverage import Coverage
 from aimcgen.spec import from_dict
 
@@ -44,13 +44,6 @@ def _require(simulator):
     reason = unavailable_reason(simulator)
     if reason is not None:
         pytest.skip(f"{simulator} not available: {reason}")
-
-
-def _fast_simulator():
-    simulators = available_simulators()
-    if not simulators:
-        pytest.skip(f"no simulator: {'; '.join(unavailable_reason(s) for s in SIMULATORS)}")
-    return "icarus" if "icarus" in simulators else simulators[0]          # the faster build
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +109,10 @@ def test_accelerator_bench(generated, simulator, name):
 
 
 @pytest.mark.parametrize("name", ["default"])
-def test_analog_top(generated, name):
+def test_analog_top(generated, name, fast_simulator):
     """The periphery top (<name>.v) with every tile served from Python: MacroModel (bit-exact) in every test,
     PhysicsMacroModel (PCM noise and drift) in test_physics_macro: exact and statistical checks."""
-    simulator = _fast_simulator()
+    simulator = fast_simulator
     spec, result = run(generated, name, simulator, top="analog", build=f"run_analog_{simulator}")
     report = check_result(spec, result, physics=True)
     physics = report["test_physics_macro"]
@@ -127,10 +120,10 @@ def test_analog_top(generated, name):
     print(f"physics macro: MAE {physics['mae_charge']:.2f} <= {physics['tolerance']:.2f} charge units")
 
 
-def test_injected_fault_is_caught_with_expected_and_got(tmp_path):
+def test_injected_fault_is_caught_with_expected_and_got(tmp_path, fast_simulator):
     """AffinePostProcessor(fault="flip_rounding") floors instead of rounding: the bench must fail and say
     which vector and column, what it expected and what it got."""
-    simulator = _fast_simulator()
+    simulator = fast_simulator
     spec = load_preset("default")
     source = tmp_path / f"{spec.name}_emulated.v"
     source.write_text(verilog.convert(Accelerator(spec, fault="flip_rounding"), name=source.stem,
@@ -155,10 +148,10 @@ def test_fault_argument():
     assert AffinePostProcessor(spec).fault is None and Accelerator(spec).fault is None
 
 
-def test_cmd_sim_smoke(tmp_path, capsys):
+def test_cmd_sim_smoke(tmp_path, capsys, fast_simulator):
     from aimcgen.cli_sim import add_sim_parser, cmd_sim
 
-    simulator = _fast_simulator()
+    simulator = fast_simulator
     parser = argparse.ArgumentParser(prog="aimcgen")
     add_sim_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["sim", "--preset", "default", "--simulator", simulator, "--out", str(tmp_path),

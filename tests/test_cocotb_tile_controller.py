@@ -15,7 +15,7 @@ from aimcgen.rtl.tile_controller import TileController
 from aimcgen.sim.adc import adc_code
 from aimcgen.sim.cocotb_macro import PhysicsMacroModel, pack, unpack
 from aimcgen.sim.cocotb_run import fix_constant_always, run_bench, write_bench_config
-from aimcgen.sim.cocotb_setup import SIMULATORS, available_simulators, unavailable_reason
+from aimcgen.sim.cocotb_setup import SIMULATORS, unavailable_reason
 from aimcgen.sim.golden import GoldenTile
 from aimcgen.sim.macro_model import CONVERT, INTEGRATE
 from aimcgen.spec import from_dict
@@ -83,12 +83,9 @@ def test_tile_controller_verilog(generated, simulator, name):
           f"physics MAE {physics['mae_charge']:.2f} <= {physics['tolerance']:.2f} charge units")
 
 
-def test_a_failing_bench_raises_its_own_message(generated):
+def test_a_failing_bench_raises_its_own_message(generated, fast_simulator):
     """run_bench turns the runner's SystemExit into an AssertionError carrying the cocotb test's message."""
-    simulators = available_simulators()
-    if not simulators:
-        pytest.skip(f"no simulator: {'; '.join(unavailable_reason(s) for s in SIMULATORS)}")
-    simulator = "icarus" if "icarus" in simulators else simulators[0]     # the faster build
+    simulator = fast_simulator
     spec, source = generated["pwm_flash"]
     build = source.parent / f"failing_{simulator}"
     config = write_bench_config(build / "config.json", spec, physics_mvms=8, physics_tolerance=0.0)

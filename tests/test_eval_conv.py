@@ -128,20 +128,16 @@ def test_conv_round_trips(tmp_path):
 
 
 @pytest.mark.slow
-def test_conv_network_on_rtl_equals_golden(tmp_path):
+def test_conv_network_on_rtl_equals_golden(tmp_path, fast_simulator):
     """The conv layer's 64 MVMs (one per position, in order) and the 16-tile dense layer on the generated
     Verilog: every output code equals the golden model's (sim.eval.rtl_check)."""
-    from aimcgen.sim.cocotb_setup import available_simulators
     from aimcgen.sim.eval.rtl_check import check_network_on_rtl
-    simulators = available_simulators()
-    if not simulators:
-        pytest.skip("no simulator")
     rng = np.random.default_rng(4)
     conv_model(tmp_path / "c.onnx", rng)
     net = load_network(tmp_path / "c.onnx")
     x = rng.normal(size=(40, 64))
     mapping = map_network(net, load_preset("default"), x)
-    result = check_network_on_rtl(mapping, x[:1], simulator="icarus" if "icarus" in simulators else simulators[0],
+    result = check_network_on_rtl(mapping, x[:1], simulator=fast_simulator,
                                   build_dir=tmp_path / "rtl", progress=print)
     assert result["passed"], result["mismatches"]
     assert [(l["mvms"], l["codes_compared"]) for l in result["layers"]] == [(64, 64 * 16), (1, 16)]

@@ -12,19 +12,10 @@ import numpy as np
 import pytest
 
 from aimcgen.presets import load_preset
-from aimcgen.sim.cocotb_setup import SIMULATORS, available_simulators, unavailable_reason
 from aimcgen.sim.eval.backends import GoldenBackend
 from aimcgen.sim.eval.mapping import map_network
 from aimcgen.sim.eval.network import default_model_path, load_network
 from aimcgen.sim.eval.rtl_check import check_network_on_rtl, mismatches
-
-
-@pytest.fixture(scope="module")
-def simulator():
-    simulators = available_simulators()
-    if not simulators:
-        pytest.skip(f"no simulator: {'; '.join(unavailable_reason(s) for s in SIMULATORS)}")
-    return "icarus" if "icarus" in simulators else simulators[0]          # the faster build
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +24,12 @@ def digits():
     return map_network(net, load_preset("default"), net.meta["x_calib"]), net.meta["x_test"][:4]
 
 
-def test_evaluate_rtl_check_equals_golden(digits, simulator, tmp_path, capsys):
+def test_evaluate_rtl_check_equals_golden(digits, fast_simulator, tmp_path, capsys):
     """`aimcgen evaluate --rtl-check 4` on the default preset: exact on every layer, in JSON and report.md."""
     from aimcgen.cli import main
 
     mapping, x = digits
-    assert main(["evaluate", "--seeds", "1", "--no-plots", "--rtl-check", str(len(x)), "--simulator", simulator,
+    assert main(["evaluate", "--seeds", "1", "--no-plots", "--rtl-check", str(len(x)), "--simulator", fast_simulator,
                  "--out", str(tmp_path)]) == 0
     out = tmp_path / mapping.spec.name / "evaluation"
     result = json.loads((out / "report.json").read_text())["rtl_check"]
@@ -49,7 +40,7 @@ def test_evaluate_rtl_check_equals_golden(digits, simulator, tmp_path, capsys):
         assert row["codes_compared"] == len(x) * layer.spec.logical_cols
         assert row["codes_differing"] == 0
         assert row["weight_writes"] == int(np.count_nonzero(layer.weight_codes))
-    assert (f"RTL cross-check: {len(x)} test input(s) through the generated Verilog ({simulator}), layer by "
+    assert (f"RTL cross-check: {len(x)} test input(s) through the generated Verilog ({fast_simulator}), layer by "
             f"layer: all {len(x) * (32 + 16)} output codes of 2 layer(s) equal the golden model"
             in (out / "report.md").read_text())
     # the outputs are not trivially zero: the golden model's last layer separates the classes
@@ -57,7 +48,7 @@ def test_evaluate_rtl_check_equals_golden(digits, simulator, tmp_path, capsys):
     assert len({int(np.argmax(v)) for v in last}) > 1
 
 
-def test_a_wrong_expectation_is_named(digits, simulator, tmp_path):
+def test_a_wrong_expectation_is_named(digits, fast_simulator, tmp_path):
     """A golden model whose offset of one layer-0 column is 3 output codes higher than what the RTL is
     programmed with: the check fails at layer 0 and names input, layer, column, expected and got."""
     mapping, x = digits
@@ -66,7 +57,7 @@ def test_a_wrong_expectation_is_named(digits, simulator, tmp_path):
     assert raw[0, col] > 0                      # above the relu: +3 codes shows in the output
     wrong = copy.deepcopy(mapping)
     wrong.layers[0].offset[col] += 3 << mapping.spec.postproc.scale_frac_bits
-    result = check_network_on_rtl(mapping, x, simulator=simulator, build_dir=tmp_path,
+    result = check_network_on_rtl(mapping, x, simulator=fast_simulator, build_dir=tmp_path,
                                   golden=GoldenBackend(wrong), progress=print)
     assert not result["passed"]
     assert result["layers_not_run"] == 1 and result["layers"][0]["codes_differing"] >= 1
