@@ -9,7 +9,7 @@ from pathlib import Path
 from aimcgen import __version__, spec_toml
 from aimcgen.cli_common import add_spec_options, load_spec
 from aimcgen.presets import load_preset, preset_names
-from aimcgen.spec import DesignSpec, SpecError, describe_fields
+from aimcgen.spec import SpecError, describe_fields
 
 DESCRIPTION = """\
 aimcgen generates the digital periphery of analog in-memory-compute accelerators from one design spec

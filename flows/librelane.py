@@ -29,7 +29,6 @@ from pathlib import Path
 from aimcgen.flows.macro_views import (SITE_H_UM, SITE_W_UM, macro_geometry, macro_name, macro_ports,
                                        top_ports, write_macro_views)
 from aimcgen.flows.gds import abstract_gds
-from aimcgen.flows.pdk import CORNERS
 
 MACRO_HALO_UM = 40.0
 PERIPHERY_UTIL = 0.45          # FP_CORE_UTIL: standard-cell utilization of the periphery region

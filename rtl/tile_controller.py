@@ -17,7 +17,7 @@ Weight programming commands (PROG_WRITE, PROG_READ) are executed between MVMs, b
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -26,7 +26,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.rtl import uart_protocol as proto
-from aimcgen.rtl.wishbone import DATA_WIDTH, WishboneSignature
+from aimcgen.rtl.wishbone import WishboneSignature
 
 DEFAULT_BUS_TIMEOUT = 1 << 20
 

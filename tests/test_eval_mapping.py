@@ -1,7 +1,5 @@
 """sim.eval: mapping round trip, back ends, attribution sanity."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 

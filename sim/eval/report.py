@@ -11,7 +11,6 @@ With rtl_check = N, the first N test inputs also run through the generated Veril
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
