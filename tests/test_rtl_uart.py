@@ -15,6 +15,20 @@ async def send_byte(ctx, line, byte, div=DIV, stop=1):
         await ctx.tick().repeat(div)
 
 
+def collect(stream, got, each_cycle=None):
+    """A background testbench: always ready, appends every payload of `stream` to `got`; `each_cycle(ctx)`
+    runs after every clock edge too."""
+    async def testbench(ctx):
+        ctx.set(stream.ready, 1)
+        while True:
+            await ctx.tick()
+            if ctx.get(stream.valid):
+                got.append(ctx.get(stream.payload))
+            if each_cycle is not None:
+                each_cycle(ctx)
+    return testbench
+
+
 def run(dut, *testbenches, background=()):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -92,15 +106,10 @@ def test_rx_receives_and_flags_framing_error_and_ignores_glitch():
         await send_byte(ctx, dut.rx, 0xE7)
         await ctx.tick().repeat(3 * DIV)
 
-    async def sink(ctx):
-        ctx.set(dut.data.ready, 1)
-        while True:
-            await ctx.tick()
-            if ctx.get(dut.data.valid):
-                got.append(ctx.get(dut.data.payload))
-            flags["framing"] += ctx.get(dut.framing_error)
+    def count_framing_errors(ctx):
+        flags["framing"] += ctx.get(dut.framing_error)
 
-    run(dut, sender, background=[sink])
+    run(dut, sender, background=[collect(dut.data, got, count_framing_errors)])
     assert got == [0x3C, 0xE7]
     assert flags["framing"] == 1
 
@@ -143,14 +152,7 @@ def test_loopback_stream_of_bytes():
         ctx.set(tx.data.valid, 0)
         await ctx.tick().repeat(12 * DIV)
 
-    async def consumer(ctx):
-        ctx.set(rx.data.ready, 1)
-        while True:
-            await ctx.tick()
-            if ctx.get(rx.data.valid):
-                got.append(ctx.get(rx.data.payload))
-
-    run(m, producer, background=[consumer])
+    run(m, producer, background=[collect(rx.data, got)])
     assert got == data
 
 
@@ -166,12 +168,5 @@ def test_rx_tolerates_a_faster_sender():
             await send_byte(ctx, dut.rx, byte, div=25)
         await ctx.tick().repeat(30)
 
-    async def sink(ctx):
-        ctx.set(dut.data.ready, 1)
-        while True:
-            await ctx.tick()
-            if ctx.get(dut.data.valid):
-                got.append(ctx.get(dut.data.payload))
-
-    run(dut, sender, background=[sink])
+    run(dut, sender, background=[collect(dut.data, got)])
     assert got == [0xA5, 0x5A, 0xFF, 0x01]
