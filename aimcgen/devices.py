@@ -1,17 +1,19 @@
 """Published device statistics: the presets behind `[device] model = "pcm" | "rram" | "ideal"`.
 
-Every constant names its source. The physics model (sim.physics) reads only the DeviceSpec fields, so a
-user may override any single statistic in TOML and keep the rest of the preset.
+Every constant names its source. Each preset is a plain mapping of `[device]` field values: the spec's
+DeviceSpec takes its defaults from PCM and `spec.device_preset(model)` builds a DeviceSpec from any preset, so
+every constant is written here once. The physics model (sim.models.physics) reads only the DeviceSpec fields,
+so a user may override any single statistic in TOML and keep the rest of the preset.
 """
 
 from __future__ import annotations
 
-from aimcgen.spec import DeviceSpec
+from types import MappingProxyType
 
 # PCM: IBM aihwkit's PCM-like inference noise model (src/aihwkit/inference/noise/pcm.py), fitted by
 # Nandakumar et al., "Phase-change memory models for deep learning training and inference", ICECS 2019,
 # on a 1-million-device PCM array; see also Joshi et al., Nature Communications 11, 2473 (2020).
-PCM = DeviceSpec(
+PCM = MappingProxyType(dict(
     model="pcm",
     g_max_us=25.0,                              # aihwkit PCMLikeNoiseModel default g_max
     prog_noise_us=(0.26348, 1.9650, -1.1731),   # aihwkit prog_coeff, in uS at g_max = 25 uS
@@ -23,7 +25,7 @@ PCM = DeviceSpec(
     read_noise_rel=0.0,                         # PCM read noise is the 1/f term above
     relax_us=(0.0,),
     relax_time_s=86400.0,
-)
+))
 
 # RRAM: Wan et al., "A compute-in-memory chip based on resistive random-access memory", Nature 608,
 # 504 (2022), as fitted in IBM aihwkit's ReRamWan2022NoiseModel (src/aihwkit/inference/noise/reram.py):
@@ -31,7 +33,7 @@ PCM = DeviceSpec(
 # RRAM shows no power-law drift; its conductance relaxes. relax_us is the extra spread at 1 day,
 # sqrt(sigma_1day^2 - sigma_1s^2), refitted here as a 4th-order polynomial (max fit error 0.01 uS).
 # The short-term read noise of about 1 % is the figure aihwkit's documentation recommends adding.
-RRAM = DeviceSpec(
+RRAM = MappingProxyType(dict(
     model="rram",
     g_max_us=40.0,
     prog_noise_us=(0.348, 16.030, -43.853, 45.393, -16.815),
@@ -43,10 +45,10 @@ RRAM = DeviceSpec(
     read_noise_rel=0.01,
     relax_us=(0.608, 15.687, -30.867, 24.759, -7.767),
     relax_time_s=86400.0,
-)
+))
 
 # An ideal device: exact conductances forever; used for functional checks against a float reference.
-IDEAL = DeviceSpec(
+IDEAL = MappingProxyType(dict(
     model="ideal",
     g_max_us=25.0,
     prog_noise_us=(0.0,),
@@ -58,10 +60,6 @@ IDEAL = DeviceSpec(
     read_noise_rel=0.0,
     relax_us=(0.0,),
     relax_time_s=86400.0,
-)
+))
 
 DEVICE_PRESETS = {"pcm": PCM, "rram": RRAM, "ideal": IDEAL}
-
-
-def device_preset(model: str) -> DeviceSpec:
-    return DEVICE_PRESETS[model]

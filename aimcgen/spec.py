@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from aimcgen.devices import DEVICE_PRESETS, PCM as PCM_PRESET
+
 
 class SpecError(ValueError):
     """A spec field (or a combination of fields) is invalid; the message names the field and the rule."""
@@ -144,41 +146,43 @@ class ArraySpec:
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """Statistics of the physical devices, used by the float physics model (sim.physics).
+    """Statistics of the physical devices, used by the float physics model (sim.models.physics).
 
     The defaults are the PCM preset; `aimcgen.devices` holds every preset with the source of each constant.
     In the formulas g = G / g_max is the normalized conductance and t the time since programming.
     """
     model: str = _choice(("pcm", "rram", "ideal"), "device preset that supplies the defaults of the other "
                          "device fields", default="pcm")
-    g_max_us: float = _float(0.1, 1000.0, "largest programmable conductance in microsiemens", default=25.0)
+    g_max_us: float = _float(0.1, 1000.0, "largest programmable conductance in microsiemens",
+                               default=PCM_PRESET["g_max_us"])
     prog_noise_us: tuple[float, ...] = _floats(1, 5, "programming noise sigma in uS as polynomial "
                                                "coefficients c0 + c1 g + c2 g^2 + ..., fitted at this "
                                                "g_max_us (rescale them by hand when changing g_max_us)",
-                                               default=(0.26348, 1.9650, -1.1731))
+                                               default=PCM_PRESET["prog_noise_us"])
     drift_mu: tuple[float, ...] = _floats(4, 4, "drift exponent mean clamp(a ln g + b, lo, hi) as "
-                                          "[a, b, lo, hi]", default=(-0.0155, 0.0244, 0.049, 0.1))
+                                          "[a, b, lo, hi]", default=PCM_PRESET["drift_mu"])
     drift_sigma: tuple[float, ...] = _floats(4, 4, "drift exponent spread clamp(a ln g + b, lo, hi) as "
-                                             "[a, b, lo, hi]", default=(-0.0125, -0.0059, 0.008, 0.045))
+                                             "[a, b, lo, hi]", default=PCM_PRESET["drift_sigma"])
     drift_t0_s: float = _float(1e-6, 1e6, "drift reference time t0 in G(t) = G0 ((t + t0)/t0)^-nu (s)",
-                               default=20.0)
+                               default=PCM_PRESET["drift_t0_s"])
     read_noise_q: tuple[float, ...] = _floats(3, 3, "accumulated 1/f read noise Q = min(c / max(g^e, 1e-3), "
-                                              "qmax) as [c, e, qmax]", default=(0.0088, 0.65, 0.2))
+                                              "qmax) as [c, e, qmax]", default=PCM_PRESET["read_noise_q"])
     t_read_s: float = _float(1e-12, 1.0, "duration of one read (s), sets the 1/f noise bandwidth",
-                             default=250e-9)
-    read_noise_rel: float = _float(0.0, 1.0, "white read noise per read, relative to |G|", default=0.0)
+                             default=PCM_PRESET["t_read_s"])
+    read_noise_rel: float = _float(0.0, 1.0, "white read noise per read, relative to |G|",
+                                   default=PCM_PRESET["read_noise_rel"])
     relax_us: tuple[float, ...] = _floats(1, 5, "conductance relaxation spread in uS reached at relax_time_s, "
                                           "as polynomial coefficients in g (grows with ln t before)",
-                                          default=(0.0,))
+                                          default=PCM_PRESET["relax_us"])
     relax_time_s: float = _float(1.0, 1e9, "time at which the relaxation spread is complete (s)",
-                                 default=86400.0)
+                                 default=PCM_PRESET["relax_time_s"])
     stuck_set_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at g_max", default=0.0)
     stuck_reset_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at 0", default=0.0)
 
 
 @dataclass(frozen=True)
 class NoiseSpec:
-    """The emulated tile's deterministic read noise (see sim.noise for the bit-level generator)."""
+    """The emulated tile's deterministic read noise (see contract.noise for the bit-level generator)."""
     sigma_lsb: float = _float(0.0, 65536.0, "standard deviation of the noise added to each sampled column "
                               "charge, in charge units (0 turns it off)", default=1.0)
     seed: int = _int(1, (1 << 32) - 1, "seed of the noise generators", default=1)
@@ -297,10 +301,14 @@ def from_dict(tables: dict[str, Any], *, source: str = "spec") -> DesignSpec:
 def _section_defaults(section: str, cls: type, table: dict) -> dict[str, Any]:
     if section != "device":
         return {}
-    from aimcgen.devices import device_preset  # local import: devices imports this module
     model = table.get("model", "pcm")
     _check_choice("device.model", model, dataclasses.fields(cls)[0].metadata["choices"])
     return dataclasses.asdict(device_preset(model))
+
+
+def device_preset(model: str) -> DeviceSpec:
+    """The DeviceSpec of a preset of aimcgen.devices ("pcm", "rram", "ideal")."""
+    return DeviceSpec(**DEVICE_PRESETS[model])
 
 
 def _default_of(f: dataclasses.Field) -> Any:

@@ -3,7 +3,7 @@
 Usage: python benchmarks/cycles.py [--mvms N] [PRESET ...]
 The analog bound is the number of commands the analog macro itself must execute per MVM (drive cycles
 plus comparator decisions of every conversion, see rtl.tile_controller.analog_bound_cycles). The periphery
-RTL runs in Amaranth's simulator against an analog-speed macro model (sim.macro_model) that never stalls;
+RTL runs in Amaranth's simulator against an analog-speed macro model (sim.verify.macro_model) that never stalls;
 the period between successive MVM starts is the controller's steady-state cost. Results are checked
 against the golden model before they are reported.
 """
@@ -16,10 +16,10 @@ import time
 import numpy as np
 
 from aimcgen.presets import load_preset, preset_names
-from aimcgen.rtl.tile_controller import analog_bound_cycles, drive_cycles
-from aimcgen.sim.adc import conversion_cycles
-from aimcgen.sim.amaranth_macro import run_tile_mvms
-from aimcgen.sim.golden import GoldenTile
+from aimcgen.contract.schedule import analog_bound_cycles, drive_cycles
+from aimcgen.contract.adc import conversion_cycles
+from aimcgen.sim.verify.amaranth_macro import run_tile_mvms
+from aimcgen.sim.models.golden import GoldenTile
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from aimcgen.presets import load_preset
-from aimcgen.sim.golden import GoldenAccelerator
+from aimcgen.sim.models.golden import GoldenAccelerator
 
 CASES = [
     ("tile64", {}),

@@ -37,8 +37,8 @@ if cocotb is not None:
         from cocotb.triggers import RisingEdge
 
         from aimcgen.rtl.accelerator_core import output_layout
-        from aimcgen.sim.cocotb_run import load_bench_config, record_bench_report
-        from aimcgen.sim.cocotb_streams import StreamDriver, StreamMonitor, sim_cycle
+        from aimcgen.sim.verify.cocotb_run import load_bench_config, record_bench_report
+        from aimcgen.sim.verify.cocotb_streams import StreamDriver, StreamMonitor, sim_cycle
 
         spec, cfg = load_bench_config()
         mvms = int(cfg.get("mvms", 20))
@@ -67,7 +67,7 @@ if cocotb is not None:
 
 
 def _cocotb_run(spec, source: Path, simulator: str, build: Path, mvms: int) -> dict:
-    from aimcgen.sim.cocotb_run import clean_run_dir, run_bench, write_bench_config
+    from aimcgen.sim.verify.cocotb_run import clean_run_dir, run_bench, write_bench_config
 
     clean_run_dir(build, simulator)            # time a fresh build
     config = write_bench_config(build / f"config_{simulator}.json", spec, mvms=mvms)
@@ -136,7 +136,7 @@ def main(argv=None) -> int:
 
     from aimcgen.presets import load_preset
     from aimcgen.rtl.accelerator import Accelerator
-    from aimcgen.sim.cocotb_setup import unavailable_reason
+    from aimcgen.sim.verify.cocotb_setup import unavailable_reason
 
     spec = load_preset(args.preset)
     build = (args.out / spec.name).resolve()

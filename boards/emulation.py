@@ -3,7 +3,7 @@
 `EmulationCore(spec, clk_freq=..., baud=...)` is everything but the board: `Accelerator(spec,
 emulated=True)`, a UART (rtl.uart) and the UART-to-Wishbone bridge (rtl.uart_bridge) on the accelerator's
 register bus. Its ports are the UART pins `rx`/`tx` and the status outputs `busy`/`error`; simulations
-drive it directly (sim.uart_sim_transport).
+drive it directly (sim.verify.uart_sim_transport).
 
 `EmulationTop(spec, board)` puts the core on a board (aimcgen.boards): the board's clocking (a PLL to the
 spec's clock where the board clock differs), a reset synchronizer (PLL lock and reset button), the UART
@@ -27,7 +27,7 @@ from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.rtl import uart_protocol as proto
+from aimcgen.contract import uart_protocol as proto
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.rtl.uart import UartRx, UartTx, uart_divisor
 from aimcgen.rtl.uart_bridge import UartBridge

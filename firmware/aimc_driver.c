@@ -8,7 +8,7 @@
 
 /* The header must be a generated aimcgen register header. */
 #if !defined(AIMC_SPEC_HASH_VALUE) || !defined(AIMC_WEIGHTS_COL_STRIDE) || !defined(AIMC_LAYER_ADDR)
-#error "AIMC_REGS_HEADER is not an aimcgen register header (aimcgen.firmware.write_firmware)"
+#error "AIMC_REGS_HEADER is not an aimcgen register header (aimcgen.firmware.generate.write_firmware)"
 #endif
 
 #define CHECK(expr)               \

@@ -3,7 +3,7 @@
  *
  * Building for one design
  *   The driver takes every size and address from the design's generated register header
- *   (aimcgen.firmware.write_firmware(spec, dir) writes <name>_regs.h). Select it at compile time:
+ *   (aimcgen.firmware.generate.write_firmware(spec, dir) writes <name>_regs.h). Select it at compile time:
  *
  *     gcc -std=c99 -Wall -Wextra -Werror -pedantic -I firmware -I <dir> \
  *         -DAIMC_REGS_HEADER='"<name>_regs.h"' -c firmware/aimc_driver.c

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-from aimcgen.formats import datapath_formats
+from aimcgen.contract.formats import datapath_formats
 from aimcgen.spec import DesignSpec, SpecError
 
 SCHEMA = "aimcgen-fpga-report/1"

@@ -75,13 +75,13 @@ def write_gate_level_model(netlist: Path, json_netlist: Path, liberty: Path, top
 
 
 def run_gate_level_bench(spec, synth, liberty: Path, out_dir: Path, *, seed: int = 1) -> dict:
-    """The cocotb accelerator bench (golden-model scoreboard, every analog tile served by sim.macro_model) on
+    """The cocotb accelerator bench (golden-model scoreboard, every analog tile served by sim.verify.macro_model) on
     the gate-level model of `synth` (asic_synth.SynthResult), with Icarus. Returns a JSON-ready summary;
     SimulatorUnavailable when Icarus is missing, AssertionError naming the failing tests when one fails."""
     import time
 
-    from aimcgen.rtl.aimc_registers import aimc_register_map
-    from aimcgen.sim.benches.accelerator_bench import run_accelerator_bench
+    from aimcgen.contract.aimc_registers import aimc_register_map
+    from aimcgen.sim.verify.benches.accelerator_bench import run_accelerator_bench
 
     out = Path(out_dir)
     model = write_gate_level_model(synth.netlist, synth.json_netlist, liberty, synth.top, out / f"{synth.top}.gls.v")

@@ -1,45 +1,24 @@
-"""A Tiny Tapeout (TT) project of the emulation core: the accelerator on TT's fixed pins, and its project folder.
-
-TT user projects are one module `tt_um_<name>` with eight-bit `ui_in`/`uo_out`/`uio_*` pins, `ena`, `clk`
-and an active-low `rst_n`. `TinyTapeoutTop(spec)` puts `EmulationCore(spec)` (boards.emulation: the
-accelerator with emulated tiles, the UART and the UART-to-Wishbone bridge) on them:
-
-  ui_in[3]   UART RX (TT's pin for the demo board RP2040's TX; the core's UartRx has its own 2-flop
-             synchronizer)
-  uo_out[4]  UART TX (to the RP2040's RX)
-  uo_out[0]  busy: an MVM or program-and-verify is running, or a host frame is in flight
-  uo_out[1]  error: the last frame was answered with an error, or a sticky ERRORS bit is set
-  uo_out[2]  heartbeat: the top bit of a free-running counter (about 1 s period at the spec's clock)
-  uio        unused inputs (uio_oe = 0)
-  rst_n      reset, asserted asynchronously and released synchronously (two flip-flops)
-  ena        ignored (TT holds it high while the project is selected; the core then runs from reset)
-
-The UART runs at `baud` from the spec's clock (design.clock_mhz), as on the FPGA boards.
+"""A Tiny Tapeout (TT) project of the emulation core: its project folder around boards.tinytapeout's top.
 
 `write_tiny_tapeout(spec, out_dir)` writes the TT project folder (src/project.v, info.yaml, docs/info.md,
-tt_area.json, regmap.json, spec.toml; synth.md when synthesized) staged and moved into place. The tile count comes from the cell area: synthesized with
-flows.asic_synth when asked, otherwise estimated (`estimate_area`).
+tt_area.json, regmap.json, spec.toml; synth.md when synthesized) staged and moved into place. The tile count
+comes from the cell area: synthesized with flows.asic_synth when asked, otherwise estimated
+(`estimate_area`). The pins are described in boards.tinytapeout.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import ClockDomain, ClockSignal, Module, Signal
-from amaranth.lib import wiring
-from amaranth.lib.cdc import ResetSynchronizer
-from amaranth.lib.wiring import In, Out
 
-from aimcgen.boards.emulation import DEFAULT_BAUD, EmulationCore
+from aimcgen.boards.emulation import DEFAULT_BAUD
+from aimcgen.boards.tinytapeout import (BUSY_PIN, ERROR_PIN, HEARTBEAT_PIN, RX_PIN, TX_PIN, TinyTapeoutTop,
+                                       top_name)
 from aimcgen.spec import DesignSpec
-
-RX_PIN, TX_PIN = 3, 4                      # ui_in[3] / uo_out[4]: TT's UART pins to the demo board's RP2040
-BUSY_PIN, ERROR_PIN, HEARTBEAT_PIN = 0, 1, 2
 
 # TT block outlines in um (tt-support-tools tile_sizes.yaml, sky130); a 1x1 tile is 161 x 111.52 um.
 TILE_SIZES_UM = {"1x1": (161.00, 111.52), "1x2": (161.00, 225.76), "2x2": (334.88, 225.76),
@@ -49,50 +28,6 @@ TILE_SIZES_UM = {"1x1": (161.00, 111.52), "1x2": (161.00, 225.76), "2x2": (334.8
 # not a TT rule: TT's hardening flow sets its own target density and reports the real utilization).
 PLACEMENT_DENSITY = 0.60
 YAML_VERSION = 6
-
-
-def top_name(spec: DesignSpec) -> str:
-    return f"tt_um_{spec.name}"
-
-
-class TinyTapeoutTop(wiring.Component):
-    """`EmulationCore(spec)` on the TT pins (see the module doc); `divisor` overrides the baud's divisor."""
-
-    def __init__(self, spec: DesignSpec, *, baud: float = DEFAULT_BAUD, divisor: int | None = None,
-                 heartbeat_bits: int | None = None, init_weights=None):
-        if not isinstance(spec, DesignSpec):
-            raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
-        self.spec = spec
-        self.core = EmulationCore(spec, baud=baud, divisor=divisor, init_weights=init_weights,
-                                  coefficient_copy=False)
-        self.regmap, self.frame_timeout = self.core.regmap, self.core.frame_timeout
-        if heartbeat_bits is None:
-            heartbeat_bits = max(1, round(math.log2(spec.design.clock_mhz * 1e6)))
-        if heartbeat_bits < 1:
-            raise ValueError(f"heartbeat_bits must be at least 1, not {heartbeat_bits}")
-        self.heartbeat_bits = heartbeat_bits
-        super().__init__({"ui_in": In(8), "uo_out": Out(8), "uio_in": In(8), "uio_out": Out(8),
-                          "uio_oe": Out(8), "ena": In(1), "clk": In(1), "rst_n": In(1)})
-
-    def elaborate(self, platform):
-        m = Module()
-        # The wrapper owns the sync domain, so the module's ports are exactly TT's (no Amaranth clk/rst).
-        m.domains.sync = ClockDomain("sync")
-        m.d.comb += ClockSignal("sync").eq(self.clk)
-        m.submodules.reset_sync = ResetSynchronizer(~self.rst_n, domain="sync")
-        m.submodules.core = core = self.core
-        heartbeat = Signal(self.heartbeat_bits)
-        m.d.sync += heartbeat.eq(heartbeat + 1)
-        m.d.comb += [
-            core.rx.eq(self.ui_in[RX_PIN]),
-            self.uo_out[TX_PIN].eq(core.tx),
-            self.uo_out[BUSY_PIN].eq(core.busy),
-            self.uo_out[ERROR_PIN].eq(core.error),
-            self.uo_out[HEARTBEAT_PIN].eq(heartbeat[-1]),
-            self.uio_out.eq(0),
-            self.uio_oe.eq(0),
-        ]
-        return m
 
 
 def wrapper_verilog(spec: DesignSpec, *, baud: float = DEFAULT_BAUD, name: str | None = None) -> str:
@@ -256,7 +191,7 @@ rst_n low, release it, then use the aimcgen host driver (`pip install pyserial`)
 this folder (`regmap.json`; `spec.toml` is the spec it was built from):
 
 ```python
-from aimcgen.sim.host_driver import AimcHost
+from aimcgen.sim.host.driver import AimcHost
 host = AimcHost("/dev/ttyACM0", regmap_json="regmap.json", baud={round(baud)})
 host.check_identity()                      # ID and SPEC_HASH match this build
 host.program_weights(w)                    # {spec.logical_rows} x {spec.logical_cols} signed codes
@@ -265,7 +200,7 @@ y = host.run(xs)                           # one MVM per row of xs
 ```
 
 The link protocol (frames with a sync byte, a read/write burst command, a byte address, data and a CRC-8,
-one status response per request) is documented in aimcgen's `rtl/uart_protocol.py`.
+one status response per request) is documented in aimcgen's `aimcgen/contract/uart_protocol.py`.
 
 Status pins: uo_out[0] busy, uo_out[1] error, uo_out[2] heartbeat. uio is unused (inputs).
 
@@ -281,7 +216,7 @@ def write_tiny_tapeout(spec: DesignSpec, out_dir, *, baud: float = DEFAULT_BAUD,
     a sky130 synthesis of the wrapper (its area per submodule kept as synth.md), else from `estimate_area`.
     Returns the area summary (tt_area.json)."""
     from aimcgen import spec_toml
-    from aimcgen.rtl.aimc_registers import aimc_register_map
+    from aimcgen.contract.aimc_registers import aimc_register_map
     from aimcgen.staging import staged_directory
 
     project_v = wrapper_verilog(spec, baud=baud)

@@ -1,6 +1,6 @@
 """The accelerator top: the datapath (AcceleratorCore) behind a Wishbone register bank and two streams.
 
-Software sees the register map of rtl/aimc_registers.py: it discovers the design, programs weights (each
+Software sees the register map of aimcgen/contract/aimc_registers.py: it discovers the design, programs weights (each
 write runs program-and-verify), loads per-column coefficients, runs MVMs either by writing the INPUT window
 and CTRL.start and reading the OUTPUT window, or by streaming vectors through `inp`/`out`.
 """
@@ -12,13 +12,13 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.formats import datapath_formats
+from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.accelerator_core import AcceleratorCore, output_layout
-from aimcgen.rtl.aimc_registers import aimc_register_map, col_stride
+from aimcgen.contract.aimc_registers import aimc_register_map, col_stride
 from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.register_bank import RegisterBank
 from aimcgen.rtl.wishbone import WishboneSignature
-from aimcgen.sim.postproc import unity_scale
+from aimcgen.contract.postproc import unity_scale
 from aimcgen.spec import DesignSpec
 
 

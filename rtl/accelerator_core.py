@@ -17,14 +17,15 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.formats import datapath_formats
+from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 from aimcgen.rtl.input_buffer import InputBuffer
 from aimcgen.rtl.postproc import AffinePostProcessor
-from aimcgen.rtl.program_verify import MAX_RETRIES_BITS, ProgramVerifyEngine
+from aimcgen.contract.aimc_registers import MAX_RETRIES_BITS
+from aimcgen.rtl.program_verify import ProgramVerifyEngine
 from aimcgen.rtl.tile_controller import TileController
-from aimcgen.sim.postproc import unity_scale
+from aimcgen.contract.postproc import unity_scale
 from aimcgen.spec import DesignSpec
 
 

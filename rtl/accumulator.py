@@ -2,7 +2,7 @@
 
 Every ADC result of step k of an MVM is added, shifted left by k, into the accumulator of its column:
     acc[a*G + col_sel] = sat((0 if first else acc[a*G + col_sel]) + (codes[a] << shift))
-saturating at datapath_formats(spec).accumulator after each add, exactly as sim.golden.shift_add; the
+saturating at datapath_formats(spec).accumulator after each add, exactly as sim.models.golden.shift_add; the
 column's overflow flag is sticky over the MVM (cleared by `first`, set by every saturation). One transfer
 per cycle, one adder per ADC (reading and writing its G columns through the col_sel mux).
 
@@ -35,7 +35,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.formats import datapath_formats
+from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.boundary import adc_codes_layout, command_layout
 from aimcgen.spec import DesignSpec
 

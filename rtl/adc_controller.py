@@ -26,7 +26,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.rtl.boundary import AnalogOp, adc_codes_layout, command_layout, response_layout
-from aimcgen.sim.adc import conversion_cycles
+from aimcgen.contract.adc import conversion_cycles
 from aimcgen.spec import DesignSpec
 
 

@@ -8,7 +8,7 @@ Commands (`AnalogOp`), each accepted on a cycle with cmd.valid & cmd.ready:
 - INTEGRATE: integrate one drive cycle: every row with row_en set adds its conductances to its columns,
   with polarity row_sign (1 = negative). `start` zeroes the integrators first (a new step begins).
 - COMPARE: every ADC compares its held sample with its own `trial` code and answers one comparator bit:
-  resp.comp[a] = held >= threshold(trial[a]) (sim.adc). `start` first samples the column `col_sel` of every
+  resp.comp[a] = held >= threshold(trial[a]) (contract.adc). `start` first samples the column `col_sel` of every
   ADC's group (charge plus one noise draw): the sample-and-hold of a SAR or ramp conversion.
 - CONVERT: flash conversion: every ADC samples column `col_sel` of its group and answers resp.code[a].
 - PROG_WRITE: program the device pair at (row, col) to the signed differential code `target`.

@@ -1,7 +1,7 @@
 """The emulated analog tile: a synthesizable stand-in for the analog macro behind the boundary (rtl.boundary).
 
 It lets the whole accelerator run on an FPGA or in RTL simulation before (or instead of) silicon, and it
-reproduces the golden model (sim.golden.GoldenTile) bit for bit, noise included, so every periphery test can
+reproduces the golden model (sim.models.golden.GoldenTile) bit for bit, noise included, so every periphery test can
 compare against Python. Integration is digital and exact: one weight row per cycle from a BRAM-friendly
 memory (one word per tile row and polarity), all columns in parallel.
 
@@ -23,10 +23,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 
-from aimcgen.formats import SignedFormat, datapath_formats
+from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
 from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
-from aimcgen.sim.golden import check_weights
+from aimcgen.contract.weight_codes import check_weights
 from aimcgen.spec import DesignSpec
 
 
@@ -188,7 +188,7 @@ class EmulatedCrossbar(wiring.Component):
 
         # --- ADC front ends. Every comparator threshold is a multiple of the LSB (flash: shifted down by
         # half an LSB), so `2*sample >= comparator_threshold_x2(trial)` is exactly `level >= trial` with
-        # level = (sample + rounding) >> lsb_shift, the unclipped code of sim.adc.adc_code. Holding that
+        # level = (sample + rounding) >> lsb_shift, the unclipped code of contract.adc.adc_code. Holding that
         # level instead of the sample saves lsb_shift bits per ADC. A SAR or ramp macro has comparators and
         # a flash macro its comparator bank, not both: the tile answers its own kind's command only.
         adc = spec.adc

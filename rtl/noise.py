@@ -1,11 +1,11 @@
-"""One ADC's read-noise generator: the hardware twin of `sim.noise`, so RTL and golden model agree bit for bit.
+"""One ADC's read-noise generator: the hardware twin of `contract.noise`, so RTL and golden model agree bit for bit.
 
 The 32-bit Galois LFSR leaps 32 single steps per draw. A leap is GF(2)-linear, so it is an XOR network
-whose taps come from `sim.noise.leap_columns` at elaboration time. The network for all 32 steps is large
+whose taps come from `contract.noise.leap_columns` at elaboration time. The network for all 32 steps is large
 (about 170 LUT4s); the leap of 32/k steps is much sparser (8 steps: about 25), so with `leap_cycles = k`
 the generator leaps in k cycles, 32/k steps each, and is ready for the next draw k cycles after the last.
 An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest k that a conversion
-of the spec's ADC (sim.adc.conversion_cycles) hides: the leap never delays a conversion.
+of the spec's ADC (contract.adc.conversion_cycles) hides: the leap never delays a conversion.
 `value` is combinational from the state, so a sampler adds the noise of the current state in the very cycle
 it strobes `draw`; the next draw sees the leaped state.
 """
@@ -16,9 +16,9 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.formats import datapath_formats
-from aimcgen.sim.adc import conversion_cycles
-from aimcgen.sim.noise import (CENTER, LEAP_STEPS, LFSR_BITS, MULTIPLIER_FRAC_BITS, initial_state,
+from aimcgen.contract.formats import datapath_formats
+from aimcgen.contract.adc import conversion_cycles
+from aimcgen.contract.noise import (CENTER, LEAP_STEPS, LFSR_BITS, MULTIPLIER_FRAC_BITS, initial_state,
                                leap_columns, noise_multiplier)
 from aimcgen.spec import DesignSpec
 
@@ -91,7 +91,7 @@ class NoiseGenerator(wiring.Component):
         # Sum of four uniform bytes, centred: -510..510.
         centred = Signal(signed(11))
         m.d.comb += centred.eq(state[0:8] + state[8:16] + state[16:24] + state[24:32] - CENTER)
-        # Fixed-point gain with round half up; `>>` of a signed value is arithmetic, as in sim.noise.
+        # Fixed-point gain with round half up; `>>` of a signed value is arithmetic, as in contract.noise.
         rounded = (centred * self.multiplier + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
         m.d.comb += self.value.eq(rounded)
         return m

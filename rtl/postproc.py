@@ -2,7 +2,7 @@
 
 The analog columns differ in gain and offset (device and ADC mismatch, drift); a per-column affine
 correction in the digital periphery removes that, as IBM's HERMES chip does next to its ADCs. The rule is
-sim.postproc's, bit for bit:
+contract.postproc's, bit for bit:
 
     p = acc * scale + offset;  r = (p + 2^(f-1)) >> f;  a = activation(r);  y = clamp(a, output range)
 
@@ -24,7 +24,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.formats import datapath_formats
+from aimcgen.contract.formats import datapath_formats
 from aimcgen.spec import DesignSpec
 
 LATENCY = 3
@@ -62,7 +62,7 @@ class AffinePostProcessor(wiring.Component):
     """One column per cycle: `inp` (accumulator, its coefficients, flags) to `out` (output code, flags).
 
     `out.payload.saturated` is set when the output code was clamped to the output range (the activation's
-    own clamping does not count, as in sim.postproc); `overflow` and `last` pass through unchanged.
+    own clamping does not count, as in contract.postproc); `overflow` and `last` pass through unchanged.
     """
 
     def __init__(self, spec: DesignSpec, *, fault: str | None = None):

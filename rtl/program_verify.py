@@ -11,10 +11,9 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from aimcgen.contract.aimc_registers import MAX_RETRIES_BITS
 from aimcgen.rtl.tile_controller import ProgOp, prog_request_layout
 from aimcgen.spec import DesignSpec
-
-MAX_RETRIES_BITS = 4
 
 
 def weight_write_layout(spec: DesignSpec) -> data.StructLayout:

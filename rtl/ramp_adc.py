@@ -3,7 +3,7 @@
 Every ADC compares against the same ramp code_min+1, code_min+2, ..., code_max (2^bits - 1 COMPARE
 commands, the first with start=1 to sample the column). The held sample reaches a prefix of these
 thresholds, so code_min plus the number of 1 answers is the largest code whose threshold it reaches,
-clipped to the range: sim.adc.adc_code's floor. Counting every answer (rather than stopping at the first 0)
+clipped to the range: contract.adc.adc_code's floor. Counting every answer (rather than stopping at the first 0)
 keeps all ADCs in lock step and gives a fixed conversion time, as a shared ramp generator does.
 """
 

@@ -1,4 +1,4 @@
-"""A Wishbone classic register bank generated from a `RegisterMap` (rtl/register_map.py).
+"""A Wishbone classic register bank generated from a `RegisterMap` (aimcgen/contract/register_map.py).
 
 The map is the single description of the registers; this component turns it into hardware so that the
 RTL, the JSON map, the docs and the C header cannot disagree. Ports are flat and named after the map,
@@ -39,7 +39,7 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.rtl.register_map import RegisterMap, Window
+from aimcgen.contract.register_map import RegisterMap, Window
 from aimcgen.rtl.wishbone import DATA_WIDTH, GRANULARITY, WishboneSignature
 
 WINDOW_PORTS = ("stb", "we", "addr", "wdata", "rdata", "ack")

@@ -1,6 +1,6 @@
 """DAC row drivers: turn the input vector into the row enable and polarity pins of the analog boundary.
 
-Inputs are sign-magnitude (sim.encoding): polarity is the sign, the enable carries the magnitude in time.
+Inputs are sign-magnitude (contract.encoding): polarity is the sign, the enable carries the magnitude in time.
 - `PwmRowDriver`: in drive cycle c of the single step, row i is enabled while |x_i| > c, so over the
   2^(bits-1)-1 cycles of the window it is active for exactly |x_i| cycles.
 - `BitSerialRowDriver`: in step k, row i is enabled iff bit k of |x_i| is set (LSB first).

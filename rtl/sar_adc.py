@@ -4,7 +4,7 @@ The search runs in offset binary u = code + 2^(bits-1), so the decided bits neve
 command k tests bit p = bits-1-k with trial u = decided | 1<<p (trial code u - 2^(bits-1), i.e. u with
 its MSB flipped) and keeps the bit when the comparator answers 1 (held >= threshold(trial)). After `bits`
 decisions the code is the largest one whose threshold the held sample reaches, clipped to the ADC range:
-exactly sim.adc.adc_code's floor-and-clip. The first command (start=1) also samples the column.
+exactly contract.adc.adc_code's floor-and-clip. The first command (start=1) also samples the column.
 """
 
 from __future__ import annotations

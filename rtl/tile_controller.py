@@ -25,7 +25,8 @@ from aimcgen.rtl.accumulator import ShiftAddAccumulator
 from aimcgen.rtl.adc_controller import adc_controller
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
 from aimcgen.rtl.row_driver import input_vector_layout, row_driver
-from aimcgen.sim.adc import conversion_cycles
+from aimcgen.contract.adc import conversion_cycles
+from aimcgen.contract.schedule import drive_cycles
 from aimcgen.spec import DesignSpec
 
 
@@ -41,17 +42,6 @@ def prog_request_layout(spec: DesignSpec) -> data.StructLayout:
         "col": range(max(2, spec.tile.cols)),
         "target": signed(spec.tile.weight_bits),
     })
-
-
-def drive_cycles(spec: DesignSpec) -> int:
-    """INTEGRATE commands per step."""
-    return spec.input.max_magnitude if spec.input.encoding == "pwm" else 1
-
-
-def analog_bound_cycles(spec: DesignSpec) -> int:
-    """Commands the analog macro must execute per MVM: the cycle count of an ideal controller."""
-    per_step = drive_cycles(spec) + spec.columns_per_adc * conversion_cycles(spec.adc)
-    return spec.input.steps * per_step
 
 
 class TileController(wiring.Component):

@@ -1,8 +1,8 @@
-"""A UART-to-Wishbone bridge: the host link of the FPGA emulation (protocol: rtl/uart_protocol.py).
+"""A UART-to-Wishbone bridge: the host link of the FPGA emulation (protocol: aimcgen/contract/uart_protocol.py).
 
 `UartBridge(addr_width)` takes received bytes on `rx` (a stream, from rtl.uart.UartRx), sends response
 bytes on `tx` (to rtl.uart.UartTx) and is a Wishbone classic initiator on `bus` (rtl.wishbone). The frame
-format, the CRC and the status codes are defined once, in rtl/uart_protocol.py; this module only
+format, the CRC and the status codes are defined once, in aimcgen/contract/uart_protocol.py; this module only
 implements them. The host sends one request and waits for its response: bytes that arrive while a frame
 executes or while its response goes out are dropped.
 
@@ -25,14 +25,14 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.rtl import uart_protocol as proto
+from aimcgen.contract import uart_protocol as proto
 from aimcgen.rtl.wishbone import WishboneSignature
 
 DEFAULT_BUS_TIMEOUT = 1 << 20
 
 
 def crc8_next(crc, byte):
-    """The CRC-8 of rtl/uart_protocol.py after one more byte, as an Amaranth expression (one cycle).
+    """The CRC-8 of aimcgen/contract/uart_protocol.py after one more byte, as an Amaranth expression (one cycle).
 
     The byte step is linear over GF(2) in v = crc ^ byte: output bit j is the XOR of the bits of v that
     flip it, taken from the protocol's own `crc8_update` applied to each single bit.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from aimcgen.sim.cocotb_setup import SIMULATORS, available_simulators, unavailable_reason
+from aimcgen.sim.verify.cocotb_setup import SIMULATORS, available_simulators, unavailable_reason
 
 
 @pytest.fixture

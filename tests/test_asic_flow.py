@@ -104,7 +104,7 @@ def test_gate_level_simulation_matches_rtl(flow, tmp_path):
     """Gate netlist vs RTL with identical random inputs (bus, stream, analog responses) every cycle."""
     from aimcgen.flows.gate_level import write_gate_level_model
     from aimcgen.flows.macro_views import top_ports
-    from aimcgen.sim.cocotb_run import fix_constant_always
+    from aimcgen.sim.verify.cocotb_run import fix_constant_always
 
     spec, out, report = flow
     synth = out / "synth"

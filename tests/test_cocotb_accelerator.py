@@ -1,4 +1,4 @@
-"""The generated accelerator top under cocotb (sim.benches.accelerator_bench) on Verilator and Icarus: every
+"""The generated accelerator top under cocotb (sim.verify.benches.accelerator_bench) on Verilator and Icarus: every
 bench test bit-exact against the golden model, with functional coverage; the top with analog ports served
 by Python macro models (and the noisy physics model); a deliberately injected RTL fault is caught with a
 readable message; `aimcgen sim` end to end. Plus the pieces that need no simulator."""
@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 from amaranth.back import verilog
 
-from aimcgen.generate import write_verilog
+from aimcgen.flows.generate import write_verilog
 from aimcgen.presets import load_preset
 from aimcgen.rtl.accelerator import Accelerator
-from aimcgen.rtl.aimc_registers import aimc_register_map
+from aimcgen.contract.aimc_registers import aimc_register_map
 from aimcgen.rtl.postproc import AffinePostProcessor
-from aimcgen.sim.benches.accelerator_bench import (BENCH_TESTS, adc_bin_of, bench_defaults, declare_coverage,
+from aimcgen.sim.verify.benches.accelerator_bench import (BENCH_TESTS, adc_bin_of, bench_defaults, declare_coverage,
                                                    reachable, run_accelerator_bench, saturation_rows)
-from aimcgen.sim.cocotb_setup import SIMULATORS, unavailable_reason
-from aimcgen.sim.coverage import Coverage
+from aimcgen.sim.verify.cocotb_setup import SIMULATORS, unavailable_reason
+from aimcgen.sim.verify.coverage import Coverage
 from aimcgen.spec import from_dict
 
 # A 2x2 grid of small PWM tiles with flash ADCs; 5-bit accumulators so that the partial sums of the two row
@@ -149,7 +149,7 @@ def test_fault_argument():
 
 
 def test_cmd_sim_smoke(tmp_path, capsys, fast_simulator):
-    from aimcgen.cli_sim import add_sim_parser, cmd_sim
+    from aimcgen.cli.sim import add_sim_parser, cmd_sim
 
     simulator = fast_simulator
     parser = argparse.ArgumentParser(prog="aimcgen")
@@ -169,8 +169,8 @@ def test_cmd_sim_smoke(tmp_path, capsys, fast_simulator):
 
 
 def test_cmd_sim_rejects_a_missing_simulator(tmp_path, capsys, monkeypatch):
-    from aimcgen import cli_sim
-    import aimcgen.sim.cocotb_setup as setup
+    from aimcgen.cli import sim as cli_sim
+    import aimcgen.sim.verify.cocotb_setup as setup
 
     monkeypatch.setattr(setup, "unavailable_reason", lambda name: f"{name}: not installed here")
     parser = argparse.ArgumentParser(prog="aimcgen")
@@ -238,7 +238,7 @@ def test_adc_bins_and_reachability():
 
 
 def test_register_access_by_name_without_a_simulator():
-    from aimcgen.sim.cocotb_wishbone import RegisterAccess
+    from aimcgen.sim.verify.cocotb_wishbone import RegisterAccess
 
     spec = load_preset("default")
     regmap = aimc_register_map(spec)

@@ -12,15 +12,15 @@ from amaranth.lib import data
 
 from aimcgen.rtl.boundary import AnalogOp, command_layout, response_layout
 from aimcgen.rtl.tile_controller import TileController
-from aimcgen.sim.adc import adc_code
-from aimcgen.sim.cocotb_macro import PhysicsMacroModel, pack, unpack
-from aimcgen.sim.cocotb_run import fix_constant_always, run_bench, write_bench_config
-from aimcgen.sim.cocotb_setup import SIMULATORS, unavailable_reason
-from aimcgen.sim.golden import GoldenTile
-from aimcgen.sim.macro_model import CONVERT, INTEGRATE
+from aimcgen.contract.adc import adc_code
+from aimcgen.sim.verify.cocotb_macro import PhysicsMacroModel, pack, unpack
+from aimcgen.sim.verify.cocotb_run import fix_constant_always, run_bench, write_bench_config
+from aimcgen.sim.verify.cocotb_setup import SIMULATORS, unavailable_reason
+from aimcgen.sim.models.golden import GoldenTile
+from aimcgen.sim.verify.macro_model import CONVERT, INTEGRATE
 from aimcgen.spec import from_dict
 
-BENCH = "aimcgen.sim.benches.tile_controller_bench"
+BENCH = "aimcgen.sim.verify.benches.tile_controller_bench"
 BENCH_TESTS = {"test_golden_with_random_stalls", "test_at_analog_bound", "test_programming_port",
                "test_physics_macro"}
 

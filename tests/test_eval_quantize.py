@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 
-from aimcgen.devices import IDEAL, PCM
+from aimcgen.spec import device_preset
 from aimcgen.presets import load_preset
 from aimcgen.sim.eval.backends import FloatBackend, PhysicsBackend, Sources, accuracy, with_device
 from aimcgen.sim.eval.mapping import map_network
 from aimcgen.sim.eval.network import default_model_path, load_network
 from aimcgen.sim.eval.quantize import DeviceLevels, quantize_layer
+
+IDEAL, PCM = device_preset("ideal"), device_preset("pcm")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from aimcgen.presets import load_preset
-from aimcgen.rtl.tile_controller import analog_bound_cycles
+from aimcgen.contract.schedule import analog_bound_cycles
 from aimcgen.sim.eval import estimates
 from aimcgen.sim.eval.backends import with_device
 from aimcgen.sim.eval.mapping import map_network
@@ -36,7 +36,7 @@ def test_estimates_formulas():
 
 def test_report_and_cli(tmp_path):
     pytest.importorskip("matplotlib")
-    from aimcgen.cli_evaluate import add_evaluate_parser, cmd_evaluate
+    from aimcgen.cli.evaluate import add_evaluate_parser, cmd_evaluate
     parser = argparse.ArgumentParser()
     add_evaluate_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["evaluate", "--preset", "tile64", "--seeds", "1", "--out", str(tmp_path)])

@@ -17,10 +17,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from aimcgen.firmware import (STATUS_CODE, BusError, Driver, DriverError, c_header, compile_driver_library,
-                              design_parameters, driver_sources, write_firmware)
-from aimcgen.rtl.aimc_registers import aimc_register_map, col_stride
-from aimcgen.sim.postproc import postprocess, unity_scale
+from aimcgen.firmware.c_driver import STATUS_CODE, BusError, Driver, DriverError, compile_driver_library, driver_sources
+from aimcgen.firmware.generate import design_parameters
+from aimcgen.contract.aimc_registers import aimc_register_map, col_stride
+from aimcgen.contract.postproc import postprocess, unity_scale
 from aimcgen.spec import from_dict
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
@@ -143,7 +143,7 @@ def s32(v):
 
 class Model:
     """The accelerator's register behaviour (rtl/accelerator.py), with an ideal integer datapath:
-    acc = round(drift * x @ W) (saturated), then the exact post-processing of sim.postproc."""
+    acc = round(drift * x @ W) (saturated), then the exact post-processing of contract.postproc."""
 
     def __init__(self, spec):
         self.spec = spec

@@ -1,4 +1,4 @@
-"""The real C driver against the real RTL under cocotb (sim/benches/firmware_bench.py), the driver's bus
+"""The real C driver against the real RTL under cocotb (sim/verify/benches/firmware_bench.py), the driver's bus
 callbacks turned into Wishbone transactions. The driver discovers the design, programs weights
 (program-and-verify), loads coefficients, runs MVMs and a 2-layer chain; the outputs equal the golden model.
 
@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from amaranth.back import verilog
 
-from aimcgen.firmware import STATUS_CODE, compile_driver_library
+from aimcgen.firmware.c_driver import STATUS_CODE, compile_driver_library
 from aimcgen.rtl.accelerator import Accelerator
-from aimcgen.rtl.aimc_registers import aimc_register_map, spec_hash
-from aimcgen.sim.cocotb_run import run_bench, write_bench_config
-from aimcgen.sim.cocotb_setup import SIMULATORS, unavailable_reason
-from aimcgen.sim.golden import GoldenAccelerator
+from aimcgen.contract.aimc_registers import aimc_register_map, spec_hash
+from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
+from aimcgen.sim.verify.cocotb_setup import SIMULATORS, unavailable_reason
+from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.spec import from_dict
 
-BENCH = "aimcgen.sim.benches.firmware_bench"
+BENCH = "aimcgen.sim.verify.benches.firmware_bench"
 SPEC = {"tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1},
         "input": {"bits": 4}, "adc": {"count": 2, "bits": 6, "full_scale": 32},
         "postproc": {"activation": "none", "scale_bits": 8, "scale_frac_bits": 2}, "noise": {"sigma_lsb": 1.0},

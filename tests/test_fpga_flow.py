@@ -266,7 +266,7 @@ def test_boards_registry_and_clock_plans():
 
 
 def test_cli_parser_and_missing_tool_exit_code(monkeypatch, capsys, tmp_path):
-    from aimcgen.cli_fpga import add_fpga_parser, cmd_fpga
+    from aimcgen.cli.fpga import add_fpga_parser, cmd_fpga
     parser = argparse.ArgumentParser(prog="aimcgen")
     add_fpga_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["fpga", "--board", "icebreaker", "--preset", "default", "--out", str(tmp_path)])

@@ -4,9 +4,9 @@ straight-line loop reading of its own bit-level definition (noise order included
 import numpy as np
 import pytest
 
-from aimcgen.sim.golden import GoldenAccelerator, GoldenTile
-from aimcgen.sim.noise import initial_state, lfsr_step, noise_multiplier
-from aimcgen.sim.postproc import postprocess
+from aimcgen.sim.models.golden import GoldenAccelerator, GoldenTile
+from aimcgen.contract.noise import initial_state, lfsr_step, noise_multiplier
+from aimcgen.contract.postproc import postprocess
 from aimcgen.spec import SpecError, from_dict
 
 W = np.array([[3, -2], [1, 2]])

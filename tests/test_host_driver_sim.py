@@ -1,17 +1,17 @@
-"""The host driver (sim/host_driver.py) against the simulated emulation core, UART bits included.
+"""The host driver (sim/host/driver.py) against the simulated emulation core, UART bits included.
 
 The same AimcHost that talks to a board over a serial port programs weights, loads coefficients and runs
-MVMs through sim/uart_sim_transport.py; the results must equal the golden model.
+MVMs through sim/verify/uart_sim_transport.py; the results must equal the golden model.
 """
 
 import numpy as np
 import pytest
 
-from aimcgen.rtl import uart_protocol as proto
-from aimcgen.rtl.aimc_registers import MAGIC
-from aimcgen.sim.golden import GoldenAccelerator
-from aimcgen.sim.host_driver import AimcBusError, AimcHost, AimcLinkError
-from aimcgen.sim.uart_sim_transport import UartSimTransport
+from aimcgen.contract import uart_protocol as proto
+from aimcgen.contract.aimc_registers import MAGIC
+from aimcgen.sim.models.golden import GoldenAccelerator
+from aimcgen.sim.host.driver import AimcBusError, AimcHost, AimcLinkError
+from aimcgen.sim.verify.uart_sim_transport import UartSimTransport
 from aimcgen.spec import from_dict
 
 SPEC = {"tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1},

@@ -1,11 +1,11 @@
 """The Python macro models at the analog boundary: what a device pair can hold, stuck devices, and the
-command dispatch both models share (sim.macro_model.AnalogMacroModel)."""
+command dispatch both models share (sim.verify.macro_model.AnalogMacroModel)."""
 
 import numpy as np
 import pytest
 
-from aimcgen.sim.cocotb_macro import PhysicsMacroModel
-from aimcgen.sim.macro_model import CONVERT, INTEGRATE, PROG_READ, PROG_WRITE, MacroModel, stuck_devices
+from aimcgen.sim.verify.cocotb_macro import PhysicsMacroModel
+from aimcgen.sim.verify.macro_model import CONVERT, INTEGRATE, PROG_READ, PROG_WRITE, MacroModel, stuck_devices
 from aimcgen.spec import from_dict
 
 SPEC = from_dict({"tile": {"rows": 4, "cols": 4, "weight_bits": 4}, "adc": {"count": 2},

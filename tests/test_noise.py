@@ -4,7 +4,7 @@ the spec's statistics."""
 import numpy as np
 import pytest
 
-from aimcgen.sim.noise import (LFSR_TOGGLE_MASK, SIGMA_OF_SUM, TileNoise, initial_state, leap_columns,
+from aimcgen.contract.noise import (LFSR_TOGGLE_MASK, SIGMA_OF_SUM, TileNoise, initial_state, leap_columns,
                                lfsr_step, noise_from_states, state_sequence)
 from aimcgen.spec import from_dict
 

@@ -1,4 +1,4 @@
-"""Calibration of the emulated tile's noise (sim.noise_calibration) against the physics model's read noise."""
+"""Calibration of the emulated tile's noise (sim.models.noise_calibration) against the physics model's read noise."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from aimcgen.sim import physics
-from aimcgen.sim.golden import GoldenTile
-from aimcgen.sim.noise_calibration import calibrated_noise_spec, read_noise_sigma_charge
+from aimcgen.sim.models import physics
+from aimcgen.sim.models.golden import GoldenTile
+from aimcgen.sim.models.noise_calibration import calibrated_noise_spec, read_noise_sigma_charge
 from aimcgen.spec import from_dict
 
 DAY = 86400.0
@@ -25,7 +25,7 @@ def small_spec(model: str, encoding: str, weight_bits: int = 4, **extra) -> obje
 def device_read_variance(spec, code: int, t_s: float, rng: np.random.Generator, n: int) -> float:
     """Mean read-noise variance (code units^2) of a device programmed to `code`, over n device draws.
 
-    Per device, straight from the formulas of sim.physics.conductance_at: G is the drifted and relaxed
+    Per device, straight from the formulas of sim.models.physics.conductance_at: G is the drifted and relaxed
     conductance (deterministic once programmed), s1 = Q(g_prog) sqrt(ln((t + t0 + t_read) / (2 t_read)))
     the accumulated 1/f sigma and s2 = read_noise_rel; G1 = G + |G| s1 z1, G2 = G1 + |G1| s2 z2, so
     Var = G^2 (s1^2 + s2^2 (1 + s1^2)) (exact, E[G1^2] = G^2 (1 + s1^2)); the clamp at 0 is ignored.

@@ -1,4 +1,4 @@
-"""Statistics of the float physics model (sim.physics) against the formulas of its sources."""
+"""Statistics of the float physics model (sim.models.physics) against the formulas of its sources."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from aimcgen.devices import IDEAL, PCM, RRAM
-from aimcgen.sim import physics
-from aimcgen.sim.physics import PhysicsCrossbar
+from aimcgen.spec import device_preset
+from aimcgen.sim.models import physics
+from aimcgen.sim.models.physics import PhysicsCrossbar
 from aimcgen.spec import from_dict
+
+IDEAL, PCM, RRAM = (device_preset(m) for m in ("ideal", "pcm", "rram"))
 
 N = 200_000
 YEAR = 365.25 * 86400.0

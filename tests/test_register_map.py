@@ -7,7 +7,8 @@ import pytest
 
 from aimcgen import __version__, spec_toml
 from aimcgen.presets import load_preset, preset_names
-from aimcgen.rtl.register_map import SCHEMA, Field, Register, RegisterMap, Window, aimc_register_map
+from aimcgen.contract.register_map import SCHEMA, Field, Register, RegisterMap, Window
+from aimcgen.contract.aimc_registers import aimc_register_map
 from aimcgen.spec import from_dict
 
 MAP = RegisterMap("demo", (

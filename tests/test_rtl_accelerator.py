@@ -5,12 +5,12 @@ import pytest
 from amaranth.sim import Simulator
 
 from aimcgen.rtl.accelerator import Accelerator
-from aimcgen.rtl.aimc_registers import MAGIC, col_stride, spec_hash
-from aimcgen.sim.amaranth_macro import serve_macro
-from aimcgen.sim.golden import GoldenAccelerator
-from aimcgen.sim.macro_model import MacroModel
-from aimcgen.sim.postproc import unity_scale
-from aimcgen.sim.wishbone_master import WishboneError, wb_read, wb_write
+from aimcgen.contract.aimc_registers import MAGIC, col_stride, spec_hash
+from aimcgen.sim.verify.amaranth_macro import serve_macro
+from aimcgen.sim.models.golden import GoldenAccelerator
+from aimcgen.sim.verify.macro_model import MacroModel
+from aimcgen.contract.postproc import unity_scale
+from aimcgen.sim.verify.wishbone_master import WishboneError, wb_read, wb_write
 from aimcgen.spec import from_dict
 
 SPEC = {"tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1},

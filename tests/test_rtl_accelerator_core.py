@@ -6,9 +6,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from aimcgen.rtl.accelerator_core import AcceleratorCore
-from aimcgen.sim.amaranth_macro import serve_macro
-from aimcgen.sim.golden import GoldenAccelerator
-from aimcgen.sim.macro_model import MacroModel
+from aimcgen.sim.verify.amaranth_macro import serve_macro
+from aimcgen.sim.models.golden import GoldenAccelerator
+from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.spec import from_dict
 
 SPECS = {

@@ -1,4 +1,4 @@
-"""Shift-add accumulators: random code streams give sim.golden.shift_add's sums and overflow flags bit for
+"""Shift-add accumulators: random code streams give sim.models.golden.shift_add's sums and overflow flags bit for
 bit (saturation included), and the result bank stalls only the `last` transfer while it is occupied."""
 
 import gc
@@ -12,8 +12,8 @@ from amaranth.sim import Simulator
 
 from aimcgen.presets import load_preset
 from aimcgen.rtl.accumulator import ShiftAddAccumulator
-from aimcgen.sim.encoding import step_weights
-from aimcgen.sim.golden import shift_add
+from aimcgen.contract.encoding import step_weights
+from aimcgen.sim.models.golden import shift_add
 from aimcgen.spec import from_dict
 
 SPECS = {

@@ -1,4 +1,4 @@
-"""ADC controllers against a Python macro that answers per rtl.boundary: every code equals sim.adc.adc_code,
+"""ADC controllers against a Python macro that answers per rtl.boundary: every code equals contract.adc.adc_code,
 conversions run back to back at conversion_cycles per conversion, and random stalls change nothing."""
 
 import gc
@@ -16,7 +16,7 @@ from aimcgen.rtl.boundary import AnalogOp
 from aimcgen.rtl.flash_adc import FlashAdcController
 from aimcgen.rtl.ramp_adc import RampAdcController
 from aimcgen.rtl.sar_adc import SarAdcController
-from aimcgen.sim.adc import adc_code, comparator_threshold_x2, conversion_cycles
+from aimcgen.contract.adc import adc_code, comparator_threshold_x2, conversion_cycles
 from aimcgen.spec import from_dict
 
 KINDS = ["sar", "ramp", "flash"]

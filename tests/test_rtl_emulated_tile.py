@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """The emulated tile, driven over the analog boundary as the periphery will drive it, reproduces the golden
-model's ADC codes bit for bit (noise included), answers comparator trials at the exact thresholds of sim.adc,
+model's ADC codes bit for bit (noise included), answers comparator trials at the exact thresholds of contract.adc,
 and programs and reads back its weights."""
 
 import itertools
@@ -18,8 +18,8 @@ from aimcgen.presets import load_preset
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 from aimcgen.rtl.noise import leap_cycles
-from aimcgen.sim.adc import adc_code, comparator_threshold_x2
-from aimcgen.sim.golden import GoldenTile
+from aimcgen.contract.adc import adc_code, comparator_threshold_x2
+from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.spec import SpecError, from_dict
 
 

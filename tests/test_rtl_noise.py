@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
-from aimcgen.sim.noise import TileNoise, noise_multiplier
+from aimcgen.contract.noise import TileNoise, noise_multiplier
 from aimcgen.spec import from_dict
 
 

@@ -1,5 +1,5 @@
 # amaranth: UnusedElaboratable=no
-"""Affine post-processor: bit-exact to sim.postproc at the format corners, under stalls on both streams."""
+"""Affine post-processor: bit-exact to contract.postproc at the format corners, under stalls on both streams."""
 
 import itertools
 
@@ -8,10 +8,10 @@ import pytest
 from amaranth.back import verilog
 from amaranth.sim import Simulator
 
-from aimcgen.formats import datapath_formats
+from aimcgen.contract.formats import datapath_formats
 from aimcgen.presets import load_preset
 from aimcgen.rtl.postproc import LATENCY, AffinePostProcessor
-from aimcgen.sim.postproc import postprocess
+from aimcgen.contract.postproc import postprocess
 from aimcgen.spec import from_dict
 
 

@@ -4,8 +4,8 @@ from amaranth.sim import Simulator
 
 from aimcgen.rtl.program_verify import ProgramVerifyEngine
 from aimcgen.rtl.tile_controller import TileController
-from aimcgen.sim.amaranth_macro import serve_macro
-from aimcgen.sim.macro_model import MacroModel
+from aimcgen.sim.verify.amaranth_macro import serve_macro
+from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.spec import from_dict
 from amaranth.hdl import Module
 from amaranth.lib import wiring

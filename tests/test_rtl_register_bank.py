@@ -9,7 +9,8 @@ from amaranth.sim import Simulator
 
 from aimcgen.presets import load_preset
 from aimcgen.rtl.register_bank import RegisterBank
-from aimcgen.rtl.register_map import Field, Register, RegisterMap, Window, aimc_register_map
+from aimcgen.contract.register_map import Field, Register, RegisterMap, Window
+from aimcgen.contract.aimc_registers import aimc_register_map
 from aimcgen.rtl.wishbone import WishboneSignature
 
 MAP = RegisterMap("t", (

@@ -5,7 +5,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from aimcgen.rtl.row_driver import row_driver
-from aimcgen.sim.encoding import drive_steps
+from aimcgen.contract.encoding import drive_steps
 from aimcgen.spec import from_dict
 
 

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from aimcgen.rtl.tile_controller import ProgOp, TileController, analog_bound_cycles
-from aimcgen.sim.amaranth_macro import run_tile_mvms, serve_macro
-from aimcgen.sim.golden import GoldenTile
-from aimcgen.sim.macro_model import MacroModel
+from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.rtl.tile_controller import ProgOp, TileController
+from aimcgen.sim.verify.amaranth_macro import run_tile_mvms, serve_macro
+from aimcgen.sim.models.golden import GoldenTile
+from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.spec import from_dict
 
 SPECS = {

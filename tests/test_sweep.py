@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from aimcgen.cli import main
-from aimcgen.devices import device_preset
+from aimcgen.spec import device_preset
 from aimcgen.presets import load_preset
 from aimcgen.sim.eval.backends import PhysicsBackend, accuracy
 from aimcgen.sim.eval.mapping import map_network

@@ -1,4 +1,4 @@
-"""The Tiny Tapeout wrapper (flows/tinytapeout.py): TT's exact ports, a project folder TT's tools accept,
+"""The Tiny Tapeout wrapper (boards/tinytapeout.py, flows/tinytapeout.py): TT's exact ports, a project folder TT's tools accept,
 and the host driver running an MVM through ui_in[3]/uo_out[4] in simulation, equal to the golden model."""
 
 import json
@@ -10,11 +10,12 @@ import pytest
 import yaml
 
 from aimcgen.cli import main
+from aimcgen.boards import tinytapeout as tt_top
 from aimcgen.flows import tinytapeout as tt
-from aimcgen.rtl.aimc_registers import MAGIC
-from aimcgen.sim.golden import GoldenAccelerator
-from aimcgen.sim.host_driver import AimcHost
-from aimcgen.sim.tt_sim_transport import TtSimTransport
+from aimcgen.contract.aimc_registers import MAGIC
+from aimcgen.sim.models.golden import GoldenAccelerator
+from aimcgen.sim.host.driver import AimcHost
+from aimcgen.sim.verify.tt_sim_transport import TtSimTransport
 from aimcgen.spec import from_dict
 
 SPEC = {"design": {"name": "aimc_tt"}, "tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1},
@@ -93,7 +94,7 @@ def test_tile_rule_and_yaml_emitter():
 
 
 def test_host_driver_runs_an_mvm_through_the_tt_pins():
-    assert (tt.RX_PIN, tt.TX_PIN) == (3, 4)      # TT's UART pins to the demo board's RP2040
+    assert (tt_top.RX_PIN, tt_top.TX_PIN) == (3, 4)      # TT's UART pins to the demo board's RP2040
     spec = from_dict(SPEC)
     rng = np.random.default_rng(7)
     w = rng.integers(-7, 8, (spec.logical_rows, spec.logical_cols))
@@ -108,8 +109,8 @@ def test_host_driver_runs_an_mvm_through_the_tt_pins():
     np.testing.assert_array_equal(got, GoldenAccelerator(spec, w, scale, offset).run(x).outputs)
     assert link.framing_errors == 0
     high, low = link.uo_ever_high, link.uo_ever_low
-    assert high >> tt.BUSY_PIN & 1 and not high >> tt.ERROR_PIN & 1, "busy never shown, or error shown"
-    assert high >> tt.HEARTBEAT_PIN & 1 and low >> tt.HEARTBEAT_PIN & 1, "no heartbeat"
+    assert high >> tt_top.BUSY_PIN & 1 and not high >> tt_top.ERROR_PIN & 1, "busy never shown, or error shown"
+    assert high >> tt_top.HEARTBEAT_PIN & 1 and low >> tt_top.HEARTBEAT_PIN & 1, "no heartbeat"
     assert high & 0b1110_1000 == 0 and link.uio_ever_driven == 0
 
 

@@ -1,6 +1,6 @@
 """The UART-to-Wishbone bridge (rtl/uart_bridge.py) at the byte level against a Wishbone target model.
 
-Frames come from rtl/uart_protocol.py (the host driver's encoder), so the RTL and the host agree by test.
+Frames come from aimcgen/contract/uart_protocol.py (the host driver's encoder), so the RTL and the host agree by test.
 """
 
 import random
@@ -8,7 +8,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from aimcgen.rtl import uart_protocol as proto
+from aimcgen.contract import uart_protocol as proto
 from aimcgen.rtl.uart_bridge import UartBridge
 
 ADDR_WIDTH = 8                 # 256 words: byte addresses 0..0x3FC

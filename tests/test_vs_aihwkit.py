@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aimcgen.devices import device_preset
-from aimcgen.sim.physics import conductance_at, drift_exponents, program
+from aimcgen.spec import device_preset
+from aimcgen.sim.models.physics import conductance_at, drift_exponents, program
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("aihwkit")

@@ -4,14 +4,14 @@
     backend.predict(x) -> argmax of the last layer
 
 - FloatBackend: the float reference (Network.forward).
-- PhysicsBackend: every tile a sim.physics.PhysicsCrossbar (programming noise, stuck devices, drift and
+- PhysicsBackend: every tile a sim.models.physics.PhysicsCrossbar (programming noise, stuck devices, drift and
   relaxation at time t_s, read noise) of the block of devices the layer occupies, the ADC, the saturating
   shift-add, row-tile partial sums and the post-processor in integers as in the RTL; optional global drift
   compensation per tile (calibrated on calibration inputs at the same t_s, applied before the ADC as
   PhysicsCrossbar.mvm does). Sources can be switched off one by one (`Sources`): device ones through
   dataclasses.replace on the DeviceSpec, ADC quantization and clipping through an idealized ADC/accumulator
   (float codes, no clamps).
-- GoldenBackend: the bit-exact integer model of the RTL (sim.golden.GoldenAccelerator per layer grid),
+- GoldenBackend: the bit-exact integer model of the RTL (sim.models.golden.GoldenAccelerator per layer grid),
   emulated read noise `noise.sigma_lsb` included unless noise=False.
 """
 
@@ -23,13 +23,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from aimcgen.formats import datapath_formats
-from aimcgen.sim.adc import adc_code
-from aimcgen.sim.encoding import step_weights
-from aimcgen.sim.golden import GoldenAccelerator, shift_add
-from aimcgen.sim.physics import PhysicsCrossbar
-from aimcgen.sim.postproc import postprocess
-from aimcgen.spec import DesignSpec
+from aimcgen.contract.formats import datapath_formats
+from aimcgen.contract.adc import adc_code
+from aimcgen.contract.encoding import step_weights
+from aimcgen.sim.models.golden import GoldenAccelerator, shift_add
+from aimcgen.sim.models.physics import PhysicsCrossbar
+from aimcgen.contract.postproc import postprocess
+from aimcgen.spec import DesignSpec, device_preset
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
 from aimcgen.sim.eval.network import Network
 
@@ -61,7 +61,6 @@ class Sources:
 
 def with_device(spec: DesignSpec, model: str) -> DesignSpec:
     """The spec with every device statistic taken from the preset `model` (pcm, rram, ideal)."""
-    from aimcgen.devices import device_preset
     return dataclasses.replace(spec, device=device_preset(model))
 
 

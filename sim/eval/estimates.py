@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aimcgen.rtl.tile_controller import analog_bound_cycles
-from aimcgen.sim.encoding import drive_steps
+from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.contract.encoding import drive_steps
 
 # --- constants ---------------------------------------------------------------------------------------
 # Read voltage across a device during integration. HERMES applies read pulses of ~0.2-0.3 V to its PCM

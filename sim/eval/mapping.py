@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aimcgen.formats import datapath_formats
+from aimcgen.contract.formats import datapath_formats
 from aimcgen.spec import DesignSpec
 from aimcgen.sim.eval.network import Network
 from aimcgen.sim.eval.quantize import DeviceLevels, quantize_layer

@@ -10,7 +10,7 @@ minimize the expected squared error of the column's output over the layer's cali
 (errors of different devices independent), where w_hat is what the devices deliver for the chosen code:
 s * k for an ideal device, or s times the mean and spread of code k's effective conductance at a
 reference time after programming, after a global drift compensation gain (`DeviceLevels`, measured
-through sim.physics with a fixed seed). Each weight takes the code minimizing its own term, which for an
+through sim.models.physics with a fixed seed). Each weight takes the code minimizing its own term, which for an
 ideal device is rounding with clipping at c. The mean remaining error E[x] . (E[w_hat] - w) goes into the
 column's bias (bias correction with calibration data, Nagel et al., ICCV 2019).
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aimcgen.sim import physics
+from aimcgen.sim.models import physics
 from aimcgen.spec import DeviceSpec
 
 DEVICE_TIME_S = 86400.0         # the accuracy aim is stated at 1 day after programming

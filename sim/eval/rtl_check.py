@@ -2,7 +2,7 @@
 
 The mapping gives every layer its own tile grid and noise seed (a copy of the spec, sim.eval.mapping), so
 each layer is checked on the emulated accelerator top generated from that layer's spec: the cocotb bench
-sim.benches.network_bench programs the layer's weight and coefficient codes over Wishbone and runs the
+sim.verify.benches.network_bench programs the layer's weight and coefficient codes over Wishbone and runs the
 inputs as register-driven MVMs. The layer sequencer is not used: it chains layers on one grid with one
 noise seed, which is not what the mapping (and so the golden back end) computes.
 
@@ -23,7 +23,7 @@ import numpy as np
 from aimcgen.sim.eval.backends import GoldenBackend
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
 
-BENCH = "aimcgen.sim.benches.network_bench"
+BENCH = "aimcgen.sim.verify.benches.network_bench"
 MAX_MESSAGES = 10
 
 
@@ -32,7 +32,7 @@ def write_layer_top(layer: LayerMapping, folder: Path) -> tuple[Path, str, Path]
     from amaranth.back import verilog
 
     from aimcgen.rtl.accelerator import Accelerator
-    from aimcgen.rtl.aimc_registers import aimc_register_map
+    from aimcgen.contract.aimc_registers import aimc_register_map
 
     spec = layer.spec
     folder.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def write_layer_top(layer: LayerMapping, folder: Path) -> tuple[Path, str, Path]
 def run_layer_on_rtl(layer: LayerMapping, inputs: np.ndarray, *, simulator: str, build_dir: Path) -> dict:
     """The bench report of `inputs` (n, logical_rows) through the layer's generated top, plus build/run
     wall times; raises what cocotb_run.run_bench raises (missing simulator, failed build or bench)."""
-    from aimcgen.sim.cocotb_run import run_bench, write_bench_config
+    from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
 
     build_dir = Path(build_dir).resolve()
     source, top, regmap = write_layer_top(layer, build_dir)

@@ -1,0 +1,107 @@
+"""`aimcgen evaluate`: map a network onto a design's tiles and report accuracy under device noise and
+drift, latency, area and energy (sim.eval)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from aimcgen.cli.common import add_spec_options, load_spec
+
+
+def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate", help="map a network onto tiles; accuracy under noise and drift, latency, area, energy",
+        description="Map a network (dense and 2D conv layers from .npz or ONNX; default: the shipped 8x8-digits "
+                    "MLP) onto the design's tiles and write OUT/<design>/evaluation/: report.json, report.md and plots "
+                    "(accuracy vs drift time with and without compensation, vs ADC bits, noise attribution).")
+    add_spec_options(p)
+    p.add_argument("--model", type=Path, metavar="FILE", help="network: .npz or .onnx (default: digits MLP); "
+                   "must carry its test set (x_test, y_test) unless --test-npz is given")
+    p.add_argument("--test-npz", type=Path, metavar="FILE", help="test set (x_test, y_test[, x_calib]) for "
+                   "models without one (e.g. ONNX); default: the digits test set")
+    p.add_argument("--seeds", type=int, default=5, help="Monte-Carlo chips per point (default 5)")
+    p.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--rtl-check", type=int, default=0, metavar="N", help="also run the first N test inputs "
+                   "through the generated Verilog layer by layer (cocotb) and compare every output code with "
+                   "the golden model; exit status 1 if any differs (default 0: off)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator",
+                   help="simulator of --rtl-check (default: verilator)")
+    p.add_argument("--asic-report", type=Path, metavar="FILE", help="asic_report.json of `aimcgen asic` for "
+                   "this design: the digital periphery's area from synthesis (default: not included)")
+    p.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def load_eval_network(model: Path | None, test_npz: Path | None):
+    """The network with its test set: from the model file, else from `test_npz`, else the digits test set.
+    Raises NetworkError, OSError or KeyError with a message for the user."""
+    import numpy as np
+
+    from aimcgen.sim.eval.network import NetworkError, default_model_path, load_network
+
+    net = load_network(model or default_model_path())
+    test = test_npz or (None if "x_test" in net.meta else default_model_path())
+    if test is not None:
+        with np.load(test) as data:
+            for key in ("x_test", "y_test", "x_calib"):
+                if key in data:
+                    net.meta[key] = data[key]
+    if net.meta["x_test"].reshape(len(net.meta["x_test"]), -1).shape[1] != net.in_features:
+        raise NetworkError(f"test set has {net.meta['x_test'].shape[1:]} features, the network takes "
+                           f"{net.in_features}")
+    return net
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from aimcgen.sim.eval.network import NetworkError
+    from aimcgen.sim.eval.report import evaluate
+
+    if args.seeds < 1:
+        print(f"aimcgen: error: --seeds = {args.seeds}: must be >= 1", file=sys.stderr)
+        return 2
+    spec = load_spec(args)
+    try:
+        net = load_eval_network(args.model, args.test_npz)
+    except (NetworkError, OSError, KeyError) as exc:
+        print(f"aimcgen: error: {exc}", file=sys.stderr)
+        return 2
+    problem = _check_rtl_and_asic_options(args, spec)
+    if problem:
+        print(f"aimcgen: error: {problem}", file=sys.stderr)
+        return 2
+    out = args.out / spec.name / "evaluation"
+    start = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
+
+    report = evaluate(spec, net, out, seeds=args.seeds, progress=progress, plots=not args.no_plots,
+                      rtl_check=args.rtl_check, simulator=args.simulator, asic_report=args.asic_report)
+    print(f"wrote {out}/report.json, report.md" + ("" if args.no_plots else " and plots"))
+    if "rtl_check" in report and not report["rtl_check"]["passed"]:
+        print("aimcgen: RTL cross-check failed: " + "; ".join(report["rtl_check"]["mismatches"][:3]),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check_rtl_and_asic_options(args: argparse.Namespace, spec) -> str | None:
+    """What is wrong with --rtl-check / --simulator / --asic-report, before the long evaluation runs."""
+    from aimcgen.sim.verify.cocotb_setup import unavailable_reason
+    from aimcgen.sim.eval.estimates import load_asic_report
+
+    if args.rtl_check < 0:
+        return f"--rtl-check = {args.rtl_check}: must be >= 0"
+    if args.rtl_check and unavailable_reason(args.simulator):
+        return f"--rtl-check needs {args.simulator}: {unavailable_reason(args.simulator)}"
+    if args.asic_report is not None:
+        try:
+            load_asic_report(args.asic_report, spec.name)
+        except (OSError, ValueError) as exc:
+            return str(exc)
+    return None
+

@@ -1,0 +1,130 @@
+"""`aimcgen sweep`: physics-model accuracy over spec fields x Monte-Carlo chips x drift times, run through
+Dask (an embedded LocalCluster by default, or a running scheduler), written as a table and a plot."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.spec import SpecError
+
+
+def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "sweep", help="accuracy over spec variants x Monte-Carlo chips x drift times, on Dask",
+        description="Evaluate the network on the physics model for every combination of the --set values "
+                    "(each combination validated like a spec file), on --seeds chips each, read at every "
+                    "--times drift time; write OUT/<design>/sweep/: sweep.json, sweep.csv, sweep.md and "
+                    "sweep.png. Runs one Dask task per (point, chip) on a local cluster of --workers "
+                    "processes, or on the cluster of --scheduler (its workers need aimcgen installed).",
+        epilog="example: aimcgen sweep --preset tile64 --set adc.bits=4,6,8 --seeds 10 --times 1,86400")
+    add_spec_options(p)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=V1,V2,...",
+                   help="sweep a spec field (see `aimcgen spec --fields`), e.g. adc.bits=4,6,8 or "
+                        "adc.kind=sar,flash; repeat for a product of fields")
+    p.add_argument("--seeds", type=int, default=5, help="Monte-Carlo chips per point (default 5)")
+    p.add_argument("--times", default="1,86400", metavar="T1,T2,...",
+                   help="drift times in seconds since programming (default 1,86400)")
+    p.add_argument("--model", default="digits", metavar="digits|FILE",
+                   help="network: the shipped digits MLP (default) or a .npz / .onnx file")
+    p.add_argument("--test-npz", type=Path, metavar="FILE", help="test set (x_test, y_test[, x_calib]) for "
+                   "models without one")
+    p.add_argument("--no-compensation", action="store_true", help="turn global drift compensation off")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster "
+                       "(default 2)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler to run on instead, "
+                       "e.g. tcp://HOST:8786")
+    p.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    p.add_argument("--no-plot", action="store_true", help="skip sweep.png")
+    p.set_defaults(func=cmd_sweep)
+    return p
+
+
+def _times(text: str) -> list[float]:
+    try:
+        times = [float(t) for t in text.split(",")]
+    except ValueError:
+        raise SpecError(f"--times {text!r}: expected comma-separated seconds, e.g. 1,86400") from None
+    if not all(0.0 <= t < float("inf") for t in times):
+        raise SpecError(f"--times {text!r}: every time must be a finite number of seconds >= 0")
+    return times
+
+
+def _overrides(items: list[str]) -> dict[str, list]:
+    from aimcgen.spec_override import parse_override
+
+    overrides: dict[str, list] = {}
+    for item in items:
+        path, values = parse_override(item)
+        if path in overrides:
+            raise SpecError(f"--set {path}: given twice (list all its values in one --set)")
+        overrides[path] = values
+    return overrides
+
+
+def _error(message: str) -> int:
+    print(f"aimcgen: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from aimcgen.cli.evaluate import load_eval_network
+    from aimcgen.sim.eval.network import NetworkError
+    from aimcgen.spec_override import expand
+    from aimcgen.staging import staged_directory
+
+    if args.seeds < 1:
+        return _error(f"--seeds = {args.seeds}: must be >= 1")
+    if args.scheduler is None and args.workers < 1:
+        return _error(f"--workers = {args.workers}: must be >= 1")
+    base = load_spec(args)
+    times = _times(args.times)
+    points = expand(base, _overrides(args.overrides))
+    try:
+        net = load_eval_network(None if args.model == "digits" else Path(args.model), args.test_npz)
+    except (NetworkError, OSError, KeyError) as exc:
+        return _error(str(exc))
+    try:
+        from distributed import Client, LocalCluster
+        if not args.no_plot:
+            import matplotlib  # noqa: F401  (checked before the work, used after it)
+    except ImportError as exc:
+        return _error(f"`aimcgen sweep` needs {exc.name}: pip install 'aimcgen[sweep,eval]'")
+
+    start = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
+
+    from aimcgen.sim.eval.sweep import run_sweep
+    from aimcgen.sim.eval.sweep_report import write_sweep
+
+    progress(f"{len(points)} point(s) x {args.seeds} seed(s) = {len(points) * args.seeds} tasks, "
+             f"{len(times)} drift time(s) each")
+    if args.scheduler:
+        try:
+            client = Client(args.scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            return _error(f"--scheduler {args.scheduler}: cannot connect: {exc}")
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        result = run_sweep(client, points, net, design=base.name, seeds=args.seeds, times=times,
+                           compensation=not args.no_compensation, progress=progress)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    out = args.out / base.name / "sweep"
+    with staged_directory(out) as tmp:
+        written = write_sweep(result, tmp, plot=not args.no_plot)
+    print(f"wrote {out}/: {', '.join(p.name for p in written)}")
+    return 0

@@ -1,0 +1,80 @@
+"""Fixed-point formats of the tile datapath, written once and used by the RTL and the golden model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aimcgen.spec import DesignSpec
+
+
+@dataclass(frozen=True)
+class SignedFormat:
+    """A two's complement integer of `bits` bits with `frac` fraction bits (value = code / 2^frac)."""
+    bits: int
+    frac: int = 0
+
+    @property
+    def min(self) -> int:
+        return -(1 << (self.bits - 1))
+
+    @property
+    def max(self) -> int:
+        return (1 << (self.bits - 1)) - 1
+
+    def saturate(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values clamped into range, and where clamping happened."""
+        clipped = np.clip(values, self.min, self.max)
+        return clipped, clipped != values
+
+    def contains(self, values: np.ndarray) -> bool:
+        values = np.asarray(values)
+        return bool(np.all((values >= self.min) & (values <= self.max)))
+
+    @staticmethod
+    def holding(low: int, high: int) -> "SignedFormat":
+        """The narrowest format that holds every integer in low..high."""
+        bits = 1
+        while not (-(1 << (bits - 1)) <= low and high <= (1 << (bits - 1)) - 1):
+            bits += 1
+        return SignedFormat(bits)
+
+
+@dataclass(frozen=True)
+class DatapathFormats:
+    weight: SignedFormat        # differential conductance code G+ - G-
+    drive: SignedFormat         # signed drive of one row in one step (cycles for PWM, +-1/0 bit-serial)
+    charge: SignedFormat        # integrated column charge plus emulated noise
+    noise: SignedFormat
+    adc_code: SignedFormat
+    accumulator: SignedFormat
+    scale: SignedFormat
+    offset: SignedFormat
+    product: SignedFormat       # accumulator * scale + offset, before rounding
+    output: SignedFormat
+
+
+def datapath_formats(spec: DesignSpec) -> DatapathFormats:
+    from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS, noise_multiplier
+    tile, inp, post = spec.tile, spec.input, spec.postproc
+    levels = tile.conductance_levels
+    drive_max = inp.max_magnitude if inp.encoding == "pwm" else 1
+    noise_max = (CENTER * noise_multiplier(spec) + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+    charge_max = tile.rows * levels * drive_max + noise_max
+    scale = SignedFormat(post.scale_bits, post.scale_frac_bits)
+    acc = SignedFormat(spec.accumulator.bits)
+    offset = SignedFormat(post.offset_bits, post.scale_frac_bits)
+    product_bits = max(acc.bits + scale.bits, offset.bits) + 1    # never overflows, even at the corners
+    return DatapathFormats(
+        weight=SignedFormat.holding(-levels, levels),
+        drive=SignedFormat.holding(-drive_max, drive_max),
+        charge=SignedFormat.holding(-charge_max, charge_max),
+        noise=SignedFormat.holding(-noise_max, noise_max),
+        adc_code=SignedFormat(spec.adc.bits),
+        accumulator=acc,
+        scale=scale,
+        offset=offset,
+        product=SignedFormat(product_bits, post.scale_frac_bits),
+        output=SignedFormat(post.output_bits),
+    )

@@ -1,0 +1,46 @@
+"""Per-column post-processing: affine correction, rounding, activation, requantization.
+
+    p = acc * scale + offset                  (scale and offset carry scale_frac_bits fraction bits)
+    r = (p + 2^(f-1)) >> f                    (round half up; r = p when f = 0)
+    a = r | max(r, 0) | clamp(r, 0, clip)     (activation none | relu | clip)
+    y = clamp(a, output range)                (saturating requantization to output_bits)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from aimcgen.contract.formats import datapath_formats
+from aimcgen.spec import DesignSpec, SpecError
+
+
+def check_coefficients(spec: DesignSpec, scale: np.ndarray, offset: np.ndarray, cols: int):
+    fmt = datapath_formats(spec)
+    result = []
+    for name, values, f in (("scale", scale, fmt.scale), ("offset", offset, fmt.offset)):
+        values = np.broadcast_to(np.asarray(values), (cols,))
+        if not np.issubdtype(values.dtype, np.integer):
+            raise SpecError(f"postproc {name}: expected integer fixed-point codes, got {values.dtype}")
+        if not f.contains(values):
+            raise SpecError(f"postproc {name}: codes must lie in {f.min}..{f.max} "
+                            f"(signed {f.bits} bits), got {values.min()}..{values.max()}")
+        result.append(values.astype(np.int64))
+    return result
+
+
+def unity_scale(spec: DesignSpec) -> int:
+    """The scale code of 1.0."""
+    return 1 << spec.postproc.scale_frac_bits
+
+
+def postprocess(acc: np.ndarray, scale: np.ndarray, offset: np.ndarray, spec: DesignSpec):
+    """Output codes and a per-element flag for saturation at the output width."""
+    post = spec.postproc
+    f = post.scale_frac_bits
+    p = acc.astype(np.int64) * scale + offset
+    r = (p + (1 << (f - 1))) >> f if f else p
+    if post.activation == "relu":
+        r = np.maximum(r, 0)
+    elif post.activation == "clip":
+        r = np.clip(r, 0, post.clip_high)
+    return datapath_formats(spec).output.saturate(r)

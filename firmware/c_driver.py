@@ -1,0 +1,241 @@
+"""The portable C driver from Python: build it against a design's header, and call it through ctypes.
+
+`compile_driver_library(spec, out_dir)` writes the design's register header (firmware.generate) and builds
+aimc_driver.c into a shared library; `Driver` loads it with HAL callbacks into Python, so host tests and
+cocotb benches run the very C code a microcontroller would run against the RTL or a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aimcgen.firmware.generate import write_firmware
+from aimcgen.spec import DesignSpec
+
+
+def driver_sources() -> tuple[Path, Path]:
+    """The portable C driver (aimc_driver.c, aimc_driver.h), shipped as package data beside this module."""
+    root = Path(__file__).resolve().parent
+    return root / "aimc_driver.c", root / "aimc_driver.h"
+
+
+def compile_driver_library(spec: DesignSpec, out_dir, *, cc: str = "gcc", extra_sources=(),
+                           flags=("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1")) -> Path:
+    """Generate the header of `spec` into `out_dir` and build the driver as a shared library there.
+
+    Returns the library path (`libaimc_<name>.so`). Raises RuntimeError with the compiler's output on failure.
+    """
+    import subprocess
+
+    out = Path(out_dir)
+    paths = write_firmware(spec, out)
+    source, header = driver_sources()
+    lib = out / f"libaimc_{spec.name}.so"
+    cmd = [cc, *flags, "-fPIC", "-shared", f"-I{header.parent}", f"-I{out}",
+           f'-DAIMC_REGS_HEADER="{paths["header"].name}"', str(source), *map(str, extra_sources), "-o", str(lib)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"driver build failed: {' '.join(cmd)}\n{done.stdout}{done.stderr}")
+    return lib
+
+
+class BusError(Exception):
+    """Raised by a HAL callback (Python side) to make the driver see a bus error."""
+
+
+AIMC_STATUS = {0: "AIMC_OK", -1: "AIMC_ERR_BUS", -2: "AIMC_ERR_MAGIC", -3: "AIMC_ERR_SPEC_HASH",
+               -4: "AIMC_ERR_PARAM", -5: "AIMC_ERR_TIMEOUT", -6: "AIMC_ERR_ARG", -7: "AIMC_ERR_RANGE",
+               -8: "AIMC_ERR_PROG_VERIFY", -9: "AIMC_ERR_CALIBRATION"}
+STATUS_CODE = {name: code for code, name in AIMC_STATUS.items()}
+
+
+class DriverError(Exception):
+    def __init__(self, function: str, status: int, text: str):
+        super().__init__(f"{function}: {AIMC_STATUS.get(status, status)} ({text})")
+        self.function, self.status = function, status
+
+
+class Driver:
+    """The C driver (a shared library from `compile_driver_library`) with HAL callbacks into Python.
+
+    `read(offset) -> int` and `write(offset, value)` perform bus accesses (byte offsets); raising BusError
+    makes the HAL report a bus error. Other exceptions in a callback also end the access with a bus error
+    and are re-raised after the C call returns. Methods raise DriverError on a nonzero status unless
+    `check=False` (then the status is returned first).
+    """
+
+    def __init__(self, library, spec: DesignSpec, read, write):
+        import ctypes as C
+
+        self.C, self.spec = C, spec
+        self.lib = C.CDLL(str(library))
+        self.read_cb, self.write_cb = read, write
+        self._pending: BaseException | None = None
+        READ = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_uint32, C.POINTER(C.c_uint32))
+        WRITE = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_uint32, C.c_uint32)
+
+        class Hal(C.Structure):
+            _fields_ = [("read32", READ), ("write32", WRITE), ("ctx", C.c_void_p)]
+
+        class Dev(C.Structure):
+            _fields_ = [("hal", Hal), ("timeout_polls", C.c_uint32), ("version", C.c_uint32),
+                        ("spec_hash", C.c_uint32), ("polls", C.c_uint32)]
+
+        class Report(C.Structure):
+            _fields_ = [(n, C.c_uint32) for n in ("written", "failures", "fail_row", "fail_col", "errors")]
+
+        class Layer(C.Structure):
+            _fields_ = [("start", C.c_uint16), ("count", C.c_uint16)]
+
+        self.Report, self.Layer = Report, Layer
+
+        def c_read(ctx, offset, value):
+            try:
+                value[0] = int(self.read_cb(int(offset))) & 0xFFFFFFFF
+                return 0
+            except BusError:
+                return 1
+            except BaseException as exc:          # noqa: BLE001 - re-raised after the C call
+                self._pending = self._pending or exc
+                return 1
+
+        def c_write(ctx, offset, value):
+            try:
+                self.write_cb(int(offset), int(value))
+                return 0
+            except BusError:
+                return 1
+            except BaseException as exc:          # noqa: BLE001
+                self._pending = self._pending or exc
+                return 1
+
+        self._read_fn, self._write_fn = READ(c_read), WRITE(c_write)     # keep the thunks alive
+        self.hal = Hal(self._read_fn, self._write_fn, None)
+        self.dev = Dev()
+        self.lib.aimc_strerror.restype = C.c_char_p
+        self.lib.aimc_error_name.restype = C.c_char_p
+        self.lib.aimc_error_name.argtypes = [C.c_uint32]
+
+    # helpers
+    def _i32(self, values):
+        import numpy as np
+        values = np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(-1))
+        arr = (self.C.c_int32 * max(1, len(values)))(*[int(v) for v in values])
+        return arr
+
+    def _call(self, name, *args, check=True):
+        self._pending = None
+        status = getattr(self.lib, name)(*args)
+        if self._pending is not None:
+            exc, self._pending = self._pending, None
+            raise exc
+        if check and status:
+            raise DriverError(name, status, self.strerror(status))
+        return status
+
+    def strerror(self, status: int) -> str:
+        return self.lib.aimc_strerror(status).decode()
+
+    def error_name(self, errors: int) -> str:
+        return self.lib.aimc_error_name(errors).decode()
+
+    @property
+    def polls(self) -> int:
+        return self.dev.polls
+
+    # API
+    def init(self, timeout_polls: int = 0, check=True):
+        C = self.C
+        return self._call("aimc_init", C.byref(self.dev), C.byref(self.hal), C.c_uint32(timeout_polls),
+                          check=check)
+
+    def read_errors(self) -> int:
+        v = self.C.c_uint32()
+        self._call("aimc_read_errors", self.C.byref(self.dev), self.C.byref(v))
+        return v.value
+
+    def clear_errors(self, mask: int = 0xFFFFFFFF, check=True):
+        return self._call("aimc_clear_errors", self.C.byref(self.dev), self.C.c_uint32(mask), check=check)
+
+    def program_weights(self, w, tolerance: int = 0, max_retries: int = 3, check=True):
+        """Returns (status, report dict)."""
+        import numpy as np
+        w = np.asarray(w)
+        rows, cols = w.shape
+        rep = self.Report()
+        status = self._call("aimc_program_weights", self.C.byref(self.dev), self._i32(w), self.C.c_uint32(rows),
+                            self.C.c_uint32(cols), self.C.c_uint32(cols), self.C.c_uint32(tolerance),
+                            self.C.c_uint32(max_retries), self.C.byref(rep), check=check)
+        return status, {n: getattr(rep, n) for n, _ in rep._fields_}
+
+    def load_coefficients(self, first: int, scale=None, offset=None, check=True):
+        count = len(scale) if scale is not None else len(offset)
+        return self._call("aimc_load_coefficients", self.C.byref(self.dev), self.C.c_uint32(first),
+                          self.C.c_uint32(count), None if scale is None else self._i32(scale),
+                          None if offset is None else self._i32(offset), check=check)
+
+    def read_coefficients(self, first: int, count: int):
+        scale, offset = (self.C.c_int32 * count)(), (self.C.c_int32 * count)()
+        self._call("aimc_read_coefficients", self.C.byref(self.dev), self.C.c_uint32(first), self.C.c_uint32(count),
+                   scale, offset)
+        return list(scale), list(offset)
+
+    def mvm(self, x, n_out: int | None = None, check=True):
+        import numpy as np
+        n_out = self.spec.logical_cols if n_out is None else n_out
+        y = (self.C.c_int32 * max(1, n_out))()
+        status = self._call("aimc_mvm", self.C.byref(self.dev), self._i32(x), y, self.C.c_uint32(n_out),
+                            check=check)
+        out = np.array(list(y)[:n_out], dtype=np.int64)
+        return (status, out) if not check else out
+
+    def run_batch(self, xs, n_out: int | None = None):
+        import numpy as np
+        xs = np.asarray(xs)
+        n_out = self.spec.logical_cols if n_out is None else n_out
+        ys = (self.C.c_int32 * max(1, len(xs) * n_out))()
+        self._call("aimc_run_batch", self.C.byref(self.dev), self._i32(xs), self.C.c_uint32(len(xs)), ys,
+                   self.C.c_uint32(n_out))
+        return np.array(list(ys)[:len(xs) * n_out], dtype=np.int64).reshape(len(xs), n_out)
+
+    def _layers(self, layers):
+        arr = (self.Layer * len(layers))()
+        for i, (start, count) in enumerate(layers):
+            arr[i].start, arr[i].count = start, count
+        return arr
+
+    def set_layers(self, layers, check=True):
+        return self._call("aimc_set_layers", self.C.byref(self.dev), self._layers(layers),
+                          self.C.c_uint32(len(layers)), check=check)
+
+    def run_chain(self, layers, xs, n_out: int | None = None):
+        import numpy as np
+        xs = np.asarray(xs)
+        if n_out is None:
+            start, count = layers[-1]
+            n_out = count or self.spec.logical_cols - start
+        ys = (self.C.c_int32 * max(1, len(xs) * n_out))()
+        self._call("aimc_run_chain", self.C.byref(self.dev), self._layers(layers), self.C.c_uint32(len(layers)),
+                   self._i32(xs), self.C.c_uint32(len(xs)), ys, self.C.c_uint32(n_out))
+        return np.array(list(ys)[:len(xs) * n_out], dtype=np.int64).reshape(len(xs), n_out)
+
+    def gdc_measure(self, cal_xs, base_scale) -> int:
+        import numpy as np
+        cal_xs = np.asarray(cal_xs)
+        v = self.C.c_uint64()
+        self._call("aimc_gdc_measure", self.C.byref(self.dev), self._i32(cal_xs), self.C.c_uint32(len(cal_xs)),
+                   self._i32(base_scale), self.C.byref(v))
+        return v.value
+
+    def gdc_calibrate(self, cal_xs, reference: int, base_scale, base_offset=None, check=True):
+        """Returns (status, new scales, gain Q16.16)."""
+        import numpy as np
+        cal_xs = np.asarray(cal_xs)
+        cols = self.spec.logical_cols
+        new = (self.C.c_int32 * cols)()
+        gain = self.C.c_uint32()
+        status = self._call("aimc_gdc_calibrate", self.C.byref(self.dev), self._i32(cal_xs),
+                            self.C.c_uint32(len(cal_xs)), self.C.c_uint64(reference), self._i32(base_scale),
+                            None if base_offset is None else self._i32(base_offset), new, self.C.byref(gain),
+                            check=check)
+        return status, np.array(list(new), dtype=np.int64), gain.value

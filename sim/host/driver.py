@@ -1,0 +1,340 @@
+"""The host driver of an aimcgen accelerator on an FPGA board (or in simulation), over the UART link.
+
+`AimcHost(port, regmap=...)` speaks the framed protocol of aimcgen/contract/uart_protocol.py (the constants and the
+CRC come from there, as in the bridge RTL) and gives register access by name from the register map
+(aimcgen/contract/register_map.py): read and write registers, fields and windows, program weights, load the per-column
+coefficients, run MVMs and read the outputs.
+
+The link is a `Transport`: anything with `write(bytes)` and `read(n) -> bytes` (raising
+`TransportTimeout` when the bytes do not come). `SerialTransport` is a serial port through pyserial (`pip
+install pyserial`); sim.verify.uart_sim_transport.UartSimTransport is the same UART in Amaranth's simulator, so
+one driver runs against the board and against the RTL. `AimcHost("/dev/ttyUSB0", regmap=...)` opens a
+serial port; `AimcHost(transport, regmap=...)` uses a transport.
+
+The register map is what the accelerator was built from: pass `regmap=` (a RegisterMap), `regmap_json=`
+(the regmap.json that `aimcgen generate` / `aimcgen fpga` write) or `spec=` (a DesignSpec);
+`check_identity()` compares the board's ID and SPEC_HASH registers with it.
+
+Errors: a response with a checksum error or a lost/garbled response is retried (`retries` times, after
+waiting out the bridge's frame timeout and dropping stale bytes); a bus error raises `AimcBusError` (the
+address hit nothing, a read-only window was written, a value did not fit a window's word format, ...), a
+bus timeout `AimcLinkError`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from aimcgen.contract import uart_protocol as proto
+from aimcgen.contract.register_map import RegisterMap, Window
+
+DEFAULT_BAUD = 115_200
+
+
+class TransportTimeout(TimeoutError):
+    """The board did not send the expected bytes in time."""
+
+
+class AimcLinkError(RuntimeError):
+    """The link failed: garbled responses after all retries, a bus timeout, a bad command."""
+
+
+class AimcBusError(AimcLinkError):
+    """The accelerator's bus answered err (address decodes to nothing, access not allowed, value too wide)."""
+
+
+class Transport(Protocol):
+    """What the driver needs of a link. Optional: `idle()` waits out the bridge's frame timeout and
+    `reset_input_buffer()` drops stale bytes (both used to resynchronize before a retry), `close()`."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, n: int) -> bytes: ...
+
+
+class SerialTransport:
+    """A serial port (pyserial): 8N1 at `baud`."""
+
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD, timeout: float = 1.0):
+        try:
+            import serial
+        except ImportError:
+            raise ImportError("the host driver needs pyserial for a serial port: pip install pyserial") from None
+        self.port = serial.Serial(port, baudrate=baud, bytesize=8, parity="N", stopbits=1, timeout=timeout)
+        self.baud = baud
+
+    def write(self, data: bytes) -> None:
+        self.port.write(data)
+        self.port.flush()
+
+    def read(self, n: int) -> bytes:
+        data = self.port.read(n)
+        if len(data) < n:
+            raise TransportTimeout(f"{self.port.port}: {len(data)} of {n} bytes before the timeout")
+        return data
+
+    def reset_input_buffer(self) -> None:
+        self.port.reset_input_buffer()
+
+    def idle(self) -> None:
+        """Wait out the bridge's frame timeout (FRAME_TIMEOUT_BYTES byte times), plus a margin."""
+        time.sleep(0.01 + 2 * 10 * proto.FRAME_TIMEOUT_BYTES / self.baud)
+
+    def close(self) -> None:
+        self.port.close()
+
+
+def _signed(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) & 1 else value
+
+
+class AimcHost:
+    """Register-level access to one accelerator over a transport (see the module doc)."""
+
+    def __init__(self, port, *, regmap: RegisterMap | None = None, regmap_json: str | Path | None = None,
+                 spec=None, baud: int = DEFAULT_BAUD, timeout: float = 1.0, retries: int = 2,
+                 poll_limit: int = 100_000):
+        if sum(x is not None for x in (regmap, regmap_json, spec)) != 1:
+            raise ValueError("AimcHost: give exactly one of regmap=, regmap_json= or spec=")
+        if regmap_json is not None:
+            regmap = RegisterMap.from_json(Path(regmap_json).read_text())
+        elif spec is not None:
+            from aimcgen.contract.aimc_registers import aimc_register_map
+            regmap = aimc_register_map(spec)
+        self.regmap = regmap
+        self.transport = SerialTransport(port, baud, timeout) if isinstance(port, str) else port
+        self.retries, self.poll_limit = retries, poll_limit
+        self.frames = 0
+        self.retried = 0
+
+    def close(self) -> None:
+        close = getattr(self.transport, "close", None)
+        if close:
+            close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # Frames -------------------------------------------------------------------------------------------
+
+    def _exchange(self, request: bytes, read: bool) -> tuple[int, int, list[int]]:
+        """Send one request, return (status, done, words); retries garbled or lost responses."""
+        last = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retried += 1
+                self._resync()
+            self.frames += 1
+            self.transport.write(request)
+            try:
+                head = self.transport.read(3)
+                if head[0] != proto.RESPONSE_SYNC:
+                    last = f"response starts with {head[0]:#04x}, not SYNC {proto.RESPONSE_SYNC:#04x}"
+                    continue
+                status, done = head[1], head[2]
+                rest = self.transport.read(proto.response_length(status, done, read) - 3)
+            except TransportTimeout as exc:
+                last = f"no response ({exc})"
+                continue
+            if proto.crc8(head[1:] + rest[:-1]) != rest[-1]:
+                last = "response checksum mismatch"
+                continue
+            if status == proto.STATUS_CHECKSUM_ERROR:
+                last = "the board saw a request checksum error"
+                continue
+            return status, done, proto.decode_words(rest[:-1])
+        raise AimcLinkError(f"host link: {last} (after {self.retries + 1} attempts)")
+
+    def _resync(self) -> None:
+        idle = getattr(self.transport, "idle", None)
+        if idle:
+            idle()
+        reset = getattr(self.transport, "reset_input_buffer", None)
+        if reset:
+            reset()
+
+    def _check(self, status: int, done: int, address: int, write: bool) -> None:
+        if status == proto.STATUS_OK:
+            return
+        what = f"{'write' if write else 'read'} at {address + 4 * done:#x}"
+        name = proto.STATUS_NAMES.get(status, f"status {status}")
+        if status == proto.STATUS_BUS_ERROR:
+            raise AimcBusError(f"bus error on {what}{self._describe(address + 4 * done)}")
+        raise AimcLinkError(f"{name} on {what}")
+
+    def _describe(self, address: int) -> str:
+        for r in self.regmap.registers:
+            if r.address == address:
+                return f" (register {r.name})"
+        for w in self.regmap.windows:
+            if w.address <= address < w.end:
+                return f" (window {w.name}[{(address - w.address) // 4}])"
+        return " (no register or window there)"
+
+    def read_words(self, address: int, count: int = 1) -> list[int]:
+        """`count` 32-bit words from byte `address` on (bursts of up to MAX_BURST words)."""
+        words = []
+        while count:
+            n = min(count, proto.MAX_BURST)
+            status, done, data = self._exchange(proto.encode_read(address, n), read=True)
+            self._check(status, done, address, write=False)
+            words += data
+            address, count = address + 4 * n, count - n
+        return words
+
+    def write_words(self, address: int, words) -> None:
+        words = [int(w) & 0xFFFFFFFF for w in words]
+        for i in range(0, len(words), proto.MAX_BURST):
+            chunk = words[i:i + proto.MAX_BURST]
+            status, done, _ = self._exchange(proto.encode_write(address + 4 * i, chunk), read=False)
+            self._check(status, done, address + 4 * i, write=True)
+
+    # Registers and windows by name --------------------------------------------------------------------
+
+    def read(self, register: str) -> int:
+        return self.read_words(self.regmap.register(register).address)[0]
+
+    def write(self, register: str, value: int) -> None:
+        self.write_words(self.regmap.register(register).address, [value])
+
+    def read_field(self, register: str, field: str) -> int:
+        f = self.regmap.register(register).field(field)
+        return (self.read(register) & f.mask) >> f.offset_bit
+
+    def write_field(self, register: str, field: str, value: int) -> None:
+        """Read-modify-write of one field (the other rw fields keep their value)."""
+        reg = self.regmap.register(register)
+        f = reg.field(field)
+        if value < 0 or value >> f.width:
+            raise ValueError(f"{register}.{field} = {value}: does not fit {f.width} bits")
+        keep = sum(g.mask for g in reg.fields if g.access == "rw" and g is not f)
+        word = self.read(register) & keep if keep else 0
+        self.write(register, word | value << f.offset_bit)
+
+    def fields(self, register: str) -> dict[str, int]:
+        reg = self.regmap.register(register)
+        word = self.read(register)
+        return {f.name: (word & f.mask) >> f.offset_bit for f in reg.fields}
+
+    def _window(self, name: str, start: int, count: int) -> Window:
+        w = self.regmap.window(name)
+        if not (0 <= start and 0 <= count and start + count <= w.depth):
+            raise ValueError(f"window {name}: words {start}..{start + count - 1} outside 0..{w.depth - 1}")
+        return w
+
+    def read_window(self, name: str, start: int = 0, count: int | None = None) -> np.ndarray:
+        """Words of a window, converted from its word format (sign-extended when signed)."""
+        w = self.regmap.window(name)
+        count = w.depth - start if count is None else count
+        w = self._window(name, start, count)
+        words = self.read_words(w.address + 4 * start, count) if count else []
+        if w.signed:
+            return np.array([_signed(v, w.width) for v in words], dtype=np.int64)
+        return np.array([v & ((1 << w.width) - 1) for v in words], dtype=np.int64)
+
+    def write_window(self, name: str, values, start: int = 0) -> None:
+        values = [int(v) for v in np.asarray(values).ravel()]
+        w = self._window(name, start, len(values))
+        lo, hi = (-(1 << (w.width - 1)), (1 << (w.width - 1)) - 1) if w.signed else (0, (1 << w.width) - 1)
+        bad = [v for v in values if not lo <= v <= hi]
+        if bad:
+            raise ValueError(f"window {name}: value {bad[0]} does not fit the word format "
+                             f"({'signed' if w.signed else 'unsigned'} {w.width}-bit: {lo}..{hi})")
+        if values:
+            self.write_words(w.address + 4 * start, values)
+
+    # The accelerator ----------------------------------------------------------------------------------
+
+    def _const(self, register: str, field: str) -> int:
+        return self.regmap.register(register).field(field).reset
+
+    def check_identity(self) -> dict:
+        """Read ID, VERSION, SPEC_HASH and the geometry; AimcLinkError if the board is not this map's build."""
+        info = {"id": self.read("ID"), "version": self.read("VERSION"), "spec_hash": self.read("SPEC_HASH")}
+        if info["id"] != self._const("ID", "magic"):
+            raise AimcLinkError(f"ID reads {info['id']:#010x}, not the aimcgen magic "
+                                f"{self._const('ID', 'magic'):#010x}: not an aimcgen accelerator, or no link")
+        if info["spec_hash"] != self._const("SPEC_HASH", "hash"):
+            raise AimcLinkError(f"SPEC_HASH reads {info['spec_hash']:#010x}, the register map was built for "
+                                f"{self._const('SPEC_HASH', 'hash'):#010x}: the board runs another design")
+        info.update(self.fields("TILE"))
+        return info
+
+    @property
+    def logical_rows(self) -> int:
+        return self.regmap.window("INPUT").depth
+
+    @property
+    def logical_cols(self) -> int:
+        return self.regmap.window("OUTPUT").depth
+
+    @property
+    def col_stride(self) -> int:
+        return self.regmap.window("WEIGHTS").depth // self.logical_rows
+
+    def wait_idle(self, field: str = "busy") -> None:
+        """Poll STATUS until `field` (busy or prog_busy) is 0."""
+        for _ in range(self.poll_limit):
+            if not self.read_field("STATUS", field):
+                return
+        raise AimcLinkError(f"STATUS.{field} still set after {self.poll_limit} polls")
+
+    def program_weights(self, weights, *, tolerance: int | None = None, max_retries: int | None = None) -> int:
+        """Program every weight (rows x cols signed codes) with program-and-verify; returns the failures.
+
+        Each row goes out as one burst into the WEIGHTS window (word row * stride + col); the call waits
+        until program-and-verify is done and returns PROG_STATUS.failures (PROG_FAIL_ADDR has the last).
+        """
+        w = np.asarray(weights)
+        if w.shape != (self.logical_rows, self.logical_cols):
+            raise ValueError(f"weights: expected shape {(self.logical_rows, self.logical_cols)}, got {w.shape}")
+        if tolerance is not None:
+            self.write_field("PROG_CTRL", "tolerance", tolerance)
+        if max_retries is not None:
+            self.write_field("PROG_CTRL", "max_retries", max_retries)
+        before = self.read_field("PROG_STATUS", "failures")
+        for r, row in enumerate(w):
+            self.write_window("WEIGHTS", row, start=r * self.col_stride)
+        self.wait_idle("prog_busy")
+        return self.read_field("PROG_STATUS", "failures") - before
+
+    def load_coefficients(self, scale=None, offset=None) -> None:
+        """Per-column affine scale and offset (either may be omitted)."""
+        if scale is not None:
+            self.write_window("SCALE", np.broadcast_to(np.asarray(scale), (self.logical_cols,)))
+        if offset is not None:
+            self.write_window("OFFSET", np.broadcast_to(np.asarray(offset), (self.logical_cols,)))
+
+    def run_mvm(self, x) -> np.ndarray:
+        """One MVM: write INPUT, CTRL.start, wait until OUT_COUNT moves, read OUTPUT (logical_cols codes)."""
+        x = np.asarray(x).ravel()
+        if x.size != self.logical_rows:
+            raise ValueError(f"input vector: expected {self.logical_rows} values, got {x.size}")
+        count = self.read("OUT_COUNT")
+        self.write_window("INPUT", x)
+        self.write_field("CTRL", "start", 1)
+        for _ in range(self.poll_limit):
+            if self.read("OUT_COUNT") != count:
+                break
+        else:
+            raise AimcLinkError(f"OUT_COUNT did not move after {self.poll_limit} polls: the MVM did not finish")
+        return self.read_window("OUTPUT")
+
+    def run(self, xs) -> np.ndarray:
+        """MVMs on each row of `xs` (batch x logical_rows): outputs batch x logical_cols."""
+        return np.array([self.run_mvm(x) for x in np.atleast_2d(np.asarray(xs))])
+
+    def errors(self) -> dict[str, int]:
+        return self.fields("ERRORS")
+
+    def clear_errors(self) -> None:
+        reg = self.regmap.register("ERRORS")
+        self.write("ERRORS", sum(f.mask for f in reg.fields if f.access == "w1c"))

@@ -1,0 +1,171 @@
+"""The golden model: the exact integer datapath of the RTL with the emulated analog tile, noise included.
+
+One tile, per MVM and per drive step k (see contract.encoding):
+    charge[j]  = sum_i drive_k[i] * W[i, j]                      (integer charge, conductance code x cycle)
+    sample[j]  = charge[j] + noise                               (contract.noise: one draw per ADC sample)
+    code[j]    = ADC(sample[j])                                  (contract.adc: per ADC kind)
+    acc[j]     = sat(acc[j] + (code[j] << k))                    (saturating, sticky overflow)
+ADC a serves the contiguous columns a*G .. a*G+G-1 (G = cols / adc.count) through its column mux and
+samples them in that order in every step, steps in order, MVMs in order.
+
+The accelerator is a grid of row_tiles x col_tiles tiles: tile (r, c) holds weight block (r, c) and has tile
+index r * col_tiles + c (its noise seed). Partial sums of the tiles of one column group are added in r order
+with saturation at the accumulator width; then each logical column is post-processed (contract.postproc).
+Everything is vectorized over the batch; the state (noise generators) carries over between calls exactly as
+the hardware's does between MVMs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from aimcgen.contract.formats import datapath_formats
+from aimcgen.contract.adc import adc_code
+from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
+from aimcgen.contract.noise import TileNoise
+from aimcgen.contract.weight_codes import check_weights
+from aimcgen.contract.postproc import check_coefficients, postprocess, unity_scale
+from aimcgen.spec import DesignSpec, SpecError
+
+
+@dataclass
+class TileResult:
+    codes: np.ndarray        # (steps, batch, cols) ADC codes
+    accumulator: np.ndarray  # (batch, cols) shift-add result
+    overflow: np.ndarray     # (batch, cols) the accumulator saturated during this MVM
+
+
+class GoldenTile:
+    """One emulated tile and its ADCs and shift-add accumulators."""
+
+    def __init__(self, spec: DesignSpec, weights: np.ndarray, tile_index: int = 0):
+        self.spec = spec
+        self.weights = check_weights(weights, spec, (spec.tile.rows, spec.tile.cols))
+        self._weights_f64 = self.weights.astype(np.float64)
+        self.noise = TileNoise(spec, tile_index)
+
+    def set_weight(self, row: int, col: int, code: int) -> None:
+        """Reprogram one device pair (a weight write between MVMs); keeps the float64 copy the charges are
+        computed from in step, which writing `weights` directly would not."""
+        code = check_weights(np.array([[code]]), self.spec, (1, 1))[0, 0]
+        self.weights[row, col] = code
+        self._weights_f64[row, col] = code
+
+    def charges(self, x: np.ndarray) -> np.ndarray:
+        """Noise-free integrated charge per step: (steps, batch, cols).
+
+        Computed with float64 BLAS: the spec bounds every column charge below 2^40, so every partial sum
+        is an integer that float64 holds exactly, and the result is the integer matmul, only faster.
+        """
+        drive = drive_steps(x, self.spec.input).astype(np.float64)
+        return (drive @ self._weights_f64).astype(np.int64)
+
+    def sample_noise(self, batch: int) -> np.ndarray:
+        """Noise added to each sampled charge, in the ADCs' sampling order: (steps, batch, cols)."""
+        spec = self.spec
+        steps, adcs, group = spec.input.steps, spec.adc.count, spec.columns_per_adc
+        n = self.noise.draw(batch * steps * group)             # (adcs, batch*steps*group)
+        n = n.reshape(adcs, batch, steps, group)                # sample index = (b*steps + k)*group + p
+        return n.transpose(2, 1, 0, 3).reshape(steps, batch, adcs * group)
+
+    def run(self, x: np.ndarray) -> TileResult:
+        spec = self.spec
+        x = check_inputs(x, spec.input, spec.tile.rows)
+        samples = self.charges(x) + self.sample_noise(x.shape[0])
+        codes = adc_code(samples, spec.adc)
+        acc, overflow = shift_add(codes, step_weights(spec.input), spec)
+        return TileResult(codes, acc, overflow)
+
+
+def shift_add(codes: np.ndarray, shifts: np.ndarray, spec: DesignSpec):
+    """Saturating accumulation of codes << shift, step by step as the RTL's accumulator does."""
+    fmt = datapath_formats(spec).accumulator
+    acc = np.zeros(codes.shape[1:], dtype=np.int64)
+    overflow = np.zeros(codes.shape[1:], dtype=bool)
+    for code, shift in zip(codes, shifts):                    # steps: at most input.bits - 1
+        acc, clipped = fmt.saturate(acc + (code << shift))
+        overflow |= clipped
+    return acc, overflow
+
+
+@dataclass
+class AcceleratorResult:
+    outputs: np.ndarray            # (batch, logical_cols) output codes
+    accumulator: np.ndarray        # (batch, logical_cols) partial sums added over row tiles
+    overflow: np.ndarray           # (batch, logical_cols) accumulator saturated somewhere
+    output_saturated: np.ndarray   # (batch, logical_cols) output clamped to its width
+    tiles: list[TileResult]        # per tile, in tile index order
+
+
+class GoldenAccelerator:
+    """The whole accelerator: a grid of tiles, partial-sum accumulation, per-column post-processing."""
+
+    def __init__(self, spec: DesignSpec, weights: np.ndarray, scale=None, offset=None):
+        self.spec = spec
+        rows, cols = spec.tile.rows, spec.tile.cols
+        w = check_weights(weights, spec, (spec.logical_rows, spec.logical_cols))
+        self.tiles = [GoldenTile(spec, w[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols],
+                                 r * spec.array.col_tiles + c)
+                      for r in range(spec.array.row_tiles) for c in range(spec.array.col_tiles)]
+        self.set_coefficients(unity_scale(spec) if scale is None else scale, 0 if offset is None else offset)
+
+    def set_coefficients(self, scale, offset) -> None:
+        self.scale, self.offset = check_coefficients(self.spec, scale, offset, self.spec.logical_cols)
+
+    def set_weight(self, row: int, col: int, code: int) -> None:
+        """Reprogram the weight at logical (row, col): it lives in tile (row // rows, col // cols)."""
+        if not (0 <= row < self.spec.logical_rows and 0 <= col < self.spec.logical_cols):
+            raise IndexError(f"weight ({row}, {col}) lies outside the {self.spec.logical_rows} x "
+                             f"{self.spec.logical_cols} logical matrix")
+        rows, cols = self.spec.tile.rows, self.spec.tile.cols
+        tile = self.tiles[(row // rows) * self.spec.array.col_tiles + col // cols]
+        tile.set_weight(row % rows, col % cols, code)
+
+    def run(self, x: np.ndarray) -> AcceleratorResult:
+        spec = self.spec
+        x = check_inputs(x, spec.input, spec.logical_rows)
+        rows, ct = spec.tile.rows, spec.array.col_tiles
+        results = [tile.run(x[:, (i // ct) * rows:(i // ct + 1) * rows]) for i, tile in enumerate(self.tiles)]
+        fmt = datapath_formats(spec).accumulator
+        column_groups = []
+        for c in range(ct):
+            acc, overflow = results[c].accumulator, results[c].overflow.copy()
+            for r in range(1, spec.array.row_tiles):
+                part = results[r * ct + c]
+                acc, clipped = fmt.saturate(acc + part.accumulator)
+                overflow |= clipped | part.overflow
+            column_groups.append((acc, overflow))
+        acc = np.concatenate([g[0] for g in column_groups], axis=1)
+        overflow = np.concatenate([g[1] for g in column_groups], axis=1)
+        outputs, saturated = postprocess(acc, self.scale, self.offset, spec)
+        return AcceleratorResult(outputs, acc, overflow, saturated, results)
+
+    def run_layers(self, x: np.ndarray, layers: list[tuple[int, int]]) -> np.ndarray:
+        """The layer sequencer: per input vector, layer i is one MVM on the whole grid whose outputs in
+        logical columns start..start+count-1 are the layer's result; a result that is not the last becomes
+        the next input (rows 0..count-1, the other rows 0, clamped to the input range); count 0 means up to
+        the last column, as in the hardware's layer descriptors. Returns the last
+        layer's results, shape (batch, last count), and advances the noise exactly as the RTL's MVMs do."""
+        spec = self.spec
+        if not 1 <= len(layers) <= spec.array.max_layers:
+            raise SpecError(f"layers: 1..{spec.array.max_layers} (array.max_layers) layers, got {len(layers)}")
+        layers = [(start, count or spec.logical_cols - start) for start, count in layers]
+        for i, (start, count) in enumerate(layers):
+            if not (0 <= start and 1 <= count and start + count <= spec.logical_cols):
+                raise SpecError(f"layer {i}: columns {start}..{start + count - 1} must lie within "
+                                f"0..{spec.logical_cols - 1}")
+        x = check_inputs(x, spec.input, spec.logical_rows)
+        m = spec.input.max_magnitude
+        results = []
+        for vector in x:
+            v = vector[None]
+            for i, (start, count) in enumerate(layers):
+                out = self.run(v).outputs[0, start:start + count]
+                if i < len(layers) - 1:
+                    v = np.zeros((1, spec.logical_rows), dtype=np.int64)
+                    n = min(count, spec.logical_rows)
+                    v[0, :n] = np.clip(out[:n], -m, m)
+            results.append(out)
+        return np.array(results)

@@ -1,0 +1,231 @@
+"""Float64 device physics of one analog tile: what the weights become once they live in real devices.
+
+The golden model (sim.models.golden) is bit-exact to the RTL with an emulated, idealised tile; this model is the
+accuracy study's ground truth instead. It maps weights to differential conductance pairs G+ - G- and
+applies the device statistics of a `DeviceSpec` (sources in aimcgen.devices): programming noise, stuck
+devices, power-law drift, RRAM relaxation, accumulated 1/f and white read noise. `PhysicsCrossbar` then
+drives the tile like the periphery does (PWM or bit-serial steps, ADC, shift-add) so the accuracy of a
+design can be measured in the same integer units as the golden model, and the emulated tile's noise can be
+checked against device physics.
+
+Conductances are in microsiemens; g = G / g_max is the normalized conductance and t the time since
+programming ended, in seconds. All randomness comes from a `numpy.random.Generator` passed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.polynomial import polynomial
+
+from aimcgen.contract.adc import adc_code
+from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
+from aimcgen.contract.weight_codes import check_weights
+from aimcgen.sim.models.golden import shift_add
+from aimcgen.spec import DesignSpec, DeviceSpec
+
+# aihwkit pcm.py (_ZERO_CLIP): floor of the normalized conductance before taking its logarithm.
+_G_FLOOR = 1e-7
+
+
+def weights_to_conductances(weights, device: DeviceSpec, w_max=None) -> tuple[np.ndarray, np.ndarray]:
+    """Float weights to a differential pair (G+, G-) in uS; |w| = w_max (default max |w|) maps to g_max."""
+    w = np.asarray(weights, dtype=np.float64)
+    if w_max is None:
+        w_max = float(np.max(np.abs(w))) if w.size else 0.0
+    scale = device.g_max_us / (w_max if w_max > 0 else 1.0)   # all-zero weights: any scale is exact
+    return np.maximum(w, 0.0) * scale, np.maximum(-w, 0.0) * scale
+
+
+def codes_to_conductances(codes_plus, codes_minus, levels: int, device: DeviceSpec):
+    """Integer conductance codes 0..levels to target conductances (G+, G-) in uS."""
+    unit = device.g_max_us / levels
+    return np.asarray(codes_plus, dtype=np.float64) * unit, np.asarray(codes_minus, dtype=np.float64) * unit
+
+
+def _poly_us(coeffs, g_target_us, device: DeviceSpec) -> np.ndarray:
+    """A spread polynomial c0 + c1 g + ... (uS) in the normalized target, clamped at 0."""
+    g = np.asarray(g_target_us, dtype=np.float64) / device.g_max_us
+    return np.maximum(polynomial.polyval(g, coeffs), 0.0)
+
+
+def programming_noise_sigma(g_target_us, device: DeviceSpec) -> np.ndarray:
+    """Programming noise sigma in uS: the polynomial device.prog_noise_us in g = g_target / g_max.
+
+    The coefficients are in uS at the preset's own g_max and are not rescaled (aihwkit multiplies them by
+    g_max / 25 uS when a PCM model runs at another g_max; here a changed g_max needs refitted coefficients).
+    """
+    return _poly_us(device.prog_noise_us, g_target_us, device)
+
+
+def program(g_target_us, device: DeviceSpec, rng: np.random.Generator) -> np.ndarray:
+    """Programmed conductances: Gaussian programming noise, clamped at 0, then stuck devices."""
+    g_target = np.asarray(g_target_us, dtype=np.float64)
+    sigma = programming_noise_sigma(g_target, device)
+    # aihwkit pcm.py apply_programming_noise_to_conductance: G + sigma N(0,1), clamped at 0 only.
+    g = np.maximum(g_target + sigma * rng.standard_normal(g_target.shape), 0.0)
+    f_set, f_reset = device.stuck_set_fraction, device.stuck_reset_fraction
+    if f_set or f_reset:
+        # One uniform per device makes the two faults disjoint with exactly the given marginal rates.
+        u = rng.random(g.shape)
+        g = np.where(u < f_set, device.g_max_us, np.where(u < f_set + f_reset, 0.0, g))
+    return g
+
+
+def drift_exponents(g_target_us, device: DeviceSpec, rng: np.random.Generator) -> np.ndarray:
+    """Per-device drift exponents nu = |mu + sigma N(0,1)| (aihwkit pcm.py generate_drift_coefficients)."""
+    g = np.maximum(np.abs(np.asarray(g_target_us, dtype=np.float64)) / device.g_max_us, _G_FLOOR)
+    a, b, lo, hi = device.drift_mu
+    mu = np.clip(a * np.log(g) + b, lo, hi)
+    a, b, lo, hi = device.drift_sigma
+    sigma = np.clip(a * np.log(g) + b, lo, hi)
+    if not np.any(sigma):
+        return np.abs(mu)
+    return np.abs(mu + sigma * rng.standard_normal(g.shape))
+
+
+def conductance_at(g_prog, g_target, nu, t_s: float, device: DeviceSpec, rng: np.random.Generator,
+                   relax_z=None) -> np.ndarray:
+    """Conductances (uS) read t_s seconds after programming: drift, relaxation, 1/f and white read noise.
+
+    relax_z is each device's standard-normal relaxation direction; pass the same array on every call to
+    make relaxation a lasting property of the device (PhysicsCrossbar does), or None for a fresh draw.
+    An ideal device (all statistics zero) returns g_prog unchanged.
+    """
+    if not t_s >= 0:
+        raise ValueError(f"t_s = {t_s}: time since programming must be >= 0 s")
+    g_prog = np.asarray(g_prog, dtype=np.float64)
+    g_target = np.asarray(g_target, dtype=np.float64)
+    t0 = device.drift_t0_s
+    # PCM drift, aihwkit pcm.py after Nandakumar ICECS 2019: G(t) = G_prog ((t + t0)/t0)^-nu.
+    g = g_prog * ((t_s + t0) / t0) ** -np.asarray(nu, dtype=np.float64)
+    # RRAM relaxation (Wan Nature 2022): the extra spread grows as ln(1 + t/t0) until relax_time_s. We take
+    # its time constant to be drift_t0_s, the first read-out after programming (1 s in Wan 2022).
+    # All-zero coefficients (PCM) skip the polynomial over every device: the result would be all zeros.
+    relax = _poly_us(device.relax_us, g_target, device) if any(device.relax_us) else None
+    if relax is not None and np.any(relax):
+        growth = np.clip(np.log1p(t_s / t0) / np.log1p(device.relax_time_s / t0), 0.0, 1.0)
+        z = rng.standard_normal(g.shape) if relax_z is None else relax_z
+        g = g + relax * growth * z
+    # Accumulated 1/f read noise, aihwkit pcm.py apply_drift_noise_to_conductance: Q is evaluated at the
+    # normalized programmed conductance |G_prog| / g_max (aihwkit's choice), applied as G + |G| sigma N(0,1).
+    c, e, q_max = device.read_noise_q
+    if c:
+        g_norm = np.abs(g_prog) / device.g_max_us
+        q = np.minimum(c / np.maximum(g_norm ** e, 1e-3), q_max)
+        sigma = q * np.sqrt(np.log((t_s + t0 + device.t_read_s) / (2.0 * device.t_read_s)))
+        g = g + np.abs(g) * sigma * rng.standard_normal(g.shape)
+    if device.read_noise_rel:
+        g = g + np.abs(g) * device.read_noise_rel * rng.standard_normal(g.shape)
+    return np.maximum(g, 0.0)
+
+
+def _readout(output: np.ndarray) -> float:
+    """aihwkit GlobalDriftCompensation's read-out: the mean absolute output."""
+    return float(np.mean(np.abs(output)))
+
+
+def _check_active(active, weights: np.ndarray) -> tuple[int, int]:
+    rows, cols = weights.shape
+    if active is None:
+        return rows, cols
+    a_rows, a_cols = (int(n) for n in active)
+    if not (1 <= a_rows <= rows and 1 <= a_cols <= cols):
+        raise ValueError(f"active = {active}: need 1..{rows} rows and 1..{cols} columns")
+    if np.any(weights[a_rows:]) or np.any(weights[:, a_cols:]):
+        raise ValueError(f"active = {active}: weights outside the active block must be 0 (unprogrammed)")
+    return a_rows, a_cols
+
+
+class PhysicsCrossbar:
+    """One analog tile of integer weights (G+ code - G- code) programmed into devices with `spec.device`.
+
+    Construction programs every device (programming noise, stuck devices) and draws its drift exponent and
+    relaxation direction, so one instance is one physical tile; every later read adds fresh read noise.
+    Charges and outputs are in the golden model's units (conductance code x drive cycle).
+
+    active = (rows, cols) models only that leading block of the tile, the one a mapping uses (sim.eval pads
+    layers at the end): its inputs on the other rows must be 0 and their weights 0, and the other columns'
+    outputs are not produced. Those devices then contribute nothing a caller keeps, except to the global
+    drift compensation read-out, which averages over the active columns only (as aihwkit's layer-sized
+    tile does). Default: the whole tile (g_prog, nu, ... are (2, rows, cols)); active arrays are smaller.
+    """
+
+    def __init__(self, spec: DesignSpec, weights, rng: np.random.Generator | int, active=None):
+        self.spec = spec
+        self.rng = np.random.default_rng(rng)
+        self.weights = check_weights(weights, spec, (spec.tile.rows, spec.tile.cols))
+        self.active = _check_active(active, self.weights)
+        # A view: the whole array by default, so writes to self.weights (PROG_WRITE) are seen here.
+        self._active_weights = self.weights[:self.active[0], :self.active[1]]
+        dev, levels = spec.device, spec.tile.conductance_levels
+        w = self._active_weights
+        codes = np.stack([np.maximum(w, 0), np.maximum(-w, 0)])        # (2, active rows, active cols)
+        self.g_target = np.stack(codes_to_conductances(codes[0], codes[1], levels, dev))
+        self.g_prog = program(self.g_target, dev, self.rng)
+        self.nu = drift_exponents(self.g_target, dev, self.rng)
+        self.relax_z = self.rng.standard_normal(self.g_target.shape)
+        self._code_unit_us = dev.g_max_us / levels
+
+    def _to_codes(self, g_us: np.ndarray) -> np.ndarray:
+        # Integer weight plus the devices' deviation from target: exact for an ideal device, which a plain
+        # G * levels / g_max round trip is not (and a 1-ulp error flips a floor ADC at a threshold).
+        deviation = (g_us[0] - self.g_target[0]) - (g_us[1] - self.g_target[1])
+        return self._active_weights + deviation / self._code_unit_us
+
+    def _inputs(self, x) -> np.ndarray:
+        """Checked integer inputs (batch, tile rows) cut to the active rows."""
+        x = check_inputs(x, self.spec.input, self.spec.tile.rows)
+        rows = self.active[0]
+        if rows < x.shape[1]:
+            if np.any(x[:, rows:]):
+                raise ValueError(f"inputs on rows {rows}.. outside the active block must be 0")
+            x = x[:, :rows]
+        return x
+
+    def conductances(self, t_s: float = 0.0) -> np.ndarray:
+        """Effective differential conductance (active rows, active cols) at t_s, in code units; fresh read
+        noise per call."""
+        g = conductance_at(self.g_prog, self.g_target, self.nu, t_s, self.spec.device, self.rng,
+                           relax_z=self.relax_z)
+        return self._to_codes(g)
+
+    def column_charges(self, x, t_s: float = 0.0) -> np.ndarray:
+        """Float column charge per drive step, (steps, batch, active cols), for integer inputs x (batch,
+        rows).
+
+        One conductance read (one read-noise draw) serves all steps and the whole batch of this call: the
+        1/f noise is slow against one MVM, and the white read noise is then correlated across the batch.
+        """
+        return drive_steps(self._inputs(x), self.spec.input) @ self.conductances(t_s)
+
+    def mvm(self, x, t_s: float = 0.0, compensation: float | None = None) -> np.ndarray:
+        """The periphery's result (batch, active cols), int64: ADC codes per step, shift-added, no
+        post-processing.
+
+        The shift-add is the saturating accumulator of sim.models.golden, so results compare with
+        GoldenTile.run(x).accumulator. A drift compensation factor scales the charges before the ADC (an
+        analog gain: longer integration or a lower ADC reference), which keeps the drifted signal spread over
+        the ADC's codes; aihwkit scales the digital outputs instead, which would waste ADC resolution and
+        make the integer accumulator result fractional.
+        """
+        charges = self.column_charges(x, t_s)
+        if compensation is not None:
+            charges = charges * float(compensation)
+        codes = adc_code(charges, self.spec.adc)
+        return shift_add(codes, step_weights(self.spec.input), self.spec)[0]
+
+    def calibrate_drift_compensation(self, x_cal, t_s: float) -> float:
+        """Global drift compensation factor (aihwkit GlobalDriftCompensation) for reads at t_s.
+
+        Reference: mean |x_cal @ G| of the programmed devices, no drift and no read noise, as aihwkit reads it
+        right after programming (it is a fixed function of the programmed state, so it needs no storing).
+        Factor = reference / the same read-out at t_s, which includes drift and one read-noise draw.
+        """
+        x = self._inputs(x_cal)
+        reference = _readout(x @ self._to_codes(self.g_prog))
+        now = _readout(x @ self.conductances(t_s))
+        if reference == 0.0:
+            return 1.0                  # nothing to compensate: zero weights or zero calibration input
+        if now == 0.0:
+            raise ValueError("drift compensation: the calibration read-out is zero at this time")
+        return reference / now
