@@ -1,0 +1,1 @@
+"""Deployment of a whole network onto one generated chip (`aimcgen deploy`)."""
