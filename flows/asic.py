@@ -21,11 +21,13 @@ import time
 from pathlib import Path
 
 from aimcgen.flows.pdk import CORNERS, locate_pdk
+from aimcgen.flows import asic_sta, asic_synth, gate_level, librelane, macro_views
+from aimcgen.flows.asic_sta import sta_markdown
+from aimcgen.flows.asic_synth import synth_markdown
 
 
 def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progress=print, require_sta=False,
              validate_librelane=True, gate_level_sim=False) -> dict:
-    from aimcgen.flows import asic_sta, asic_synth, gate_level, librelane, macro_views
 
     t0 = time.perf_counter()
     out = Path(out_dir)
@@ -125,8 +127,6 @@ def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progres
 
 
 def report_markdown(report: dict, synth_report: dict, sta: dict) -> str:
-    from aimcgen.flows.asic_sta import sta_markdown
-    from aimcgen.flows.asic_synth import synth_markdown
 
     out = [f"# {report['design']}: SKY130 ASIC flow report", "",
            f"PDK: {report['pdk']}; clock {report['clock_mhz']} MHz; corners {', '.join(report['corners'])}.", "",

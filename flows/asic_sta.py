@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from aimcgen.flows.macro_views import MACRO_CLK_TO_Q_FRACTION, MACRO_SETUP_FRACTION, top_ports
+from aimcgen.flows.asic_synth import group_of
 
 IO_DELAY_FRACTION = 0.20
 CLOCK_UNCERTAINTY_NS = 0.25
@@ -79,7 +80,6 @@ def sdc_text(spec) -> str:
 
 def endpoint_slacks(text: str) -> dict:
     """Worst setup slack per functional group of the endpoint's instance (flows.asic_synth.group_of)."""
-    from aimcgen.flows.asic_synth import group_of
 
     out: dict[str, dict] = {}
     for m in re.finditer(r"^(\S+) \(([^)]*)\)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)", text, re.M):

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aimcgen.flows.pdk import LIBRARY, Pdk, dont_use_cells, read_liberty_cells
+from aimcgen.rtl.accelerator import Accelerator
 
 
 # Yosys's default ABC script for `abc -D -liberty` (minus scorr/dret: the flip-flops are already mapped) (&nf delay-driven mapping, then sizing), with fanout
@@ -145,7 +146,6 @@ def periphery_verilog(spec, folder: Path) -> Path:
     """Write the periphery top (analog macros outside) as Verilog; return its path."""
     from amaranth.back import verilog
 
-    from aimcgen.rtl.accelerator import Accelerator
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{spec.name}.v"

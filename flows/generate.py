@@ -18,6 +18,12 @@ from pathlib import Path
 
 from aimcgen import spec_toml
 from aimcgen.spec import DesignSpec
+from aimcgen.rtl.accelerator import Accelerator
+from aimcgen.rtl.emulated_tile import EmulatedCrossbar
+from aimcgen.flows.golden_report import golden_run, markdown
+from aimcgen.contract.aimc_registers import aimc_register_map
+from aimcgen.staging import staged_directory
+from aimcgen.firmware.generate import write_firmware
 
 
 def _step(message: str):
@@ -27,8 +33,6 @@ def _step(message: str):
 def write_verilog(spec: DesignSpec, folder: Path) -> list[Path]:
     from amaranth.back import verilog
 
-    from aimcgen.rtl.accelerator import Accelerator
-    from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 
     folder.mkdir(parents=True, exist_ok=True)
     products = [
@@ -47,9 +51,6 @@ def write_verilog(spec: DesignSpec, folder: Path) -> list[Path]:
 
 
 def generate(spec: DesignSpec, out: Path, *, batch: int, seed: int) -> Path:
-    from aimcgen.flows.golden_report import golden_run, markdown
-    from aimcgen.contract.aimc_registers import aimc_register_map
-    from aimcgen.staging import staged_directory
 
     final = Path(out) / spec.name
     with staged_directory(final) as tmp:
@@ -61,7 +62,6 @@ def generate(spec: DesignSpec, out: Path, *, batch: int, seed: int) -> Path:
         (tmp / "regmap.md").write_text(regmap.to_markdown())
         _step(f"  regmap.json, regmap.md ({len(regmap.registers)} registers, {len(regmap.windows)} windows, "
               f"{regmap.size} bytes)")
-        from aimcgen.firmware.generate import write_firmware
         names = [Path(p).name for p in write_firmware(spec, tmp / "firmware").values()]
         _step(f"  firmware/{', '.join(names)}")
         _step(f"running the golden model on {batch} random vectors")

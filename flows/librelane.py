@@ -29,6 +29,8 @@ from pathlib import Path
 from aimcgen.flows.macro_views import (SITE_H_UM, SITE_W_UM, macro_geometry, macro_name, macro_ports,
                                        top_ports, write_macro_views)
 from aimcgen.flows.gds import abstract_gds
+from aimcgen.flows.asic_sta import sdc_text
+from aimcgen.flows.asic_synth import clean_name, module_names, periphery_verilog as write_periphery
 
 MACRO_HALO_UM = 40.0
 PERIPHERY_UTIL = 0.45          # FP_CORE_UTIL: standard-cell utilization of the periphery region
@@ -64,7 +66,6 @@ def wrapper_verilog(spec) -> str:
 
 
 def chip_sdc(spec) -> str:
-    from aimcgen.flows.asic_sta import sdc_text
 
     keep = [l for l in sdc_text(spec).splitlines() if "analog_" not in l]
     keep.insert(1, "# the analog boundary is inside the chip: it is timed through the macro's Liberty view")
@@ -96,7 +97,6 @@ def floorplan(spec, periphery_area_um2: float) -> dict:
 def write_librelane(spec, out_dir: Path, *, periphery_area_um2: float, corners=("tt", "ss", "ff"),
                     periphery_verilog: Path | None = None) -> dict:
     """Write the LibreLane run directory; return {"config": path, ...}."""
-    from aimcgen.flows.asic_synth import clean_name, module_names, periphery_verilog as write_periphery
 
     import re
 

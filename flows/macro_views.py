@@ -40,6 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.hdl import Value
+from aimcgen.rtl.boundary import AnalogBoundarySignature
+from aimcgen.rtl.accelerator import Accelerator
+from aimcgen.flows.pdk import CORNERS
 
 CELL_PITCH_X_UM = 2.88
 CELL_PITCH_Y_UM = 3.0
@@ -78,7 +81,6 @@ def macro_ports(spec) -> list[Port]:
     """The macro's ports, from the flipped AnalogBoundarySignature plus clk and rst."""
     from amaranth.lib import wiring
 
-    from aimcgen.rtl.boundary import AnalogBoundarySignature
 
     sig = AnalogBoundarySignature(spec).flip()
     iface = sig.create()
@@ -96,7 +98,6 @@ def top_ports(spec) -> list[Port]:
     """The periphery top's ports (Accelerator(spec, emulated=False)), from its signature plus clk and rst."""
     from amaranth.lib import wiring
 
-    from aimcgen.rtl.accelerator import Accelerator
 
     top = Accelerator(spec, emulated=False)
     top._MustUse__silence = True       # only its signature is read
@@ -278,7 +279,6 @@ def blackbox_text(spec, *, power_pins: bool = False) -> str:
 
 def write_macro_views(spec, folder: Path, corners=("tt",)) -> dict:
     """Write <macro>.lef, <macro>__<corner>.lib, <macro>.v (black box) and <macro>_pp.v (power pins)."""
-    from aimcgen.flows.pdk import CORNERS
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from amaranth.hdl import signed
 
-from aimcgen.rtl.adc_controller import AdcController
+from aimcgen.rtl.adc_controller_base import AdcController
 from aimcgen.rtl.boundary import AnalogOp
 
 
 class FlashAdcController(AdcController):
-    """One CONVERT command per conversion, back to back (see rtl.adc_controller for timing)."""
+    """One CONVERT command per conversion, back to back (see rtl.adc_controller_base for timing)."""
 
     kind = "flash"
     op = AnalogOp.CONVERT

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, unsigned
 
-from aimcgen.rtl.adc_controller import AdcController
+from aimcgen.rtl.adc_controller_base import AdcController
 from aimcgen.rtl.boundary import AnalogOp
 
 
 class RampAdcController(AdcController):
-    """2^bits - 1 COMPARE commands per conversion on consecutive cycles (see rtl.adc_controller)."""
+    """2^bits - 1 COMPARE commands per conversion on consecutive cycles (see rtl.adc_controller_base)."""
 
     kind = "ramp"
     op = AnalogOp.COMPARE

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from amaranth.hdl import Const, Mux, unsigned
 
-from aimcgen.rtl.adc_controller import AdcController
+from aimcgen.rtl.adc_controller_base import AdcController
 from aimcgen.rtl.boundary import AnalogOp
 
 
 class SarAdcController(AdcController):
-    """`bits` COMPARE commands per conversion on consecutive cycles (see rtl.adc_controller for timing)."""
+    """`bits` COMPARE commands per conversion on consecutive cycles (see rtl.adc_controller_base for timing)."""
 
     kind = "sar"
     op = AnalogOp.COMPARE

@@ -9,6 +9,10 @@ import time
 from pathlib import Path
 
 from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.sim.eval.network import NetworkError, default_model_path, load_network
+from aimcgen.sim.eval.report import evaluate
+from aimcgen.sim.verify.cocotb_setup import unavailable_reason
+from aimcgen.sim.eval.estimates import load_asic_report
 
 
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
@@ -41,7 +45,6 @@ def load_eval_network(model: Path | None, test_npz: Path | None):
     Raises NetworkError, OSError or KeyError with a message for the user."""
     import numpy as np
 
-    from aimcgen.sim.eval.network import NetworkError, default_model_path, load_network
 
     net = load_network(model or default_model_path())
     test = test_npz or (None if "x_test" in net.meta else default_model_path())
@@ -57,8 +60,6 @@ def load_eval_network(model: Path | None, test_npz: Path | None):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from aimcgen.sim.eval.network import NetworkError
-    from aimcgen.sim.eval.report import evaluate
 
     if args.seeds < 1:
         print(f"aimcgen: error: --seeds = {args.seeds}: must be >= 1", file=sys.stderr)
@@ -91,8 +92,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _check_rtl_and_asic_options(args: argparse.Namespace, spec) -> str | None:
     """What is wrong with --rtl-check / --simulator / --asic-report, before the long evaluation runs."""
-    from aimcgen.sim.verify.cocotb_setup import unavailable_reason
-    from aimcgen.sim.eval.estimates import load_asic_report
 
     if args.rtl_check < 0:
         return f"--rtl-check = {args.rtl_check}: must be >= 0"

@@ -11,6 +11,12 @@ from pathlib import Path
 
 from aimcgen.cli.common import add_spec_options, load_spec
 from aimcgen.spec import SpecError
+from aimcgen.cli.evaluate import load_eval_network
+from aimcgen.sim.eval.network import NetworkError
+from aimcgen.spec_override import expand, parse_override
+from aimcgen.staging import staged_directory
+from aimcgen.sim.eval.sweep import run_sweep
+from aimcgen.sim.eval.sweep_report import write_sweep
 
 
 def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
@@ -56,7 +62,6 @@ def _times(text: str) -> list[float]:
 
 
 def _overrides(items: list[str]) -> dict[str, list]:
-    from aimcgen.spec_override import parse_override
 
     overrides: dict[str, list] = {}
     for item in items:
@@ -73,10 +78,6 @@ def _error(message: str) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from aimcgen.cli.evaluate import load_eval_network
-    from aimcgen.sim.eval.network import NetworkError
-    from aimcgen.spec_override import expand
-    from aimcgen.staging import staged_directory
 
     if args.seeds < 1:
         return _error(f"--seeds = {args.seeds}: must be >= 1")
@@ -101,8 +102,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
 
-    from aimcgen.sim.eval.sweep import run_sweep
-    from aimcgen.sim.eval.sweep_report import write_sweep
 
     progress(f"{len(points)} point(s) x {args.seeds} seed(s) = {len(points) * args.seeds} tasks, "
              f"{len(times)} drift time(s) each")

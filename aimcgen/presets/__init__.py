@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 from aimcgen.spec import DesignSpec, SpecError
+from aimcgen.spec_toml import loads
 
 DEFAULT_PRESET = "default"
 
@@ -20,5 +21,4 @@ def preset_text(name: str) -> str:
 
 
 def load_preset(name: str = DEFAULT_PRESET) -> DesignSpec:
-    from aimcgen.spec_toml import loads
     return loads(preset_text(name), source=f"preset {name}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aimcgen.sim.eval.network import ConvLayer, DenseLayer, Network, NetworkError
+from aimcgen.sim.eval.layers import ConvLayer, DenseLayer, Network, NetworkError
 
 CONV_ATTRIBUTES = {"kernel_shape", "pads", "strides", "dilations", "group", "auto_pad"}
 SUPPORTED = "chains of Conv/Gemm/MatMul(+Add)/Relu with Flatten/Reshape between them"

@@ -6,6 +6,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from aimcgen.sim.verify.macro_model import MacroModel
+from aimcgen.rtl.tile_controller import TileController
 
 
 async def serve_macro(ctx, analog, macro: MacroModel, stall=None):
@@ -35,7 +36,6 @@ def run_tile_mvms(spec, w, xs, *, stall=None, bank_delay=0):
 
     Returns (accumulators, overflow flags, the cycle each MVM started, the macro).
     """
-    from aimcgen.rtl.tile_controller import TileController
 
     dut = TileController(spec)
     macro = MacroModel(spec, w)

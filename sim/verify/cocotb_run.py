@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from aimcgen.sim.verify.cocotb_setup import prepare
+from aimcgen.spec_toml import dumps, loads
 
 CONFIG_ENV = "AIMCGEN_BENCH_CONFIG"
 REPORT_ENV = "AIMCGEN_BENCH_REPORT"
@@ -89,7 +90,6 @@ def _jsonable(value):
 
 def write_bench_config(path: str | Path, spec, **fields) -> Path:
     """Write the bench configuration (the spec as TOML plus JSON fields); returns the path."""
-    from aimcgen.spec_toml import dumps
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,6 @@ def write_bench_config(path: str | Path, spec, **fields) -> Path:
 
 def load_bench_config(path: str | Path | None = None):
     """Inside a bench: (spec, fields) from the file named by $AIMCGEN_BENCH_CONFIG (or `path`)."""
-    from aimcgen.spec_toml import loads
 
     if path is None:
         path = os.environ.get(CONFIG_ENV)
