@@ -7,8 +7,9 @@ import pytest
 
 from aimcgen import __version__, spec_toml
 from aimcgen.presets import load_preset, preset_names
-from aimcgen.contract.register_map import SCHEMA, Field, Register, RegisterMap, Window
-from aimcgen.contract.aimc_registers import aimc_register_map
+from aimcgen.contract.register_map import (SCHEMA, Field, MatrixLayout, Register, RegisterMap, VectorLayout,
+                                           Window)
+from aimcgen.contract.aimc_registers import aimc_register_map, col_stride
 from aimcgen.spec import from_dict
 
 MAP = RegisterMap("demo", (
@@ -17,7 +18,9 @@ MAP = RegisterMap("demo", (
     Register("CMD", 0x8, (Field("go", 0, 1, "wo", doc="start"),)),
     Register("STAT", 0xC, (Field("count", 0, 16, "ro"),)),
     Register("ERR", 0x10, (Field("a", 0, 1, "w1c"), Field("b", 1, 1, "w1c", 1))),
-), (Window("MEM", 0x40, 5, "rw", 12, True, "coefficients"), Window("OUT", 0x60, 3, "ro", 8)), "a demo map")
+), (Window("MEM", 0x40, 5, "rw", 12, True, "coefficients"), Window("OUT", 0x60, 3, "ro", 8),
+    Window("MAT", 0x80, 12, "wo", 5, True, "a 3 x 3 matrix, rows 4 words apart", MatrixLayout(3, 3, 4))),
+    "a demo map")
 
 
 def fields(*specs):
@@ -40,6 +43,13 @@ def fields(*specs):
     (lambda: Window("W", 0x0, 0, "rw"), r"window W: depth = 0: must be >= 1"),
     (lambda: Window("W", 0x0, 4, "w1c"), r"window W: access 'w1c' is not one of ro, rw, wo"),
     (lambda: Window("W", 0x0, 4, "rw", 40), r"window W: width = 40: must be 1..32"),
+    (lambda: Window("W", 0x0, 4, "rw", 8, True, "", VectorLayout(3)),
+     r"window W: layout \(vector of 3: word i = element i\) covers 3 words, the window has depth 4"),
+    (lambda: Window("W", 0x0, 8, "wo", 8, True, "", MatrixLayout(2, 3, 3)),
+     r"window W: layout \(2 x 3 matrix: word row\*3 \+ col\) covers 6 words, the window has depth 8"),
+    (lambda: MatrixLayout(2, 5, 4), r"matrix layout: row_stride = 4: must be >= 5"),
+    (lambda: MatrixLayout(0, 5, 8), r"matrix layout: rows = 0: must be >= 1"),
+    (lambda: VectorLayout(0), r"vector layout: length = 0: must be >= 1"),
     (lambda: RegisterMap("x", (Register("A", 0, fields(("f", 0, 1, "rw"))),
                                Register("B", 0, fields(("f", 0, 1, "rw"))))),
      r"register map x: register A \(0x0..0x3\) overlaps register B \(0x0..0x3\)"),
@@ -60,6 +70,8 @@ def test_validation_errors(build, message):
     (lambda: Field("f", "0", 4, "rw"), "field f: offset_bit must be an integer, not str"),
     (lambda: Field("f", 0, True, "rw"), "field f: width must be an integer, not bool"),
     (lambda: Window("W", 0, 4, "rw", 8, 1), "window W: signed must be a bool"),
+    (lambda: Window("W", 0, 4, "rw", 8, True, "", {"kind": "vector", "length": 4}),
+     "window W: layout must be a VectorLayout or a MatrixLayout, not dict"),
     (lambda: Register("A", 0, ("f",)), "register A: fields must be a tuple of Field"),
     (lambda: RegisterMap("x", [Field("f", 0, 1, "rw")]), "register map x: registers must be a tuple of Register"),
 ])
@@ -69,7 +81,7 @@ def test_type_errors(build, message):
 
 
 def test_derived_values():
-    assert MAP.size == 128 and MAP.addr_width == 5
+    assert MAP.size == 256 and MAP.addr_width == 6
     mem = MAP.window("MEM")
     assert (mem.span, mem.index_bits, mem.end) == (32, 3, 0x60)
     cfg = MAP.register("CFG")
@@ -82,6 +94,11 @@ def test_derived_values():
     with pytest.raises(KeyError, match="no field 'x'"):
         cfg.field("x")
     assert RegisterMap("one", (Register("A", 0, fields(("f", 0, 1, "rw"))),)).addr_width == 1
+    assert mem.layout == VectorLayout(5)                         # the default layout: a vector of depth
+    mat = MAP.window("MAT").layout
+    assert (mat.words, mat.index(2, 1)) == (12, 9)
+    with pytest.raises(IndexError, match=r"element \(0, 3\) is outside the 3 x 3 matrix"):
+        mat.index(0, 3)
 
 
 def test_json_round_trip_is_exact_and_stable():
@@ -89,13 +106,27 @@ def test_json_round_trip_is_exact_and_stable():
     assert RegisterMap.from_json(text) == MAP
     assert RegisterMap.from_json(text).to_json() == text
     d = json.loads(text)
-    assert d["schema"] == SCHEMA and d["addr_width"] == 5 and d["size"] == 128 and d["data_width"] == 32
+    assert d["schema"] == SCHEMA == "aimcgen-register-map/1"
+    assert d["addr_width"] == 6 and d["size"] == 256 and d["data_width"] == 32
     assert [r["address"] for r in d["registers"]] == [0, 4, 8, 12, 16]
     level = d["registers"][1]["fields"][1]
     assert level == {"name": "level", "shift": 8, "width": 8, "mask": 0xFF00, "access": "rw", "reset": 0,
                      "doc": ""}
     assert d["windows"][0] == {"name": "MEM", "address": 0x40, "depth": 5, "span": 32, "access": "rw",
-                               "width": 12, "signed": True, "doc": "coefficients"}
+                               "width": 12, "signed": True, "layout": {"kind": "vector", "length": 5},
+                               "doc": "coefficients"}
+    assert d["windows"][2]["layout"] == {"kind": "matrix", "rows": 3, "cols": 3, "row_stride": 4}
+    assert RegisterMap.from_json(text).window("MAT").layout == MatrixLayout(3, 3, 4)
+
+
+def test_json_without_layouts_reads_as_vectors():
+    """A map written before windows had layouts still loads: each window is a vector of its depth."""
+    d = json.loads(MAP.to_json())
+    for w in d["windows"]:
+        del w["layout"]
+    old = RegisterMap.from_dict(d)
+    assert [w.layout for w in old.windows] == [VectorLayout(5), VectorLayout(3), VectorLayout(12)]
+    assert old.window("MEM") == MAP.window("MEM")
 
 
 def _edited(change):
@@ -113,6 +144,15 @@ def _edited(change):
     (_edited(lambda d: d.update(addr_width=7)), "addr_width = 7 does not match the map"),
     (_edited(lambda d: d["registers"][0].update(address=6)), "address 0x6 is not word aligned"),
     (_edited(lambda d: d["registers"][0].update(address="0")), "address must be an integer"),
+    (_edited(lambda d: d["windows"][2].update(layout={"kind": "tensor"})),
+     r"windows\[2\].layout: kind 'tensor' is not one of vector, matrix"),
+    (_edited(lambda d: d["windows"][2]["layout"].pop("row_stride")),
+     r"windows\[2\].layout: a matrix layout has the keys kind, rows, cols, row_stride; missing 'row_stride'"),
+    (_edited(lambda d: d["windows"][0]["layout"].update(rows=2)),
+     r"windows\[0\].layout: a vector layout has the keys kind, length; unknown 'rows'"),
+    (_edited(lambda d: d["windows"][2]["layout"].update(row_stride=3)),
+     r"window MAT: layout \(3 x 3 matrix: word row\*3 \+ col\) covers 9 words, the window has depth 12"),
+    (_edited(lambda d: d["windows"][0]["layout"].update(length="5")), "vector layout: length must be an integer"),
 ])
 def test_from_json_errors(text, message):
     with pytest.raises(ValueError, match=message):
@@ -171,6 +211,12 @@ def test_aimc_register_map_describes_the_spec(preset):
     assert (windows["INPUT"].depth, windows["INPUT"].access) == (rows, "wo")
     assert (windows["OUTPUT"].depth, windows["OUTPUT"].access) == (cols, "ro")
     assert windows["WEIGHTS"].depth >= rows * cols and windows["WEIGHTS"].signed
+    for name, length in (("SCALE", cols), ("OFFSET", cols), ("INPUT", rows), ("OUTPUT", cols)):
+        assert windows[name].layout == VectorLayout(length), name
+    stride = col_stride(spec)
+    assert windows["WEIGHTS"].layout == MatrixLayout(rows, cols, stride)
+    assert stride >= cols and stride & (stride - 1) == 0 and stride < 2 * cols
+    assert windows["WEIGHTS"].width == spec.tile.weight_bits and windows["INPUT"].width == spec.input.bits
     assert all(w.signed for w in windows.values())
     last = max(r.address for r in regmap.registers)
     assert all(w.address > last for w in regmap.windows)
@@ -187,3 +233,29 @@ def test_aimc_register_map_fields_hold_the_largest_parameters():
                       "array": {"row_tiles": 2, "col_tiles": 2}})
     regmap = aimc_register_map(spec)      # every Field checks that its value fits
     assert regmap.register("ADC").field("count").reset == 1024
+
+
+def test_tile64_window_layouts_in_json():
+    """The values a reader of regmap.json gets for the tile64 preset (64 x 64, 5-bit weights, 8-bit inputs)."""
+    d = json.loads(aimc_register_map(load_preset("tile64")).to_json())
+    windows = {w["name"]: w for w in d["windows"]}
+    assert {n: (w["address"], w["depth"], w["width"], w["signed"], w["layout"]) for n, w in windows.items()} == {
+        "SCALE": (0x100, 64, 12, True, {"kind": "vector", "length": 64}),
+        "OFFSET": (0x200, 64, 24, True, {"kind": "vector", "length": 64}),
+        "INPUT": (0x300, 64, 8, True, {"kind": "vector", "length": 64}),
+        "OUTPUT": (0x400, 64, 8, True, {"kind": "vector", "length": 64}),
+        "WEIGHTS": (0x4000, 4096, 5, True, {"kind": "matrix", "rows": 64, "cols": 64, "row_stride": 64}),
+    }
+    assert "-128 is accepted and driven as -127" in windows["INPUT"]["doc"]
+    assert "e.g. 128) answers a bus error" in windows["INPUT"]["doc"]
+    assert "e.g. 16) answers a bus error" in windows["WEIGHTS"]["doc"]
+    assert "-16 is accepted and programmed as -15" in windows["WEIGHTS"]["doc"]
+
+
+def test_weights_row_stride_pads_columns_to_a_power_of_two():
+    spec = from_dict({"tile": {"rows": 8, "cols": 12}, "adc": {"count": 4}, "array": {"col_tiles": 2}})
+    regmap = aimc_register_map(spec)
+    weights = regmap.window("WEIGHTS")
+    assert weights.layout == MatrixLayout(8, 24, 32) and weights.depth == 8 * 32
+    assert "words with col >= 24 are acknowledged and dropped" in weights.doc
+    assert RegisterMap.from_json(regmap.to_json()).window("WEIGHTS").layout == MatrixLayout(8, 24, 32)

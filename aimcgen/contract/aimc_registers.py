@@ -2,7 +2,30 @@
 
 Software discovers the design from it (ID, version, spec hash, every datapath parameter), controls and
 observes the datapath, and reaches the per-column coefficients, the input and output vectors and the
-weight programming engine through windows.
+weight programming engine through windows. Windows (contract.register_map gives the word format and the
+layouts), with R = logical rows (tile.rows * row_tiles) and C = logical columns (tile.cols * col_tiles):
+
+  SCALE    rw  vector of C, signed postproc.scale_bits       per-column scale, scale_frac_bits fraction bits
+  OFFSET   rw  vector of C, signed postproc.offset_bits      per-column offset, scale_frac_bits fraction bits
+  INPUT    wo  vector of R, signed input.bits                the next input vector (then CTRL.start)
+  OUTPUT   ro  vector of C, signed postproc.output_bits      the last output vector
+  WEIGHTS  wo  matrix R x C, signed tile.weight_bits,        word row * S + col, S = col_stride(spec): C
+               row_stride S                                  rounded up to a power of two (S >= C)
+
+Out-of-range writes to INPUT and WEIGHTS (b = input.bits, resp. tile.weight_bits; the window's width is b):
+- a value outside -2^(b-1)..2^(b-1)-1, e.g. +2^(b-1), answers a bus error (Wishbone err, ERRORS.bus_error
+  set) and changes nothing: the register bank checks the whole 32-bit word, whose bits 31..b-1 must all
+  equal the sign (rtl/register_bank.py);
+- the most negative code -2^(b-1) is accepted (ack, no bus error) although sign-magnitude inputs and
+  differential weights only reach -(2^(b-1)-1): an input -2^(b-1) drives its row as -(2^(b-1)-1)
+  (rtl/row_driver.py); the emulated tile programs a weight -2^(b-1) as -(2^(b-1)-1) (rtl/emulated_tile.py;
+  a real macro receives the code as written) and reads that back, so program-and-verify
+  (rtl/program_verify.py) sees |read back - target| = 1 and, with PROG_CTRL.tolerance = 0 (the reset
+  value), rewrites it max_retries times and then reports a failure (ERRORS.prog_verify_fail set,
+  PROG_STATUS.failures incremented, PROG_FAIL_ADDR = its row and column); with tolerance >= 1 it passes.
+  The golden model (sim.models.golden) rejects both codes (SpecError).
+- WEIGHTS words whose column lies in the padding (col >= C, possible when C is not a power of two) are
+  acknowledged and dropped (rtl/accelerator.py); words at or beyond R * S answer err.
 """
 
 from __future__ import annotations
@@ -11,7 +34,7 @@ import hashlib
 
 from aimcgen import __version__
 from aimcgen.contract.formats import datapath_formats
-from aimcgen.contract.register_map import Field, Register, RegisterMap, Window
+from aimcgen.contract.register_map import Field, MatrixLayout, Register, RegisterMap, VectorLayout, Window
 from aimcgen.spec import DesignSpec
 
 MAGIC = 0x41494D43                      # 'AIMC'
@@ -106,21 +129,35 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
     windows = []
     address = REGISTER_SPAN
 
-    def add(name, depth, access, width, signed, doc):
+    def add(name, layout, access, width, signed, doc):
         nonlocal address
-        w = Window(name, 0, depth, access, width, signed, doc)
+        w = Window(name, 0, layout.words, access, width, signed, doc, layout)
         address = -(-address // w.span) * w.span        # align to the window's span
-        windows.append(Window(name, address, depth, access, width, signed, doc))
+        windows.append(Window(name, address, layout.words, access, width, signed, doc, layout))
         address += w.span
 
-    add("SCALE", spec.logical_cols, "rw", fmt.scale.bits, True,
-        f"per-column affine scale, {post.scale_frac_bits} fraction bits; 1.0 after configuration on FPGAs "
-        f"and in simulation, undefined after ASIC power-up: load it before the first MVM")
-    add("OFFSET", spec.logical_cols, "rw", fmt.offset.bits, True,
-        f"per-column affine offset, {post.scale_frac_bits} fraction bits")
-    add("INPUT", spec.logical_rows, "wo", inp.bits, True, "next input vector; then write CTRL.start")
-    add("OUTPUT", spec.logical_cols, "ro", post.output_bits, True, "last output vector")
-    add("WEIGHTS", spec.logical_rows * col_stride(spec), "wo", t.weight_bits, True,
-        f"signed weight codes; word row*{col_stride(spec)} + col; a write runs program-and-verify")
+    rows, cols, stride = spec.logical_rows, spec.logical_cols, col_stride(spec)
+    top = 1 << (inp.bits - 1)
+    add("SCALE", VectorLayout(cols), "rw", fmt.scale.bits, True,
+        f"per-column affine scale (word i = logical column i), {post.scale_frac_bits} fraction bits; 1.0 "
+        f"after configuration on FPGAs and in simulation, undefined after ASIC power-up: load it before the "
+        f"first MVM")
+    add("OFFSET", VectorLayout(cols), "rw", fmt.offset.bits, True,
+        f"per-column affine offset (word i = logical column i), {post.scale_frac_bits} fraction bits")
+    add("INPUT", VectorLayout(rows), "wo", inp.bits, True,
+        f"next input vector, word i = logical row i, sign-magnitude -{top - 1}..{top - 1}; then write "
+        f"CTRL.start. A value outside -{top}..{top - 1} (the 32-bit word read as two's complement; e.g. "
+        f"{top}) answers a bus error and is not written; -{top} is accepted and driven as -{top - 1}")
+    add("OUTPUT", VectorLayout(cols), "ro", post.output_bits, True,
+        "last output vector, word i = logical column i")
+    levels = t.conductance_levels
+    add("WEIGHTS", MatrixLayout(rows, cols, stride), "wo", t.weight_bits, True,
+        f"signed weight codes -{levels}..{levels} (G+ - G-); word row*{stride} + col for logical input "
+        f"row `row` and logical output column `col` (row_stride {stride} = {cols} columns rounded up to a "
+        f"power of two); a write runs program-and-verify. A value outside -{levels + 1}..{levels} (the 32-bit "
+        f"word read as two's complement; e.g. {levels + 1}) answers a bus error and is not written; "
+        f"-{levels + 1} is accepted and programmed as -{levels} by the emulated tile (a real macro gets "
+        f"-{levels + 1}), which program-and-verify reports as a failure when PROG_CTRL.tolerance = 0"
+        + (f"; words with col >= {cols} are acknowledged and dropped" if stride > cols else ""))
     return RegisterMap(spec.name, tuple(registers), tuple(windows),
                        f"register map of aimcgen accelerator {spec.name}")

@@ -5,6 +5,10 @@ Inputs are sign-magnitude integers |x| <= 2^(bits-1)-1; each row has one enable 
   of the row is x_i (in cycles).
 - bit_serial: one step per magnitude bit plane, least significant first; in step k row i is enabled for one
   cycle if bit k of |x_i| is set, with polarity sign(x_i). The accumulator weighs step k by 2^k.
+An input is carried in `bits`-bit two's complement (the INPUT window, the input stream), whose most negative
+code -2^(bits-1) has no sign-magnitude meaning: `check_inputs` rejects it, and the RTL, which accepts it
+from the bus and the stream, drives it as -(2^(bits-1)-1) (rtl/row_driver.py). +2^(bits-1) does not fit
+the word and answers a bus error (contract.aimc_registers).
 """
 
 from __future__ import annotations

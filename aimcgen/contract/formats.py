@@ -1,4 +1,19 @@
-"""Fixed-point formats of the tile datapath, written once and used by the RTL and the golden model."""
+"""Fixed-point formats of the tile datapath, written once and used by the RTL and the golden model.
+
+All are two's complement; "holding(lo, hi)" is the narrowest width that holds lo..hi. With
+L = tile.conductance_levels = 2^(weight_bits-1) - 1, D = input.max_magnitude for PWM (1 for bit-serial),
+M the noise gain and noise_max = (510 * M + 2^15) >> 16 the largest noise draw (contract.noise):
+
+  weight       holding(-L, L)                          (= tile.weight_bits bits)
+  drive        holding(-D, D)
+  noise        holding(-noise_max, noise_max)
+  charge       holding(-(rows*L*D + noise_max), rows*L*D + noise_max)   (column charge plus noise)
+  adc_code     adc.bits             accumulator  accumulator.bits (saturating)
+  scale        postproc.scale_bits, scale_frac_bits fraction bits
+  offset       postproc.offset_bits, scale_frac_bits fraction bits
+  product      max(accumulator.bits + scale_bits, offset_bits) + 1 bits: acc * scale + offset never overflows
+  output       postproc.output_bits (saturating)
+"""
 
 from __future__ import annotations
 

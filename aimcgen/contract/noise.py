@@ -1,16 +1,55 @@
 """The emulated tile's deterministic read noise, specified bit by bit so RTL and golden model agree.
 
-Each ADC of each tile owns one 32-bit Galois LFSR (polynomial x^32 + x^22 + x^2 + x + 1, maximal length,
-taps from Xilinx XAPP052), shifting right with toggle mask 0x80200003. Every time the ADC samples a column
-charge it draws one noise value from the current state and then leaps the state 32 single steps ahead, so
-consecutive draws share no state bits. The draw is a sum of four uniforms, which is close to Gaussian:
+Generator. Each ADC of each tile owns one 32-bit Galois LFSR (polynomial x^32 + x^22 + x^2 + x + 1, maximal
+length, taps from Xilinx XAPP052). One single step of a state S (an unsigned 32-bit integer) is
 
-    c = byte0(S) + byte1(S) + byte2(S) + byte3(S) - 510          (-510..510, sigma 147.80)
-    n = (c * M + 2^15) >> 16                                        (arithmetic shift: round half up)
+    out = S & 1;  S = S >> 1;  if out: S = S ^ 0x80200003            (logical right shift)
 
-with M = round(noise.sigma_lsb / 147.80 * 2^16), so n has the spec's sigma in charge units. Samples are
-never skipped (an all-zero input still samples every column), so the draw sequence depends only on how many
-conversions the ADC has done. The initial state of (tile, adc) is a fixed hash of the spec's seed.
+Every time the ADC samples a column charge it draws one noise value from the current state and then leaps
+the state 32 single steps ahead, so consecutive draws share no state bits: draw k (k = 0, 1, ...) uses S_k,
+with S_0 the initial state below and S_(k+1) = 32 single steps of S_k. The draw is a sum of four uniform
+bytes, which is close to Gaussian:
+
+    c = (S & 0xFF) + ((S >> 8) & 0xFF) + ((S >> 16) & 0xFF) + ((S >> 24) & 0xFF) - 510     (-510..510)
+    n = (c * M + 2^15) >> 16              (`>>` arithmetic, i.e. floor(x / 2^16): round half up)
+
+The sum of four independent uniform bytes has sigma sqrt(4 * (256^2 - 1) / 12) = sqrt(21845)
+= 147.80054127099805... (SIGMA_OF_SUM = math.sqrt(21845), the float64 nearest the exact root; not
+the rounded 147.80). The gain is
+
+    M = round(sigma_lsb / sqrt(21845) * 2^16)
+
+computed in IEEE float64 exactly as written (Python: `round(sigma_lsb / math.sqrt(21845) * 65536)`, with
+sigma_lsb = the spec's `noise.sigma_lsb` as a float64): first the division (correctly rounded), then the
+exact scaling by 2^16, then Python's round(), i.e. to the nearest integer with ties to even. So n has the
+spec's sigma in charge units; e.g. sigma_lsb = 2.2 gives 975.498... -> M = 975 (147.80 would give 975.502
+-> 976), 2.4 gives M = 1064, 1.0 gives M = 443. When M = 0 (sigma_lsb <= 0.5 * sqrt(21845) / 2^16, about
+0.00113) every draw is 0 and the RTL builds no generator. `noise_multiplier` is the one place M is
+computed; the RTL (rtl/noise.py), the datapath formats (contract.formats: the noise range) and the golden
+report (flows/golden_report.py) all call it.
+
+Seeding. The initial state of ADC `adc` (0..adc.count-1) of tile `tile` (tile (r, c) of the grid has index
+r * col_tiles + c) is murmur3's 32-bit finalizer (fmix32) applied to a mix of the spec's `noise.seed` and
+the ADC's position; all arithmetic is on unsigned integers modulo 2^32 (& 0xFFFFFFFF after every product
+and sum):
+
+    x = (seed * 0x9E3779B9 + (tile * 4096 + adc + 1) * 0x85EBCA6B) mod 2^32
+    x = x ^ (x >> 16)
+    x = (x * 0x85EBCA6B) mod 2^32
+    x = x ^ (x >> 13)
+    x = (x * 0xC2B2AE35) mod 2^32
+    x = x ^ (x >> 16)
+    S_0 = x if x != 0 else 1              (the all-zero state is the LFSR's fixed point: replaced by 1)
+
+Example: seed 1, tile 0, adc 0 gives S_0 = 0x024CDEBC; with sigma_lsb = 2.4 (M = 1064) its first ten
+draws are 0, -3, -1, -5, 1, -2, 3, -2, -1, -1 (tests/test_contract_docs.py recomputes them from this text).
+
+Samples are never skipped (an all-zero input still samples every column), so the draw sequence depends
+only on how many conversions the ADC has done: ADC a serves the contiguous columns a*G..a*G+G-1
+(G = tile.cols / adc.count) and samples them in that order in every drive step, steps in order, MVMs in
+order (sim.models.golden). The noise is added to the integer column charge before the ADC (contract.adc).
+The noise exists only in the emulated tile: it is set by `noise.sigma_lsb` alone (`device.model = "ideal"`
+does not turn it off; `noise.sigma_lsb = 0` does).
 
 The golden model needs the states of a whole batch at once: leaping by 32*2^j is a GF(2)-linear map,
 kept as four byte-indexed lookup tables, and the states for n = 0..N-1 come from log2(N) doublings.

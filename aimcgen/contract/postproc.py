@@ -4,6 +4,11 @@
     r = (p + 2^(f-1)) >> f                    (round half up; r = p when f = 0)
     a = r | max(r, 0) | clamp(r, 0, clip)     (activation none | relu | clip)
     y = clamp(a, output range)                (saturating requantization to output_bits)
+
+with f = scale_frac_bits, `>>` an arithmetic shift (floor division by 2^f), clip = postproc.clip_max or,
+when that is 0, the largest output code, and the output range -2^(output_bits-1)..2^(output_bits-1)-1.
+The product is exact (DatapathFormats.product is wide enough); only the final clamp saturates, and it sets
+the output_saturated flag.
 """
 
 from __future__ import annotations

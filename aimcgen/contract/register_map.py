@@ -16,11 +16,25 @@ Field access kinds (what software sees; the register bank gives each a port, see
   w1c    sticky flags: hardware sets bits through a set input, software clears them by writing 1
 Window access kinds: ro, rw, wo (whole words; the word format is `width` bits, `signed` or not).
 
+Word format of a window: each word holds one `width`-bit integer in its low bits. A read returns it sign-
+(`signed`) or zero-extended to 32 bits. A write must carry all four byte lanes and a value the format holds,
+checked on the whole 32-bit bus word: signed, bits 31..width-1 all equal (the value lies in
+-2^(width-1)..2^(width-1)-1); unsigned, bits 31..width all zero; any other write answers err (a bus error)
+and changes nothing. The window's doc says what its target does with a value the format holds but the
+datapath does not (e.g. the code -2^(width-1) of a sign-magnitude input or weight).
+
+Window layouts (`Window.layout`): how the words map onto the data.
+  vector  VectorLayout(length): word i holds element i, i = 0..length-1; length == depth
+  matrix  MatrixLayout(rows, cols, row_stride): word row * row_stride + col holds element (row, col),
+          row = 0..rows-1, col = 0..cols-1; cols <= row_stride and depth == rows * row_stride, so the words
+          with col >= cols in each row are padding (the window's doc says how they answer)
+
 A window of `depth` words decodes a power-of-two span (depth rounded up) aligned to that span, so the
 decoder compares only the upper address bits; words between depth and the span answer err.
 
 JSON schema `aimcgen-register-map/1` (`RegisterMap.to_json`; every address in bytes, every number an
-integer):
+integer). The window key "layout" was added to schema /1 without a version bump: readers that predate it
+ignore it, and `from_json` of a document without it takes a vector of `depth` elements:
   {"schema": "aimcgen-register-map/1", "name": str, "doc": str,
    "data_width": 32, "addr_width": int (Wishbone word-address bits), "size": int (bytes decoded),
    "addressing": str (the rule above, for people),
@@ -29,13 +43,19 @@ integer):
                               already applied: the bits of the field within the word),
                               "access": "const"|"ro"|"rw"|"wo"|"w1c", "reset": int, "doc": str}]}],
    "windows": [{"name": str, "address": int, "depth": int (words), "span": int (bytes decoded),
-                "access": "ro"|"rw"|"wo", "width": int, "signed": bool, "doc": str}]}
+                "access": "ro"|"rw"|"wo", "width": int (bits per word, in the word's low bits),
+                "signed": bool (two's complement, sign-extended on reads),
+                "layout": {"kind": "vector", "length": int}
+                        | {"kind": "matrix", "rows": int, "cols": int, "row_stride": int}
+                          (word index = row * row_stride + col),
+                "doc": str}]}
 Registers and windows appear in declaration order; `from_json` rebuilds an equal map and checks the
 derived numbers (mask, span, size, addr_width) against it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -157,11 +177,83 @@ class Register:
 
 
 @dataclass(frozen=True)
+class VectorLayout:
+    """Word i of the window holds element i of a vector of `length` elements."""
+    length: int
+
+    kind = "vector"
+
+    def __post_init__(self):
+        _check_int("vector layout: length", self.length, 1)
+
+    @property
+    def words(self) -> int:
+        return self.length
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "length": self.length}
+
+    def describe(self) -> str:
+        return f"vector of {self.length}: word i = element i"
+
+
+@dataclass(frozen=True)
+class MatrixLayout:
+    """Word `row * row_stride + col` holds element (row, col) of a `rows` x `cols` matrix, row-major."""
+    rows: int
+    cols: int
+    row_stride: int
+
+    kind = "matrix"
+
+    def __post_init__(self):
+        _check_int("matrix layout: rows", self.rows, 1)
+        _check_int("matrix layout: cols", self.cols, 1)
+        _check_int("matrix layout: row_stride", self.row_stride, self.cols)
+
+    @property
+    def words(self) -> int:
+        return self.rows * self.row_stride
+
+    def index(self, row: int, col: int) -> int:
+        """The word index of element (row, col)."""
+        if not (0 <= row < self.rows and 0 <= col < self.cols):
+            raise IndexError(f"element ({row}, {col}) is outside the {self.rows} x {self.cols} matrix")
+        return row * self.row_stride + col
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "rows": self.rows, "cols": self.cols, "row_stride": self.row_stride}
+
+    def describe(self) -> str:
+        return f"{self.rows} x {self.cols} matrix: word row*{self.row_stride} + col"
+
+
+LAYOUTS = {"vector": VectorLayout, "matrix": MatrixLayout}
+
+
+def layout_from_dict(d: Any, where: str = "layout") -> VectorLayout | MatrixLayout:
+    """A layout from its `to_dict` form; ValueError names what is off."""
+    if not isinstance(d, dict) or d.get("kind") not in LAYOUTS:
+        found = d.get("kind") if isinstance(d, dict) else type(d).__name__
+        raise ValueError(f"register map JSON: {where}: kind {found!r} is not one of {', '.join(LAYOUTS)}")
+    cls = LAYOUTS[d["kind"]]
+    keys = [f.name for f in dataclasses.fields(cls)]
+    extra = sorted(set(d) - set(keys) - {"kind"})
+    missing = [k for k in keys if k not in d]
+    if missing or extra:
+        raise ValueError(f"register map JSON: {where}: a {d['kind']} layout has the keys "
+                         f"{', '.join(['kind', *keys])}" + (f"; missing {missing[0]!r}" if missing else
+                                                            f"; unknown {extra[0]!r}"))
+    return cls(**{k: d[k] for k in keys})
+
+
+@dataclass(frozen=True)
 class Window:
     """`depth` words at byte `address`; each word holds a `width`-bit integer (sign-extended if `signed`).
 
     Word i is at `address + 4 * i`. The window decodes `span` bytes (depth rounded up to a power of two
-    words) and its address must be a multiple of `span`.
+    words) and its address must be a multiple of `span`. `layout` maps the words onto the data (default:
+    a vector of `depth` elements); its word count must equal `depth`.
     """
     name: str
     address: int
@@ -170,12 +262,21 @@ class Window:
     width: int = DATA_WIDTH
     signed: bool = False
     doc: str = ""
+    layout: VectorLayout | MatrixLayout | None = None
 
     def __post_init__(self):
         _check_name("window name", self.name)
         what = f"window {self.name}"
         _check_int(f"{what}: address", self.address, 0)
         _check_int(f"{what}: depth", self.depth, 1)
+        if self.layout is None:
+            object.__setattr__(self, "layout", VectorLayout(self.depth))
+        if not isinstance(self.layout, (VectorLayout, MatrixLayout)):
+            raise TypeError(f"{what}: layout must be a VectorLayout or a MatrixLayout, not "
+                            f"{type(self.layout).__name__}")
+        if self.layout.words != self.depth:
+            raise ValueError(f"{what}: layout ({self.layout.describe()}) covers {self.layout.words} words, "
+                             f"the window has depth {self.depth}")
         if self.access not in WINDOW_ACCESS:
             raise ValueError(f"{what}: access {self.access!r} is not one of {', '.join(WINDOW_ACCESS)}")
         _check_int(f"{what}: width", self.width, 1, DATA_WIDTH)
@@ -273,7 +374,8 @@ class RegisterMap:
                             "access": f.access, "reset": f.reset, "doc": f.doc} for f in r.fields],
             } for r in self.registers],
             "windows": [{"name": w.name, "address": w.address, "depth": w.depth, "span": w.span,
-                         "access": w.access, "width": w.width, "signed": w.signed, "doc": w.doc}
+                         "access": w.access, "width": w.width, "signed": w.signed,
+                         "layout": w.layout.to_dict(), "doc": w.doc}
                         for w in self.windows],
         }
 
@@ -309,9 +411,10 @@ class RegisterMap:
             windows = []
             for i, w in enumerate(get(d, "windows", "top level")):
                 where = f"windows[{i}]"
+                layout = layout_from_dict(w["layout"], f"{where}.layout") if "layout" in w else None
                 windows.append(Window(get(w, "name", where), get(w, "address", where), get(w, "depth", where),
                                       get(w, "access", where), get(w, "width", where), get(w, "signed", where),
-                                      get(w, "doc", where)))
+                                      get(w, "doc", where), layout))
                 if get(w, "span", where) != windows[-1].span:
                     raise ValueError(f"register map JSON: {where}: span {w['span']!r} does not match depth "
                                      f"({windows[-1].span})")
@@ -350,10 +453,10 @@ class RegisterMap:
                 bits = f"{f.msb}:{f.offset_bit}" if f.width > 1 else f"{f.offset_bit}"
                 lines.append(f"| | | {f.name} | {bits} | {f.access} | {f.reset:#x} | {f.doc} |")
         if self.windows:
-            lines += ["", "| address | window | words | access | word format | description |",
-                      "|---|---|---|---|---|---|"]
+            lines += ["", "| address | window | words | access | word format | layout | description |",
+                      "|---|---|---|---|---|---|---|"]
         for w in self.windows:
             fmt = f"{'signed' if w.signed else 'unsigned'} {w.width}-bit"
             lines.append(f"| {w.address:#06x}..{w.address + 4 * w.depth - 1:#06x} | {w.name} | {w.depth} | "
-                         f"{w.access} | {fmt} | {w.doc} |")
+                         f"{w.access} | {fmt} | {w.layout.describe()} | {w.doc} |")
         return "\n".join(lines) + "\n"
