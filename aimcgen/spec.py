@@ -41,7 +41,7 @@ def _floats(min_len: int, max_len: int, doc: str, **kw) -> Any:
     return field(metadata={"kind": "floats", "min_len": min_len, "max_len": max_len, "doc": doc}, **kw)
 
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")          # matched whole (fullmatch): no trailing newline
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,9 @@ class DeviceSpec:
     In the formulas g = G / g_max is the normalized conductance and t the time since programming.
     """
     model: str = _choice(("pcm", "rram", "ideal"), "device preset that supplies the defaults of the other "
-                         "device fields", default="pcm")
+                         "device fields (statistics of the float physics model only); 'ideal' does not turn "
+                         "off the emulated tile's read noise in the RTL and golden model: set "
+                         "noise.sigma_lsb = 0 for that", default="pcm")
     g_max_us: float = _float(0.1, 1000.0, "largest programmable conductance in microsiemens",
                                default=PCM_PRESET["g_max_us"])
     prog_noise_us: tuple[float, ...] = _floats(1, 5, "programming noise sigma in uS as polynomial "
@@ -183,8 +185,11 @@ class DeviceSpec:
 @dataclass(frozen=True)
 class NoiseSpec:
     """The emulated tile's deterministic read noise (see contract.noise for the bit-level generator)."""
-    sigma_lsb: float = _float(0.0, 65536.0, "standard deviation of the noise added to each sampled column "
-                              "charge, in charge units (0 turns it off)", default=1.0)
+    sigma_lsb: float = _float(0.0, 65536.0, "standard deviation of the emulated tile's noise added to each "
+                              "sampled column charge, in charge units; the generator's gain is M = "
+                              "round(sigma_lsb / sqrt(21845) * 2^16), float64, ties to even "
+                              "(contract.noise). 0 turns it off; it is the only switch: device.model = "
+                              "'ideal' leaves it on", default=1.0)
     seed: int = _int(1, (1 << 32) - 1, "seed of the noise generators", default=1)
 
 
@@ -346,7 +351,7 @@ def _coerce(path: str, f: dataclasses.Field, value: Any) -> Any:
         _check_choice(path, value, meta["choices"])
         return value
     if kind == "name":
-        if not isinstance(value, str) or not NAME_PATTERN.match(value):
+        if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
             raise SpecError(f"{path} = {_show(value)}: must be a lower-case identifier of 1 to 32 "
                             f"characters (a-z first, then a-z, 0-9, _)")
         return value

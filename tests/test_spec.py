@@ -146,3 +146,10 @@ def test_python_built_spec_is_canonical_and_validated():
     with pytest.raises(SpecError, match="tile.rows"):
         spec.replace(tile={"rows": 1})
     assert hash(spec) == hash(from_dict(to_dict(spec)))
+
+
+@pytest.mark.parametrize("name", ["evil\n", "aimc\n", "a b", ""])
+def test_design_name_must_match_whole(name):
+    """`$` would accept a trailing newline, which Yosys then rejects as a module name."""
+    with pytest.raises(SpecError, match="design.name"):
+        from_dict({"design": {"name": name}})
