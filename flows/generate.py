@@ -1,5 +1,8 @@
 """`aimcgen generate`: every product of a design spec, written to build/<design>/ all at once or not at all.
 
+The products below replace their earlier versions together (aimcgen.staging.staged_entries); the
+sub-folders other commands write into build/<design>/ (evaluation/, deploy/, fpga/, asic/, sweep/, sim/) stay.
+
 Products:
   spec.toml                      the fully resolved spec (the single source of truth, reloadable)
   rtl/<name>.v                   the digital periphery top; analog macros outside, ports analog_<i>__*
@@ -16,14 +19,20 @@ import json
 import time
 from pathlib import Path
 
+from amaranth.back import verilog
+
 from aimcgen import spec_toml
 from aimcgen.spec import DesignSpec
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 from aimcgen.flows.golden_report import golden_run, markdown
 from aimcgen.contract.aimc_registers import aimc_register_map
-from aimcgen.staging import staged_directory
+from aimcgen.staging import staged_entries
 from aimcgen.firmware.generate import write_firmware
+
+
+# What `aimcgen generate` owns in build/<design>/; the sub-folders other commands write there stay as they are.
+PRODUCTS = ("spec.toml", "rtl", "regmap.json", "regmap.md", "firmware", "report.json", "report.md")
 
 
 def _step(message: str):
@@ -31,9 +40,6 @@ def _step(message: str):
 
 
 def write_verilog(spec: DesignSpec, folder: Path) -> list[Path]:
-    from amaranth.back import verilog
-
-
     folder.mkdir(parents=True, exist_ok=True)
     products = [
         (f"{spec.name}.v", lambda: Accelerator(spec, emulated=False), spec.name),
@@ -51,9 +57,8 @@ def write_verilog(spec: DesignSpec, folder: Path) -> list[Path]:
 
 
 def generate(spec: DesignSpec, out: Path, *, batch: int, seed: int) -> Path:
-
     final = Path(out) / spec.name
-    with staged_directory(final) as tmp:
+    with staged_entries(final, PRODUCTS) as tmp:
         (tmp / "spec.toml").write_text(spec_toml.dumps(spec))
         _step(f"design '{spec.name}' is valid; writing Verilog")
         write_verilog(spec, tmp / "rtl")

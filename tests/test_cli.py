@@ -26,7 +26,10 @@ def test_generate_default_writes_complete_products(tmp_path, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["golden"]["batch"] == 64 and report["golden"]["adc_codes_available"] == 64
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "staging folder left behind"
+    (out / "evaluation").mkdir()                         # what another command wrote there
+    (out / "evaluation" / "report.json").write_text("{}")
     assert main(["generate", "--out", str(tmp_path), "--spec", str(out / "spec.toml"), "--batch", "8"]) == 0
+    assert (out / "evaluation" / "report.json").read_text() == "{}", "generate deleted another command's output"
 
 
 def test_bad_spec_file_reports_field_and_writes_nothing(tmp_path, capsys):
