@@ -22,35 +22,18 @@ import numpy as np
 
 from aimcgen.sim.eval.backends import GoldenBackend
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
+from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
+from aimcgen.sim.verify.emulated_top import write_emulated_top
 
 BENCH = "aimcgen.sim.verify.benches.network_bench"
 MAX_MESSAGES = 10
 
 
-def write_layer_top(layer: LayerMapping, folder: Path) -> tuple[Path, str, Path]:
-    """(Verilog path, top name, regmap.json path) of the emulated accelerator for the layer's spec."""
-    from amaranth.back import verilog
-
-    from aimcgen.rtl.accelerator import Accelerator
-    from aimcgen.contract.aimc_registers import aimc_register_map
-
-    spec = layer.spec
-    folder.mkdir(parents=True, exist_ok=True)
-    top = f"{spec.name}_emulated"
-    source = folder / f"{top}.v"
-    source.write_text(verilog.convert(Accelerator(spec, emulated=True), name=top, emit_src=False))
-    regmap = folder / "regmap.json"
-    regmap.write_text(aimc_register_map(spec).to_json())
-    return source, top, regmap
-
-
 def run_layer_on_rtl(layer: LayerMapping, inputs: np.ndarray, *, simulator: str, build_dir: Path) -> dict:
     """The bench report of `inputs` (n, logical_rows) through the layer's generated top, plus build/run
     wall times; raises what cocotb_run.run_bench raises (missing simulator, failed build or bench)."""
-    from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
-
     build_dir = Path(build_dir).resolve()
-    source, top, regmap = write_layer_top(layer, build_dir)
+    source, top, regmap = write_emulated_top(layer.spec, build_dir)
     config = write_bench_config(build_dir / f"config_{simulator}.json", layer.spec, regmap_json=str(regmap),
                                 weights=layer.weight_codes, scale=layer.scale, offset=layer.offset,
                                 inputs=inputs)
