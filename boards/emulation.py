@@ -28,12 +28,11 @@ from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract import uart_protocol as proto
+from aimcgen.contract.uart_protocol import DEFAULT_BAUD
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.rtl.uart import UartRx, UartTx, uart_divisor
 from aimcgen.rtl.uart_bridge import UartBridge
 from aimcgen.spec import DesignSpec
-
-DEFAULT_BAUD = 115_200
 
 
 class EmulationCore(wiring.Component):

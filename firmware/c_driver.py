@@ -3,12 +3,17 @@
 `compile_driver_library(spec, out_dir)` writes the design's register header (firmware.generate) and builds
 aimc_driver.c into a shared library; `Driver` loads it with HAL callbacks into Python, so host tests and
 cocotb benches run the very C code a microcontroller would run against the RTL or a model.
+
+The status codes and the structures (aimc_hal_t, aimc_dev_t, aimc_prog_report_t, aimc_layer_t) are read
+from aimc_driver.h (firmware.c_header_types), so the binding cannot drift from the header.
 """
 
 from __future__ import annotations
 
+import ctypes as C
 from pathlib import Path
 
+from aimcgen.firmware.c_header_types import read_header
 from aimcgen.firmware.generate import write_firmware
 from aimcgen.spec import DesignSpec
 
@@ -43,10 +48,14 @@ class BusError(Exception):
     """Raised by a HAL callback (Python side) to make the driver see a bus error."""
 
 
-AIMC_STATUS = {0: "AIMC_OK", -1: "AIMC_ERR_BUS", -2: "AIMC_ERR_MAGIC", -3: "AIMC_ERR_SPEC_HASH",
-               -4: "AIMC_ERR_PARAM", -5: "AIMC_ERR_TIMEOUT", -6: "AIMC_ERR_ARG", -7: "AIMC_ERR_RANGE",
-               -8: "AIMC_ERR_PROG_VERIFY", -9: "AIMC_ERR_CALIBRATION"}
-STATUS_CODE = {name: code for code, name in AIMC_STATUS.items()}
+HEADER_TYPES = read_header(driver_sources()[1])
+STATUS_CODE = dict(HEADER_TYPES.enums["aimc_status_t"])
+AIMC_STATUS = {code: name for name, code in STATUS_CODE.items()}
+Hal = HEADER_TYPES.structs["aimc_hal_t"]
+Dev = HEADER_TYPES.structs["aimc_dev_t"]
+Report = HEADER_TYPES.structs["aimc_prog_report_t"]
+Layer = HEADER_TYPES.structs["aimc_layer_t"]
+READ32, WRITE32 = (dict(Hal._fields_)[name] for name in ("read32", "write32"))
 
 
 class DriverError(Exception):
@@ -65,28 +74,10 @@ class Driver:
     """
 
     def __init__(self, library, spec: DesignSpec, read, write):
-        import ctypes as C
-
         self.C, self.spec = C, spec
         self.lib = C.CDLL(str(library))
         self.read_cb, self.write_cb = read, write
         self._pending: BaseException | None = None
-        READ = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_uint32, C.POINTER(C.c_uint32))
-        WRITE = C.CFUNCTYPE(C.c_int, C.c_void_p, C.c_uint32, C.c_uint32)
-
-        class Hal(C.Structure):
-            _fields_ = [("read32", READ), ("write32", WRITE), ("ctx", C.c_void_p)]
-
-        class Dev(C.Structure):
-            _fields_ = [("hal", Hal), ("timeout_polls", C.c_uint32), ("version", C.c_uint32),
-                        ("spec_hash", C.c_uint32), ("polls", C.c_uint32)]
-
-        class Report(C.Structure):
-            _fields_ = [(n, C.c_uint32) for n in ("written", "failures", "fail_row", "fail_col", "errors")]
-
-        class Layer(C.Structure):
-            _fields_ = [("start", C.c_uint16), ("count", C.c_uint16)]
-
         self.Report, self.Layer = Report, Layer
 
         def c_read(ctx, offset, value):
@@ -109,7 +100,7 @@ class Driver:
                 self._pending = self._pending or exc
                 return 1
 
-        self._read_fn, self._write_fn = READ(c_read), WRITE(c_write)     # keep the thunks alive
+        self._read_fn, self._write_fn = READ32(c_read), WRITE32(c_write)  # keep the thunks alive
         self.hal = Hal(self._read_fn, self._write_fn, None)
         self.dev = Dev()
         self.lib.aimc_strerror.restype = C.c_char_p

@@ -63,6 +63,8 @@ STATUS_NAMES = {
     STATUS_TIMEOUT: "bus timeout",
 }
 
+DEFAULT_BAUD = 115_200        # 8N1 baud rate of the host link unless a build or a host asks for another
+
 CRC_POLY = 0x07
 CRC_INIT = 0x00
 FRAME_TIMEOUT_BYTES = 64      # a frame stalled this many byte times (10 bits each) is dropped

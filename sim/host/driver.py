@@ -3,7 +3,8 @@
 `AimcHost(port, regmap=...)` speaks the framed protocol of aimcgen/contract/uart_protocol.py (the constants and the
 CRC come from there, as in the bridge RTL) and gives register access by name from the register map
 (aimcgen/contract/register_map.py): read and write registers, fields and windows, program weights, load the per-column
-coefficients, run MVMs and read the outputs.
+coefficients, run MVMs and read the outputs. Fields and window words are encoded and decoded by
+aimcgen/contract/register_access.py, as in the cocotb benches.
 
 The link is a `Transport`: anything with `write(bytes)` and `read(n) -> bytes` (raising
 `TransportTimeout` when the bytes do not come). `SerialTransport` is a serial port through pyserial (`pip
@@ -29,10 +30,10 @@ from typing import Protocol
 
 import numpy as np
 
+from aimcgen.contract import register_access as access
 from aimcgen.contract import uart_protocol as proto
 from aimcgen.contract.register_map import RegisterMap, Window
-
-DEFAULT_BAUD = 115_200
+from aimcgen.contract.uart_protocol import DEFAULT_BAUD
 
 
 class TransportTimeout(TimeoutError):
@@ -88,11 +89,6 @@ class SerialTransport:
         self.port.close()
 
 
-def _signed(value: int, bits: int) -> int:
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) & 1 else value
-
-
 class AimcHost:
     """Register-level access to one accelerator over a transport (see the module doc)."""
 
@@ -107,6 +103,7 @@ class AimcHost:
             from aimcgen.contract.aimc_registers import aimc_register_map
             regmap = aimc_register_map(spec)
         self.regmap = regmap
+        self.codec = access.RegisterCodec(regmap)
         self.transport = SerialTransport(port, baud, timeout) if isinstance(port, str) else port
         self.retries, self.poll_limit = retries, poll_limit
         self.frames = 0
@@ -171,13 +168,11 @@ class AimcHost:
         raise AimcLinkError(f"{name} on {what}")
 
     def _describe(self, address: int) -> str:
-        for r in self.regmap.registers:
-            if r.address == address:
-                return f" (register {r.name})"
-        for w in self.regmap.windows:
-            if w.address <= address < w.end:
-                return f" (window {w.name}[{(address - w.address) // 4}])"
-        return " (no register or window there)"
+        found = self.codec.locate(address)
+        if found is None:
+            return " (no register or window there)"
+        item, index = found
+        return f" (window {item.name}[{index}])" if isinstance(item, Window) else f" (register {item.name})"
 
     def read_words(self, address: int, count: int = 1) -> list[int]:
         """`count` 32-bit words from byte `address` on (bursts of up to MAX_BURST words)."""
@@ -206,23 +201,18 @@ class AimcHost:
         self.write_words(self.regmap.register(register).address, [value])
 
     def read_field(self, register: str, field: str) -> int:
-        f = self.regmap.register(register).field(field)
-        return (self.read(register) & f.mask) >> f.offset_bit
+        f = self.codec.field(register, field)
+        return access.decode_field(f, self.read(register))
 
     def write_field(self, register: str, field: str, value: int) -> None:
         """Read-modify-write of one field (the other rw fields keep their value)."""
-        reg = self.regmap.register(register)
-        f = reg.field(field)
-        if value < 0 or value >> f.width:
-            raise ValueError(f"{register}.{field} = {value}: does not fit {f.width} bits")
-        keep = sum(g.mask for g in reg.fields if g.access == "rw" and g is not f)
+        new = access.encode_field(self.codec.field(register, field), value, where=register)  # checked first
+        keep = self.codec.keep_mask(register, (field,))
         word = self.read(register) & keep if keep else 0
-        self.write(register, word | value << f.offset_bit)
+        self.write(register, word | new)
 
     def fields(self, register: str) -> dict[str, int]:
-        reg = self.regmap.register(register)
-        word = self.read(register)
-        return {f.name: (word & f.mask) >> f.offset_bit for f in reg.fields}
+        return self.codec.decode_fields(register, self.read(register))
 
     def _window(self, name: str, start: int, count: int) -> Window:
         w = self.regmap.window(name)
@@ -236,20 +226,14 @@ class AimcHost:
         count = w.depth - start if count is None else count
         w = self._window(name, start, count)
         words = self.read_words(w.address + 4 * start, count) if count else []
-        if w.signed:
-            return np.array([_signed(v, w.width) for v in words], dtype=np.int64)
-        return np.array([v & ((1 << w.width) - 1) for v in words], dtype=np.int64)
+        return np.array([access.decode_word(w, v) for v in words], dtype=np.int64)
 
     def write_window(self, name: str, values, start: int = 0) -> None:
         values = [int(v) for v in np.asarray(values).ravel()]
         w = self._window(name, start, len(values))
-        lo, hi = (-(1 << (w.width - 1)), (1 << (w.width - 1)) - 1) if w.signed else (0, (1 << w.width) - 1)
-        bad = [v for v in values if not lo <= v <= hi]
-        if bad:
-            raise ValueError(f"window {name}: value {bad[0]} does not fit the word format "
-                             f"({'signed' if w.signed else 'unsigned'} {w.width}-bit: {lo}..{hi})")
-        if values:
-            self.write_words(w.address + 4 * start, values)
+        words = [access.encode_word(w, v) for v in values]              # every value checked before writing
+        if words:
+            self.write_words(w.address + 4 * start, words)
 
     # The accelerator ----------------------------------------------------------------------------------
 

@@ -21,25 +21,20 @@ firmware-style access by name, from the register map JSON that `aimcgen generate
     value = await regs.read_window("OUTPUT", 5)   # and read back as signed Python ints
 
 Field values and window words are checked against their widths before the bus sees them (ValueError),
-unless `check=False` (benches that test the hardware's own checks pass it).
+unless `check=False` (benches that test the hardware's own checks pass it). Encoding and decoding follow
+aimcgen/contract/register_access.py, the rule the host driver uses too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from aimcgen.contract.register_access import DATA_MASK, RegisterCodec, decode_field, keep_mask
 from aimcgen.contract.register_map import Register, RegisterMap, Window
 from aimcgen.sim.verify.cocotb_macro import read_unsigned
+from aimcgen.sim.verify.wishbone_master import WishboneError
 
-DATA_MASK = 0xFFFFFFFF
-
-
-class WishboneError(Exception):
-    """The target answered err. `address` is the byte address, `write` tells the direction."""
-
-    def __init__(self, message: str, address: int, write: bool):
-        super().__init__(message)
-        self.address, self.write = address, write
+__all__ = ["DATA_MASK", "RegisterAccess", "WishboneError", "WishboneMaster", "WishboneTimeout"]
 
 
 class WishboneTimeout(WishboneError):
@@ -130,11 +125,6 @@ class WishboneMaster:
 
 # ----------------------------------------------------------------------------- access by name
 
-def _to_signed(raw: int, bits: int) -> int:
-    raw &= (1 << bits) - 1
-    return raw - (1 << bits) if raw >> (bits - 1) else raw
-
-
 class RegisterAccess:
     """Registers, fields and windows of `regmap` by name through `master` (see the module docstring)."""
 
@@ -142,6 +132,7 @@ class RegisterAccess:
         if not isinstance(regmap, RegisterMap):
             raise TypeError(f"regmap must be a RegisterMap, not {type(regmap).__name__}")
         self.master, self.map = master, regmap
+        self.codec = RegisterCodec(regmap)
         if master.addr_width != regmap.addr_width:
             raise ValueError(f"register map {regmap.name} has a {regmap.addr_width}-bit word address, the "
                              f"bus of {master.dut._name} {master.addr_width} bits: map and Verilog disagree")
@@ -165,25 +156,21 @@ class RegisterAccess:
         return self.map.window(name)
 
     def window_address(self, name: str, index: int, *, check: bool = True) -> int:
-        w = self.map.window(name)
-        if check and not 0 <= index < w.depth:
-            raise IndexError(f"window {name}: index {index} outside 0..{w.depth - 1}")
-        return w.address + 4 * index
+        return self.codec.window_address(name, index, check=check)
 
     def describe(self, address: int) -> str:
         """'register CTRL (0x20)', 'window WEIGHTS[5] (0x414)', 'window INPUT word 17 beyond its depth 16
         (0x1c4)' or 'unmapped address 0x48'."""
-        for r in self.map.registers:
-            if r.address == address:
-                kinds = sorted({f.access for f in r.fields})
-                return f"register {r.name} ({address:#x}, {'/'.join(kinds)})"
-        for w in self.map.windows:
-            if w.address <= address < w.end:
-                index = (address - w.address) // 4
-                if index < w.depth:
-                    return f"window {w.name}[{index}] ({address:#x}, {w.access})"
-                return f"window {w.name} word {index} beyond its depth {w.depth} ({address:#x})"
-        return f"unmapped address {address:#x}"
+        found = self.codec.locate(address)
+        if found is None:
+            return f"unmapped address {address:#x}"
+        item, index = found
+        if isinstance(item, Register):
+            kinds = sorted({f.access for f in item.fields})
+            return f"register {item.name} ({address:#x}, {'/'.join(kinds)})"
+        if index < item.depth:
+            return f"window {item.name}[{index}] ({address:#x}, {item.access})"
+        return f"window {item.name} word {index} beyond its depth {item.depth} ({address:#x})"
 
     # -- registers
     async def read(self, name: str) -> int:
@@ -191,26 +178,15 @@ class RegisterAccess:
         return await self.master.read(self.register(name).address)
 
     async def read_fields(self, name: str) -> dict[str, int]:
-        reg = self.register(name)
-        word = await self.master.read(reg.address)
-        return {f.name: (word & f.mask) >> f.offset_bit for f in reg.fields}
+        return self.codec.decode_fields(name, await self.read(name))
 
     async def read_field(self, name: str, field: str) -> int:
         f = self.register(name).field(field)
-        return (await self.read(name) & f.mask) >> f.offset_bit
+        return decode_field(f, await self.read(name))
 
     def encode(self, name: str, fields: dict[str, int], *, base: int = 0, check: bool = True) -> int:
         """The word with `fields` (by name) placed into `base`."""
-        reg = self.register(name)
-        word = base
-        for key, value in fields.items():
-            f = reg.field(key)
-            value = int(value)
-            if check and not 0 <= value < (1 << f.width):
-                raise ValueError(f"register {name}.{key}: value {value} does not fit {f.width} bit(s) "
-                                 f"(0..{(1 << f.width) - 1})")
-            word = (word & ~f.mask) | ((value << f.offset_bit) & f.mask)
-        return word & DATA_MASK
+        return self.codec.encode_fields(name, fields, base, check=check)
 
     async def write(self, name: str, value: int | None = None, *, check: bool = True, **fields: int) -> int:
         """Write register `name`: a whole word `value`, or `fields` by name. With fields, rw fields that are
@@ -220,11 +196,8 @@ class RegisterAccess:
         if value is not None and fields:
             raise TypeError(f"register {name}: give a whole word or fields, not both")
         if value is None:
-            keep = [f for f in reg.fields if f.access == "rw" and f.name not in fields]
-            base = 0
-            if keep:
-                current = await self.master.read(reg.address)
-                base = sum(current & f.mask for f in keep)
+            keep = keep_mask(reg, fields)
+            base = await self.master.read(reg.address) & keep if keep else 0
             value = self.encode(name, fields, base=base, check=check)
         elif check and not 0 <= value <= DATA_MASK:
             raise ValueError(f"register {name}: word {value} does not fit 32 bits")
@@ -233,19 +206,10 @@ class RegisterAccess:
 
     # -- windows
     def encode_word(self, name: str, value: int, *, check: bool = True) -> int:
-        w = self.window(name)
-        value = int(value)
-        if check:
-            low, high = ((-(1 << (w.width - 1)), (1 << (w.width - 1)) - 1) if w.signed
-                         else (0, (1 << w.width) - 1))
-            if not low <= value <= high:
-                raise ValueError(f"window {name}: value {value} does not fit its word format "
-                                 f"({'signed' if w.signed else 'unsigned'} {w.width} bits: {low}..{high})")
-        return value & DATA_MASK
+        return self.codec.encode_word(name, value, check=check)
 
     def decode_word(self, name: str, raw: int) -> int:
-        w = self.window(name)
-        return _to_signed(raw, 32) if w.signed else raw
+        return self.codec.decode_word(name, raw)
 
     async def write_window(self, name: str, index: int, value: int, *, check: bool = True,
                            sel: int | None = None) -> None:

@@ -1,10 +1,18 @@
-"""Wishbone classic initiator for Amaranth testbenches: register access by byte address."""
+"""Wishbone classic initiator for Amaranth testbenches: register access by byte address.
+
+`WishboneError` is defined here, the lower of the two Wishbone masters; the cocotb master
+(cocotb_wishbone.py) raises the same class.
+"""
 
 from __future__ import annotations
 
 
 class WishboneError(Exception):
-    """The target answered err."""
+    """The target answered err. `address` is the byte address, `write` tells the direction."""
+
+    def __init__(self, message: str, address: int, write: bool):
+        super().__init__(message)
+        self.address, self.write = address, write
 
 
 async def wb_access(ctx, bus, address: int, data: int | None = None, sel: int = 0xF, timeout: int = 10_000):
@@ -25,7 +33,8 @@ async def wb_access(ctx, bus, address: int, data: int | None = None, sel: int = 
     ctx.set(bus.stb, 0)
     ctx.set(bus.we, 0)
     if err:
-        raise WishboneError(f"Wishbone {'write' if data is not None else 'read'} at {address:#x}: err")
+        write = data is not None
+        raise WishboneError(f"Wishbone {'write' if write else 'read'} at {address:#x}: err", address, write)
     return None if data is not None else dat_r
 
 
