@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.set_defaults(func=cmd_presets)
 
     from aimcgen.cli.asic import add_asic_parser
+    from aimcgen.cli.deploy import add_deploy_parser
     from aimcgen.cli.evaluate import add_evaluate_parser
     from aimcgen.cli.fpga import add_fpga_parser
     from aimcgen.cli.sim import add_sim_parser
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_fpga_parser(sub)
     add_asic_parser(sub)
     add_evaluate_parser(sub)
+    add_deploy_parser(sub)
     add_sweep_parser(sub)
     return parser
 

@@ -164,7 +164,7 @@ def adc_floor_bias(spec: DesignSpec) -> float:
 def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_column: bool = True,
                 act_percentile: float = 99.9, input_percentile: float = 100.0,
                 bias_correction: bool = True, weight_quantization: str = "mse", device_aware: bool = True,
-                weight_bias_correction: bool = True) -> NetworkMapping:
+                weight_bias_correction: bool = True, grid: tuple[int, int] | None = None) -> NetworkMapping:
     """The network on the spec's tiles, scales from the calibration inputs calib_x.
 
     weight_quantization: "mse" picks each column's scale (clipping point) and codes for the least expected
@@ -172,7 +172,9 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
     programming; "max_abs" maps each column's (per_column, else the layer's) max |w| to the top code and
     rounds. bias_correction: the ADCs' mean floor loss; weight_bias_correction: the mean output error of
     the quantized (and, device_aware, the mean read) weights on the calibration inputs, folded into the
-    offsets.
+    offsets. grid = (row_tiles, col_tiles): every layer runs on that grid instead of its own smallest one
+    (a whole chip, as sim.deploy places layers: each MVM passes through all its row tiles, which sets the
+    ADC floor-bias correction); its weight codes sit at rows 0..in-1, columns 0..out-1 of that grid.
     """
     calib_x = np.asarray(calib_x, dtype=np.float64).reshape(len(calib_x), -1)
     acts = net.forward(calib_x, all_layers=True)
@@ -195,6 +197,11 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
         w = layer.weight
         rt = math.ceil(w.shape[0] / spec.tile.rows)
         ct = math.ceil(w.shape[1] / spec.tile.cols)
+        if grid is not None:
+            if rt > grid[0] or ct > grid[1]:
+                raise ValueError(f"layer {i}: {w.shape[0]}x{w.shape[1]} needs {rt}x{ct} tiles, the grid is "
+                                 f"{grid[0]}x{grid[1]}")
+            rt, ct = grid
         lspec = spec.replace(array={"row_tiles": rt, "col_tiles": ct},
                              noise={"seed": (spec.noise.seed + 7919 * i) % ((1 << 32) - 1) or 1})
         x_in = layer.patches(calib_x if i == 0 else acts[i - 1]) - x_zero   # what the crossbar integrates

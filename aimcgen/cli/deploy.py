@@ -1,0 +1,91 @@
+"""`aimcgen deploy`: place a whole network onto one generated chip and write its program (sim.deploy)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.cli.evaluate import load_eval_network
+from aimcgen.sim.deploy.placement import PlacementError
+from aimcgen.sim.deploy.report import deploy
+from aimcgen.sim.eval.network import NetworkError
+from aimcgen.spec import SpecError
+from aimcgen.spec_override import apply, parse_override
+
+
+def add_deploy_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "deploy", help="place a whole network onto one chip: program file, placement, accuracy, cycles",
+        description="Place every layer of a network (default: the shipped digits MLP) on the design's own tile "
+                    "grid, quantize it for that chip and write OUT/<design>/deploy/: program.aimc (weights, "
+                    "post-processor codes, layer descriptors, host steps), report.json, report.md and "
+                    "placement.png. Accuracy on the float network, the golden model and --chips physics-model "
+                    "chips read --t seconds after programming; cycles per inference from the model. A network "
+                    "that does not fit exits 2 naming the short resource and the spec change that fits.",
+        epilog="example: aimcgen deploy --preset tile64 --set array.col_tiles=2")
+    add_spec_options(p)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a spec field (see `aimcgen spec --fields`), e.g. array.col_tiles=2; repeatable")
+    p.add_argument("--model", type=Path, metavar="FILE", help="network: .npz or .onnx (default: digits MLP)")
+    p.add_argument("--test-npz", type=Path, metavar="FILE", help="test set (x_test, y_test[, x_calib]) for "
+                   "models without one; default: the digits test set")
+    p.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
+    p.add_argument("--chips", type=int, default=3, help="Monte-Carlo chips of the physics model (default 3)")
+    p.add_argument("--t", dest="t_s", type=float, default=86400.0, metavar="SECONDS",
+                   help="time since programming of the physics model's reads (default 86400: one day)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first physics-model chip (default 0)")
+    p.add_argument("--inputs", type=int, default=200, metavar="N",
+                   help="test inputs for the accuracies (default 200)")
+    p.set_defaults(func=cmd_deploy)
+    return p
+
+
+def spec_with_overrides(args: argparse.Namespace):
+    """The chosen spec with every --set FIELD=VALUE applied (one value each), validated."""
+    values = {}
+    for item in args.overrides:
+        path, parsed = parse_override(item)
+        if len(parsed) != 1:
+            raise SpecError(f"--set {item!r}: deploy takes one value per field")
+        values[path] = parsed[0]
+    spec = load_spec(args)
+    return apply(spec, values) if values else spec
+
+
+def _error(message: str) -> int:
+    print(f"aimcgen: error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    for name in ("chips", "inputs"):
+        if getattr(args, name) < 1:
+            return _error(f"--{name} = {getattr(args, name)}: must be >= 1")
+    if not (math.isfinite(args.t_s) and args.t_s >= 0):
+        return _error(f"--t = {args.t_s}: must be a finite number of seconds >= 0")
+    spec = spec_with_overrides(args)
+    try:
+        net = load_eval_network(args.model, args.test_npz)
+    except (NetworkError, OSError, KeyError) as exc:
+        return _error(str(exc))
+    out = args.out / spec.name / "deploy"
+    start = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
+
+    try:
+        report = deploy(spec, net, out, chips=args.chips, t_s=args.t_s, seed=args.seed, inputs=args.inputs,
+                        progress=progress)
+    except PlacementError as exc:
+        return _error(str(exc))
+    a = report["accuracy"]
+    print(f"wrote {out}/: program.aimc, report.json, report.md, placement.png; {report['tiles_used']} of "
+          f"{report['tiles_total']} tile(s), {report['cycles_per_inference_model']} cycles/inference (model), "
+          f"accuracy float {100 * a['float']:.2f} %, golden {100 * a['golden']:.2f} %, "
+          f"physics {100 * a['physics']:.2f} %")
+    return 0

@@ -1,0 +1,139 @@
+"""Run a chip program as the hardware and its host would, and what it costs in cycles.
+
+The host quantizes the inputs (program.input), then runs the segments in order, each over the whole batch
+(one descriptor setting streams every input before the host rewrites the descriptors for the next segment),
+with the host steps of the program around each segment (sim.deploy.program). On the golden model this is
+ONE GoldenAccelerator for the chip, so the noise generators (one per physical ADC) advance across segments
+exactly as the hardware's do; a sequencer segment is GoldenAccelerator.run_layers, a per-position segment
+run_layers with one descriptor on every im2col patch. The physics model (PhysicsChip) runs the same
+schedule with the sequencer's feedback (result columns -> input rows 0..count-1, clamped) in numpy.
+
+Cycles per inference (model): per layer, its MVMs (1, or the positions of a convolution) back to back at the
+analog bound -- contract.schedule.analog_bound_cycles of the chip: the tile controller's commands per MVM
+(drive cycles and ADC conversions of every input step; the chip's tiles run in parallel) -- plus the
+post-processor pipeline (sim.eval.estimates.layer_latency_cycles), summed over the layers. Not counted: the
+host's steps, input/output transfers, register writes between segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.sim.deploy.physics_chip import PhysicsChip
+from aimcgen.sim.deploy.program import ChipProgram, ProgramLayer
+from aimcgen.sim.eval.estimates import POSTPROC_LATENCY_CYCLES, layer_latency_cycles
+from aimcgen.sim.eval.network import ConvLayer
+from aimcgen.sim.models.golden import GoldenAccelerator
+from aimcgen.spec import DesignSpec
+
+CYCLES_COUNT = ("per layer: MVMs x analog_bound_cycles (tile controller commands per MVM: drive cycles and "
+                f"ADC conversions of every input step, tiles in parallel) + {POSTPROC_LATENCY_CYCLES} "
+                "post-processor pipeline cycles, summed over the layers; host steps and I/O not counted")
+
+# (MVM inputs (n, logical_rows), descriptors) -> the last descriptor's output codes (n, count)
+SegmentRunner = Callable[[np.ndarray, list], np.ndarray]
+
+
+@dataclass
+class ChipRun:
+    predictions: np.ndarray         # (batch,) argmax of the last layer's output codes
+    codes: np.ndarray               # (batch, out_features) the last layer's output codes
+    outputs: np.ndarray             # (batch, out_features) dequantized: y_scale * code + y_zero
+
+
+def quantize_input(program: ChipProgram, x) -> np.ndarray:
+    m, p = program.input["max_magnitude"], program.input
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    return np.clip(np.round((x - p["x_zero"]) / p["x_scale"]), -m, m).astype(np.int64)
+
+
+def conv_of(layer: ProgramLayer) -> ConvLayer:
+    """A ConvLayer with the program layer's geometry (zero kernel): the host's im2col and flatten."""
+    g = layer.conv
+    return ConvLayer(np.zeros(g["kernel_shape"]), None, tuple(g["in_shape"]), "none", tuple(g["pads"]),
+                     tuple(g["strides"]), tuple(g["dilations"]))
+
+
+def execute(program: ChipProgram, x, run_segment: SegmentRunner) -> ChipRun:
+    """The host's schedule: inputs quantized, segments in order with their host steps, argmax."""
+    m = program.input["max_magnitude"]
+    codes = quantize_input(program, x)
+    for seg in program.segments:
+        first, last = program.layers[seg.layers[0]], program.layers[seg.layers[-1]]
+        rows = conv_of(first).patches(codes) if "im2col" in seg.host_before else codes
+        inputs = np.zeros((len(rows), program.logical_shape[0]), dtype=np.int64)
+        inputs[:, :rows.shape[1]] = rows
+        codes = np.asarray(run_segment(inputs, seg.descriptors), dtype=np.int64)
+        for step in seg.host_after:
+            if step == "relu":
+                codes = np.maximum(codes, 0)
+            elif step == "clamp":
+                codes = np.clip(codes, -m, m)
+            elif step == "flatten":
+                codes = conv_of(last).assemble(codes)
+            else:
+                raise ValueError(f"segment {seg.index}: unknown host step {step!r}")
+    last = program.layers[-1]
+    return ChipRun(np.argmax(codes, axis=1), codes, codes * last.y_scale + last.y_zero)
+
+
+def sequencer(mvm: Callable[[np.ndarray], np.ndarray], max_magnitude: int) -> SegmentRunner:
+    """The layer sequencer over a batch, from one-MVM outputs (n, logical_cols): a non-last result in
+    columns start..start+count-1 becomes input rows 0..count-1 (others 0), clamped to the input range."""
+    def run(x: np.ndarray, descriptors) -> np.ndarray:
+        for k, (start, count) in enumerate(descriptors):
+            out = mvm(x)[:, start:start + count]
+            if k < len(descriptors) - 1:
+                n = min(count, x.shape[1])
+                x = np.zeros_like(x)
+                x[:, :n] = np.clip(out[:, :n], -max_magnitude, max_magnitude)
+        return out
+    return run
+
+
+def golden_chip(program: ChipProgram, spec: DesignSpec, *, noise: bool = True) -> GoldenAccelerator:
+    """The bit-exact model of the chip holding the program; noise=False sets noise.sigma_lsb = 0."""
+    spec = spec if noise else spec.replace(noise={"sigma_lsb": 0.0})
+    return GoldenAccelerator(spec, program.weights.astype(np.int64), program.scale.astype(np.int64),
+                             program.offset.astype(np.int64))
+
+
+def run_golden(program: ChipProgram, spec: DesignSpec, x, *, noise: bool = True,
+               chip: GoldenAccelerator | None = None) -> ChipRun:
+    """The program on the golden model (a given `chip` carries its noise state on)."""
+    chip = chip or golden_chip(program, spec, noise=noise)
+    return execute(program, x, chip.run_layers)
+
+
+def mvm_inputs(program: ChipProgram, spec: DesignSpec, x) -> np.ndarray:
+    """Every MVM input (n, logical_rows) the chip sees for inputs x, from the noise-free golden model."""
+    chip = golden_chip(program, spec, noise=False)
+    seen = []
+
+    def mvm(v):
+        seen.append(v)
+        return chip.run(v).outputs
+
+    execute(program, x, sequencer(mvm, spec.input.max_magnitude))
+    return np.concatenate(seen)
+
+
+def run_physics(program: ChipProgram, spec: DesignSpec, x, *, seed: int = 0, t_s: float = 1.0,
+                compensation: bool = True, calib_x=None) -> ChipRun:
+    """The program on one physical chip (Monte-Carlo draw `seed`) read at t_s; compensation calibrated on
+    calib_x (default: x)."""
+    chip = PhysicsChip(spec, program.weights, program.scale, program.offset, seed=seed, t_s=t_s)
+    if compensation:
+        chip.calibrate(mvm_inputs(program, spec, x if calib_x is None else calib_x))
+    return execute(program, x, sequencer(chip.mvm, spec.input.max_magnitude))
+
+
+def cycles_per_inference(program: ChipProgram, spec: DesignSpec) -> dict:
+    """The model's cycles per inference (CYCLES_COUNT says what they count), per layer and in total."""
+    per_layer = [layer_latency_cycles(spec, layer.positions) for layer in program.layers]
+    return {"cycles": int(sum(per_layer)), "per_layer": per_layer, "per_mvm": analog_bound_cycles(spec),
+            "counts": CYCLES_COUNT}
