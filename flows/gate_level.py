@@ -81,7 +81,7 @@ def run_gate_level_bench(spec, synth, liberty: Path, out_dir: Path, *, seed: int
     import time
 
     from aimcgen.contract.aimc_registers import aimc_register_map
-    from aimcgen.sim.verify.benches.accelerator_bench import run_accelerator_bench
+    from aimcgen.sim.verify.accelerator_runner import run_accelerator_bench
 
     out = Path(out_dir)
     model = write_gate_level_model(synth.netlist, synth.json_netlist, liberty, synth.top, out / f"{synth.top}.gls.v")

@@ -18,8 +18,9 @@ from aimcgen.presets import load_preset
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.contract.aimc_registers import aimc_register_map
 from aimcgen.rtl.postproc import AffinePostProcessor
-from aimcgen.sim.verify.benches.accelerator_bench import (BENCH_TESTS, adc_bin_of, bench_defaults, declare_coverage,
-                                                   reachable, run_accelerator_bench, saturation_rows)
+from aimcgen.sim.verify.accelerator_config import bench_defaults
+from aimcgen.sim.verify.accelerator_coverage import adc_bin_of, declare_coverage, reachable, saturation_rows
+from aimcgen.sim.verify.accelerator_runner import BENCH_TESTS, run_accelerator_bench
 from aimcgen.sim.verify.cocotb_setup import SIMULATORS, unavailable_reason
 from aimcgen.sim.verify.coverage import Coverage
 from aimcgen.spec import from_dict

@@ -13,9 +13,9 @@ import pytest
 
 from aimcgen.boards import BOARDS, EmulationTop, get_board
 from aimcgen.flows import fpga
-from aimcgen.flows.fpga_report import (FIT_MARGIN, FpgaReport, build_report, critical_path_ends,
-                                       estimate_resources, parse_nextpnr_log, parse_yosys_stats, suggest_clock,
-                                       suggest_fit)
+from aimcgen.flows.fpga_fit import FIT_MARGIN, estimate_resources, suggest_clock, suggest_fit
+from aimcgen.flows.fpga_logs import critical_path_ends, parse_nextpnr_log, parse_yosys_stats
+from aimcgen.flows.fpga_report import FpgaReport, build_report
 from aimcgen.presets import load_preset
 
 YOSYS_ECP5 = """

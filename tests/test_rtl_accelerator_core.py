@@ -11,6 +11,8 @@ from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.spec import from_dict
 
+from amaranth_streams import send
+
 SPECS = {
     "grid_2x2_bit_serial": {"tile": {"rows": 4, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 2},
                             "input": {"bits": 4}, "adc": {"count": 2, "bits": 5, "full_scale": 16},
@@ -45,19 +47,10 @@ def run_core(spec, w, scale, offset, xs, *, emulated, out_stall=0.0, layers=None
             await ctx.tick()
         ctx.set(dut.coef_scale_we, 0)
         ctx.set(dut.coef_offset_we, 0)
-        for (r, c), value in np.ndenumerate(w):
-            ctx.set(dut.weight.payload, {"row": r, "col": c, "target": int(value)})
-            ctx.set(dut.weight.valid, 1)
-            await ctx.tick().until(dut.weight.ready)
-        ctx.set(dut.weight.valid, 0)
+        await send(ctx, dut.weight, [{"row": r, "col": c, "target": int(value)} for (r, c), value in np.ndenumerate(w)])
         await ctx.tick().until(~dut.pv_busy)
         programmed.append(True)
-        for x in xs:
-            for value in x:
-                ctx.set(dut.inp.payload, int(value))
-                ctx.set(dut.inp.valid, 1)
-                await ctx.tick().until(dut.inp.ready)
-        ctx.set(dut.inp.valid, 0)
+        await send(ctx, dut.inp, [int(value) for x in xs for value in x])
 
     async def sink(ctx):
         vector = []

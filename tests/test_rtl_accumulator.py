@@ -16,6 +16,8 @@ from aimcgen.contract.encoding import step_weights
 from aimcgen.sim.models.golden import shift_add
 from aimcgen.spec import from_dict
 
+from amaranth_streams import transfer
+
 SPECS = {
     # 3 bit planes, 4-bit codes into 6-bit accumulators: 7 + 14 + 28 > 31, so sums saturate often.
     "bit_serial": {"tile": {"rows": 4, "cols": 6}, "input": {"bits": 4},
@@ -48,14 +50,10 @@ def run(spec, codes, *, valid_gap=None, bank_delay=0):
                         ctx.set(dut.inp.valid, 0)
                         await ctx.tick().repeat(valid_gap(i))
                     last = k == steps - 1 and g == group - 1
-                    ctx.set(dut.inp.payload, {"codes": [int(codes[m, k, a * group + g]) for a in range(count)],
-                                              "col_sel": g, "shift": k, "first": k == 0, "last": last})
-                    ctx.set(dut.inp.valid, 1)
-                    while True:
-                        _, _, ready = await ctx.tick().sample(dut.inp.ready)
-                        if ready:
-                            break
-                        trace["stalled_not_last"] += not last
+                    ticks = await transfer(ctx, dut.inp, {
+                        "codes": [int(codes[m, k, a * group + g]) for a in range(count)],
+                        "col_sel": g, "shift": k, "first": k == 0, "last": last})
+                    trace["stalled_not_last"] += (ticks - 1) * (not last)
                     if last:
                         trace["last_accepted"].append(cycle[0])
                     i += 1

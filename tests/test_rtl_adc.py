@@ -19,6 +19,8 @@ from aimcgen.rtl.sar_adc import SarAdcController
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2, conversion_cycles
 from aimcgen.spec import from_dict
 
+from amaranth_streams import transfer
+
 KINDS = ["sar", "ramp", "flash"]
 SHAPES = {  # (adc bits, adc count, tile cols): lsb_shift 2 throughout, so rounding and clipping both show
     "1b_x1": (1, 1, 2),
@@ -71,9 +73,7 @@ def run(spec, cols, *, cmd_stall=None, req_gap=None, result_stall=None, max_cycl
             if req_gap and req_gap(n):
                 ctx.set(dut.req.valid, 0)
                 await ctx.tick().repeat(req_gap(n))
-            ctx.set(dut.req.payload, c)
-            ctx.set(dut.req.valid, 1)
-            await ctx.tick().until(dut.req.ready)
+            await transfer(ctx, dut.req, c)
         ctx.set(dut.req.valid, 0)
 
     async def consumer(ctx):

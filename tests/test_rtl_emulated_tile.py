@@ -22,6 +22,8 @@ from aimcgen.contract.adc import adc_code, comparator_threshold_x2
 from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.spec import SpecError, from_dict
 
+from amaranth_streams import send
+
 
 class Periphery:
     """Testbench side of the boundary: one stream transfer per command, response read the cycle after."""
@@ -35,18 +37,10 @@ class Periphery:
         dut = self.dut
         ctx.set(dut.row_en, row_en)
         ctx.set(dut.row_sign, row_sign)
-        ctx.set(dut.cmd.payload, {
+        self.cycles += await send(ctx, dut.cmd, [{
             "op": op, "start": start, "col_sel": col_sel, "row": row, "col": col, "target": target,
             "trial": trial if trial is not None else [0] * self.spec.adc.count,
-        })
-        ctx.set(dut.cmd.valid, 1)
-        while True:
-            ready = ctx.get(dut.cmd.ready)
-            await ctx.tick()
-            self.cycles += 1
-            if ready:
-                break
-        ctx.set(dut.cmd.valid, 0)
+        }])
 
     async def wait_ready(self, ctx):
         while not ctx.get(self.dut.cmd.ready):

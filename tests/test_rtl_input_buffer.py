@@ -5,6 +5,8 @@ from amaranth.sim import Simulator
 
 from aimcgen.rtl.input_buffer import InputBuffer
 
+from amaranth_streams import send
+
 
 def test_streamed_and_written_vectors_come_out_in_order():
     dut = InputBuffer(rows=5, bits=6)
@@ -26,11 +28,7 @@ def test_streamed_and_written_vectors_come_out_in_order():
                 await ctx.tick()
                 ctx.set(dut.commit, 0)
             else:
-                for value in v:
-                    ctx.set(dut.inp.payload, int(value))
-                    ctx.set(dut.inp.valid, 1)
-                    await ctx.tick().until(dut.inp.ready)
-                ctx.set(dut.inp.valid, 0)
+                await send(ctx, dut.inp, [int(value) for value in v])
 
     async def consumer(ctx):
         for n in range(len(vectors)):

@@ -14,6 +14,8 @@ from aimcgen.rtl.postproc import LATENCY, AffinePostProcessor
 from aimcgen.contract.postproc import postprocess
 from aimcgen.spec import from_dict
 
+from amaranth_streams import send
+
 
 def corners(fmt):
     return sorted({fmt.min, fmt.min + 1, -1, 0, 1, fmt.max - 1, fmt.max})
@@ -51,11 +53,8 @@ def run(spec, acc, scale, offset, overflow, *, p_in_idle=0.0, p_out_ready=1.0, s
         for i in range(n):
             while rng.random() < p_in_idle:
                 await ctx.tick()
-            ctx.set(dut.inp.payload, {"acc": int(acc[i]), "scale": int(scale[i]), "offset": int(offset[i]),
-                                      "overflow": int(overflow[i]), "last": int(i == n - 1)})
-            ctx.set(dut.inp.valid, 1)
-            await ctx.tick().until(dut.inp.ready)
-            ctx.set(dut.inp.valid, 0)
+            await send(ctx, dut.inp, [{"acc": int(acc[i]), "scale": int(scale[i]), "offset": int(offset[i]),
+                                       "overflow": int(overflow[i]), "last": int(i == n - 1)}])
 
     async def sink(ctx):
         held = None                     # (payload) offered but not taken in the previous cycle

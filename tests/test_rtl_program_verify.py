@@ -10,6 +10,8 @@ from aimcgen.spec import from_dict
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 
+from amaranth_streams import send
+
 
 def test_retries_and_failures_are_reported():
     spec = from_dict({"tile": {"rows": 4, "cols": 4}, "adc": {"count": 1}})
@@ -35,10 +37,7 @@ def test_retries_and_failures_are_reported():
         ctx.set(pv.max_retries, 3)
         ctx.set(pv.result.ready, 1)
         for row, col, target in [(0, 0, 5), (1, 2, -4), (3, 3, 1)]:
-            ctx.set(pv.req.payload, {"row": row, "col": col, "target": target})
-            ctx.set(pv.req.valid, 1)
-            await ctx.tick().until(pv.req.ready)
-            ctx.set(pv.req.valid, 0)
+            await send(ctx, pv.req, [{"row": row, "col": col, "target": target}])
             *_, r = await ctx.tick().sample(pv.result.payload).until(pv.result.valid)
             results.append((r.ok, r.row, r.col, r.attempts))
 

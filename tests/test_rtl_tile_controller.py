@@ -12,6 +12,8 @@ from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.spec import from_dict
 
+from amaranth_streams import send
+
 SPECS = {
     "bit_serial_sar": {"tile": {"rows": 8, "cols": 8}, "input": {"bits": 4}, "adc": {"count": 2}},
     "pwm_flash": {"tile": {"rows": 8, "cols": 6}, "input": {"bits": 3, "encoding": "pwm"},
@@ -73,10 +75,7 @@ def test_programming_port_writes_and_reads_back():
     async def host(ctx):
         for (row, col), value in targets.items():
             for op in (ProgOp.WRITE, ProgOp.READ):
-                ctx.set(dut.prog.payload, {"op": op, "row": row, "col": col, "target": value})
-                ctx.set(dut.prog.valid, 1)
-                await ctx.tick().until(dut.prog.ready)
-                ctx.set(dut.prog.valid, 0)
+                await send(ctx, dut.prog, [{"op": op, "row": row, "col": col, "target": value}])
             ctx.set(dut.prog_resp.ready, 1)
             *_, data = await ctx.tick().sample(dut.prog_resp.payload).until(dut.prog_resp.valid)
             read[(row, col)] = data

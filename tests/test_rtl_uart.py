@@ -6,6 +6,8 @@ from amaranth.sim import Simulator
 
 from aimcgen.rtl.uart import UartRx, UartTx, _divisor, uart_divisor
 
+from amaranth_streams import send
+
 DIV = 6
 
 
@@ -60,11 +62,7 @@ def test_tx_frames_bytes_lsb_first_with_exact_bit_times():
     seen = []
 
     async def producer(ctx):
-        for byte in (0x55, 0xA3, 0x00, 0xFF):
-            ctx.set(dut.data.payload, byte)
-            ctx.set(dut.data.valid, 1)
-            await ctx.tick().until(dut.data.ready)
-        ctx.set(dut.data.valid, 0)
+        await send(ctx, dut.data, (0x55, 0xA3, 0x00, 0xFF))
 
     async def line(ctx):
         # Record the line value at every cycle; decode afterwards.
@@ -145,11 +143,7 @@ def test_loopback_stream_of_bytes():
     got = []
 
     async def producer(ctx):
-        for byte in data:
-            ctx.set(tx.data.payload, byte)
-            ctx.set(tx.data.valid, 1)
-            await ctx.tick().until(tx.data.ready)
-        ctx.set(tx.data.valid, 0)
+        await send(ctx, tx.data, data)
         await ctx.tick().repeat(12 * DIV)
 
     run(m, producer, background=[collect(rx.data, got)])

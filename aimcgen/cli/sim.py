@@ -139,7 +139,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from aimcgen.cli.common import load_spec
     from aimcgen.flows.generate import write_verilog
     from aimcgen.contract.aimc_registers import aimc_register_map
-    from aimcgen.sim.verify.benches.accelerator_bench import run_accelerator_bench
+    from aimcgen.sim.verify.accelerator_runner import run_accelerator_bench
     from aimcgen.sim.verify.cocotb_setup import SIMULATORS, unavailable_reason
     from aimcgen.spec import SpecError
 
