@@ -12,6 +12,8 @@ from aimcgen.cli.common import add_spec_options, load_spec
 from aimcgen.cli.evaluate import load_eval_network
 from aimcgen.sim.deploy.placement import PlacementError
 from aimcgen.sim.deploy.report import deploy
+from aimcgen.sim.deploy.rtl_check import DeployError
+from aimcgen.sim.verify.cocotb_setup import SIMULATORS, available_simulators, unavailable_reason
 from aimcgen.sim.eval.network import NetworkError
 from aimcgen.spec import SpecError
 from aimcgen.spec_override import apply, parse_override
@@ -40,6 +42,12 @@ def add_deploy_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the first physics-model chip (default 0)")
     p.add_argument("--inputs", type=int, default=200, metavar="N",
                    help="test inputs for the accuracies (default 200)")
+    p.add_argument("--rtl-check", type=int, default=0, metavar="N",
+                   help="also run the first N test inputs through one generated Verilog top in cocotb (the program "
+                        "loaded over Wishbone, layers chained by the sequencer) and compare every output code with "
+                        "the golden model (default 0: off)")
+    p.add_argument("--simulator", choices=SIMULATORS, help="simulator of --rtl-check (default: icarus when "
+                   "installed, else verilator)")
     p.set_defaults(func=cmd_deploy)
     return p
 
@@ -65,6 +73,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     for name in ("chips", "inputs"):
         if getattr(args, name) < 1:
             return _error(f"--{name} = {getattr(args, name)}: must be >= 1")
+    if not 0 <= args.rtl_check <= args.inputs:
+        return _error(f"--rtl-check = {args.rtl_check}: must be 0..--inputs ({args.inputs})")
+    simulator = None
+    if args.rtl_check:
+        simulator = args.simulator or next((s for s in ("icarus", "verilator") if s in available_simulators()), None)
+        reason = unavailable_reason(simulator or "verilator")
+        if reason:
+            return _error(f"--rtl-check: {reason}")
     if not (math.isfinite(args.t_s) and args.t_s >= 0):
         return _error(f"--t = {args.t_s}: must be a finite number of seconds >= 0")
     spec = spec_with_overrides(args)
@@ -80,12 +96,16 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
     try:
         report = deploy(spec, net, out, chips=args.chips, t_s=args.t_s, seed=args.seed, inputs=args.inputs,
-                        progress=progress)
-    except PlacementError as exc:
+                        rtl_check=args.rtl_check, simulator=simulator, progress=progress)
+    except (PlacementError, DeployError) as exc:
         return _error(str(exc))
     a = report["accuracy"]
     print(f"wrote {out}/: program.aimc, report.json, report.md, placement.png; {report['tiles_used']} of "
           f"{report['tiles_total']} tile(s), {report['cycles_per_inference_model']} cycles/inference (model), "
           f"accuracy float {100 * a['float']:.2f} %, golden {100 * a['golden']:.2f} %, "
           f"physics {100 * a['physics']:.2f} %")
+    if args.rtl_check:
+        print(f"RTL: {report['rtl_inferences']} inference(s), {report['rtl_mismatches']} output code(s) differ from "
+              f"the golden model, {report['cycles_per_inference_rtl']:.0f} cycles/inference")
+        return 1 if report["rtl_mismatches"] else 0
     return 0

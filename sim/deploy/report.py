@@ -13,17 +13,21 @@ utilization_of_tiles_used; layers (index, kind, shape [rows, cols], tile, row_ra
 segment, positions, host_relu, cycles); segments (as in the program); cycles_per_inference_model and
 cycles_counts (what it counts), inferences_per_s_model at design.clock_mhz; accuracy (float, golden,
 golden_noise_free, physics: mean over chips, physics_per_chip); chips, t_s, seed, compensation, test_inputs.
+With an RTL check also: rtl_inferences, rtl_mismatches (output codes of the generated Verilog that differ
+from the golden model's), cycles_per_inference_rtl, and rtl_check (the whole summary, sim.deploy.rtl_check).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.program import ChipProgram, write_program
+from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
 from aimcgen.sim.eval.network import Network
 from aimcgen.spec import DesignSpec
@@ -42,8 +46,11 @@ def dataset(net: Network, inputs: int | None):
 
 
 def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: float = 86400.0, seed: int = 0,
-           inputs: int | None = 200, progress=print) -> dict:
-    """Place, quantize, measure; write out_dir atomically. PlacementError if the network does not fit."""
+           inputs: int | None = 200, rtl_check: int = 0, simulator: str | None = None, progress=print) -> dict:
+    """Place, quantize, measure; write out_dir atomically. PlacementError if the network does not fit.
+
+    rtl_check = N > 0 also runs the first N test inputs through the generated Verilog on `simulator`
+    (sim.deploy.rtl_check) and adds its summary to the report."""
     x, y, calib = dataset(net, inputs)
     program = compile_network(net, spec, calib)
     progress(f"placed {net.describe()} on {len({t for l in program.layers for t in l.tiles})} of "
@@ -57,6 +64,12 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
     accuracy.update(physics=float(np.mean(per_chip)), physics_per_chip=per_chip)
     progress(f"physics {_pct(accuracy['physics'])} % over {chips} chip(s) at t = {t_s:g} s")
     report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y))
+    if rtl_check:
+        with tempfile.TemporaryDirectory(prefix="aimcgen_rtl_check_") as build:
+            rtl = check_program_on_rtl(program, spec, x[:rtl_check], simulator=simulator, build_dir=Path(build),
+                                       progress=progress)
+        report.update({k: rtl[k] for k in ("rtl_inferences", "rtl_mismatches", "cycles_per_inference_rtl")},
+                      rtl_check=rtl)
     with staged_directory(Path(out_dir)) as tmp:
         write_program(tmp / "program.aimc", program)
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -129,6 +142,17 @@ def markdown(r: dict) -> str:
               f"| golden, noise-free | {_pct(a['golden_noise_free'])} |",
               f"| physics: {r['chips']} chip(s) at t = {r['t_s']:g} s, drift compensation on | "
               f"{_pct(a['physics'])} (per chip: {', '.join(_pct(v) for v in a['physics_per_chip'])}) |"]
+    if "rtl_check" in r:
+        c = r["rtl_check"]
+        lines += ["", f"## On the generated Verilog ({c['simulator']})", "",
+                  f"{c['rtl_inferences']} inference(s) through one generated top, the program loaded over Wishbone "
+                  f"and run by the layer sequencer: {c['rtl_mismatches']} of {c['codes_compared']} output codes "
+                  f"differ from the golden model. Cycles per inference on the RTL: "
+                  f"{c['cycles_per_inference_rtl']:.0f} (range {c['cycles_per_inference_rtl_range'][0]}.."
+                  f"{c['cycles_per_inference_rtl_range'][1]}; {c['cycles_rtl_counts']}) against "
+                  f"{r['cycles_per_inference_model']} predicted at the analog bound: the emulated tile integrates "
+                  "one row per cycle, so it is slower than the analog macro it stands for."]
+        lines += [f"- {m}" for m in c["mismatches"]]
     return "\n".join(lines) + "\n"
 
 

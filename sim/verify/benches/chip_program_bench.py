@@ -4,15 +4,16 @@
 Through the Wishbone bus, by register name from the register map, it programs the logical weight matrix
 (WEIGHTS window; devices start erased at code 0, so only non-zero codes are written, each through
 program-and-verify), loads SCALE / OFFSET for every logical column, turns the output stream off, and then runs
-every input vector through the program's segments in order:
+every input vector through the program's segments in order, segment by segment over the whole batch (the order sim.deploy.run uses):
 
   for each segment (a chain of layer descriptors the sequencer runs without the host):
       LAYER_COUNT.count = len(segment); LAYER_i.start / LAYER_i.count = the descriptors
-      INPUT window rows 0..R-1 = the segment's input (rows past the vector's length are written 0)
-      CTRL.start = 1; poll OUT_COUNT until it counts this MVM chain; read OUTPUT words 0..count-1 of the
-      segment's last layer
-  the next segment's input is that output, clamped to the input range and placed at rows 0..count-1 (what
-  the sequencer itself does between the layers of one segment)
+      for each input vector, in order:
+          INPUT window rows 0..R-1 = the vector (rows past its length are written 0)
+          CTRL.start = 1; poll OUT_COUNT until it counts this chain; read OUTPUT words 0..count-1 (the
+          segment's last descriptor's columns)
+      the host steps after the segment, in order, on those outputs: "relu" max(code, 0), "clamp" clip to
+      +-input.max_magnitude; they are the next segment's input vectors
 
 Order matters: the emulated read noise advances with every MVM the sequencer runs, as the golden model's
 does, so the caller compares against a golden run of the same inputs in the same order.
@@ -21,10 +22,10 @@ Configuration ($AIMCGEN_BENCH_CONFIG, cocotb_run.write_bench_config):
   regmap_json   path of the top's regmap.json
   weights       logical weight codes (logical_rows x logical_cols)
   scale, offset per-column coefficient codes (logical_cols each)
-  segments      list of segments, each a list of [start, count] layer descriptors (count >= 1)
-  inputs        input codes of the first segment, one inference per row (n x first layer's input rows)
+  segments      list of {"descriptors": [[start, count], ...] (count >= 1), "host_after": ["relu" | "clamp"]}
+  inputs        input codes of the first segment, one inference per row (n x at most logical_rows)
 Report ($AIMCGEN_BENCH_REPORT) under "test_chip_program": outputs (n x last count), weight_writes,
-prog_failures, errors (the ERRORS fields after the run), chain_cycles (per inference and segment: cycles
+prog_failures, errors (the ERRORS fields after the run), chain_cycles (per segment and inference: cycles
 from the cycle after the CTRL.start write was acknowledged to the cycle the OUT_COUNT read that saw the result
 was acknowledged, so it includes up to one poll of bus latency), cycles (whole run), bus_accesses.
 """
@@ -63,11 +64,26 @@ async def program_chip(regs: RegisterAccess, spec, weights: np.ndarray, scale, o
     return len(nonzero), failures
 
 
-async def run_segment(regs: RegisterAccess, spec, segment, x, done_before: int) -> tuple[list[int], int]:
-    """One sequencer chain on input `x`; returns (the last layer's output codes, cycles it took)."""
-    await regs.write("LAYER_COUNT", count=len(segment))
-    for i, (start, count) in enumerate(segment):
+async def set_layers(regs: RegisterAccess, descriptors) -> None:
+    await regs.write("LAYER_COUNT", count=len(descriptors))
+    for i, (start, count) in enumerate(descriptors):
         await regs.write(f"LAYER_{i}", start=int(start), count=int(count))
+
+
+def host_steps(codes: np.ndarray, steps, max_magnitude: int) -> np.ndarray:
+    """The host's steps between segments that the bench performs ("relu", "clamp")."""
+    for step in steps:
+        if step == "relu":
+            codes = np.maximum(codes, 0)
+        elif step == "clamp":
+            codes = np.clip(codes, -max_magnitude, max_magnitude)
+        else:
+            raise ValueError(f"host step {step!r}: the chip program bench performs relu and clamp only")
+    return codes
+
+
+async def run_chain(regs: RegisterAccess, spec, descriptors, x, done_before: int) -> tuple[list[int], int]:
+    """One sequencer chain on input `x`; returns (the last layer's output codes, cycles it took)."""
     padded = np.zeros(spec.logical_rows, dtype=np.int64)
     padded[:len(x)] = x
     for i, v in enumerate(padded):
@@ -76,7 +92,7 @@ async def run_segment(regs: RegisterAccess, spec, segment, x, done_before: int) 
     begin = sim_cycle(CLOCK_NS)
     await regs.poll("OUT_COUNT", "count", lambda done: done > done_before, max_reads=MAX_POLLS)
     cycles = sim_cycle(CLOCK_NS) - begin
-    count = int(segment[-1][1])
+    count = int(descriptors[-1][1])
     return [await regs.read_window("OUTPUT", c) for c in range(count)], cycles
 
 
@@ -96,19 +112,22 @@ async def test_chip_program(dut):
     assert failures == 0, (f"program-and-verify failed on {failures} weight(s), first at "
                            f"{await regs.read_fields('PROG_FAIL_ADDR')}: the devices do not hold the program")
     await regs.write("CONFIG", out_stream=0)
-    segments = [[(int(s), int(c)) for s, c in seg] for seg in cfg["segments"]]
     top = spec.input.max_magnitude
-    outputs, chain_cycles, chains = [], [], 0
-    for x in np.asarray(cfg["inputs"], dtype=np.int64):
-        v, per_segment = x, []
-        for segment in segments:
-            out, cycles = await run_segment(regs, spec, segment, v, chains)
+    vectors = [np.asarray(x, dtype=np.int64) for x in cfg["inputs"]]
+    chain_cycles, chains = [], 0
+    for segment in cfg["segments"]:
+        descriptors = [(int(s), int(c)) for s, c in segment["descriptors"]]
+        await set_layers(regs, descriptors)
+        outputs, per_input = [], []
+        for x in vectors:
+            out, cycles = await run_chain(regs, spec, descriptors, x, chains)
             chains += 1
-            per_segment.append(cycles)
-            v = np.clip(np.asarray(out[:spec.logical_rows], dtype=np.int64), -top, top)
-        outputs.append(out)
-        chain_cycles.append(per_segment)
+            outputs.append(out)
+            per_input.append(cycles)
+        chain_cycles.append(per_input)
+        vectors = [host_steps(np.asarray(o, dtype=np.int64), segment["host_after"], top) for o in outputs]
     record_bench_report("test_chip_program", {
-        "outputs": outputs, "weight_writes": written, "prog_failures": failures,
+        "weight_writes": written, "prog_failures": failures,
+        "outputs": [list(map(int, o)) for o in outputs],
         "errors": await regs.read_fields("ERRORS"), "chain_cycles": chain_cycles,
         "cycles": sim_cycle(CLOCK_NS) - start, "bus_accesses": master.accesses})
