@@ -63,6 +63,7 @@ const char *aimc_strerror(int status)
     case AIMC_ERR_RANGE: return "value out of range";
     case AIMC_ERR_PROG_VERIFY: return "program-and-verify failure";
     case AIMC_ERR_CALIBRATION: return "calibration failed";
+    case AIMC_ERR_START_DROPPED: return "CTRL.start dropped (ERRORS.start_dropped)";
     default: return "unknown error";
     }
 }
@@ -71,6 +72,7 @@ const char *aimc_error_name(uint32_t errors)
 {
     if (errors & AIMC_ERRORS_BUS_ERROR_MASK) return "bus_error";
     if (errors & AIMC_ERRORS_PROG_VERIFY_FAIL_MASK) return "prog_verify_fail";
+    if (errors & AIMC_ERRORS_START_DROPPED_MASK) return "start_dropped";
     if (errors & AIMC_ERRORS_ACC_OVERFLOW_MASK) return "acc_overflow";
     if (errors & AIMC_ERRORS_OUTPUT_SATURATED_MASK) return "output_saturated";
     return "";
@@ -138,7 +140,8 @@ int aimc_read_errors(aimc_dev_t *dev, uint32_t *errors)
 int aimc_clear_errors(aimc_dev_t *dev, uint32_t mask)
 {
     const uint32_t all = AIMC_ERRORS_ACC_OVERFLOW_MASK | AIMC_ERRORS_OUTPUT_SATURATED_MASK |
-                         AIMC_ERRORS_PROG_VERIFY_FAIL_MASK | AIMC_ERRORS_BUS_ERROR_MASK;
+                         AIMC_ERRORS_PROG_VERIFY_FAIL_MASK | AIMC_ERRORS_BUS_ERROR_MASK |
+                         AIMC_ERRORS_START_DROPPED_MASK;
     if (dev == NULL)
         return AIMC_ERR_ARG;
     return wr(dev, AIMC_ERRORS_ADDR, mask & all);
@@ -277,9 +280,37 @@ int aimc_single_layer(aimc_dev_t *dev)
 
 /* ------------------------------------------------------------------------------------------ MVMs */
 
+/* Waits for the MVM started by the CTRL.start just written. STATUS.busy is 1 from the cycle that write is
+ * acknowledged until the outputs are in OUTPUT and OUT_COUNT (the register map's rule), so busy = 0 with
+ * OUT_COUNT advanced means OUTPUT holds this MVM's outputs (and no later one is running that could change
+ * it while it is read). busy = 0 with OUT_COUNT not advanced means the start was dropped when
+ * ERRORS.start_dropped is set; otherwise polling goes on (OUT_COUNT also advances without busy on register
+ * models that do not model busy). */
+static int wait_mvm(aimc_dev_t *dev, uint32_t before)
+{
+    uint32_t n, status, count, errors;
+    for (n = 0; n < dev->timeout_polls; n++) {
+        CHECK(rd(dev, AIMC_STATUS_ADDR, &status));
+        if (status & AIMC_STATUS_BUSY_MASK)
+            continue;
+        CHECK(rd(dev, AIMC_OUT_COUNT_ADDR, &count));
+        if (count != before) {
+            dev->polls = n + 1u;
+            return AIMC_OK;
+        }
+        CHECK(rd(dev, AIMC_ERRORS_ADDR, &errors));
+        if (errors & AIMC_ERRORS_START_DROPPED_MASK) {
+            dev->polls = n + 1u;
+            return AIMC_ERR_START_DROPPED;
+        }
+    }
+    dev->polls = n;
+    return AIMC_ERR_TIMEOUT;
+}
+
 int aimc_mvm(aimc_dev_t *dev, const int32_t *x, int32_t *y, uint32_t n_out)
 {
-    uint32_t i, n, before, count, v;
+    uint32_t i, before, v;
     if (dev == NULL || x == NULL || (y == NULL && n_out) || n_out > AIMC_CFG_LOGICAL_COLS)
         return AIMC_ERR_ARG;
     for (i = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
@@ -289,16 +320,7 @@ int aimc_mvm(aimc_dev_t *dev, const int32_t *x, int32_t *y, uint32_t n_out)
     for (i = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
         CHECK(wr(dev, AIMC_INPUT_BASE + 4u * i, (uint32_t)x[i]));   /* acked when the buffer is free */
     CHECK(wr(dev, AIMC_CTRL_ADDR, AIMC_CTRL_START_MASK));
-    for (n = 0;; n++) {
-        if (n >= dev->timeout_polls) {
-            dev->polls = n;
-            return AIMC_ERR_TIMEOUT;
-        }
-        CHECK(rd(dev, AIMC_OUT_COUNT_ADDR, &count));
-        if (count != before)
-            break;
-    }
-    dev->polls = n + 1u;
+    CHECK(wait_mvm(dev, before));
     for (i = 0; i < n_out; i++) {
         CHECK(rd(dev, AIMC_OUTPUT_BASE + 4u * i, &v));
         y[i] = sext(v, AIMC_OUTPUT_WIDTH);

@@ -50,7 +50,8 @@ typedef enum {
     AIMC_ERR_ARG = -6,          /* NULL pointer, size or index out of range */
     AIMC_ERR_RANGE = -7,        /* a value does not fit its hardware word format */
     AIMC_ERR_PROG_VERIFY = -8,  /* program-and-verify: weights missed tolerance (see aimc_prog_report_t) */
-    AIMC_ERR_CALIBRATION = -9   /* drift compensation: zero calibration read-out */
+    AIMC_ERR_CALIBRATION = -9,  /* drift compensation: zero calibration read-out */
+    AIMC_ERR_START_DROPPED = -10 /* an MVM's CTRL.start could not be queued (ERRORS.start_dropped) */
 } aimc_status_t;
 
 typedef struct {
@@ -86,11 +87,14 @@ int aimc_init(aimc_dev_t *dev, const aimc_hal_t *hal, uint32_t timeout_polls);
 /* Sticky errors: AIMC_ERRORS_*_MASK bits. aimc_clear_errors writes 1s to clear the bits of `mask`. */
 int aimc_read_errors(aimc_dev_t *dev, uint32_t *errors);
 int aimc_clear_errors(aimc_dev_t *dev, uint32_t mask);
-/* Decodes an ERRORS word into a static text naming the highest-priority flag ("" for none). */
+/* Decodes an ERRORS word into a static text naming the highest-priority flag ("" for none): bus_error,
+ * prog_verify_fail, start_dropped, acc_overflow, output_saturated. */
 const char *aimc_error_name(uint32_t errors);
 
 /* Program-and-verify of the `rows` x `cols` block of the logical weight matrix at (0, 0); `w` is row major
- * with `ld` elements per row. Sets PROG_CTRL (tolerance, max_retries), clears ERRORS.prog_verify_fail,
+ * with `ld` elements per row. `tolerance` is 0..255 (the PROG_CTRL field); the hardware saturates it at
+ * 2^weight_bits - 1, so any value from there on accepts every read back. Sets PROG_CTRL (tolerance,
+ * max_retries), clears ERRORS.prog_verify_fail,
  * writes the WEIGHTS window (each write is acknowledged when the engine accepts it), waits for
  * STATUS.prog_busy low, then reads ERRORS, PROG_STATUS and PROG_FAIL_ADDR into `report` (may be NULL).
  * Returns AIMC_ERR_PROG_VERIFY when a weight missed tolerance. */
@@ -107,9 +111,12 @@ int aimc_read_coefficients(aimc_dev_t *dev, uint32_t first, uint32_t count, int3
 int aimc_set_layers(aimc_dev_t *dev, const aimc_layer_t *layers, uint32_t n);
 int aimc_single_layer(aimc_dev_t *dev);
 
-/* One MVM through the registers: writes x (AIMC_CFG_LOGICAL_ROWS inputs) to INPUT, CTRL.start, polls
- * OUT_COUNT until it advances, reads `n_out` words of OUTPUT into y (n_out <= AIMC_CFG_LOGICAL_COLS; with
- * layers, OUTPUT holds the last layer's columns from index 0). */
+/* One MVM through the registers: writes x (AIMC_CFG_LOGICAL_ROWS inputs) to INPUT (each write waits on the
+ * bus for the load buffer), CTRL.start, polls STATUS until busy = 0 (busy is 1 from the CTRL.start ack until
+ * the outputs are in OUTPUT and OUT_COUNT) and OUT_COUNT has advanced, then reads `n_out` words of OUTPUT
+ * into y (n_out <= AIMC_CFG_LOGICAL_COLS; with layers, OUTPUT holds the last layer's columns from index 0).
+ * Returns AIMC_ERR_START_DROPPED when busy fell without OUT_COUNT advancing and ERRORS.start_dropped is set
+ * (the start could not be queued, e.g. the input stream filled the load buffer); the flag stays set. */
 int aimc_mvm(aimc_dev_t *dev, const int32_t *x, int32_t *y, uint32_t n_out);
 
 /* A batch: `n` vectors xs (n x AIMC_CFG_LOGICAL_ROWS, row major) -> ys (n x n_out). */

@@ -66,7 +66,6 @@ class Accelerator(wiring.Component):
         m.d.comb += [
             core.in_commit.eq(regs.ctrl_start),
             core.out_stream_enable.eq(regs.config_out_stream),
-            core.pv_tolerance.eq(regs.prog_ctrl_tolerance),
             core.pv_max_retries.eq(regs.prog_ctrl_max_retries),
             regs.status_busy.eq(core.busy),
             regs.status_in_free.eq(core.in_free),
@@ -75,12 +74,21 @@ class Accelerator(wiring.Component):
             regs.errors_output_saturated_set.eq(core.output_saturated),
             regs.errors_prog_verify_fail_set.eq(core.pv_fail),
             regs.errors_bus_error_set.eq(regs.bus_error),
+            regs.errors_start_dropped_set.eq(core.start_dropped),
             regs.out_count_count.eq(core.out_count),
             regs.prog_status_failures.eq(failures),
             regs.prog_fail_addr_row.eq(fail_row),
             regs.prog_fail_addr_col.eq(fail_col),
             core.layer_count.eq(regs.layer_count_count),
         ]
+        # PROG_CTRL.tolerance saturates at 2^weight_bits - 1, the largest |read back - target| two weight codes
+        # can have (every read back passes), instead of losing its high bits in the narrower engine port.
+        tolerance = regs.prog_ctrl_tolerance
+        limit = (1 << len(core.pv_tolerance)) - 1
+        if len(tolerance) > len(core.pv_tolerance):
+            m.d.comb += core.pv_tolerance.eq(Mux(tolerance > limit, limit, tolerance))
+        else:
+            m.d.comb += core.pv_tolerance.eq(tolerance)
         for i in range(spec.array.max_layers):
             m.d.comb += [
                 core.layers[i].start.eq(getattr(regs, f"layer_{i}_start")),

@@ -90,6 +90,7 @@ class AcceleratorCore(wiring.Component):
             "layers": In(data.ArrayLayout(layer_layout(), spec.array.max_layers)),
             # status and error pulses
             "busy": Out(1),
+            "start_dropped": Out(1),
             "acc_overflow": Out(1),
             "output_saturated": Out(1),
         }
@@ -137,6 +138,11 @@ class AcceleratorCore(wiring.Component):
                 inbuf.wr_addr.eq(self.in_wr_addr), inbuf.wr_data.eq(self.in_wr_data),
                 inbuf.wr_en.eq(self.in_wr_en), inbuf.commit.eq(self.in_commit),
             ]
+        # A start (in_commit) that cannot be queued is dropped and reported in the cycle it is presented: while
+        # a chain runs the load buffer belongs to the layer sequencer; otherwise the input buffer drops a commit
+        # that finds the load buffer still full when it takes effect (a vector queued and not yet taken by the
+        # tiles), which commit_blocked tells a cycle ahead.
+        m.d.comb += self.start_dropped.eq(self.in_commit & (chain_active | inbuf.commit_blocked))
         started = Signal(ntiles)
         released = Signal(ntiles)
         for i, tile in enumerate(tiles):
@@ -348,9 +354,21 @@ class AcceleratorCore(wiring.Component):
         with m.If(pv.result.valid & ~pv.result.payload.ok):
             m.d.comb += [self.pv_fail.eq(1), self.pv_fail_row.eq(job.row), self.pv_fail_col.eq(job.col)]
 
+        # busy: work is pending from the cycle a start is presented (in_commit, the cycle its CTRL.start write is
+        # acknowledged) until its outputs are in the output window and out_count: the start (in_commit), the
+        # registered commit and the queued vector (inbuf.pending), the vector the tiles run (active_valid),
+        # then the passes the tiles have released their input of until their last output beat is taken
+        # (`passes`, which covers the conversions, the result banks and the post-processor's stages), and a
+        # layer chain from its first to its last layer. The last beat of the last pass takes passes to 0 and
+        # advances out_count at the same clock edge, so busy = 0 implies out_count and the window are updated.
+        passes = Signal(4)
+        last_beat = Signal()
+        m.d.comb += last_beat.eq(post.out.valid & post.out.ready & (out_col == cols - 1))
+        m.d.sync += passes.eq(passes + inbuf.active_release - last_beat)
         busy = Const(0, 1)
         for tile in tiles:
             busy = busy | tile.busy | tile.bank_valid
-        m.d.comb += self.busy.eq(busy | inbuf.active_valid | beat_valid | post.out.valid)
+        m.d.comb += self.busy.eq(busy | self.in_commit | inbuf.pending | chain_active | inbuf.active_valid |
+                                 (passes != 0) | beat_valid | post.out.valid)
         return m
 

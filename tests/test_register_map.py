@@ -200,7 +200,7 @@ def test_aimc_register_map_describes_the_spec(preset):
     assert access("CTRL")["start"] == "wo"
     assert {access("STATUS")[n] for n in ("busy", "in_free")} == {"ro"}
     assert access("ERRORS") == dict.fromkeys(
-        ("acc_overflow", "output_saturated", "prog_verify_fail", "bus_error"), "w1c")
+        ("acc_overflow", "output_saturated", "prog_verify_fail", "bus_error", "start_dropped"), "w1c")
     assert set(access("PROG_CTRL").values()) == {"rw"} and set(access("PROG_STATUS").values()) == {"ro"}
 
     windows = {w.name: w for w in regmap.windows}

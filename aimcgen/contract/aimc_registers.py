@@ -26,6 +26,31 @@ Out-of-range writes to INPUT and WEIGHTS (b = input.bits, resp. tile.weight_bits
   The golden model (sim.models.golden) rejects both codes (SpecError).
 - WEIGHTS words whose column lies in the padding (col >= C, possible when C is not a power of two) are
   acknowledged and dropped (rtl/accelerator.py); words at or beyond R * S answer err.
+
+Starting MVMs, STATUS.busy and ERRORS.start_dropped (rtl/accelerator_core.py, rtl/input_buffer.py):
+- The input vectors are double-buffered: the active buffer holds the vector the tiles run, the load buffer
+  the INPUT window (or the input stream). CTRL.start takes effect in the cycle after its write is
+  acknowledged: it queues the load buffer (the tiles take it as soon as the active buffer is free) and, with
+  LAYER_COUNT > 1, the queued vector runs the whole layer chain.
+- STATUS.busy is 1 from the cycle a CTRL.start write is acknowledged (so the first STATUS read after the
+  write reads busy = 1) for as long as any work is pending: a start or a complete streamed vector is queued,
+  an MVM or a layer chain is running, or its outputs are not yet all in OUTPUT and counted in OUT_COUNT
+  (busy is also 1 while program-and-verify drives a tile). OUTPUT and OUT_COUNT are updated at the same
+  clock edge as busy falls, so "write CTRL.start; poll STATUS until busy = 0; read OUTPUT" reads that
+  start's outputs, and OUT_COUNT has advanced by one for it (unless the start was dropped, below).
+- A start that cannot be queued is dropped: it sets ERRORS.start_dropped (sticky, write 1 to clear) and is
+  otherwise ignored (nothing runs for it; the queued and the running vectors are unaffected). A start cannot
+  be queued when, in the cycle it takes effect, the load buffer still holds a queued vector (a previous start
+  or a complete streamed vector that the tiles have not taken yet), or when it is acknowledged while a layer
+  chain runs (the chain owns the load buffer). E.g. with an MVM running and a second start queued (STATUS:
+  busy = 1, in_free = 0), a third CTRL.start is dropped. Firmware that writes CTRL.start only while
+  STATUS.in_free = 1 or right after its INPUT writes (which wait for in_free on the bus), with the input
+  stream idle, never has a start dropped.
+
+PROG_CTRL.tolerance is 8 bits wide, the weight codes tile.weight_bits = b: program-and-verify accepts a weight
+when |read back - target| <= min(tolerance, 2^b - 1). 2^b - 1 is the largest difference two b-bit codes can
+have, so any tolerance >= 2^b - 1 accepts every read back (e.g. with b = 4 a tolerance of 16 acts as 15); the
+field reads back as written (rtl/accelerator.py saturates it into the engine's b-bit port).
 """
 
 from __future__ import annotations
@@ -93,22 +118,35 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
                                     _const("scale_frac_bits", 17, 6, post.scale_frac_bits),
                                     _const("offset_bits", 23, 6, post.offset_bits)), "datapath widths"),
         Register("CTRL", 0x20, (Field("start", 0, 1, "wo", 0,
-                                      "run an MVM on the vector written to the INPUT window"),),
+                                      "run an MVM (with LAYER_COUNT > 1 the layer chain) on the vector "
+                                      "written to the INPUT window; queued behind a running MVM, one at a "
+                                      "time: a start that cannot be queued (a vector still queued, or a "
+                                      "chain running) sets ERRORS.start_dropped and is ignored"),),
                  "commands"),
         Register("CONFIG", 0x24, (Field("out_stream", 0, 1, "rw", 1,
                                         "1: outputs also go to the output stream (which then must be read)"),),
                  "configuration"),
-        Register("STATUS", 0x28, (_ro("busy", 0, 1, "an MVM or its outputs are in flight"),
+        Register("STATUS", 0x28, (_ro("busy", 0, 1, "work is pending, from the cycle a CTRL.start write is "
+                                              "acknowledged: a start or streamed vector queued, an MVM or "
+                                              "layer chain running, or its outputs not yet in OUTPUT and "
+                                              "OUT_COUNT (also while program-and-verify drives a tile); "
+                                              "0: OUTPUT holds the last output vector"),
                                   _ro("in_free", 1, 1, "the INPUT window may be written"),
                                   _ro("prog_busy", 2, 1, "program-and-verify is running")), "status"),
         Register("ERRORS", 0x2C, (Field("acc_overflow", 0, 1, "w1c", 0, "an accumulator saturated"),
                                   Field("output_saturated", 1, 1, "w1c", 0, "an output was clamped"),
                                   Field("prog_verify_fail", 2, 1, "w1c", 0, "a weight missed its tolerance"),
-                                  Field("bus_error", 3, 1, "w1c", 0, "an access hit no register or window")),
+                                  Field("bus_error", 3, 1, "w1c", 0, "an access hit no register or window"),
+                                  Field("start_dropped", 4, 1, "w1c", 0,
+                                        "a CTRL.start could not be queued (a vector still queued, or a layer "
+                                        "chain running) and was ignored")),
                  "sticky error flags; write 1 to clear"),
         Register("OUT_COUNT", 0x30, (_ro("count", 0, 32, "output vectors produced since reset"),),
                  "completed MVMs"),
-        Register("PROG_CTRL", 0x34, (Field("tolerance", 0, 8, "rw", 0, "accepted |read back - target|"),
+        Register("PROG_CTRL", 0x34, (Field("tolerance", 0, 8, "rw", 0,
+                                           f"accepted |read back - target|; saturates at "
+                                           f"2^weight_bits - 1 = {(1 << t.weight_bits) - 1} (any larger "
+                                           f"value accepts every read back)"),
                                      Field("max_retries", 8, MAX_RETRIES_BITS, "rw", 3,
                                            "rewrites after the first write")), "program-and-verify"),
         Register("PROG_STATUS", 0x38, (_ro("failures", 0, 16, "weights that missed tolerance"),),

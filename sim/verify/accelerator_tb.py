@@ -175,18 +175,21 @@ class AcceleratorBench:
             if n:
                 self.hit("stall.output", b, n)
 
-    async def check_error_flags(self, *, bus_error: bool = False, prog_verify_fail: bool = False) -> dict:
+    async def check_error_flags(self, *, bus_error: bool = False, prog_verify_fail: bool = False,
+                                start_dropped: bool = False) -> dict:
         flags = await self.regs.read_fields("ERRORS")
         expected = {"acc_overflow": int(self.scoreboard.any_overflow),
                     "output_saturated": int(self.scoreboard.any_saturated),
-                    "prog_verify_fail": int(prog_verify_fail), "bus_error": int(bus_error)}
+                    "prog_verify_fail": int(prog_verify_fail), "bus_error": int(bus_error),
+                    "start_dropped": int(start_dropped)}
         assert flags == expected, (f"{self.test}: ERRORS = {flags}, expected {expected} (the golden model saw "
                                    f"accumulator overflow: {self.scoreboard.any_overflow}, output saturation: "
                                    f"{self.scoreboard.any_saturated})")
         return flags
 
     async def clear_errors(self) -> None:
-        await self.regs.write("ERRORS", acc_overflow=1, output_saturated=1, prog_verify_fail=1, bus_error=1)
+        await self.regs.write("ERRORS", acc_overflow=1, output_saturated=1, prog_verify_fail=1, bus_error=1,
+                              start_dropped=1)
         self.scoreboard.any_overflow = self.scoreboard.any_saturated = False
 
     # -- sequences (coverage of what the bench did)
