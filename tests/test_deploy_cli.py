@@ -6,7 +6,7 @@ import sys
 
 from aimcgen.cli import main
 from aimcgen.presets import load_preset
-from aimcgen.sim.deploy.program import read_program
+from aimcgen.contract.chip_program import read_program
 
 KEYS = {"tiles_used", "tiles_total", "utilization", "layers", "segments", "cycles_per_inference_model",
         "cycles_counts", "inferences_per_s_model", "accuracy", "chips", "t_s", "test_inputs"}

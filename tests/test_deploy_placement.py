@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aimcgen.presets import load_preset
+from aimcgen.spec import SpecError
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.placement import (HOST_PER_POSITION, SEQUENCER, LayerShape, PlacementError,
                                           array_limit, place_layers)
@@ -47,8 +48,11 @@ def test_placement_is_legal_or_refused_exactly_when_short(spec, layers):
         msg = str(exc.value)
         assert ("columns:" in msg) == cols_short and ("rows: layer" in msg) == rows_short
         if "no grid fits" in msg:
-            assert (math.ceil(sum(s.cols for s in layers) / spec.tile.cols) > array_limit("col_tiles")
-                    or math.ceil(max(s.rows for s in layers) / spec.tile.rows) > array_limit("row_tiles"))
+            need = {"col_tiles": max(spec.array.col_tiles, math.ceil(sum(s.cols for s in layers) / spec.tile.cols)),
+                    "row_tiles": max(spec.array.row_tiles, math.ceil(max(s.rows for s in layers) / spec.tile.rows))}
+            if need["col_tiles"] <= array_limit("col_tiles") and need["row_tiles"] <= array_limit("row_tiles"):
+                with pytest.raises(SpecError):          # the grid it needs breaks another spec rule (size)
+                    spec.replace(array=need)
             return
         fix = fix_from(msg)
         assert ("col_tiles" in fix) == cols_short and ("row_tiles" in fix) == rows_short

@@ -10,7 +10,7 @@ from aimcgen.contract.aimc_registers import spec_hash
 from aimcgen.contract.schedule import analog_bound_cycles
 from aimcgen.presets import load_preset
 from aimcgen.sim.deploy.compile import compile_network
-from aimcgen.sim.deploy.program import SCHEMA, ProgramError, read_program, write_program
+from aimcgen.contract.chip_program import SCHEMA, ProgramError, read_program, write_program
 from aimcgen.sim.deploy.run import (cycles_per_inference, quantize_input, run_golden, run_physics)
 from aimcgen.sim.eval.backends import with_device
 from aimcgen.sim.eval.estimates import POSTPROC_LATENCY_CYCLES

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from aimcgen.cli import main
-from aimcgen.sim.deploy.program import ChipProgram, ProgramSegment
+from aimcgen.contract.chip_program import ChipProgram, ProgramSegment
 from aimcgen.sim.deploy.rtl_check import DeployError, check_supported
 
 

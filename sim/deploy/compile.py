@@ -12,7 +12,7 @@ import numpy as np
 
 from aimcgen.contract.aimc_registers import spec_hash
 from aimcgen.sim.deploy.placement import Placement, place
-from aimcgen.sim.deploy.program import ChipProgram, ProgramLayer, ProgramSegment
+from aimcgen.contract.chip_program import ChipProgram, ProgramLayer, ProgramSegment
 from aimcgen.sim.eval.mapping import map_network
 from aimcgen.sim.eval.network import ConvLayer, Network
 from aimcgen.spec import DesignSpec

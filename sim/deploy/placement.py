@@ -160,16 +160,18 @@ def suggest(spec: DesignSpec, least: dict[str, int]) -> str:
     """'fix: array.col_tiles = N' with the smallest values at or above `least` the spec accepts, or why
     no grid fits."""
     values = {k: max(v, getattr(spec.array, k)) for k, v in least.items()}
+    wanted = ", ".join(f"array.{k} = {least[k]}" for k in sorted(least))
+    refused = ""
     while True:
         over = [k for k, v in values.items() if v > array_limit(k)]
         if over:
-            wanted = ", ".join(f"array.{k} = {least[k]}" for k in sorted(least))
-            limits = ", ".join(f"array.{k} <= {array_limit(k)}" for k in sorted(over))
+            limits = refused or ", ".join(f"array.{k} <= {array_limit(k)}" for k in sorted(over))
             return (f"no grid fits: it would need {wanted}, but {limits}; use larger tiles (tile.rows / "
                     f"tile.cols) or a smaller network")
         try:
             spec.replace(array=values)
-        except SpecError:
+        except SpecError as exc:
+            refused = refused or str(exc)
             values = {k: v + 1 for k, v in values.items()}
             continue
         return "fix: " + ", ".join(f"array.{k} = {v}" for k, v in sorted(values.items()))

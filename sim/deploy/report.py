@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from aimcgen.sim.deploy.compile import compile_network
-from aimcgen.sim.deploy.program import ChipProgram, write_program
+from aimcgen.contract.chip_program import ChipProgram, write_program
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
 from aimcgen.sim.eval.network import Network

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aimcgen.sim.deploy.program import ChipProgram
+from aimcgen.contract.chip_program import ChipProgram
 from aimcgen.sim.deploy.run import execute, golden_chip, quantize_input
 from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
 from aimcgen.sim.verify.emulated_top import write_emulated_top

@@ -2,7 +2,7 @@
 
 The host quantizes the inputs (program.input), then runs the segments in order, each over the whole batch
 (one descriptor setting streams every input before the host rewrites the descriptors for the next segment),
-with the host steps of the program around each segment (sim.deploy.program). On the golden model this is
+with the host steps of the program around each segment (contract.chip_program). On the golden model this is
 ONE GoldenAccelerator for the chip, so the noise generators (one per physical ADC) advance across segments
 exactly as the hardware's do; a sequencer segment is GoldenAccelerator.run_layers, a per-position segment
 run_layers with one descriptor on every im2col patch. The physics model (PhysicsChip) runs the same
@@ -24,7 +24,7 @@ import numpy as np
 
 from aimcgen.contract.schedule import analog_bound_cycles
 from aimcgen.sim.deploy.physics_chip import PhysicsChip
-from aimcgen.sim.deploy.program import ChipProgram, ProgramLayer
+from aimcgen.contract.chip_program import ChipProgram, ProgramLayer
 from aimcgen.sim.eval.estimates import POSTPROC_LATENCY_CYCLES, layer_latency_cycles
 from aimcgen.sim.eval.network import ConvLayer
 from aimcgen.sim.models.golden import GoldenAccelerator
