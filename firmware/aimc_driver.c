@@ -163,21 +163,13 @@ static int wait_prog_idle(aimc_dev_t *dev)
     return AIMC_ERR_TIMEOUT;
 }
 
-int aimc_program_weights(aimc_dev_t *dev, const int32_t *w, uint32_t rows, uint32_t cols, uint32_t ld,
-                         uint32_t tolerance, uint32_t max_retries, aimc_prog_report_t *report)
+/* Program-and-verify, first half: PROG_CTRL, the failure flag cleared, PROG_STATUS before the writes. */
+static int prog_begin(aimc_dev_t *dev, uint32_t tolerance, uint32_t max_retries, aimc_prog_report_t *rep,
+                      uint32_t *before)
 {
-    uint32_t r, c, before, after, addr, errors;
-    aimc_prog_report_t local;
-    aimc_prog_report_t *rep = report ? report : &local;
-    if (dev == NULL || w == NULL || rows > AIMC_CFG_LOGICAL_ROWS || cols > AIMC_CFG_LOGICAL_COLS || ld < cols)
-        return AIMC_ERR_ARG;
     if (tolerance > (AIMC_PROG_CTRL_TOLERANCE_MASK >> AIMC_PROG_CTRL_TOLERANCE_SHIFT) ||
         max_retries > (AIMC_PROG_CTRL_MAX_RETRIES_MASK >> AIMC_PROG_CTRL_MAX_RETRIES_SHIFT))
         return AIMC_ERR_RANGE;
-    for (r = 0; r < rows; r++)
-        for (c = 0; c < cols; c++)
-            if (!in_range(w[r * ld + c], -AIMC_CFG_WEIGHT_MAX, AIMC_CFG_WEIGHT_MAX))
-                return AIMC_ERR_RANGE;
     rep->written = 0;
     rep->failures = 0;
     rep->fail_row = 0;
@@ -187,14 +179,20 @@ int aimc_program_weights(aimc_dev_t *dev, const int32_t *w, uint32_t rows, uint3
     CHECK(wr(dev, AIMC_PROG_CTRL_ADDR, tolerance << AIMC_PROG_CTRL_TOLERANCE_SHIFT |
                                            max_retries << AIMC_PROG_CTRL_MAX_RETRIES_SHIFT));
     CHECK(aimc_clear_errors(dev, AIMC_ERRORS_PROG_VERIFY_FAIL_MASK));
-    CHECK(rd(dev, AIMC_PROG_STATUS_ADDR, &before));
-    for (r = 0; r < rows; r++) {
-        for (c = 0; c < cols; c++) {
-            addr = AIMC_WEIGHTS_BASE + 4u * (r * AIMC_WEIGHTS_COL_STRIDE + c);
-            CHECK(wr(dev, addr, (uint32_t)w[r * ld + c]));
-            rep->written++;
-        }
-    }
+    return rd(dev, AIMC_PROG_STATUS_ADDR, before);
+}
+
+static int prog_write(aimc_dev_t *dev, uint32_t r, uint32_t c, int32_t w, aimc_prog_report_t *rep)
+{
+    CHECK(wr(dev, AIMC_WEIGHTS_BASE + 4u * (r * AIMC_WEIGHTS_COL_STRIDE + c), (uint32_t)w));
+    rep->written++;
+    return AIMC_OK;
+}
+
+/* Second half: wait for the engine, then ERRORS, the PROG_STATUS difference and PROG_FAIL_ADDR. */
+static int prog_end(aimc_dev_t *dev, aimc_prog_report_t *rep, uint32_t before)
+{
+    uint32_t after, addr, errors;
     CHECK(wait_prog_idle(dev));
     CHECK(rd(dev, AIMC_ERRORS_ADDR, &errors));
     CHECK(rd(dev, AIMC_PROG_STATUS_ADDR, &after));
@@ -211,6 +209,28 @@ int aimc_program_weights(aimc_dev_t *dev, const int32_t *w, uint32_t rows, uint3
         return AIMC_ERR_PROG_VERIFY;
     }
     return AIMC_OK;
+}
+
+int aimc_program_weights(aimc_dev_t *dev, const int32_t *w, uint32_t rows, uint32_t cols, uint32_t ld,
+                         uint32_t tolerance, uint32_t max_retries, aimc_prog_report_t *report)
+{
+    uint32_t r, c, before;
+    aimc_prog_report_t local;
+    aimc_prog_report_t *rep = report ? report : &local;
+    if (dev == NULL || w == NULL || rows > AIMC_CFG_LOGICAL_ROWS || cols > AIMC_CFG_LOGICAL_COLS || ld < cols)
+        return AIMC_ERR_ARG;
+    if (tolerance > (AIMC_PROG_CTRL_TOLERANCE_MASK >> AIMC_PROG_CTRL_TOLERANCE_SHIFT) ||
+        max_retries > (AIMC_PROG_CTRL_MAX_RETRIES_MASK >> AIMC_PROG_CTRL_MAX_RETRIES_SHIFT))
+        return AIMC_ERR_RANGE;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++)
+            if (!in_range(w[r * ld + c], -AIMC_CFG_WEIGHT_MAX, AIMC_CFG_WEIGHT_MAX))
+                return AIMC_ERR_RANGE;
+    CHECK(prog_begin(dev, tolerance, max_retries, rep, &before));
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++)
+            CHECK(prog_write(dev, r, c, w[r * ld + c], rep));
+    return prog_end(dev, rep, before);
 }
 
 /* ------------------------------------------------------------------------------------------ coefficients */
@@ -426,4 +446,199 @@ int aimc_gdc_calibrate(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, uint6
         *gain_q16 = ref > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)ref;
     }
     return AIMC_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ programs */
+
+static int step_in(const uint8_t steps[4], uint32_t step)
+{
+    uint32_t i;
+    for (i = 0; i < 4u && steps[i] != AIMC_STEP_NONE; i++)
+        if (steps[i] == step)
+            return 1;
+    return 0;
+}
+
+int aimc_load_program(aimc_dev_t *dev, const aimc_program_t *p, uint32_t tolerance, uint32_t max_retries,
+                      aimc_prog_report_t *report)
+{
+    uint32_t r, c, hash, before;
+    int rc;
+    int16_t w;
+    aimc_prog_report_t local;
+    aimc_prog_report_t *rep = report ? report : &local;
+    if (dev == NULL || p == NULL || p->weights == NULL || p->scale == NULL || p->offset == NULL)
+        return AIMC_ERR_ARG;
+    CHECK(rd(dev, AIMC_SPEC_HASH_ADDR, &hash));
+    if (hash != p->spec_hash || p->spec_hash != AIMC_SPEC_HASH_VALUE)
+        return AIMC_ERR_SPEC_HASH;
+    if (p->logical_rows != AIMC_CFG_LOGICAL_ROWS || p->logical_cols != AIMC_CFG_LOGICAL_COLS)
+        return AIMC_ERR_PARAM;
+    for (r = 0; r < AIMC_CFG_LOGICAL_ROWS; r++)
+        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
+            if (!in_range(p->weights[r * AIMC_CFG_LOGICAL_COLS + c], -AIMC_CFG_WEIGHT_MAX, AIMC_CFG_WEIGHT_MAX))
+                return AIMC_ERR_RANGE;
+    CHECK(prog_begin(dev, tolerance, max_retries, rep, &before));
+    for (r = 0; r < AIMC_CFG_LOGICAL_ROWS; r++) {
+        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++) {
+            w = p->weights[r * AIMC_CFG_LOGICAL_COLS + c];
+            if (w != 0)
+                CHECK(prog_write(dev, r, c, w, rep));
+        }
+    }
+    rc = prog_end(dev, rep, before);
+    if (rc != AIMC_OK && rc != AIMC_ERR_PROG_VERIFY)
+        return rc;
+    CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, p->scale, p->offset));
+    CHECK(wr(dev, AIMC_CONFIG_ADDR, 0u));          /* outputs to the OUTPUT window only */
+    return rc;
+}
+
+/* Checks the tables aimc_run_network relies on. */
+static int check_program(const aimc_program_t *p)
+{
+    uint32_t s, i, width = p->in_features, count;
+    const aimc_program_segment_t *seg;
+    const aimc_program_layer_t *first, *last;
+    const aimc_conv_t *g;
+    if (p->layers == NULL || p->segments == NULL || p->n_segments == 0u || p->stride < p->in_features ||
+        p->stride < p->out_features)
+        return AIMC_ERR_ARG;
+    for (s = 0; s < p->n_segments; s++) {
+        seg = &p->segments[s];
+        if (seg->descriptors == NULL || seg->n_descriptors == 0u || seg->first_layer > seg->last_layer ||
+            seg->last_layer >= p->n_layers)
+            return AIMC_ERR_ARG;
+        first = &p->layers[seg->first_layer];
+        last = &p->layers[seg->last_layer];
+        count = seg->descriptors[seg->n_descriptors - 1u].count;
+        if (first->in_features != width || last->out_features > p->stride || count == 0u ||
+            count > AIMC_CFG_LOGICAL_COLS)
+            return AIMC_ERR_ARG;
+        if (seg->driver == AIMC_SEGMENT_SEQUENCER) {
+            if (step_in(seg->host_before, AIMC_STEP_IM2COL) || width > AIMC_CFG_LOGICAL_ROWS ||
+                count != last->out_features)
+                return AIMC_ERR_ARG;
+        } else if (seg->driver == AIMC_SEGMENT_HOST_PER_POSITION) {
+            g = &first->conv;
+            if (seg->first_layer != seg->last_layer || seg->n_descriptors != 1u || first->kind != AIMC_LAYER_CONV ||
+                !step_in(seg->host_before, AIMC_STEP_IM2COL) || g->filters != count ||
+                g->channels * g->kernel_h * g->kernel_w > AIMC_CFG_LOGICAL_ROWS ||
+                g->channels * g->height * g->width != width || g->out_h * g->out_w != first->positions ||
+                g->filters * first->positions != first->out_features || g->stride_h == 0u || g->stride_w == 0u)
+                return AIMC_ERR_ARG;
+        } else {
+            return AIMC_ERR_ARG;
+        }
+        for (i = 0; i < 4u && seg->host_after[i] != AIMC_STEP_NONE; i++)
+            if (seg->host_after[i] != AIMC_STEP_RELU && seg->host_after[i] != AIMC_STEP_CLAMP &&
+                seg->host_after[i] != AIMC_STEP_FLATTEN)
+                return AIMC_ERR_ARG;
+        width = last->out_features;
+    }
+    return width == p->out_features ? AIMC_OK : AIMC_ERR_ARG;
+}
+
+/* The im2col patch of output position (oy, ox) from one input vector (C*H*W codes, NCHW), zero padded to the
+ * logical rows: element (channel, kernel row, kernel column) in that order; padding reads 0. */
+static void im2col_patch(const aimc_conv_t *g, const int32_t *in, uint32_t oy, uint32_t ox, int32_t *patch)
+{
+    uint32_t ch, ky, kx, k = 0;
+    long y, x;
+    for (ch = 0; ch < AIMC_CFG_LOGICAL_ROWS; ch++)
+        patch[ch] = 0;
+    for (ch = 0; ch < g->channels; ch++) {
+        for (ky = 0; ky < g->kernel_h; ky++) {
+            for (kx = 0; kx < g->kernel_w; kx++, k++) {
+                y = (long)(oy * g->stride_h + ky * g->dilation_h) - (long)g->pad_top;
+                x = (long)(ox * g->stride_w + kx * g->dilation_w) - (long)g->pad_left;
+                if (y >= 0 && x >= 0 && y < (long)g->height && x < (long)g->width)
+                    patch[k] = in[((size_t)ch * g->height + (size_t)y) * g->width + (size_t)x];
+            }
+        }
+    }
+}
+
+static void elementwise_steps(const uint8_t steps[4], int32_t *v, uint32_t n, int32_t m)
+{
+    uint32_t i, k;
+    for (i = 0; i < 4u && steps[i] != AIMC_STEP_NONE; i++) {
+        for (k = 0; k < n; k++) {
+            if (steps[i] == AIMC_STEP_RELU && v[k] < 0)
+                v[k] = 0;
+            else if (steps[i] == AIMC_STEP_CLAMP)
+                v[k] = v[k] > m ? m : (v[k] < -m ? -m : v[k]);
+        }
+    }
+}
+
+static int run_segment(aimc_dev_t *dev, const aimc_program_t *p, const aimc_program_segment_t *seg,
+                       const int32_t *in, int32_t *out, uint32_t batch)
+{
+    int32_t x[AIMC_CFG_LOGICAL_ROWS];
+    int32_t y[AIMC_CFG_LOGICAL_COLS];
+    const aimc_program_layer_t *first = &p->layers[seg->first_layer];
+    const aimc_program_layer_t *last = &p->layers[seg->last_layer];
+    const aimc_conv_t *g = &first->conv;
+    uint32_t count = seg->descriptors[seg->n_descriptors - 1u].count;
+    uint32_t k, i, f, oy, ox, pos, flatten = step_in(seg->host_after, AIMC_STEP_FLATTEN);
+    const int32_t *src;
+    int32_t *dst;
+    CHECK(aimc_set_layers(dev, seg->descriptors, seg->n_descriptors));
+    for (k = 0; k < batch; k++) {
+        src = in + (size_t)k * p->stride;
+        dst = out + (size_t)k * p->stride;
+        if (seg->driver == AIMC_SEGMENT_SEQUENCER) {
+            for (i = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
+                x[i] = i < first->in_features ? src[i] : 0;
+            CHECK(aimc_mvm(dev, x, dst, count));
+        } else {
+            for (oy = 0, pos = 0; oy < g->out_h; oy++) {
+                for (ox = 0; ox < g->out_w; ox++, pos++) {
+                    im2col_patch(g, src, oy, ox, x);
+                    CHECK(aimc_mvm(dev, x, y, count));
+                    for (f = 0; f < count; f++)          /* flatten: NCHW; else (positions, F) */
+                        dst[flatten ? (size_t)f * first->positions + pos : (size_t)pos * count + f] = y[f];
+                }
+            }
+        }
+        elementwise_steps(seg->host_after, dst, last->out_features, (int32_t)p->max_magnitude);
+    }
+    return AIMC_OK;
+}
+
+int aimc_run_network(aimc_dev_t *dev, const aimc_program_t *p, const int32_t *x_codes, uint32_t batch,
+                     int32_t *y_codes, uint32_t *predictions)
+{
+    int32_t *a, *b, *t;
+    uint32_t s, k, i, best;
+    if (dev == NULL || p == NULL || (batch && (x_codes == NULL || y_codes == NULL)))
+        return AIMC_ERR_ARG;
+    if (batch == 0u)
+        return AIMC_OK;
+    if (batch > p->max_batch || p->workspace == NULL)
+        return AIMC_ERR_ARG;
+    CHECK(check_program(p));
+    a = p->workspace;
+    b = p->workspace + (size_t)p->max_batch * p->stride;
+    for (k = 0; k < batch; k++)
+        for (i = 0; i < p->in_features; i++)
+            a[(size_t)k * p->stride + i] = x_codes[(size_t)k * p->in_features + i];
+    for (s = 0; s < p->n_segments; s++) {
+        CHECK(run_segment(dev, p, &p->segments[s], a, b, batch));
+        t = a;
+        a = b;
+        b = t;
+    }
+    for (k = 0; k < batch; k++) {
+        best = 0;
+        for (i = 0; i < p->out_features; i++) {
+            y_codes[(size_t)k * p->out_features + i] = a[(size_t)k * p->stride + i];
+            if (a[(size_t)k * p->stride + i] > a[(size_t)k * p->stride + best])
+                best = i;
+        }
+        if (predictions && step_in(p->host_final, AIMC_STEP_ARGMAX))
+            predictions[k] = best;
+    }
+    return aimc_single_layer(dev);
 }

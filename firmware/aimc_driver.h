@@ -77,6 +77,103 @@ typedef struct {
     uint16_t count;
 } aimc_layer_t;
 
+/* ------------------------------------------------------------------------------------------ programs
+ *
+ * A whole network's chip program (aimcgen.contract.chip_program, `aimcgen deploy`'s program.aimc) as C
+ * tables: aimcgen.firmware.program_c.program_c_sources(program, spec) writes <name>_program.h/.c holding one
+ * `const aimc_program_t <name>_program`. Host steps and segment drivers are the codes below. */
+
+/* Host steps (contract.chip_program): what the host does around a segment and after the last one. */
+typedef enum {
+    AIMC_STEP_NONE = 0,         /* ends a step list */
+    AIMC_STEP_RELU = 1,         /* max(code, 0) */
+    AIMC_STEP_CLAMP = 2,        /* clip to +-max_magnitude */
+    AIMC_STEP_IM2COL = 3,       /* one patch per output position (before a host_per_position segment) */
+    AIMC_STEP_FLATTEN = 4,      /* per-position outputs (positions, F) -> F x oh x ow (NCHW) */
+    AIMC_STEP_ARGMAX = 5        /* the prediction: index of the largest code (first on ties) */
+} aimc_host_step_t;
+
+typedef enum {
+    AIMC_SEGMENT_SEQUENCER = 0,         /* LAYER_COUNT / LAYER_i = the descriptors; the chip chains them */
+    AIMC_SEGMENT_HOST_PER_POSITION = 1  /* one MVM per im2col patch, the single descriptor */
+} aimc_segment_driver_t;
+
+typedef enum {
+    AIMC_LAYER_DENSE = 0,
+    AIMC_LAYER_CONV = 1
+} aimc_layer_kind_t;
+
+/* Geometry of a convolution (NCHW, group 1); all zero for a dense layer. */
+typedef struct {
+    uint32_t channels;          /* C, H, W of its input */
+    uint32_t height;
+    uint32_t width;
+    uint32_t filters;           /* F, kh, kw of its kernel */
+    uint32_t kernel_h;
+    uint32_t kernel_w;
+    uint32_t pad_top;
+    uint32_t pad_left;
+    uint32_t pad_bottom;
+    uint32_t pad_right;
+    uint32_t stride_h;
+    uint32_t stride_w;
+    uint32_t dilation_h;
+    uint32_t dilation_w;
+    uint32_t out_h;             /* output positions: out_h x out_w, row major */
+    uint32_t out_w;
+} aimc_conv_t;
+
+typedef struct {
+    uint32_t kind;              /* aimc_layer_kind_t */
+    uint32_t segment;
+    uint32_t row_start;         /* its crossbar matrix: rows row_start..row_end-1, */
+    uint32_t row_end;
+    uint32_t col_start;         /* columns col_start..col_end-1 of the logical matrix */
+    uint32_t col_end;
+    uint32_t in_features;       /* as the host sees them (a conv: C*H*W and F*oh*ow) */
+    uint32_t out_features;
+    uint32_t positions;         /* MVMs per input vector */
+    uint32_t host_relu;         /* 1: the host applies its relu */
+    aimc_conv_t conv;
+} aimc_program_layer_t;
+
+typedef struct {
+    uint32_t driver;            /* aimc_segment_driver_t */
+    uint32_t first_layer;       /* its layers: first_layer..last_layer */
+    uint32_t last_layer;
+    const aimc_layer_t *descriptors;
+    uint32_t n_descriptors;
+    uint8_t host_before[4];     /* aimc_host_step_t codes, AIMC_STEP_NONE after the last */
+    uint8_t host_after[4];
+} aimc_program_segment_t;
+
+typedef struct {
+    const char *network;
+    const char *spec_name;
+    uint32_t spec_hash;         /* must equal the chip's SPEC_HASH (aimc_load_program: AIMC_ERR_SPEC_HASH) */
+    uint32_t logical_rows;
+    uint32_t logical_cols;
+    /* Input quantization, done by the caller (the driver takes codes):
+     * x_code = clip(round_half_even((x - x_zero) / x_scale), -max_magnitude, max_magnitude), flat input
+     * (NCHW order for images). */
+    uint32_t max_magnitude;
+    double x_scale;
+    double x_zero;
+    const int16_t *weights;     /* logical_rows x logical_cols conductance codes, row major; 0 = unplaced */
+    const int32_t *scale;       /* logical_cols post-processor scale codes */
+    const int32_t *offset;      /* logical_cols offset codes */
+    const aimc_program_layer_t *layers;
+    uint32_t n_layers;
+    const aimc_program_segment_t *segments;
+    uint32_t n_segments;
+    uint8_t host_final[4];      /* after the last segment (argmax) */
+    uint32_t in_features;       /* codes per input vector (the first layer's in_features) */
+    uint32_t out_features;      /* codes per output vector (the last layer's out_features) */
+    uint32_t stride;            /* the widest code vector between segments: workspace words per inference */
+    int32_t *workspace;         /* 2 x max_batch x stride words that aimc_run_network uses between segments */
+    uint32_t max_batch;
+} aimc_program_t;
+
 const char *aimc_strerror(int status);
 
 /* Discovery: reads ID, VERSION, SPEC_HASH and the parameter registers and checks them against the header;
@@ -151,6 +248,27 @@ int aimc_gdc_calibrate(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, uint6
 /* The rescaling alone (no bus access): s' = round(s * reference / readout), clamped. */
 int aimc_gdc_rescale(const int32_t *base_scale, uint32_t count, uint64_t reference, uint64_t readout,
                      int32_t *new_scale);
+
+/* Loads a chip program: checks p->spec_hash against the chip's SPEC_HASH register (AIMC_ERR_SPEC_HASH) and
+ * the logical shape against the header (AIMC_ERR_PARAM); programs every NON-ZERO weight with
+ * program-and-verify (devices start erased at code 0; a chip that held another program must be erased
+ * first, e.g. with aimc_program_weights of zeros), reporting as aimc_program_weights does (`report` may be
+ * NULL; AIMC_ERR_PROG_VERIFY when a weight missed tolerance, after the coefficients are loaded); loads
+ * SCALE / OFFSET of every logical column and puts the chip in register mode (CONFIG.out_stream = 0). */
+int aimc_load_program(aimc_dev_t *dev, const aimc_program_t *p, uint32_t tolerance, uint32_t max_retries,
+                      aimc_prog_report_t *report);
+
+/* Runs a loaded program on `batch` inferences: x_codes (batch x p->in_features, quantized by the caller,
+ * see aimc_program_t) -> y_codes (batch x p->out_features, the last segment's codes after its host steps)
+ * and, when the program ends with argmax and `predictions` is not NULL, predictions (batch). The host's
+ * schedule of sim.deploy.run.execute: segments in order, each over the whole batch (the chip's read noise
+ * advances per MVM, so the order is that of the golden model); a sequencer segment sets the descriptors
+ * and runs one chain per inference; a host_per_position segment runs one MVM per im2col patch (positions
+ * row major, patch order channel, kernel row, kernel column, padding 0) and flattens to NCHW; relu and
+ * clamp between segments. Segment inputs are zero padded to the logical rows. Uses p->workspace:
+ * AIMC_ERR_ARG when batch > p->max_batch. Restores one whole-grid layer at the end. */
+int aimc_run_network(aimc_dev_t *dev, const aimc_program_t *p, const int32_t *x_codes, uint32_t batch,
+                     int32_t *y_codes, uint32_t *predictions);
 
 #ifdef __cplusplus
 }

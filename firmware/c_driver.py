@@ -4,8 +4,14 @@
 aimc_driver.c into a shared library; `Driver` loads it with HAL callbacks into Python, so host tests and
 cocotb benches run the very C code a microcontroller would run against the RTL or a model.
 
-The status codes and the structures (aimc_hal_t, aimc_dev_t, aimc_prog_report_t, aimc_layer_t) are read
-from aimc_driver.h (firmware.c_header_types), so the binding cannot drift from the header.
+The status codes and the structures (aimc_hal_t, aimc_dev_t, aimc_prog_report_t, aimc_layer_t, and the chip
+program's aimc_program_t with its layers and segments) are read from aimc_driver.h (firmware.c_header_types),
+so the binding cannot drift from the header.
+
+Chip programs: `Driver.load_program(program)` takes an aimcgen.contract.chip_program.ChipProgram (the
+aimc_program_t is built in memory by `program_struct`) or the name of a program compiled into the library
+(firmware.program_c tables passed as extra_sources, e.g. "digits_mlp_program"); `Driver.run_network(x_codes)`
+runs the loaded program and returns (output codes, predictions).
 """
 
 from __future__ import annotations
@@ -55,7 +61,78 @@ Hal = HEADER_TYPES.structs["aimc_hal_t"]
 Dev = HEADER_TYPES.structs["aimc_dev_t"]
 Report = HEADER_TYPES.structs["aimc_prog_report_t"]
 Layer = HEADER_TYPES.structs["aimc_layer_t"]
+Program = HEADER_TYPES.structs["aimc_program_t"]
+ProgramLayer = HEADER_TYPES.structs["aimc_program_layer_t"]
+ProgramSegment = HEADER_TYPES.structs["aimc_program_segment_t"]
+Conv = HEADER_TYPES.structs["aimc_conv_t"]
+STEP_CODE = dict(HEADER_TYPES.enums["aimc_host_step_t"])
+SEGMENT_CODE = dict(HEADER_TYPES.enums["aimc_segment_driver_t"])
+LAYER_KIND = dict(HEADER_TYPES.enums["aimc_layer_kind_t"])
 READ32, WRITE32 = (dict(Hal._fields_)[name] for name in ("read32", "write32"))
+
+
+def _steps(steps) -> list[int]:
+    codes = [STEP_CODE[f"AIMC_STEP_{s.upper()}"] for s in steps]
+    if len(codes) >= 4:
+        raise ValueError(f"host steps {steps}: aimc_program_t holds at most 3")
+    return codes + [STEP_CODE["AIMC_STEP_NONE"]] * (4 - len(codes))
+
+
+def program_struct(program, max_batch: int = 64):
+    """(aimc_program_t, the ctypes arrays it points to) of a ChipProgram; keep both alive while it is used.
+
+    The tables are those firmware.program_c writes as C source; the workspace holds `max_batch` inferences."""
+    import numpy as np
+    from aimcgen.firmware.program_c import CONV_FIELDS, conv_values, stride_of
+
+    keep = []
+
+    def array(ctype, values):
+        values = [int(v) for v in np.asarray(values).ravel()]
+        arr = (ctype * max(1, len(values)))(*values)
+        keep.append(arr)
+        return arr
+
+    rows, cols = program.logical_shape
+    layers = (ProgramLayer * len(program.layers))()
+    for item, l in zip(layers, program.layers):
+        item.kind = LAYER_KIND["AIMC_LAYER_CONV" if l.kind == "conv" else "AIMC_LAYER_DENSE"]
+        item.segment = l.segment
+        item.row_start, item.row_end = l.row_range
+        item.col_start, item.col_end = l.col_range
+        item.in_features, item.out_features, item.positions = l.in_features, l.out_features, l.positions
+        item.host_relu = int(bool(l.host_relu))
+        g = conv_values(l)
+        item.conv = Conv(*(g[k] for k in CONV_FIELDS))
+    segments = (ProgramSegment * len(program.segments))()
+    for item, s in zip(segments, program.segments):
+        item.driver = SEGMENT_CODE["AIMC_SEGMENT_" + s.driver.upper()]
+        item.first_layer, item.last_layer = min(s.layers), max(s.layers)
+        descriptors = (Layer * len(s.descriptors))(*[Layer(int(a), int(b)) for a, b in s.descriptors])
+        keep.append(descriptors)
+        item.descriptors = C.cast(descriptors, C.POINTER(Layer))
+        item.n_descriptors = len(s.descriptors)
+        item.host_before[:] = _steps(s.host_before)
+        item.host_after[:] = _steps(s.host_after)
+    stride = stride_of(program)
+    names = [program.network.encode(), program.spec_name.encode()]
+    keep += [layers, segments, names]
+    p = Program()
+    p.network, p.spec_name = names
+    p.spec_hash, p.logical_rows, p.logical_cols = program.spec_hash, rows, cols
+    p.max_magnitude = int(program.input["max_magnitude"])
+    p.x_scale, p.x_zero = float(program.input["x_scale"]), float(program.input["x_zero"])
+    p.weights = C.cast(array(C.c_int16, program.weights), C.POINTER(C.c_int16))
+    p.scale = C.cast(array(C.c_int32, program.scale), C.POINTER(C.c_int32))
+    p.offset = C.cast(array(C.c_int32, program.offset), C.POINTER(C.c_int32))
+    p.layers, p.n_layers = C.cast(layers, C.POINTER(ProgramLayer)), len(program.layers)
+    p.segments, p.n_segments = C.cast(segments, C.POINTER(ProgramSegment)), len(program.segments)
+    p.host_final[:] = _steps(program.host_final)
+    p.in_features, p.out_features = program.layers[0].in_features, program.layers[-1].out_features
+    p.stride = stride
+    p.workspace = C.cast(array(C.c_int32, np.zeros(2 * max_batch * stride)), C.POINTER(C.c_int32))
+    p.max_batch = max_batch
+    return p, keep
 
 
 class DriverError(Exception):
@@ -79,6 +156,8 @@ class Driver:
         self.read_cb, self.write_cb = read, write
         self._pending: BaseException | None = None
         self.Report, self.Layer = Report, Layer
+        self.program = None                         # the aimc_program_t of the last load_program
+        self._program_refs = None
 
         def c_read(ctx, offset, value):
             try:
@@ -230,3 +309,43 @@ class Driver:
                             None if base_offset is None else self._i32(base_offset), new, self.C.byref(gain),
                             check=check)
         return status, np.array(list(new), dtype=np.int64), gain.value
+
+    # Chip programs
+    def use_program(self, program, max_batch: int = 64):
+        """Select the program (ChipProgram, or the symbol name of a compiled-in aimc_program_t) without
+        loading it into the chip; returns the aimc_program_t."""
+        if isinstance(program, str):
+            self.program, self._program_refs = Program.in_dll(self.lib, program), None
+        else:
+            self.program, self._program_refs = program_struct(program, max_batch)
+        return self.program
+
+    def load_program(self, program, tolerance: int = 0, max_retries: int = 3, check=True, max_batch: int = 64):
+        """aimc_load_program (spec hash check, program-and-verify of the non-zero weights, coefficients).
+        Returns (status, report dict); DriverError on a nonzero status when check."""
+        p = self.use_program(program, max_batch)
+        rep = self.Report()
+        status = self._call("aimc_load_program", self.C.byref(self.dev), self.C.byref(p),
+                            self.C.c_uint32(tolerance), self.C.c_uint32(max_retries), self.C.byref(rep),
+                            check=check)
+        return status, {n: getattr(rep, n) for n, _ in rep._fields_}
+
+    def run_network(self, x_codes, check=True):
+        """aimc_run_network of the loaded program on x_codes (batch x in_features): returns
+        (output codes batch x out_features, predictions batch) -- (status, codes, predictions) if not check."""
+        import numpy as np
+        if self.program is None:
+            raise ValueError("run_network: no program loaded (load_program first)")
+        p = self.program
+        xs = np.atleast_2d(np.asarray(x_codes, dtype=np.int64))
+        batch = len(xs)
+        if xs.shape[1] != p.in_features:
+            raise ValueError(f"run_network: {xs.shape[1]} input codes per inference, the program takes "
+                             f"{p.in_features}")
+        ys = (self.C.c_int32 * max(1, batch * p.out_features))()
+        pred = (self.C.c_uint32 * max(1, batch))()
+        status = self._call("aimc_run_network", self.C.byref(self.dev), self.C.byref(p), self._i32(xs),
+                            self.C.c_uint32(batch), ys, pred, check=check)
+        codes = np.array(list(ys)[:batch * p.out_features], dtype=np.int64).reshape(batch, p.out_features)
+        predictions = np.array(list(pred)[:batch], dtype=np.int64)
+        return (status, codes, predictions) if not check else (codes, predictions)

@@ -82,8 +82,9 @@ def check_order(lines: list[str]) -> None:
 
 def test_driver_header_layout_is_the_compilers(tmp_path):
     types = read_header(HEADER)
-    assert list(types.structs) == ["aimc_hal_t", "aimc_dev_t", "aimc_prog_report_t", "aimc_layer_t"]
-    assert list(types.enums) == ["aimc_status_t"]
+    assert list(types.structs) == ["aimc_hal_t", "aimc_dev_t", "aimc_prog_report_t", "aimc_layer_t", "aimc_conv_t",
+                                   "aimc_program_layer_t", "aimc_program_segment_t", "aimc_program_t"]
+    assert list(types.enums) == ["aimc_status_t", "aimc_host_step_t", "aimc_segment_driver_t", "aimc_layer_kind_t"]
     compiled = c_layout(tmp_path, "aimc_driver.h", types)
     assert ctypes_layout(types) == compiled
     check_order(compiled)

@@ -16,6 +16,15 @@ The register map is what the accelerator was built from: pass `regmap=` (a Regis
 (the regmap.json that `aimcgen generate` / `aimcgen fpga` write) or `spec=` (a DesignSpec);
 `check_identity()` compares the board's ID and SPEC_HASH registers with it.
 
+Chip programs (aimcgen.contract.chip_program, `aimcgen deploy`'s program.aimc): `load_program(program)`
+checks the program's spec hash against the board's SPEC_HASH, programs its non-zero weights with
+program-and-verify and loads the coefficients; `run_network(program, x_codes)` runs the host's schedule
+(segments in order, each over the whole batch, as sim.deploy.run.execute does, so the emulated read noise
+advances in the golden model's order): a sequencer segment writes LAYER_COUNT / LAYER_i and runs one chain
+per inference, a host_per_position (convolution) segment runs one MVM per im2col patch and flattens, with
+the host steps relu and clamp between segments. The caller quantizes the inputs (program.input) and takes
+the argmax of the output codes (host_final).
+
 Errors: a response with a checksum error or a lost/garbled response is retried (`retries` times, after
 waiting out the bridge's frame timeout and dropping stale bytes); a bus error raises `AimcBusError` (the
 address hit nothing, a read-only window was written, a value did not fit a window's word format, ...), a
@@ -32,6 +41,7 @@ import numpy as np
 
 from aimcgen.contract import register_access as access
 from aimcgen.contract import uart_protocol as proto
+from aimcgen.contract.chip_program import ChipProgram
 from aimcgen.contract.register_map import RegisterMap, Window
 from aimcgen.contract.uart_protocol import DEFAULT_BAUD
 
@@ -322,3 +332,140 @@ class AimcHost:
     def clear_errors(self) -> None:
         reg = self.regmap.register("ERRORS")
         self.write("ERRORS", sum(f.mask for f in reg.fields if f.access == "w1c"))
+
+    # Chip programs ------------------------------------------------------------------------------------
+
+    def check_program(self, program: ChipProgram) -> None:
+        """AimcLinkError unless the board's SPEC_HASH is the program's and the logical shape fits."""
+        board = self.read("SPEC_HASH")
+        if board != program.spec_hash:
+            raise AimcLinkError(f"program {program.network!r} was built for spec {program.spec_name!r} "
+                                f"(hash {program.spec_hash:#010x}) but the board's SPEC_HASH reads {board:#010x}: "
+                                "deploy the network again for this design")
+        if board != self._const("SPEC_HASH", "hash"):
+            raise AimcLinkError(f"SPEC_HASH reads {board:#010x}, the register map was built for "
+                                f"{self._const('SPEC_HASH', 'hash'):#010x}: the board runs another design")
+        if tuple(program.logical_shape) != (self.logical_rows, self.logical_cols):
+            raise AimcLinkError(f"program logical shape {tuple(program.logical_shape)}, the board's is "
+                                f"{(self.logical_rows, self.logical_cols)}")
+
+    def load_program(self, program: ChipProgram, tolerance: int = 0, max_retries: int = 3) -> dict:
+        """Load a chip program: spec hash check, program-and-verify of every NON-ZERO weight (devices start
+        erased at code 0; a board that held another program must be erased first, e.g. program_weights of
+        zeros), SCALE / OFFSET of every logical column, CONFIG.out_stream = 0.
+
+        Returns {"written", "failures", "fail_row", "fail_col", "errors"} (failures: weights that missed
+        tolerance in this load, from PROG_STATUS; the last one's address from PROG_FAIL_ADDR)."""
+        self.check_program(program)
+        w = np.asarray(program.weights, dtype=np.int64)
+        self.wait_idle("prog_busy")
+        self.write("PROG_CTRL", self.codec.encode_fields("PROG_CTRL", {"tolerance": tolerance,
+                                                                        "max_retries": max_retries}))
+        self.write("ERRORS", self.codec.field("ERRORS", "prog_verify_fail").mask)
+        before = self.read_field("PROG_STATUS", "failures")
+        written = 0
+        for r, row in enumerate(w):
+            cols = np.flatnonzero(row)
+            # bursts of consecutive non-zero weights of the row
+            for run in np.split(cols, np.flatnonzero(np.diff(cols) != 1) + 1) if cols.size else []:
+                self.write_window("WEIGHTS", row[run[0]:run[-1] + 1], start=r * self.col_stride + int(run[0]))
+                written += len(run)
+        self.wait_idle("prog_busy")
+        errors = self.errors()
+        failures = self.read_field("PROG_STATUS", "failures") - before
+        if failures == 0 and errors.get("prog_verify_fail"):
+            failures = 1
+        report = {"written": written, "failures": failures, "fail_row": 0, "fail_col": 0, "errors": errors}
+        if failures:
+            fail = self.fields("PROG_FAIL_ADDR")
+            report.update(fail_row=fail["row"], fail_col=fail["col"])
+        self.load_coefficients(program.scale, program.offset)
+        self.write("CONFIG", self.codec.encode_fields("CONFIG", {"out_stream": 0}))
+        return report
+
+    def set_layers(self, descriptors) -> None:
+        """LAYER_i = the (start, count) descriptors, then LAYER_COUNT."""
+        for i, (start, count) in enumerate(descriptors):
+            self.write(f"LAYER_{i}", self.codec.encode_fields(f"LAYER_{i}", {"start": int(start),
+                                                                               "count": int(count)}))
+        self.write("LAYER_COUNT", self.codec.encode_fields("LAYER_COUNT", {"count": len(descriptors)}))
+
+    def run_chain(self, x, count: int) -> np.ndarray:
+        """One MVM or layer chain on x (logical_rows codes): the first `count` OUTPUT codes."""
+        done = self.read("OUT_COUNT")
+        self.write_window("INPUT", x)
+        self.write("CTRL", self.codec.encode_fields("CTRL", {"start": 1}))
+        for _ in range(self.poll_limit):
+            if not self.read_field("STATUS", "busy") and self.read("OUT_COUNT") != done:
+                break
+        else:
+            raise AimcLinkError(f"OUT_COUNT did not move after {self.poll_limit} polls: the chain did not finish")
+        return self.read_window("OUTPUT", 0, count)
+
+    def run_network(self, program: ChipProgram, x_codes) -> np.ndarray:
+        """The program on quantized inputs x_codes (batch x first layer's in_features): the last segment's
+        output codes after its host steps (batch x last layer's out_features); predictions are their argmax.
+
+        Segments run in order, each over the whole batch, exactly as sim.deploy.run.execute schedules them
+        (see the module doc); the weights must have been loaded (load_program)."""
+        m = int(program.input["max_magnitude"])
+        codes = np.atleast_2d(np.asarray(x_codes, dtype=np.int64))
+        if codes.shape[1] != program.layers[0].in_features:
+            raise ValueError(f"run_network: {codes.shape[1]} input codes per inference, program "
+                             f"{program.network!r} takes {program.layers[0].in_features}")
+        if np.abs(codes).max(initial=0) > m:
+            raise ValueError(f"run_network: input codes must be within +-{m} (program.input max_magnitude)")
+        for seg in program.segments:
+            first, last = program.layers[seg.layers[0]], program.layers[seg.layers[-1]]
+            unknown = set(seg.host_before) - {"im2col"} | set(seg.host_after) - {"relu", "clamp", "flatten"}
+            if unknown:
+                raise ValueError(f"segment {seg.index}: host step(s) {sorted(unknown)} are not supported by the "
+                                 "host driver")
+            rows = im2col(first.conv, codes) if "im2col" in seg.host_before else codes
+            if rows.shape[1] > self.logical_rows:
+                raise ValueError(f"segment {seg.index}: {rows.shape[1]} inputs per MVM, the chip has "
+                                 f"{self.logical_rows} rows")
+            self.set_layers(seg.descriptors)
+            count = int(seg.descriptors[-1][1])
+            inputs = np.zeros((len(rows), self.logical_rows), dtype=np.int64)
+            inputs[:, :rows.shape[1]] = rows
+            codes = np.array([self.run_chain(x, count) for x in inputs], dtype=np.int64).reshape(-1, count)
+            for step in seg.host_after:
+                if step == "relu":
+                    codes = np.maximum(codes, 0)
+                elif step == "clamp":
+                    codes = np.clip(codes, -m, m)
+                elif step == "flatten":
+                    codes = flatten(last.conv, codes)
+        self.set_layers([(0, 0)])
+        return codes
+
+
+def conv_out_hw(geometry: dict) -> tuple[int, int]:
+    """Output positions (oh, ow) of a program layer's convolution geometry (contract.chip_program)."""
+    _, kh, kw = geometry["kernel_shape"][1:]
+    _, h, w = geometry["in_shape"]
+    t, l, b, r = geometry["pads"]
+    (sh, sw), (dh, dw) = geometry["strides"], geometry["dilations"]
+    return (h + t + b - dh * (kh - 1) - 1) // sh + 1, (w + l + r - dw * (kw - 1) - 1) // sw + 1
+
+
+def im2col(geometry: dict, x: np.ndarray) -> np.ndarray:
+    """The host's im2col step (contract.chip_program): (batch, C*H*W) -> (batch * positions, C*kh*kw),
+    positions row major, patch order (channel, kernel row, kernel column), padding code 0."""
+    c, h, w = geometry["in_shape"]
+    kh, kw = geometry["kernel_shape"][2:]
+    t, l, b, r = geometry["pads"]
+    (sh, sw), (dh, dw) = geometry["strides"], geometry["dilations"]
+    x = np.pad(np.asarray(x).reshape(len(x), c, h, w), ((0, 0), (0, 0), (t, b), (l, r)))
+    oh, ow = conv_out_hw(geometry)
+    rows = (np.arange(oh) * sh)[:, None] + np.arange(kh) * dh
+    cols = (np.arange(ow) * sw)[:, None] + np.arange(kw) * dw
+    p = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]          # (batch, C, oh, ow, kh, kw)
+    return p.transpose(0, 2, 3, 1, 4, 5).reshape(len(x) * oh * ow, c * kh * kw)
+
+
+def flatten(geometry: dict, y: np.ndarray) -> np.ndarray:
+    """The host's flatten step: (batch * positions, F) -> (batch, F*oh*ow) in NCHW order."""
+    oh, ow = conv_out_hw(geometry)
+    return y.reshape(-1, oh, ow, y.shape[1]).transpose(0, 3, 1, 2).reshape(-1, y.shape[1] * oh * ow)
