@@ -20,7 +20,9 @@ def test_deploy_tile64(tmp_path, capsys):
     (design / "deploy" / "stale.txt").write_text("replaced as a whole")
     assert main(["deploy", "--preset", "tile64", "--out", str(tmp_path), "--chips", "1", "--inputs", "60"]) == 0
     out = design / "deploy"
-    assert sorted(p.name for p in out.iterdir()) == ["placement.png", "program.aimc", "report.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["firmware", "placement.png", "program.aimc", "report.json",
+                                                     "report.md"]
+    assert sorted(p.name for p in (out / "firmware").iterdir()) == ["digits_mlp_program.c", "digits_mlp_program.h"]
     assert (design / "evaluation" / "keep.txt").exists()
     r = json.loads((out / "report.json").read_text())
     assert KEYS <= set(r)

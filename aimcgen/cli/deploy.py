@@ -24,8 +24,9 @@ def add_deploy_parser(subparsers) -> argparse.ArgumentParser:
         "deploy", help="place a whole network onto one chip: program file, placement, accuracy, cycles",
         description="Place every layer of a network (default: the shipped digits MLP) on the design's own tile "
                     "grid, quantize it for that chip and write OUT/<design>/deploy/: program.aimc (weights, "
-                    "post-processor codes, layer descriptors, host steps), report.json, report.md and "
-                    "placement.png. Accuracy on the float network, the golden model and --chips physics-model "
+                    "post-processor codes, layer descriptors, host steps), report.json, report.md, "
+                    "placement.png and firmware/ (the program as C tables for the C driver). Accuracy on the "
+                    "float network, the golden model and --chips physics-model "
                     "chips read --t seconds after programming; cycles per inference from the model. A network "
                     "that does not fit exits 2 naming the short resource and the spec change that fits.",
         epilog="example: aimcgen deploy --preset tile64 --set array.col_tiles=2")
@@ -100,7 +101,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     except (PlacementError, DeployError) as exc:
         return _error(str(exc))
     a = report["accuracy"]
-    print(f"wrote {out}/: program.aimc, report.json, report.md, placement.png; {report['tiles_used']} of "
+    print(f"wrote {out}/: program.aimc, report.json, report.md, placement.png, firmware/; {report['tiles_used']} of "
           f"{report['tiles_total']} tile(s), {report['cycles_per_inference_model']} cycles/inference (model), "
           f"accuracy float {100 * a['float']:.2f} %, golden {100 * a['golden']:.2f} %, "
           f"physics {100 * a['physics']:.2f} %")

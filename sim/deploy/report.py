@@ -5,7 +5,8 @@ measures from the program alone: accuracy on the first `inputs` test samples of 
 golden model (the chip's emulated read noise, and noise-free) and the physics model (`chips` Monte-Carlo
 chips read t_s after programming, global drift compensation on), and the model's cycles per inference
 (sim.deploy.run). out_dir (build/<design>/deploy/) is written staged and swapped in whole: program.aimc,
-report.json, report.md, placement.png.
+report.json, report.md, placement.png, and firmware/<network>_program.h/.c (the program as const C tables for
+the C driver's aimc_load_program / aimc_run_network, aimcgen.firmware.program_c).
 
 report.json: design, spec_hash, network; tiles_used / tiles_total (tiles holding any placed weight / tiles
 of the grid), tile_indices_used, utilization (placed weights / the chip's logical_rows x logical_cols),
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aimcgen.firmware.program_c import write_program_c
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.contract.chip_program import ChipProgram, write_program
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
@@ -75,6 +77,7 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         (tmp / "report.md").write_text(markdown(report))
         write_placement_png(program, spec, tmp / "placement.png")
+        write_program_c(program, spec, tmp / "firmware")
     return report
 
 

@@ -97,5 +97,6 @@ def check_program_on_rtl(program: ChipProgram, spec: DesignSpec, x, *, simulator
             "cycles_rtl_counts": "per inference, the sum over segments of the cycles from the CTRL.start ack to "
                                  "the ack of the OUT_COUNT read that saw the result (includes up to one poll)",
             "weight_writes": bench["weight_writes"], "bus_accesses": bench["bus_accesses"],
+            "cycles_total": bench["cycles"],
             "errors_flags": bench["errors"], "mismatches": messages[:MAX_MESSAGES],
             "build_s": round(result.build_s, 2), "run_s": round(result.run_s, 2)}
