@@ -13,7 +13,9 @@ of the grid), tile_indices_used, utilization (placed weights / the chip's logica
 utilization_of_tiles_used; layers (index, kind, shape [rows, cols], tile, row_range, col_range (half-open),
 segment, positions, host_relu, cycles); segments (as in the program); cycles_per_inference_model and
 cycles_counts (what it counts), inferences_per_s_model at design.clock_mhz; accuracy (float, golden,
-golden_noise_free, physics: mean over chips, physics_per_chip); chips, t_s, seed, compensation, test_inputs.
+golden_noise_free, physics: mean over chips, physics_per_chip); chips, t_s, seed, compensation, test_inputs;
+energy (sim.deploy.energy: energy_per_inference_j by component and total, mvms_per_inference,
+ops_per_inference, tops_per_w, counted from the chip's MVMs for the test inputs).
 With an RTL check also: rtl_inferences, rtl_mismatches (output codes of the generated Verilog that differ
 from the golden model's), cycles_per_inference_rtl, and rtl_check (the whole summary, sim.deploy.rtl_check).
 """
@@ -28,6 +30,7 @@ import numpy as np
 
 from aimcgen.firmware.program_c import write_program_c
 from aimcgen.sim.deploy.compile import compile_network
+from aimcgen.sim.deploy.energy import energy_per_inference
 from aimcgen.contract.chip_program import ChipProgram, write_program
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
@@ -66,6 +69,7 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
     accuracy.update(physics=float(np.mean(per_chip)), physics_per_chip=per_chip)
     progress(f"physics {_pct(accuracy['physics'])} % over {chips} chip(s) at t = {t_s:g} s")
     report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y))
+    report["energy"] = energy_per_inference(program, spec, x)
     if rtl_check:
         with tempfile.TemporaryDirectory(prefix="aimcgen_rtl_check_") as build:
             rtl = check_program_on_rtl(program, spec, x[:rtl_check], simulator=simulator, build_dir=Path(build),
@@ -110,6 +114,13 @@ def build_report(program: ChipProgram, spec: DesignSpec, net: Network, accuracy:
             "test_inputs": test_inputs}
 
 
+def _energy_line(e: dict) -> str:
+    j = e["energy_per_inference_j"]
+    parts = ", ".join(f"{k} {v * 1e9:.3g} nJ" for k, v in j.items() if k != "total")
+    return (f"- energy per inference: {j['total'] * 1e9:.3g} nJ ({parts}) over {e['mvms_per_inference']:.3g} MVMs; "
+            f"{e['tops_per_w']:.3g} TOPS/W; counted from {e['counts']}")
+
+
 def _pct(v: float) -> str:
     return f"{100 * v:.2f}"
 
@@ -125,7 +136,8 @@ def markdown(r: dict) -> str:
              f"{100 * r['utilization_of_tiles_used']:.1f} % of the tiles used",
              f"- cycles per inference (model): {r['cycles_per_inference_model']} "
              f"({r['cycles_per_mvm']} per MVM) = {r['inferences_per_s_model']:.4g} inferences/s at "
-             f"{r['clock_mhz']} MHz; counts {r['cycles_counts']}", "",
+             f"{r['clock_mhz']} MHz; counts {r['cycles_counts']}",
+             _energy_line(r["energy"]) if "energy" in r else "", "",
              "| layer | kind | rows x cols | rows | columns | tiles | segment | MVMs | host relu | cycles |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for l in r["layers"]:

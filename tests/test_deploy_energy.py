@@ -1,0 +1,53 @@
+"""Energy per inference of a chip program, counted from the chip's own MVMs."""
+
+import numpy as np
+import pytest
+
+from aimcgen.presets import load_preset
+from aimcgen.sim.deploy.compile import compile_network
+from aimcgen.sim.deploy.energy import energy_per_inference, mvm_energy
+from aimcgen.sim.deploy.report import dataset
+from aimcgen.sim.eval.estimates import EnergyModel
+from aimcgen.sim.eval.network import default_model_path, load_network
+
+SPEC = load_preset("tile64")
+
+
+@pytest.fixture(scope="module")
+def program_and_x():
+    net = load_network(default_model_path())
+    x, _, calib = dataset(net, 20)
+    return compile_network(net, SPEC, calib), x
+
+
+def test_every_component_counts_and_the_ops_are_the_layers(program_and_x):
+    program, x = program_and_x
+    e = energy_per_inference(program, SPEC, x)
+    j = e["energy_per_inference_j"]
+    assert all(j[k] > 0 for k in ("array", "dac", "adc", "digital"))
+    assert j["total"] == pytest.approx(j["array"] + j["dac"] + j["adc"] + j["digital"])
+    assert e["ops_per_inference"] == 2 * (64 * 32 + 32 * 10)
+    assert e["mvms_per_inference"] == 2                     # two dense layers, one MVM each
+    assert e["tops_per_w"] == pytest.approx(e["ops_per_inference"] / j["total"] / 1e12)
+
+
+def test_zero_inputs_draw_no_array_or_driver_energy_and_the_adcs_still_convert():
+    weights = np.ones((SPEC.logical_rows, SPEC.logical_cols), dtype=np.int64)
+    model = EnergyModel()
+    zero = mvm_energy(SPEC, weights, np.zeros((3, SPEC.logical_rows), dtype=np.int64), model)
+    assert zero["array"] == 0 and zero["dac"] == 0
+    assert zero["adc"] == pytest.approx(3 * SPEC.tiles * SPEC.tile.cols * SPEC.input.steps
+                                        * model.adc_energy(SPEC.adc.kind, SPEC.adc.bits))
+
+
+def test_array_energy_counts_every_device_of_a_driven_row():
+    """Driving row 0 energizes the whole row, other layers' columns included."""
+    x = np.zeros((1, SPEC.logical_rows), dtype=np.int64)
+    x[0, 0] = SPEC.input.max_magnitude
+    one = np.zeros((SPEC.logical_rows, SPEC.logical_cols), dtype=np.int64)
+    one[0, 0] = 1
+    full_row = one.copy()
+    full_row[0, :] = 1
+    model = EnergyModel()
+    a, b = (mvm_energy(SPEC, w, x, model)["array"] for w in (one, full_row))
+    assert b == pytest.approx(SPEC.logical_cols * a)
