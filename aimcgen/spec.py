@@ -42,6 +42,12 @@ def _floats(min_len: int, max_len: int, doc: str, **kw) -> Any:
 
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")          # matched whole (fullmatch): no trailing newline
+# RTL elaboration and the golden model grow with the tile count and the device count: 128 tiles of 16 x 16
+# elaborate in about 100 s, 256 tiles overflow the Python stack in Amaranth; one 1024 x 1024 tile (1 Mi
+# devices) takes about 3 min and 1.5 GB. Past these limits a legal spec would run for many minutes and
+# gigabytes (64 x 64 tiles of 1024 x 1024) before failing.
+MAX_TILES = 128
+MAX_DEVICES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -137,9 +143,11 @@ class PostprocSpec:
 
 @dataclass(frozen=True)
 class ArraySpec:
-    row_tiles: int = _int(1, 64, "tiles stacked along the input dimension; their partial sums add", default=1)
-    col_tiles: int = _int(1, 64, "tiles side by side along the output dimension; outputs concatenate",
-                          default=1)
+    row_tiles: int = _int(1, 64, "tiles stacked along the input dimension; their partial sums add; "
+                          f"row_tiles x col_tiles <= {MAX_TILES} and the devices (tile.rows x row_tiles) x "
+                          f"(tile.cols x col_tiles) <= {MAX_DEVICES} (4 Mi)", default=1)
+    col_tiles: int = _int(1, 64, "tiles side by side along the output dimension; outputs concatenate "
+                          "(same limits as row_tiles)", default=1)
     max_layers: int = _int(1, 16, "layer descriptors of the layer sequencer, which chains layers placed on "
                            "column ranges of the grid without the host", default=4)
 
@@ -378,6 +386,7 @@ def validate(spec: DesignSpec) -> None:
     _check_fields(spec)
     tile, adc, inp, acc, post = spec.tile, spec.adc, spec.input, spec.accumulator, spec.postproc
 
+    _check_size(spec)
     if adc.count > tile.cols or tile.cols % adc.count:
         raise SpecError(f"adc.count = {adc.count}: must divide tile.cols = {tile.cols} "
                         f"(allowed: {', '.join(str(d) for d in _divisors(tile.cols))})")
@@ -416,6 +425,18 @@ def validate(spec: DesignSpec) -> None:
                         f"{dev.stuck_set_fraction + dev.stuck_reset_fraction}: must be <= 0.5")
     if dev.read_noise_q[0] < 0 or dev.read_noise_q[2] < 0:
         raise SpecError(f"device.read_noise_q = {list(dev.read_noise_q)}: c and qmax must be >= 0")
+
+
+def _check_size(spec: DesignSpec) -> None:
+    """Refuse grids too large to elaborate in reasonable time and memory (MAX_TILES, MAX_DEVICES)."""
+    arr = spec.array
+    if spec.tiles > MAX_TILES:
+        raise SpecError(f"array.row_tiles x array.col_tiles = {arr.row_tiles} x {arr.col_tiles} = {spec.tiles} "
+                        f"tiles: must be <= {MAX_TILES}")
+    devices = spec.logical_rows * spec.logical_cols
+    if devices > MAX_DEVICES:
+        raise SpecError(f"(tile.rows x array.row_tiles) x (tile.cols x array.col_tiles) = {spec.logical_rows} x "
+                        f"{spec.logical_cols} = {devices} devices: must be <= {MAX_DEVICES} (4 Mi)")
 
 
 def _divisors(n: int) -> list[int]:

@@ -68,18 +68,29 @@ def _recover(parent: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def _make_parent(parent: Path) -> None:
+def _make_parent(parent: Path) -> list[Path]:
+    """Create `parent` (and missing ancestors); returns the folders it created, deepest first."""
     for p in [parent, *parent.parents]:
         if p.is_symlink() and not p.exists():
             raise OutputError(errno.ENOENT, f"output folder {parent}: {p} is a dangling link")
         if p.exists() and not p.is_dir():
             raise OutputError(errno.ENOTDIR, f"output folder {parent}: {p} is a file, not a folder")
+    created = [p for p in [parent, *parent.parents] if not p.exists()]
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(e.errno, f"output folder {parent}: cannot create it ({e.strerror})") from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(errno.EACCES, f"output folder {parent}: not writable")
+    return created
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @contextlib.contextmanager
@@ -127,18 +138,26 @@ def staged_entries(parent: Path, names: Iterable[str]) -> Iterator[Path]:
     """Yield an empty folder to write the entries `names` into; on success each written entry replaces its
     namesake in `parent` (entries not written are left alone, as is everything else in `parent`)."""
     parent, names = Path(parent), list(names)
-    _make_parent(parent)
-    with _locked(parent):
-        _recover(parent)
-    for name in names:
-        _check_replaceable(parent / name, (parent / name).is_dir())
-    tmp = _new_staging(parent, parent.name or "out")
+    created = _make_parent(parent)
+    try:
+        with _locked(parent):
+            _recover(parent)
+        for name in names:
+            _check_replaceable(parent / name, (parent / name).is_dir())
+        tmp = _new_staging(parent, parent.name or "out")
+    except BaseException:
+        _remove_if_empty(created)
+        raise
     products = tmp / "new"
     products.mkdir()
     try:
         yield products
         with _locked(parent):
             _swap(parent, tmp, names, products)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_if_empty(created)             # a failed first run leaves no empty build/<design>/
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from aimcgen import spec_toml
 from aimcgen.presets import load_preset, preset_names, preset_text
-from aimcgen.spec import SECTIONS, DesignSpec, SpecError, from_dict, to_dict
+from aimcgen.spec import MAX_DEVICES, MAX_TILES, SECTIONS, DesignSpec, SpecError, from_dict, to_dict
 
 
 @st.composite
@@ -29,6 +29,8 @@ def valid_tables(draw):
     acc_bits = draw(st.integers(adc_bits + steps - 1 if adc_bits + steps - 1 >= 4 else 4, 44))
     scale_bits = draw(st.integers(2, min(24, 60 - acc_bits)))
     output_bits = draw(st.integers(2, 32))
+    row_tiles = draw(st.integers(1, min(64, MAX_DEVICES // (rows * cols))))
+    col_tiles = draw(st.integers(1, min(64, MAX_TILES // row_tiles, MAX_DEVICES // (rows * cols * row_tiles))))
     return {
         "design": {"name": draw(st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True)),
                    "clock_mhz": draw(st.floats(1.0, 1000.0))},
@@ -42,7 +44,7 @@ def valid_tables(draw):
                      "activation": draw(st.sampled_from(["none", "relu", "clip"])),
                      "clip_max": draw(st.integers(0, (1 << (output_bits - 1)) - 1)),
                      "output_bits": output_bits},
-        "array": {"row_tiles": draw(st.integers(1, 64)), "col_tiles": draw(st.integers(1, 64))},
+        "array": {"row_tiles": row_tiles, "col_tiles": col_tiles},
         "device": {"model": draw(st.sampled_from(["pcm", "rram", "ideal"])),
                    "stuck_set_fraction": draw(st.floats(0.0, 0.25)),
                    "read_noise_rel": draw(st.floats(0.0, 1.0))},

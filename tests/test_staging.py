@@ -93,3 +93,9 @@ def test_runs_finishing_together_both_succeed(tmp_path):
     assert not errors
     assert (final / "who").read_text() in {str(i) for i in range(8)}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_failed_first_run_leaves_no_empty_folders(tmp_path):
+    with pytest.raises(RuntimeError), staged_directory(tmp_path / "build" / "aimc" / "evaluation"):
+        raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from aimcgen import __version__, spec_toml
-from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.cli.common import add_spec_options, load_spec, run_command
 from aimcgen.presets import load_preset, preset_names
-from aimcgen.spec import SpecError, describe_fields
+from aimcgen.spec import describe_fields
 
 DESCRIPTION = """\
 aimcgen generates the digital periphery of analog in-memory-compute accelerators from one design spec
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aimcgen", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"aimcgen {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of every error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="validate a spec and write its products under build/",
@@ -93,13 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if getattr(args, "batch", 1) < 1:
-        parser.error(f"--batch = {args.batch}: must be >= 1")
-    try:
-        return args.func(args)
-    except SpecError as exc:
-        print(f"aimcgen: error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

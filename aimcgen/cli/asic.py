@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.cli.common import add_spec_options, error, load_spec
 
 
 def add_asic_parser(subparsers) -> argparse.ArgumentParser:
@@ -40,27 +40,20 @@ def cmd_asic(args: argparse.Namespace) -> int:
     from aimcgen.flows.asic_synth import SynthesisError
     from aimcgen.flows.pdk import CORNERS, PdkNotFound
     from aimcgen.sim.verify.cocotb_setup import SimulatorUnavailable
-    from aimcgen.spec import SpecError
 
-    try:
-        spec = load_spec(args)
-    except (SpecError, OSError, ValueError, KeyError) as e:
-        print(f"aimcgen asic: {e}", file=sys.stderr)
-        return 2
+    spec = load_spec(args)                  # SpecError: one line, exit 2 (cli.main / common.run_command)
     corners = [c.strip() for c in args.corners.split(",") if c.strip()]
     bad = [c for c in corners if c not in CORNERS]
     if bad or not corners:
-        print(f"aimcgen asic: --corners {args.corners}: unknown corner(s) {', '.join(bad) or '(none)'} "
-              f"(allowed: {', '.join(CORNERS)})", file=sys.stderr)
-        return 2
+        return error(f"--corners {args.corners}: unknown corner(s) {', '.join(bad) or '(none)'} "
+                     f"(allowed: {', '.join(CORNERS)})")
     if getattr(args, "tiny_tapeout", False):
         from aimcgen.boards.emulation import DEFAULT_BAUD
         from aimcgen.rtl.uart import uart_divisor
         try:                                # the UART must reach its baud at the spec clock: check before the flow
             uart_divisor(spec.design.clock_mhz * 1e6, DEFAULT_BAUD)
         except ValueError as e:
-            print(f"aimcgen asic: --tiny-tapeout: {e}", file=sys.stderr)
-            return 2
+            return error(f"--tiny-tapeout: {e}")
     try:
         report = run_asic(spec, Path(args.out) / spec.name / "asic", corners=corners, pdk_dir=args.pdk,
                           require_sta=getattr(args, "require_sta", False),
@@ -71,8 +64,7 @@ def cmd_asic(args: argparse.Namespace) -> int:
             write_tiny_tapeout(spec, Path(args.out) / spec.name / "tinytapeout", synthesize=True, pdk_dir=args.pdk,
                                progress=lambda m: print(f"aimcgen: {m}", flush=True))
     except SimulatorUnavailable as e:
-        print(f"aimcgen asic: --gate-level-sim: {e}", file=sys.stderr)
-        return 2
+        return error(f"--gate-level-sim: {e}")
     except (PdkNotFound, StaError, SynthesisError, AssertionError) as e:
         print(f"aimcgen asic: {e}", file=sys.stderr)
         return 1

@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 from aimcgen.cli.common import add_spec_options, load_spec
-from aimcgen.sim.eval.network import NetworkError, default_model_path, load_network
+from aimcgen.sim.eval.estimates import load_asic_report
+from aimcgen.sim.eval.network import (NetworkError, attach_test_set, checked_test_set, default_model_path,
+                                      load_network)
 from aimcgen.sim.eval.report import evaluate
 from aimcgen.sim.verify.cocotb_setup import unavailable_reason
-from aimcgen.sim.eval.estimates import load_asic_report
+from aimcgen.staging import staged_directory
 
 
 def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
@@ -41,33 +43,29 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def load_eval_network(model: Path | None, test_npz: Path | None):
-    """The network with its test set: from the model file, else from `test_npz`, else the digits test set.
-    Raises NetworkError, OSError or KeyError with a message for the user."""
-    import numpy as np
-
-
+    """The network with its checked test set: from `test_npz` when given, else from the model file, else
+    (a model with no test set at all) the digits test set. Raises NetworkError naming the file."""
     net = load_network(model or default_model_path())
-    test = test_npz or (None if "x_test" in net.meta else default_model_path())
-    if test is not None:
-        with np.load(test) as data:
-            for key in ("x_test", "y_test", "x_calib"):
-                if key in data:
-                    net.meta[key] = data[key]
-    if net.meta["x_test"].reshape(len(net.meta["x_test"]), -1).shape[1] != net.in_features:
-        raise NetworkError(f"test set has {net.meta['x_test'].shape[1:]} features, the network takes "
-                           f"{net.in_features}")
+    if test_npz is not None:
+        attach_test_set(net, test_npz)
+        source = str(test_npz)
+    elif "x_test" in net.meta or "y_test" in net.meta:
+        source = str(model or default_model_path())
+    else:
+        attach_test_set(net, default_model_path())
+        source = "the digits test set (the model carries none; give its own with --test-npz)"
+    checked_test_set(net, source)
     return net
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-
     if args.seeds < 1:
         print(f"aimcgen: error: --seeds = {args.seeds}: must be >= 1", file=sys.stderr)
         return 2
     spec = load_spec(args)
     try:
         net = load_eval_network(args.model, args.test_npz)
-    except (NetworkError, OSError, KeyError) as exc:
+    except NetworkError as exc:
         print(f"aimcgen: error: {exc}", file=sys.stderr)
         return 2
     problem = _check_rtl_and_asic_options(args, spec)
@@ -80,8 +78,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
 
-    report = evaluate(spec, net, out, seeds=args.seeds, progress=progress, plots=not args.no_plots,
-                      rtl_check=args.rtl_check, simulator=args.simulator, asic_report=args.asic_report)
+    with staged_directory(out) as tmp:          # complete or not at all; OutputError names a bad --out
+        report = evaluate(spec, net, tmp, seeds=args.seeds, progress=progress, plots=not args.no_plots,
+                          rtl_check=args.rtl_check, simulator=args.simulator, asic_report=args.asic_report)
     print(f"wrote {out}/report.json, report.md" + ("" if args.no_plots else " and plots"))
     if "rtl_check" in report and not report["rtl_check"]["passed"]:
         print("aimcgen: RTL cross-check failed: " + "; ".join(report["rtl_check"]["mismatches"][:3]),

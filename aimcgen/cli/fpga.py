@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from aimcgen.boards import BOARDS, DEFAULT_BAUD
-from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.cli.common import add_spec_options, error, load_spec
 
 DESCRIPTION = """\
 Build the FPGA emulation of a design: the accelerator with emulated analog tiles, a UART-to-Wishbone bridge
@@ -31,7 +31,7 @@ def add_fpga_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate of the host link (default: {DEFAULT_BAUD})")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default: 1)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed, 0..2^31-1 (default: 1)")
     p.add_argument("--periphery", action="store_true",
                    help="build the timing harness of the periphery alone (analog ports registered at "
                         "stand-ins, no emulated tiles) into OUT/<design>/fpga/<board>_periphery/: Fmax of the "
@@ -42,13 +42,8 @@ def add_fpga_parser(subparsers) -> argparse.ArgumentParser:
 
 def cmd_fpga(args: argparse.Namespace) -> int:
     from aimcgen.flows.fpga import FlowError, ToolMissing, build_fpga
-    from aimcgen.spec import SpecError
 
-    try:
-        spec = load_spec(args)
-    except (SpecError, OSError) as exc:
-        print(f"aimcgen fpga: error: {exc}", file=sys.stderr)
-        return 2
+    spec = load_spec(args)                  # SpecError: one line, exit 2 (cli.main / common.run_command)
 
     def progress(line: str) -> None:
         print(line, flush=True)
@@ -57,8 +52,7 @@ def cmd_fpga(args: argparse.Namespace) -> int:
         report = build_fpga(spec, args.board, args.out, progress=progress, baud=args.baud, seed=args.seed,
                             periphery=args.periphery)
     except ToolMissing as exc:
-        print(f"aimcgen fpga: error: {exc}", file=sys.stderr)
-        return 2
+        return error(str(exc))
     except (FlowError, ValueError) as exc:
         print(f"aimcgen fpga: error: {exc}", file=sys.stderr)
         return 1

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
-from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.cli.common import OptionError, add_spec_options, error, load_spec
 from aimcgen.spec import SpecError
 from aimcgen.cli.evaluate import load_eval_network
 from aimcgen.sim.eval.network import NetworkError
@@ -62,7 +61,6 @@ def _times(text: str) -> list[float]:
 
 
 def _overrides(items: list[str]) -> dict[str, list]:
-
     overrides: dict[str, list] = {}
     for item in items:
         path, values = parse_override(item)
@@ -72,58 +70,61 @@ def _overrides(items: list[str]) -> dict[str, list]:
     return overrides
 
 
-def _error(message: str) -> int:
-    print(f"aimcgen: error: {message}", file=sys.stderr)
-    return 2
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
-
     if args.seeds < 1:
-        return _error(f"--seeds = {args.seeds}: must be >= 1")
+        return error(f"--seeds = {args.seeds}: must be >= 1")
     if args.scheduler is None and args.workers < 1:
-        return _error(f"--workers = {args.workers}: must be >= 1")
+        return error(f"--workers = {args.workers}: must be >= 1")
     base = load_spec(args)
     times = _times(args.times)
     points = expand(base, _overrides(args.overrides))
     try:
         net = load_eval_network(None if args.model == "digits" else Path(args.model), args.test_npz)
-    except (NetworkError, OSError, KeyError) as exc:
-        return _error(str(exc))
+    except NetworkError as exc:
+        return error(str(exc))
     try:
-        from distributed import Client, LocalCluster
+        import distributed  # noqa: F401  (checked before the work, used by _run_on_dask)
         if not args.no_plot:
             import matplotlib  # noqa: F401  (checked before the work, used after it)
     except ImportError as exc:
-        return _error(f"`aimcgen sweep` needs {exc.name}: pip install 'aimcgen[sweep,eval]'")
+        return error(f"`aimcgen sweep` needs {exc.name}: pip install 'aimcgen[sweep,eval]'")
 
     start = time.monotonic()
 
     def progress(line: str) -> None:
         print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
 
-
     progress(f"{len(points)} point(s) x {args.seeds} seed(s) = {len(points) * args.seeds} tasks, "
              f"{len(times)} drift time(s) each")
+    out = args.out / base.name / "sweep"
+    try:
+        with staged_directory(out) as tmp:      # a bad --out fails here, before the sweep runs
+            result = _run_on_dask(args, points, net, base.name, times, progress)
+            written = write_sweep(result, tmp, plot=not args.no_plot)
+    except OptionError as exc:                  # raised inside, so the staging folder is discarded
+        return error(str(exc))
+    print(f"wrote {out}/: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def _run_on_dask(args: argparse.Namespace, points, net, design: str, times: list[float], progress) -> dict:
+    """run_sweep on the --scheduler's cluster or a local one of --workers processes, closed afterwards."""
+    from distributed import Client, LocalCluster
+
     if args.scheduler:
         try:
             client = Client(args.scheduler, timeout="10s")
         except (OSError, TimeoutError) as exc:
-            return _error(f"--scheduler {args.scheduler}: cannot connect: {exc}")
+            raise OptionError(f"--scheduler {args.scheduler}: cannot connect: {exc}") from None
         cluster = None
     else:
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
-        result = run_sweep(client, points, net, design=base.name, seeds=args.seeds, times=times,
-                           compensation=not args.no_compensation, progress=progress)
+        return run_sweep(client, points, net, design=design, seeds=args.seeds, times=times,
+                         compensation=not args.no_compensation, progress=progress)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    out = args.out / base.name / "sweep"
-    with staged_directory(out) as tmp:
-        written = write_sweep(result, tmp, plot=not args.no_plot)
-    print(f"wrote {out}/: {', '.join(p.name for p in written)}")
-    return 0

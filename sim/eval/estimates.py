@@ -101,7 +101,12 @@ def load_asic_report(path, design: str | None = None) -> dict:
     synthesis.total.area_um2 or is of another design than `design` (the synthesis is of the design spec
     itself, so another design's area says nothing)."""
     path = Path(path)
-    report = json.loads(path.read_text())
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the ASIC report: {exc.strerror or exc}") from None
+    except ValueError as exc:           # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: not a JSON ASIC report (asic_report.json of `aimcgen asic`): {exc}") from None
     try:
         area = float(report["synthesis"]["total"]["area_um2"])
     except (KeyError, TypeError, ValueError) as exc:

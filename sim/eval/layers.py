@@ -21,6 +21,23 @@ class NetworkError(ValueError):
     """A model file cannot be read as a chain of dense layers; the message says why."""
 
 
+def _finite(what: str, values: np.ndarray) -> None:
+    """NaN or inf weights would map to meaningless conductances and report a meaningless accuracy."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise NetworkError(f"{what}: {int(bad.sum())} value(s) are NaN or inf (first at index {list(first)}); "
+                           f"weights and biases must be finite")
+
+
+def _numbers(what: str, values) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NetworkError(f"{what}: must be an array of numbers, got "
+                           f"{getattr(values, 'dtype', type(values).__name__)}") from None
+
+
 @dataclass
 class DenseLayer:
     weight: np.ndarray              # (in, out)
@@ -28,14 +45,16 @@ class DenseLayer:
     activation: str = "none"
 
     def __post_init__(self):
-        self.weight = np.asarray(self.weight, dtype=np.float64)
-        if self.weight.ndim != 2:
-            raise NetworkError(f"dense layer weight: expected a matrix, got shape {self.weight.shape}")
+        self.weight = _numbers("dense layer weight", self.weight)
+        if self.weight.ndim != 2 or 0 in self.weight.shape:
+            raise NetworkError(f"dense layer weight: expected a non-empty matrix, got shape {self.weight.shape}")
         self.bias = (np.zeros(self.weight.shape[1]) if self.bias is None
-                     else np.asarray(self.bias, dtype=np.float64).reshape(-1))
+                     else _numbers("dense layer bias", self.bias).reshape(-1))
         if self.bias.shape != (self.weight.shape[1],):
             raise NetworkError(f"dense layer bias: expected shape ({self.weight.shape[1]},), "
                                f"got {self.bias.shape}")
+        _finite("dense layer weight", self.weight)
+        _finite("dense layer bias", self.bias)
         if self.activation not in ACTIVATIONS:
             raise NetworkError(f"activation {self.activation!r}: must be one of {ACTIVATIONS}")
 
@@ -63,6 +82,15 @@ class DenseLayer:
         return f"{self.out_features}{'(relu)' if self.activation == 'relu' else ''}"
 
 
+def _check_geometry(pads: tuple, strides: tuple, dilations: tuple) -> None:
+    """Four pads >= 0, two strides and two dilations >= 1: others divide by zero or index backwards."""
+    if len(pads) != 4 or min(pads) < 0:
+        raise NetworkError(f"conv layer: pads {pads}: expected 4 values >= 0 (top, left, bottom, right)")
+    for name, pair in (("strides", strides), ("dilations", dilations)):
+        if len(pair) != 2 or min(pair) < 1:
+            raise NetworkError(f"conv layer: {name} {pair}: expected 2 values >= 1 (h, w)")
+
+
 @dataclass
 class ConvLayer:
     """2D convolution (ONNX Conv, NCHW, group 1) computed by im2col on the kernel matrix."""
@@ -75,18 +103,21 @@ class ConvLayer:
     dilations: tuple = (1, 1)
 
     def __post_init__(self):
-        self.kernel = np.asarray(self.kernel, dtype=np.float64)
-        if self.kernel.ndim != 4:
+        self.kernel = _numbers("conv layer kernel", self.kernel)
+        if self.kernel.ndim != 4 or 0 in self.kernel.shape:
             raise NetworkError(f"conv layer kernel: expected (F, C, kh, kw), got shape {self.kernel.shape}")
         f, c, kh, kw = self.kernel.shape
         self.in_shape = tuple(int(v) for v in self.in_shape)
-        if len(self.in_shape) != 3 or self.in_shape[0] != c:
-            raise NetworkError(f"conv layer: input shape {self.in_shape} is not (C={c}, H, W)")
+        if len(self.in_shape) != 3 or self.in_shape[0] != c or min(self.in_shape) < 1:
+            raise NetworkError(f"conv layer: input shape {self.in_shape} is not (C={c}, H, W) with H, W >= 1")
         self.pads, self.strides, self.dilations = (tuple(int(v) for v in t)
                                                    for t in (self.pads, self.strides, self.dilations))
-        self.bias = np.zeros(f) if self.bias is None else np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        _check_geometry(self.pads, self.strides, self.dilations)
+        self.bias = np.zeros(f) if self.bias is None else _numbers("conv layer bias", self.bias).reshape(-1)
         if self.bias.shape != (f,):
             raise NetworkError(f"conv layer bias: expected shape ({f},), got {self.bias.shape}")
+        _finite("conv layer kernel", self.kernel)
+        _finite("conv layer bias", self.bias)
         if self.activation not in ACTIVATIONS:
             raise NetworkError(f"activation {self.activation!r}: must be one of {ACTIVATIONS}")
         if min(self.out_hw) < 1:

@@ -66,8 +66,27 @@ def conv_layer(node, attrs: dict, consts: dict, shape: tuple | None) -> ConvLaye
         pads = (t, l, b, r)
     else:
         raise NetworkError(f"{name}: auto_pad = {auto_pad!r} is not supported")
-    bias = consts.get(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    return ConvLayer(kernel, bias, shape, "none", pads, strides, dilations)
+    return ConvLayer(kernel, _optional_constant(node, 2, consts, "bias"), shape, "none", pads, strides, dilations)
+
+
+def _optional_constant(node, index: int, consts: dict, what: str) -> np.ndarray | None:
+    """Input `index` of `node` as a constant, None when absent; a computed input cannot be mapped to
+    conductances, so it is refused rather than dropped or left to a KeyError."""
+    if len(node.input) <= index or not node.input[index]:
+        return None
+    if node.input[index] not in consts:
+        raise NetworkError(f"{node.op_type} {node.name!r}: {what} {node.input[index]!r} is not a constant "
+                           f"(an initializer or a Constant node); only constant weights and biases are supported")
+    return consts[node.input[index]]
+
+
+def _broadcast_bias(node, bias: np.ndarray, n: int) -> np.ndarray:
+    """A bias of one value or one per output (any shape of that size), as the layer's (n,) vector."""
+    flat = bias.reshape(-1)
+    if flat.size not in (1, n):
+        raise NetworkError(f"{node.op_type} {node.name!r}: bias of shape {bias.shape} does not broadcast to the "
+                           f"layer's {n} outputs")
+    return np.broadcast_to(flat, (n,)).copy()
 
 
 def _reshaped(node, consts: dict, shape: tuple | None) -> tuple | None:
@@ -86,6 +105,30 @@ def _reshaped(node, consts: dict, shape: tuple | None) -> tuple | None:
     return tuple(dims)
 
 
+def _read_model(onnx, path):
+    """The parsed ModelProto; a file that is not one (text, truncated) raises NetworkError naming it."""
+    from google.protobuf.message import DecodeError     # onnx's own dependency: optional like onnx
+
+    try:
+        return onnx.load(str(path))
+    except (DecodeError, ValueError) as exc:
+        raise NetworkError(f"{path}: not a valid ONNX model (truncated or another format: {exc})") from None
+
+
+def _constants(numpy_helper, graph) -> dict[str, np.ndarray]:
+    """Initializers and Constant nodes as float64 arrays; a damaged tensor names itself."""
+    tensors = [(init.name, init) for init in graph.initializer]
+    tensors += [(node.output[0], attr.t) for node in graph.node if node.op_type == "Constant"
+                for attr in node.attribute if attr.name == "value"]
+    consts = {}
+    for name, tensor in tensors:
+        try:
+            consts[name] = numpy_helper.to_array(tensor).astype(np.float64)
+        except (ValueError, TypeError) as exc:
+            raise NetworkError(f"constant tensor {name!r}: cannot be read as numbers ({exc})") from None
+    return consts
+
+
 def load_onnx(path) -> Network:
     """The chain of layers of an ONNX model (see the module docstring)."""
     try:
@@ -93,14 +136,8 @@ def load_onnx(path) -> Network:
         from onnx import numpy_helper
     except ImportError as exc:          # pragma: no cover - depends on the environment
         raise NetworkError("reading ONNX models needs the onnx package (pip install onnx)") from exc
-    model = onnx.load(str(path))
-    graph = model.graph
-    consts = {init.name: numpy_helper.to_array(init).astype(np.float64) for init in graph.initializer}
-    for node in graph.node:             # Constant nodes are initializers too
-        if node.op_type == "Constant":
-            for attr in node.attribute:
-                if attr.name == "value":
-                    consts[node.output[0]] = numpy_helper.to_array(attr.t).astype(np.float64)
+    graph = _read_model(onnx, path).graph
+    consts = _constants(numpy_helper, graph)
     shape = _input_shape(graph, consts)
     layers: list = []
     for node in graph.node:
@@ -119,9 +156,8 @@ def load_onnx(path) -> Network:
                 raise NetworkError(f"Gemm {node.name!r}: weight {node.input[1]!r} is not a constant")
             w = w.T if attrs.get("transB", 0) else w
             w = w * attrs.get("alpha", 1.0)
-            b = np.zeros(w.shape[1])
-            if len(node.input) > 2 and node.input[2]:
-                b = np.broadcast_to(consts[node.input[2]] * attrs.get("beta", 1.0), (w.shape[1],)).copy()
+            c = _optional_constant(node, 2, consts, "bias")
+            b = None if c is None else _broadcast_bias(node, c * attrs.get("beta", 1.0), w.shape[1])
             layers.append(DenseLayer(w, b))
             shape = (w.shape[1],)
         elif op == "MatMul":
@@ -135,7 +171,7 @@ def load_onnx(path) -> Network:
             if bias is None or not layers or layers[-1].activation != "none":
                 raise NetworkError(f"Add {node.name!r}: only a constant bias right after Conv/MatMul/Gemm is "
                                    f"supported")
-            layers[-1].bias = layers[-1].bias + np.broadcast_to(bias.reshape(-1), layers[-1].bias.shape)
+            layers[-1].bias = layers[-1].bias + _broadcast_bias(node, bias, len(layers[-1].bias))
         elif op == "Relu":
             if not layers:
                 raise NetworkError("Relu before the first layer is not supported")

@@ -18,6 +18,7 @@ import numpy as np
 from aimcgen.sim.eval.backends import (FloatBackend, GoldenBackend, PhysicsBackend, accuracy, attribution)
 from aimcgen.sim.eval.estimates import estimate, load_asic_report
 from aimcgen.sim.eval.mapping import map_network
+from aimcgen.sim.eval.network import checked_test_set
 from aimcgen.spec import DesignSpec
 
 DAY, YEAR = 86400.0, 365.25 * 86400.0
@@ -26,12 +27,8 @@ ADC_BITS = [4, 5, 6, 7, 8, 10]
 
 
 def _dataset(network):
-    meta = network.meta
-    if "x_test" not in meta or "y_test" not in meta:
-        raise ValueError("the model file carries no test set (x_test, y_test); evaluation needs one")
-    x, y = np.asarray(meta["x_test"], dtype=np.float64), np.asarray(meta["y_test"]).astype(np.int64)
-    calib = np.asarray(meta.get("x_calib", x[:256]), dtype=np.float64)
-    return x, y, calib
+    """x_test, y_test, x_calib, checked (NetworkError naming the array) before anything is written."""
+    return checked_test_set(network)
 
 
 def _stats(values) -> dict:
@@ -52,9 +49,9 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int = 5, progre
              plots: bool = True, adc_bits=ADC_BITS, drift_times=DRIFT_TIMES, attribution_seeds=None,
              rtl_check: int = 0, simulator: str = "verilator", asic_report=None) -> dict:
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     x, y, calib = _dataset(network)
     asic = load_asic_report(asic_report, spec.name) if asic_report is not None else None
+    out_dir.mkdir(parents=True, exist_ok=True)
     mapping = map_network(network, spec, calib)
     report = {"design": spec.name, "network": {"name": network.name, "layers": network.describe(),
                                                "test_samples": int(len(y))},
