@@ -55,7 +55,7 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int = 5, progre
     mapping = map_network(network, spec, calib)
     report = {"design": spec.name, "network": {"name": network.name, "layers": network.describe(),
                                                "test_samples": int(len(y))},
-              "seeds": seeds, "mapping": mapping.report()}
+              "seeds": seeds, "mapping": mapping.report(), "placement": PLACEMENT_NOTE}
     progress(f"[1/6] mapped {network.describe()} onto {mapping.tiles} tiles of {spec.tile.rows}x{spec.tile.cols}")
     float_acc = accuracy(FloatBackend(network), x, y)
     golden = GoldenBackend(mapping, noise=True)
@@ -119,10 +119,16 @@ def _time(t: float) -> str:
     return f"{t:.3g} s"
 
 
+# What every figure of this report describes: not the chip the spec specifies (that is `aimcgen deploy`).
+PLACEMENT_NOTE = ("per layer: each layer on a tile grid of its own (a copy of the spec with its own noise seed), "
+                  "not the deployed placement on the spec's grid; for the chip itself run `aimcgen deploy`")
+
+
 def markdown(r: dict) -> str:
     a, m, e = r["accuracy"], r["mapping"], r["estimates"]
     lines = [f"# Evaluation of {r['network']['name']} ({r['network']['layers']}) on {r['design']}", "",
              f"{r['network']['test_samples']} test samples; physics model over {r['seeds']} seeds (chips).", "",
+             f"Placement: {r.get('placement', PLACEMENT_NOTE)}", "",
              "## Mapping", "",
              f"{m['tiles_used']} tiles of {m['tile'][0]}x{m['tile'][1]} (spec grid: {m['tiles_in_spec_grid']}, "
              f"{'fits' if m['fits_spec_grid'] else 'does not fit: layers need more tiles or reprogramming'}); "
