@@ -2,44 +2,19 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.contract.aimc_registers import MAGIC, col_stride, spec_hash
-from aimcgen.sim.verify.amaranth_macro import serve_macro
 from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.contract.postproc import unity_scale
-from aimcgen.sim.verify.wishbone_master import WishboneError, wb_read, wb_write
+from aimcgen.sim.verify.wishbone_master import WishboneError
 from aimcgen.spec import from_dict
+from amaranth_registers import Host, signed32, simulate
 
 SPEC = {"tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1},
         "input": {"bits": 4}, "adc": {"count": 2, "bits": 6, "full_scale": 32},
         "postproc": {"activation": "none", "scale_bits": 8, "scale_frac_bits": 2}, "noise": {"sigma_lsb": 1.0}}
-
-
-def signed32(value, bits):
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
-
-
-class Host:
-    """Register access by name, as firmware would do it."""
-
-    def __init__(self, ctx, dut):
-        self.ctx, self.bus, self.map = ctx, dut.bus, dut.regmap
-
-    async def read(self, register):
-        return await wb_read(self.ctx, self.bus, self.map.register(register).address)
-
-    async def write(self, register, value):
-        await wb_write(self.ctx, self.bus, self.map.register(register).address, value)
-
-    async def write_window(self, window, index, value):
-        await wb_write(self.ctx, self.bus, self.map.window(window).address + 4 * index, value)
-
-    async def read_window(self, window, index):
-        return await wb_read(self.ctx, self.bus, self.map.window(window).address + 4 * index)
 
 
 @pytest.mark.parametrize("coefficient_copy", [False, True])     # True: as in the FPGA emulation
@@ -82,10 +57,7 @@ def test_register_driven_mvms_equal_golden(coefficient_copy):
             info["bad_read"] = True
         info["errors_after"] = await host.read("ERRORS")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(firmware)
-    sim.run()
+    simulate(dut, firmware)
     expected = GoldenAccelerator(spec, w, scale, offset).run(xs)
     assert info["magic"] == MAGIC and info["hash"] == spec_hash(spec)
     assert info["tile"] & 0x7FF == spec.tile.rows
@@ -119,14 +91,7 @@ def test_program_verify_failures_are_reported_with_address():
         info["failures"] = await host.read("PROG_STATUS")
         info["addr"] = await host.read("PROG_FAIL_ADDR")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for i, macro in enumerate(macros):
-        async def server(ctx, i=i, macro=macro):
-            await serve_macro(ctx, getattr(dut, f"analog_{i}"), macro)
-        sim.add_testbench(server, background=True)
-    sim.add_testbench(firmware)
-    sim.run()
+    simulate(dut, firmware, macros=macros)
     assert info["errors"] & 0b100
     assert info["failures"] == 1
     assert info["addr"] == (2 << 16 | 6)
@@ -159,9 +124,6 @@ def test_layer_sequencer_through_registers():
                 pass
             got.append([signed32(await host.read_window("OUTPUT", 0), 32)])
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(firmware)
-    sim.run()
+    simulate(dut, firmware)
     expected = GoldenAccelerator(spec, w).run_layers(xs, layers)
     np.testing.assert_array_equal(np.array(got), expected)

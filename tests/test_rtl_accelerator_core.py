@@ -3,13 +3,12 @@ equal the golden accelerator (tile grid, partial sums, post-processing) bit for 
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from aimcgen.rtl.accelerator_core import AcceleratorCore
-from aimcgen.sim.verify.amaranth_macro import serve_macro
 from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.spec import from_dict
+from amaranth_registers import simulate
 
 from amaranth_streams import send
 
@@ -68,15 +67,7 @@ def run_core(spec, w, scale, offset, xs, *, emulated, out_stall=0.0, layers=None
         else:
             raise AssertionError(f"only {len(outputs)} of {len(xs)} output vectors after {max_cycles} cycles")
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for i, macro in enumerate(macros):
-        async def server(ctx, i=i, macro=macro):
-            await serve_macro(ctx, getattr(dut, f"analog_{i}"), macro)
-        sim.add_testbench(server, background=True)
-    sim.add_testbench(host)
-    sim.add_testbench(sink)
-    sim.run()
+    simulate(dut, host, sink, macros=macros)
     return np.array(outputs)
 
 

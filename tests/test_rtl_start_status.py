@@ -12,16 +12,14 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from aimcgen.contract.aimc_registers import col_stride
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.rtl.accelerator_core import AcceleratorCore
 from aimcgen.sim.models.golden import GoldenAccelerator
-from aimcgen.sim.verify.amaranth_macro import serve_macro
 from aimcgen.sim.verify.macro_model import MacroModel, stuck_devices
-from aimcgen.sim.verify.wishbone_master import wb_read, wb_write
 from aimcgen.spec import from_dict
+from amaranth_registers import Host as RegisterHost, signed32, simulate
 
 SPEC = {"tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1},
         "input": {"bits": 4}, "adc": {"count": 2, "bits": 6, "full_scale": 32},
@@ -30,28 +28,11 @@ BUSY, IN_FREE = 0b001, 0b010
 LAYERS = [(0, 3), (3, 1)]
 
 
-def signed32(value, bits=32):
-    value &= (1 << bits) - 1
-    return value - (1 << bits) if value >> (bits - 1) else value
-
-
-class Host:
-    """Register access by name, as firmware would do it."""
-
-    def __init__(self, ctx, dut):
-        self.ctx, self.bus, self.map = ctx, dut.bus, dut.regmap
-
-    async def read(self, register):
-        return await wb_read(self.ctx, self.bus, self.map.register(register).address)
-
-    async def write(self, register, value):
-        await wb_write(self.ctx, self.bus, self.map.register(register).address, value)
-
-    async def write_window(self, window, index, value):
-        await wb_write(self.ctx, self.bus, self.map.window(window).address + 4 * index, int(value) & 0xFFFFFFFF)
+class Host(RegisterHost):
+    """Register access by name; windows read back as signed 32-bit values."""
 
     async def read_window(self, window, index):
-        return signed32(await wb_read(self.ctx, self.bus, self.map.window(window).address + 4 * index))
+        return signed32(await super().read_window(window, index))
 
     async def write_input(self, x):
         for i, value in enumerate(x):
@@ -66,17 +47,6 @@ class Host:
 
     async def read_output(self, n):
         return [await self.read_window("OUTPUT", c) for c in range(n)]
-
-
-def run(dut, firmware, macros=()):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for i, macro in enumerate(macros):
-        async def server(ctx, i=i, macro=macro):
-            await serve_macro(ctx, getattr(dut, f"analog_{i}"), macro)
-        sim.add_testbench(server, background=True)
-    sim.add_testbench(firmware)
-    sim.run()
 
 
 def weights(spec, seed):
@@ -110,7 +80,7 @@ def test_busy_reads_1_after_the_start_ack_and_0_once_output_is_valid(layers):
             n = layers[-1][1] if layers else spec.logical_cols
             log.append((first, polls, after - before, await host.read_output(n)))
 
-    run(dut, firmware)
+    simulate(dut, firmware)
     golden = GoldenAccelerator(spec, w)
     expected = golden.run_layers(xs, layers) if layers else golden.run(xs).outputs
     for k, (first, polls, advanced, got) in enumerate(log):
@@ -160,7 +130,7 @@ def test_core_busy_has_no_gap_from_start_to_out_count(layers):
                 break
             await ctx.tick()
 
-    run(dut, host)
+    simulate(dut, host)
     busy = [b for b, _ in trace]
     assert trace[-1][1] == 2, "the two MVMs did not complete"
     assert all(busy[:-1]), f"busy fell at cycle {busy.index(0)} with OUT_COUNT = {trace[busy.index(0)][1]}"
@@ -204,7 +174,7 @@ def test_a_start_that_cannot_be_queued_sets_start_dropped_and_runs_nothing():
         info["out_next"] = await host.read_output(spec.logical_cols)
         info["errors_next"] = await host.read("ERRORS")
 
-    run(dut, firmware)
+    simulate(dut, firmware)
     expected = GoldenAccelerator(spec, w).run(xs).outputs
     assert info["status_full"] & BUSY and not info["status_full"] & IN_FREE
     assert not info["errors_before"] & dropped, "two starts fit the double buffer"
@@ -247,7 +217,7 @@ def test_a_start_during_a_layer_chain_sets_start_dropped():
         info["out_next"] = await host.read_window("OUTPUT", 0)
         info["errors_next"] = await host.read("ERRORS")
 
-    run(dut, firmware)
+    simulate(dut, firmware)
     expected = GoldenAccelerator(spec, w).run_layers(xs, LAYERS)
     assert info["errors"] & dropped
     assert info["count"] == 1 and info["out"] == expected[0][0]
@@ -285,7 +255,7 @@ def test_tolerance_above_the_weight_range_saturates(tolerance, lands, target, ok
         info["errors"] = await host.read("ERRORS")
         info["failures"] = await host.read("PROG_STATUS")
 
-    run(dut, firmware, macros)
+    simulate(dut, firmware, macros=macros)
     fail = dut.regmap.register("ERRORS").field("prog_verify_fail").mask
     assert info["prog_ctrl"] & 0xFF == tolerance, "PROG_CTRL.tolerance reads back as written"
     assert bool(info["errors"] & fail) == (not ok)
