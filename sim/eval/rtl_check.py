@@ -2,8 +2,8 @@
 
 The mapping gives every layer its own tile grid and noise seed (a copy of the spec, sim.eval.mapping), so
 each layer is checked on the emulated accelerator top generated from that layer's spec: the cocotb bench
-sim.verify.benches.network_bench programs the layer's weight and coefficient codes over Wishbone and runs the
-inputs as register-driven MVMs. The layer sequencer is not used: it chains layers on one grid with one
+sim.verify.benches.chip_program_bench programs the layer's weight and coefficient codes over Wishbone and runs the
+inputs as register-driven MVMs (one segment of one descriptor over every logical column). The layer sequencer is not used: it chains layers on one grid with one
 noise seed, which is not what the mapping (and so the golden back end) computes.
 
 Layer by layer, the RTL's output codes of every logical column must equal GoldenBackend's exactly
@@ -25,7 +25,7 @@ from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
 from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
 from aimcgen.sim.verify.emulated_top import write_emulated_top
 
-BENCH = "aimcgen.sim.verify.benches.network_bench"
+BENCH = "aimcgen.sim.verify.benches.chip_program_bench"
 MAX_MESSAGES = 10
 
 
@@ -36,10 +36,11 @@ def run_layer_on_rtl(layer: LayerMapping, inputs: np.ndarray, *, simulator: str,
     source, top, regmap = write_emulated_top(layer.spec, build_dir)
     config = write_bench_config(build_dir / f"config_{simulator}.json", layer.spec, regmap_json=str(regmap),
                                 weights=layer.weight_codes, scale=layer.scale, offset=layer.offset,
+                                segments=[{"descriptors": [[0, layer.spec.logical_cols]], "host_after": []}],
                                 inputs=inputs)
     result = run_bench(verilog_sources=[source], toplevel=top, test_module=BENCH, simulator=simulator,
                        build_dir=build_dir, extra_env={"AIMCGEN_BENCH_CONFIG": str(config)})
-    return {**result.report["test_network_layer"], "build_s": result.build_s, "run_s": result.run_s}
+    return {**result.report["test_chip_program"], "build_s": result.build_s, "run_s": result.run_s}
 
 
 def mismatches(layer: int, expected: np.ndarray, got: np.ndarray, positions: int = 1) -> list[str]:

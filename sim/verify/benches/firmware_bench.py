@@ -71,12 +71,10 @@ def landed_weights(spec: DesignSpec, models: list[MacroModel]) -> np.ndarray:
     return np.block([[models[r * C + c].weights for c in range(C)] for r in range(spec.array.row_tiles)])
 
 
-@cocotb.test()
-async def test_driver_on_rtl(dut):
-    spec, cfg = load_bench_config()
-    Clock(dut.clk, CLOCK_NS, unit="ns").start()
-    master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
-    models = serve_tiles(dut, spec, cfg.get("stuck"))
+async def start_c_driver(dut, master: WishboneMaster, spec: DesignSpec, library) -> tuple[dict, Driver]:
+    """Reset the top, count its cycles, and give the C driver (`library`) a HAL on the Wishbone master:
+    returns ({"n": cycles so far}, the Driver). A bus error answers the driver's access as one; a hung bus
+    (WishboneTimeout) fails the bench."""
     dut.inp__valid.value = 0
     dut.out__ready.value = 1
     dut.rst.value = 1
@@ -101,7 +99,16 @@ async def test_driver_on_rtl(dut):
             raise BusError(str(exc)) from exc
 
     bus = resume(access)                   # read(offset) and write(offset, value) alike
-    drv = Driver(cfg["library"], spec, read=bus, write=bus)
+    return cycles, Driver(library, spec, read=bus, write=bus)
+
+
+@cocotb.test()
+async def test_driver_on_rtl(dut):
+    spec, cfg = load_bench_config()
+    Clock(dut.clk, CLOCK_NS, unit="ns").start()
+    master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
+    models = serve_tiles(dut, spec, cfg.get("stuck"))
+    cycles, drv = await start_c_driver(dut, master, spec, cfg["library"])
     prog_verify_fail = aimc_register_map(spec).register("ERRORS").field("prog_verify_fail").mask
     result = {}
 

@@ -27,14 +27,12 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.task import bridge, resume
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.task import bridge
 
 from aimcgen.contract.chip_program import read_program
-from aimcgen.firmware.c_driver import BusError, Driver
-from aimcgen.sim.verify.benches.firmware_bench import BUS_TIMEOUT_CYCLES, CLOCK_NS, serve_tiles
+from aimcgen.sim.verify.benches.firmware_bench import BUS_TIMEOUT_CYCLES, CLOCK_NS, serve_tiles, start_c_driver
 from aimcgen.sim.verify.cocotb_run import load_bench_config, record_bench_report
-from aimcgen.sim.verify.cocotb_wishbone import WishboneError, WishboneMaster, WishboneTimeout
+from aimcgen.sim.verify.cocotb_wishbone import WishboneMaster
 
 
 @cocotb.test()
@@ -44,29 +42,7 @@ async def test_program_on_rtl(dut):
     Clock(dut.clk, CLOCK_NS, unit="ns").start()
     master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
     serve_tiles(dut, spec)
-    dut.inp__valid.value, dut.out__ready.value, dut.rst.value = 0, 1, 1
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
-    cycles = {"n": 0}
-
-    async def count():
-        while True:
-            await RisingEdge(dut.clk)
-            cycles["n"] += 1
-    cocotb.start_soon(count())
-
-    async def access(address, data=None):
-        try:
-            return await master.access(address, data)
-        except WishboneTimeout:
-            raise
-        except WishboneError as exc:
-            raise BusError(str(exc)) from exc
-
-    bus = resume(access)
-    drv = Driver(cfg["library"], spec, read=bus, write=bus)
+    cycles, drv = await start_c_driver(dut, master, spec, cfg["library"])
     result = {}
 
     def firmware():
