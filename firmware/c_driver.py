@@ -22,6 +22,7 @@ from pathlib import Path
 from aimcgen.firmware.c_header_types import read_header
 from aimcgen.firmware.generate import write_firmware
 from aimcgen.spec import DesignSpec
+from aimcgen.firmware.program_c import CONV_FIELDS, conv_values, stride_of
 
 
 def driver_sources() -> tuple[Path, Path]:
@@ -83,7 +84,6 @@ def program_struct(program, max_batch: int = 64):
 
     The tables are those firmware.program_c writes as C source; the workspace holds `max_batch` inferences."""
     import numpy as np
-    from aimcgen.firmware.program_c import CONV_FIELDS, conv_values, stride_of
 
     keep = []
 

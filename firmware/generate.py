@@ -30,6 +30,9 @@ from pathlib import Path
 
 from aimcgen import __version__
 from aimcgen.spec import DesignSpec
+from aimcgen.contract.formats import datapath_formats
+from aimcgen.contract.aimc_registers import (ADC_KINDS, ENCODINGS, MAGIC, aimc_register_map, col_stride, spec_hash,
+                                             version_word)
 
 HEADER_SUFFIX = "_regs.h"
 
@@ -60,8 +63,6 @@ def _int_literal(value: int) -> str:
 
 def design_parameters(spec: DesignSpec) -> list[tuple[str, int, str]]:
     """(name, value, doc) of the spec's parameters that firmware needs, as `AIMC_CFG_<name>`."""
-    from aimcgen.contract.formats import datapath_formats
-    from aimcgen.contract.aimc_registers import ADC_KINDS, ENCODINGS, col_stride
 
     fmt = datapath_formats(spec)
     t, a, inp, adc, post = spec.tile, spec.array, spec.input, spec.adc, spec.postproc
@@ -102,7 +103,6 @@ def design_parameters(spec: DesignSpec) -> list[tuple[str, int, str]]:
 
 def c_header(spec: DesignSpec, regmap=None) -> str:
     """The C99 register header of `spec` (see the module docstring for the names)."""
-    from aimcgen.contract.aimc_registers import MAGIC, aimc_register_map, col_stride, spec_hash, version_word
 
     regmap = regmap if regmap is not None else aimc_register_map(spec)
     guard = f"AIMC_{spec.name.upper()}_REGS_H"
@@ -193,7 +193,6 @@ def _rdl_id(name: str) -> str:
 
 def systemrdl(spec: DesignSpec, regmap=None) -> str:
     """SystemRDL 2.0 of the register map: registers as `reg`, windows as `external mem` (32-bit entries)."""
-    from aimcgen.contract.aimc_registers import aimc_register_map, spec_hash
 
     regmap = regmap if regmap is not None else aimc_register_map(spec)
     lines = [
@@ -242,7 +241,6 @@ def systemrdl(spec: DesignSpec, regmap=None) -> str:
 
 def write_firmware(spec: DesignSpec, out_dir) -> dict[str, Path]:
     """Write `<name>_regs.h`, `<name>.rdl` and `<name>_regs.md` into `out_dir`; returns {kind: path}."""
-    from aimcgen.contract.aimc_registers import aimc_register_map
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

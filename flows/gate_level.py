@@ -18,6 +18,8 @@ from pathlib import Path
 
 from aimcgen.flows.asic_synth import nonzero_inits
 from aimcgen.flows.pdk import read_liberty_cells, verilog_cell_models
+from aimcgen.contract.aimc_registers import aimc_register_map
+from aimcgen.sim.verify.accelerator_runner import run_accelerator_bench
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
@@ -80,8 +82,6 @@ def run_gate_level_bench(spec, synth, liberty: Path, out_dir: Path, *, seed: int
     SimulatorUnavailable when Icarus is missing, AssertionError naming the failing tests when one fails."""
     import time
 
-    from aimcgen.contract.aimc_registers import aimc_register_map
-    from aimcgen.sim.verify.accelerator_runner import run_accelerator_bench
 
     out = Path(out_dir)
     model = write_gate_level_model(synth.netlist, synth.json_netlist, liberty, synth.top, out / f"{synth.top}.gls.v")

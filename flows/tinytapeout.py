@@ -19,6 +19,11 @@ from aimcgen.boards.emulation import DEFAULT_BAUD
 from aimcgen.boards.tinytapeout import (BUSY_PIN, ERROR_PIN, HEARTBEAT_PIN, RX_PIN, TX_PIN, TinyTapeoutTop,
                                        top_name)
 from aimcgen.spec import DesignSpec
+from aimcgen.flows.asic_synth import clean_name, module_names, synthesize
+from aimcgen import spec_toml
+from aimcgen.contract.aimc_registers import aimc_register_map
+from aimcgen.staging import staged_directory
+from aimcgen.flows.pdk import locate_pdk
 
 # TT block outlines in um (tt-support-tools tile_sizes.yaml, sky130); a 1x1 tile is 161 x 111.52 um.
 TILE_SIZES_UM = {"1x1": (161.00, 111.52), "1x2": (161.00, 225.76), "2x2": (334.88, 225.76),
@@ -36,7 +41,6 @@ def wrapper_verilog(spec: DesignSpec, *, baud: float = DEFAULT_BAUD, name: str |
     Amaranth names submodules `<top>.core.bridge` (escaped identifiers); they become `<top>__core__bridge`
     (as flows.asic_synth does), which every tool of TT's flow reads, and stay unique on the shuttle because
     they start with the top's name."""
-    from aimcgen.flows.asic_synth import clean_name, module_names
 
     text = verilog.convert(TinyTapeoutTop(spec, baud=baud), name=name or top_name(spec), emit_src=False)
     for old in sorted(module_names(text), key=len, reverse=True):
@@ -80,7 +84,6 @@ def synthesize_wrapper(spec: DesignSpec, work_dir: Path, pdk, *, baud: float = D
     """Synthesize the wrapper to sky130_fd_sc_hd with flows.asic_synth; returns its synthesis report.
 
     asic_synth names the top after the spec, so the same wrapper is written under that name for it."""
-    from aimcgen.flows.asic_synth import synthesize
 
     work_dir = Path(work_dir)
     src = work_dir / "rtl" / f"{spec.name}.v"
@@ -215,14 +218,10 @@ def write_tiny_tapeout(spec: DesignSpec, out_dir, *, baud: float = DEFAULT_BAUD,
     """Write the TT project folder `out_dir` (see the module doc); with `synthesize` the tile count comes from
     a sky130 synthesis of the wrapper (its area per submodule kept as synth.md), else from `estimate_area`.
     Returns the area summary (tt_area.json)."""
-    from aimcgen import spec_toml
-    from aimcgen.contract.aimc_registers import aimc_register_map
-    from aimcgen.staging import staged_directory
 
     project_v = wrapper_verilog(spec, baud=baud)
     synth_report = None
     if synthesize:
-        from aimcgen.flows.pdk import locate_pdk
 
         pdk = locate_pdk(pdk_dir, ("tt",))
         with tempfile.TemporaryDirectory(prefix="aimcgen-tt-") as work:

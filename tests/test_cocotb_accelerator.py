@@ -171,9 +171,8 @@ def test_cmd_sim_smoke(tmp_path, capsys, fast_simulator):
 
 def test_cmd_sim_rejects_a_missing_simulator(tmp_path, capsys, monkeypatch):
     from aimcgen.cli import sim as cli_sim
-    import aimcgen.sim.verify.cocotb_setup as setup
 
-    monkeypatch.setattr(setup, "unavailable_reason", lambda name: f"{name}: not installed here")
+    monkeypatch.setattr(cli_sim, "unavailable_reason", lambda name: f"{name}: not installed here")
     parser = argparse.ArgumentParser(prog="aimcgen")
     cli_sim.add_sim_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["sim", "--simulator", "icarus", "--out", str(tmp_path)])

@@ -128,13 +128,13 @@ def test_rst_n_resets_the_accelerator():
 def test_cli_writes_the_tt_folder_after_the_asic_flow(tmp_path, monkeypatch):
     """Wiring only: the ASIC flow and the synthesis are replaced here (test_asic_flow and the slow test below
     run them)."""
-    from aimcgen.flows import asic, pdk
+    from aimcgen.cli import asic as cli_asic
 
     spec_file = tmp_path / "spec.toml"
     spec_file.write_text('[design]\nname = "aimc_cli"\n')
     asic_runs = []
-    monkeypatch.setattr(asic, "run_asic", lambda spec, out, **kw: asic_runs.append(out) or {"sta": {"corners": []}})
-    monkeypatch.setattr(pdk, "locate_pdk", lambda *a, **kw: None)
+    monkeypatch.setattr(cli_asic, "run_asic", lambda spec, out, **kw: asic_runs.append(out) or {"sta": {"corners": []}})
+    monkeypatch.setattr(tt, "locate_pdk", lambda *a, **kw: None)
 
     def synthesize_wrapper(spec, work_dir, pdk, **kw):
         (work_dir / "synth.md").write_text("# synthesis\n")

@@ -10,6 +10,13 @@ from aimcgen import __version__, spec_toml
 from aimcgen.cli.common import add_spec_options, load_spec, run_command
 from aimcgen.presets import load_preset, preset_names
 from aimcgen.spec import describe_fields
+from aimcgen.flows.generate import generate
+from aimcgen.cli.asic import add_asic_parser
+from aimcgen.cli.deploy import add_deploy_parser
+from aimcgen.cli.evaluate import add_evaluate_parser
+from aimcgen.cli.fpga import add_fpga_parser
+from aimcgen.cli.sim import add_sim_parser
+from aimcgen.cli.sweep import add_sweep_parser
 
 DESCRIPTION = """\
 aimcgen generates the digital periphery of analog in-memory-compute accelerators from one design spec
@@ -19,7 +26,6 @@ Run `aimcgen generate` to build the default design, `aimcgen presets` to list th
 `aimcgen spec --fields` for every field a spec file may set."""
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from aimcgen.flows.generate import generate
 
     generate(load_spec(args), args.out, batch=args.batch, seed=args.seed)
     return 0
@@ -73,12 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
                              description="List the shipped presets with their main parameters.")
     presets.set_defaults(func=cmd_presets)
 
-    from aimcgen.cli.asic import add_asic_parser
-    from aimcgen.cli.deploy import add_deploy_parser
-    from aimcgen.cli.evaluate import add_evaluate_parser
-    from aimcgen.cli.fpga import add_fpga_parser
-    from aimcgen.cli.sim import add_sim_parser
-    from aimcgen.cli.sweep import add_sweep_parser
     add_sim_parser(sub)
     add_fpga_parser(sub)
     add_asic_parser(sub)

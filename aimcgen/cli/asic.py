@@ -7,6 +7,14 @@ import sys
 from pathlib import Path
 
 from aimcgen.cli.common import add_spec_options, error, load_spec
+from aimcgen.flows.asic import run_asic
+from aimcgen.flows.asic_sta import StaError
+from aimcgen.flows.asic_synth import SynthesisError
+from aimcgen.flows.pdk import CORNERS, PdkNotFound
+from aimcgen.sim.verify.cocotb_setup import SimulatorUnavailable
+from aimcgen.boards.emulation import DEFAULT_BAUD
+from aimcgen.rtl.uart import uart_divisor
+from aimcgen.flows.tinytapeout import write_tiny_tapeout
 
 
 def add_asic_parser(subparsers) -> argparse.ArgumentParser:
@@ -35,11 +43,6 @@ def add_asic_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_asic(args: argparse.Namespace) -> int:
-    from aimcgen.flows.asic import run_asic
-    from aimcgen.flows.asic_sta import StaError
-    from aimcgen.flows.asic_synth import SynthesisError
-    from aimcgen.flows.pdk import CORNERS, PdkNotFound
-    from aimcgen.sim.verify.cocotb_setup import SimulatorUnavailable
 
     spec = load_spec(args)                  # SpecError: one line, exit 2 (cli.main / common.run_command)
     corners = [c.strip() for c in args.corners.split(",") if c.strip()]
@@ -48,8 +51,6 @@ def cmd_asic(args: argparse.Namespace) -> int:
         return error(f"--corners {args.corners}: unknown corner(s) {', '.join(bad) or '(none)'} "
                      f"(allowed: {', '.join(CORNERS)})")
     if getattr(args, "tiny_tapeout", False):
-        from aimcgen.boards.emulation import DEFAULT_BAUD
-        from aimcgen.rtl.uart import uart_divisor
         try:                                # the UART must reach its baud at the spec clock: check before the flow
             uart_divisor(spec.design.clock_mhz * 1e6, DEFAULT_BAUD)
         except ValueError as e:
@@ -60,7 +61,6 @@ def cmd_asic(args: argparse.Namespace) -> int:
                           gate_level_sim=getattr(args, "gate_level_sim", False),
                           progress=lambda m: print(f"aimcgen: {m}", flush=True))
         if getattr(args, "tiny_tapeout", False):
-            from aimcgen.flows.tinytapeout import write_tiny_tapeout
             write_tiny_tapeout(spec, Path(args.out) / spec.name / "tinytapeout", synthesize=True, pdk_dir=args.pdk,
                                progress=lambda m: print(f"aimcgen: {m}", flush=True))
     except SimulatorUnavailable as e:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aimcgen.boards import BOARDS, DEFAULT_BAUD
 from aimcgen.cli.common import add_spec_options, error, load_spec
+from aimcgen.flows.fpga import FlowError, ToolMissing, build_fpga
 
 DESCRIPTION = """\
 Build the FPGA emulation of a design: the accelerator with emulated analog tiles, a UART-to-Wishbone bridge
@@ -41,7 +42,6 @@ def add_fpga_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_fpga(args: argparse.Namespace) -> int:
-    from aimcgen.flows.fpga import FlowError, ToolMissing, build_fpga
 
     spec = load_spec(args)                  # SpecError: one line, exit 2 (cli.main / common.run_command)
 

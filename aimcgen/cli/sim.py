@@ -25,6 +25,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from aimcgen import spec_toml
+from aimcgen.cli.common import add_spec_options, load_spec
+from aimcgen.flows.generate import write_verilog
+from aimcgen.contract.aimc_registers import aimc_register_map
+from aimcgen.sim.verify.accelerator_runner import run_accelerator_bench
+from aimcgen.sim.verify.cocotb_setup import SIMULATORS, unavailable_reason
+from aimcgen.spec import SpecError
 
 SIMULATOR_CHOICES = ("verilator", "icarus", "all")
 TOP_CHOICES = ("emulated", "analog", "both")
@@ -39,7 +46,6 @@ Files go to OUT/<design>/sim/."""
 
 def add_sim_parser(subparsers) -> argparse.ArgumentParser:
     """Add the `sim` subcommand to an argparse subparsers object; returns its parser."""
-    from aimcgen.cli.common import add_spec_options
 
     p = subparsers.add_parser("sim", help="run the cocotb benches of the generated Verilog against the golden "
                                           "model", description=DESCRIPTION,
@@ -135,13 +141,6 @@ def _waves(run_dir: Path) -> list[Path]:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from aimcgen import spec_toml
-    from aimcgen.cli.common import load_spec
-    from aimcgen.flows.generate import write_verilog
-    from aimcgen.contract.aimc_registers import aimc_register_map
-    from aimcgen.sim.verify.accelerator_runner import run_accelerator_bench
-    from aimcgen.sim.verify.cocotb_setup import SIMULATORS, unavailable_reason
-    from aimcgen.spec import SpecError
 
     try:
         spec = load_spec(args)

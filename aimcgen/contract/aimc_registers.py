@@ -61,6 +61,7 @@ from aimcgen import __version__
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.register_map import Field, MatrixLayout, Register, RegisterMap, VectorLayout, Window
 from aimcgen.spec import DesignSpec
+from aimcgen.spec_toml import dumps
 
 MAGIC = 0x41494D43                      # 'AIMC'
 ENCODINGS = {"pwm": 0, "bit_serial": 1}
@@ -71,7 +72,6 @@ REGISTER_SPAN = 0x100                   # plain registers live below this; windo
 
 def spec_hash(spec: DesignSpec) -> int:
     """First 32 bits of the SHA-256 of the resolved spec TOML: software checks it matches its build."""
-    from aimcgen.spec_toml import dumps
     return int.from_bytes(hashlib.sha256(dumps(spec).encode()).digest()[:4], "big")
 
 

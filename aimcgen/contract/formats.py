@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimcgen.spec import DesignSpec
+from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS, noise_multiplier
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,6 @@ class DatapathFormats:
 
 
 def datapath_formats(spec: DesignSpec) -> DatapathFormats:
-    from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS, noise_multiplier
     tile, inp, post = spec.tile, spec.input, spec.postproc
     levels = tile.conductance_levels
     drive_max = inp.max_magnitude if inp.encoding == "pwm" else 1
