@@ -218,3 +218,19 @@ def test_too_big_grids_are_refused_naming_the_fields(tmp_path, capsys, tables, w
 def test_grids_at_the_limits_stay_valid():
     assert from_dict({"tile": {"rows": 1024, "cols": 1024}, "array": {"row_tiles": 2, "col_tiles": 2}}).tiles == 4
     assert from_dict({"tile": {"rows": 16, "cols": 16}, "array": {"row_tiles": 16, "col_tiles": 8}}).tiles == MAX_TILES
+
+
+def test_layer_too_large_for_any_grid_names_the_layer_and_the_fix(tmp_path, capsys):
+    """A 784 -> 128 layer on 4 x 4 tiles needs 196 x 32 tiles: the message names the layer and tile size,
+    not an array field the user never set."""
+    rng = np.random.default_rng(0)
+    model = tmp_path / "big.npz"
+    np.savez(model, layer0_weight=rng.normal(size=(784, 128)), layer0_bias=np.zeros(128),
+             layer0_activation=np.array("none"), x_test=rng.normal(size=(4, 784)), y_test=np.zeros(4, dtype=int))
+    spec = tmp_path / "s.toml"
+    spec.write_text("[tile]\nrows = 4\ncols = 4\n[adc]\ncount = 2\n")
+    code = main(["evaluate", "--spec", str(spec), "--model", str(model), "--out", str(tmp_path / "o"),
+                 "--seeds", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "layer 0 (784 x 128)" in err and "use larger tiles" in err, err
+    assert "Traceback" not in err

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aimcgen.contract.formats import datapath_formats
-from aimcgen.spec import DesignSpec
+from aimcgen.spec import DesignSpec, SpecError
 from aimcgen.sim.eval.network import Network
 from aimcgen.sim.eval.quantize import DeviceLevels, quantize_layer
 
@@ -202,8 +202,13 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
                 raise ValueError(f"layer {i}: {w.shape[0]}x{w.shape[1]} needs {rt}x{ct} tiles, the grid is "
                                  f"{grid[0]}x{grid[1]}")
             rt, ct = grid
-        lspec = spec.replace(array={"row_tiles": rt, "col_tiles": ct},
-                             noise={"seed": (spec.noise.seed + 7919 * i) % ((1 << 32) - 1) or 1})
+        try:
+            lspec = spec.replace(array={"row_tiles": rt, "col_tiles": ct},
+                                 noise={"seed": (spec.noise.seed + 7919 * i) % ((1 << 32) - 1) or 1})
+        except SpecError as exc:         # the layer's own grid breaks a spec limit the user never set
+            raise SpecError(f"layer {i} ({w.shape[0]} x {w.shape[1]}) needs a grid of {rt} x {ct} tiles of "
+                            f"tile.rows x tile.cols = {spec.tile.rows} x {spec.tile.cols}, which no spec allows "
+                            f"({exc}); use larger tiles (tile.rows, tile.cols)") from None
         x_in = layer.patches(calib_x if i == 0 else acts[i - 1]) - x_zero   # what the crossbar integrates
         if weight_quantization == "mse":
             w_scale, w_codes, w_eff = quantize_layer(w, levels, x_in, dev_levels, per_column=per_column)
