@@ -202,8 +202,9 @@ host.load_coefficients(scale, offset)
 y = host.run(xs)                           # one MVM per row of xs
 ```
 
-The link protocol (frames with a sync byte, a read/write burst command, a byte address, data and a CRC-8,
-one status response per request) is documented in aimcgen's `aimcgen/contract/uart_protocol.py`.
+The link protocol, version 2 (frames with a sync byte, a tag the bridge echoes, a read/write burst command, a
+byte address, data and a CRC-8, one status response per request), is documented in aimcgen's
+`aimcgen/contract/uart_protocol.py`.
 
 Status pins: uo_out[0] busy, uo_out[1] error, uo_out[2] heartbeat. uio is unused (inputs).
 

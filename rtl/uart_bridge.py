@@ -4,7 +4,9 @@
 bytes on `tx` (to rtl.uart.UartTx) and is a Wishbone classic initiator on `bus` (rtl.wishbone). The frame
 format, the CRC and the status codes are defined once, in aimcgen/contract/uart_protocol.py; this module only
 implements them. The host sends one request and waits for its response: bytes that arrive while a frame
-executes or while its response goes out are dropped.
+executes or while its response goes out are dropped. The request's TAG and CMD bytes are kept in registers
+and echoed in the response header (two more header states, one byte each, at the same pace as every other
+byte), so a host can tell a late response from the answer it waits for.
 
 Per request frame: the data bytes are received into a byte-wide MAX_BURST-word buffer (a block RAM) while
 the CRC runs; after the CRC byte the command is checked (CRC, reserved bit, address alignment) and, if good,
@@ -86,6 +88,7 @@ class UartBridge(wiring.Component):
         wr = buffer.write_port()
 
         crc = Signal(8)
+        tag = Signal(8)
         cmd = Signal(8)
         word = Signal(32)
         byte_index = Signal(2)
@@ -128,6 +131,12 @@ class UartBridge(wiring.Component):
                 m.d.comb += receiving.eq(1)
                 with m.If(got & (byte == proto.REQUEST_SYNC)):
                     m.d.sync += crc.eq(0)
+                    m.next = "TAG"
+            with m.State("TAG"):
+                m.d.comb += [self.busy.eq(1), receiving.eq(1)]
+                self._frame_timeout(m, got, timer)
+                with m.If(got):
+                    m.d.sync += tag.eq(byte)
                     m.next = "CMD"
             with m.State("CMD"):
                 m.d.comb += [self.busy.eq(1), receiving.eq(1)]
@@ -205,6 +214,14 @@ class UartBridge(wiring.Component):
                 m.d.sync += [index.eq(0), byte_index.eq(0)]
                 with m.If(tx.ready):
                     m.d.sync += crc.eq(0)           # the CRC starts after SYNC
+                    m.next = "ECHO_TAG"
+            with m.State("ECHO_TAG"):
+                m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(tag)]
+                with m.If(tx.ready):
+                    m.next = "ECHO_CMD"
+            with m.State("ECHO_CMD"):
+                m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(cmd)]
+                with m.If(tx.ready):
                     m.next = "STATUS"
             with m.State("STATUS"):
                 m.d.comb += [self.busy.eq(1), tx.valid.eq(1), tx.payload.eq(status)]

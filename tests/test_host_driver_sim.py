@@ -110,16 +110,16 @@ class ProtocolModel:
 
     def write(self, data):
         assert data[0] == proto.REQUEST_SYNC and proto.crc8(data[1:-1]) == data[-1]
-        cmd, addr = data[1], int.from_bytes(data[2:6], "little")
-        count = (cmd & proto.COUNT_MASK) + 1
+        tag, cmd, addr = data[1], data[2], int.from_bytes(data[3:7], "little")
+        count = proto.command_count(cmd)
         self.requests.append((bool(cmd & proto.CMD_WRITE), addr, count))
         if cmd & proto.CMD_WRITE:
-            for i, word in enumerate(proto.decode_words(data[6:-1])):
+            for i, word in enumerate(proto.decode_words(data[7:-1])):
                 self.mem[addr + 4 * i] = word
-            self.out += proto.encode_response(proto.STATUS_OK, count)
+            self.out += proto.encode_response(tag, cmd, proto.STATUS_OK, count)
         else:
             words = [self.mem.get(addr + 4 * i, 0) for i in range(count)]
-            self.out += proto.encode_response(proto.STATUS_OK, count, words)
+            self.out += proto.encode_response(tag, cmd, proto.STATUS_OK, count, words)
 
     def read(self, n):
         data, self.out = bytes(self.out[:n]), self.out[n:]
@@ -136,3 +136,20 @@ def test_bursts_longer_than_a_frame_are_split():
     np.testing.assert_array_equal(host.read_window("OFFSET"), values)
     base = host.regmap.window("OFFSET").address
     assert board.requests == [(True, base, 64), (True, base + 256, 32), (False, base, 64), (False, base + 256, 32)]
+
+
+def test_late_response_on_the_simulated_link_is_dropped():
+    """A response to an earlier request (here injected as if it came late, after the host timed out) sits
+    in front of the board's answer: the driver drops it by its TAG, counts it and returns the board's words."""
+    spec = from_dict(SPEC)
+    with UartSimTransport(spec) as link:
+        host = AimcHost(link, spec=spec)
+        version = host.regmap.register("VERSION")
+        late = proto.encode_response(host.tag, 0x00, proto.STATUS_OK, 1, [0x1111])   # TAG of the last request
+        link.inject(late)
+        assert host.read("ID") == MAGIC
+        link.inject(proto.encode_response(host.tag - 1, 0x00, proto.STATUS_OK, 1, [0x2222]))
+        assert host.read("VERSION") == version.field("version").reset
+        assert host.read("SPEC_HASH") == host.regmap.register("SPEC_HASH").field("hash").reset
+        assert (host.stale, host.retried) == (2, 0)
+    assert link.framing_errors == 0

@@ -18,17 +18,19 @@ DEAD_WORDS = {0x31}            # ... and never answers
 
 def test_protocol_helpers():
     assert proto.crc8(b"123456789") == 0xF4
-    frame = proto.encode_write(0x40, [1, -1])
-    assert frame[0] == proto.REQUEST_SYNC and frame[1] == proto.CMD_WRITE | 1
-    assert frame[2:6] == bytes([0x40, 0, 0, 0]) and frame[10:14] == b"\xff\xff\xff\xff"
-    assert proto.crc8(frame[1:-1]) == frame[-1]
-    assert proto.encode_read(0, 64)[1] == 63
-    with pytest.raises(ValueError):
-        proto.encode_read(2)
-    with pytest.raises(ValueError):
-        proto.encode_read(0, 65)
-    assert proto.response_length(proto.STATUS_OK, 3, read=True) == 4 + 12
-    assert proto.response_length(proto.STATUS_CHECKSUM_ERROR, 0, read=True) == 4
+    frame = proto.encode_write(0x40, [1, -1], tag=0x9E)
+    assert frame[0] == proto.REQUEST_SYNC == 0xC3 and frame[1] == 0x9E and frame[2] == proto.CMD_WRITE | 1
+    assert frame[3:7] == bytes([0x40, 0, 0, 0]) and frame[11:15] == b"\xff\xff\xff\xff"
+    assert proto.crc8(frame[1:-1]) == frame[-1] and len(frame) == proto.REQUEST_OVERHEAD + 8 == 16
+    assert proto.encode_read(0, 64)[1:3] == bytes([0, 63]) and len(proto.encode_read(0)) == 8
+    for bad in ({"address": 2}, {"address": 0, "count": 65}, {"address": 0, "tag": 256}, {"address": 0, "tag": -1}):
+        with pytest.raises(ValueError):
+            proto.encode_read(**bad)
+    assert proto.response_length(0x02, 3) == 6 + 12                       # a 3-word read
+    assert proto.response_length(proto.CMD_WRITE | 2, 3) == 6             # a write: no DATA
+    response = proto.encode_response(7, 0x01, proto.STATUS_OK, 2, [5, 0xFFFFFFFF])
+    assert response[:5] == bytes([proto.RESPONSE_SYNC, 7, 0x01, 0, 2]) and response[-1] == proto.crc8(response[1:-1])
+    assert proto.decode_response(response) == proto.Response(7, 0x01, proto.STATUS_OK, 2, (5, 0xFFFFFFFF))
 
 
 class Harness:
@@ -98,18 +100,22 @@ class Harness:
         sim.run()
         return self
 
-    def responses(self, reads):
-        """Split the received bytes into (status, done, words) per request; `reads` says which were reads."""
+    def frames(self):
+        """The received bytes split into responses (each checked against the layout: SYNC, length, CRC)."""
         out, data = [], bytes(self.rx_bytes)
-        for read in reads:
-            assert data[0] == proto.RESPONSE_SYNC, data.hex()
-            status, done = data[1], data[2]
-            n = proto.response_length(status, done, read)
-            frame, data = data[:n], data[n:]
-            assert proto.crc8(frame[1:-1]) == frame[-1], "response CRC"
-            out.append((status, done, proto.decode_words(frame[3:-1])))
-        assert data == b"", f"unexpected bytes {data.hex()}"
+        while data:
+            n = proto.check_header(data[:proto.RESPONSE_HEADER])
+            out.append(proto.decode_response(data[:n]))
+            data = data[n:]
         return out
+
+    def responses(self, reads, tags=None):
+        """(status, done, words) per request; `reads` says which were reads, `tags` what TAG each sent (0)."""
+        frames = self.frames()
+        assert len(frames) == len(reads), frames
+        for frame, read, tag in zip(frames, reads, tags or [0] * len(reads)):
+            assert frame.tag == tag and frame.write != read, frame
+        return [(f.status, f.done, list(f.words)) for f in frames]
 
 
 @pytest.mark.parametrize("stall_tx", [False, True])
@@ -173,9 +179,9 @@ def test_address_beyond_the_bus_is_a_bus_error_without_a_cycle():
 
 def test_bad_command_and_timeout():
     h = Harness(bus_timeout=30)
-    body = bytes([proto.CMD_RESERVED]) + (0).to_bytes(4, "little")
+    body = bytes([0, proto.CMD_RESERVED]) + (0).to_bytes(4, "little")
     reserved = bytes([proto.REQUEST_SYNC]) + body + bytes([proto.crc8(body)])
-    body = bytes([0]) + (6).to_bytes(4, "little")
+    body = bytes([0, 0]) + (6).to_bytes(4, "little")
     unaligned = bytes([proto.REQUEST_SYNC]) + body + bytes([proto.crc8(body)])
     h.script = [("send", reserved), ("idle", 100), ("send", unaligned), ("idle", 100),
                 ("send", proto.encode_read(0x31 * 4, 2))]
@@ -194,3 +200,57 @@ def test_stalled_frame_is_dropped_silently():
     [(status, done, words)] = h.responses([True])
     assert (status, done, words) == (proto.STATUS_OK, 1, [0xD0000002])
     assert not any(a[1] for a in h.accesses)
+
+
+def test_response_echoes_tag_and_command():
+    """Each response carries its request's TAG and CMD as received, whatever the outcome (ok, checksum
+    error, bad command, bus error), and the CRC covers them; a stalled frame still recovers."""
+    h = Harness(frame_timeout=50)
+    corrupted = bytearray(proto.encode_write(0x10, [7], tag=0x42))
+    corrupted[-1] ^= 0x80
+    body = bytes([0xFF, proto.CMD_RESERVED | 1]) + (0).to_bytes(4, "little")
+    reserved = bytes([proto.REQUEST_SYNC]) + body + bytes([proto.crc8(body)])
+    h.script = [("send", proto.encode_write(0x20, [11, 12], tag=0x00)), ("idle", 300),
+                ("send", proto.encode_read(0x20, 2, tag=0xA5)), ("idle", 300),
+                ("send", bytes(corrupted)), ("idle", 100),
+                ("send", reserved), ("idle", 100),
+                ("send", proto.encode_read(0x2E * 4, 3, tag=0x3C)), ("idle", 300),
+                ("send", proto.encode_read(0x8, tag=0x77)[:4]), ("idle", 200),           # stalls: dropped
+                ("send", proto.encode_read(0x8, tag=0x78))]
+    h.run()
+    frames = h.frames()
+    assert [(f.tag, f.cmd, f.status, f.done, f.words) for f in frames] == [
+        (0x00, proto.CMD_WRITE | 1, proto.STATUS_OK, 2, ()),
+        (0xA5, 0x01, proto.STATUS_OK, 2, (11, 12)),
+        (0x42, proto.CMD_WRITE, proto.STATUS_CHECKSUM_ERROR, 0, ()),
+        (0xFF, proto.CMD_RESERVED | 1, proto.STATUS_BAD_COMMAND, 0, ()),
+        (0x3C, 0x02, proto.STATUS_BUS_ERROR, 2, (0xD000002E, 0xD000002F)),
+        (0x78, 0x00, proto.STATUS_OK, 1, (0xD0000002,)),
+    ]
+    for frame in frames:
+        proto.check_answer(frame, frame.tag, frame.cmd)
+
+
+def test_tag_echo_adds_no_cycles_per_byte():
+    """With tx always ready, the response bytes leave back to back except the buffer fetches of DATA: the
+    header (SYNC, TAG, CMD, STATUS, DONE) goes out one byte per cycle."""
+    h = Harness()
+    cycles = []
+
+    async def timed_sink(ctx):
+        tx, cycle = h.dut.tx, 0
+        ctx.set(tx.ready, 1)
+        while True:
+            _, _, valid, payload = await ctx.tick().sample(tx.valid, tx.payload)
+            cycle += 1
+            if valid:
+                h.rx_bytes.append(payload)
+                cycles.append(cycle)
+
+    h.sink = timed_sink
+    h.script = [("send", proto.encode_read(0x4, 1, tag=0x5A))]
+    h.run()
+    [frame] = h.frames()
+    assert (frame.tag, frame.status, frame.done) == (0x5A, proto.STATUS_OK, 1)
+    header = cycles[:proto.RESPONSE_HEADER]
+    assert header == list(range(header[0], header[0] + proto.RESPONSE_HEADER)), cycles

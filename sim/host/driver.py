@@ -25,15 +25,24 @@ per inference, a host_per_position (convolution) segment runs one MVM per im2col
 the host steps relu and clamp between segments. The caller quantizes the inputs (program.input) and takes
 the argmax of the output codes (host_final).
 
-Errors: a response with a checksum error or a lost/garbled response is retried (`retries` times, after
-waiting out the bridge's frame timeout and dropping stale bytes); a bus error raises `AimcBusError` (the
-address hit nothing, a read-only window was written, a value did not fit a window's word format, ...), a
-bus timeout `AimcLinkError`.
+Requests are tagged (protocol version 2): each request frame carries the next TAG (`self.tag`, mod 256) and
+only the response with that TAG answers it. A well-formed response with another TAG is a late answer to an
+earlier request (one the host timed out on): it is dropped, counted in `self.stale` and the driver reads on
+until its own response or the transport's timeout. Every field of the answer is checked (SYNC, DONE range,
+length, CRC, TAG, the echoed CMD, STATUS, DONE against the request's COUNT: uart_protocol.check_answer), so a
+short, garbled or inconsistent response is a link failure, never a wrong or missing word.
+
+Errors: a failed attempt (no response, a garbled or inconsistent response, a checksum error at the board) is
+retried (`retries` times, each a new frame with a new TAG, after waiting out the bridge's frame timeout and
+dropping buffered bytes); when every attempt failed `AimcLinkError` names what went wrong in each. A bus
+error raises `AimcBusError` (the address hit nothing, a read-only window was written, a value did not fit a
+window's word format, ...), a bus timeout or a bad command `AimcLinkError`.
 """
 
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -51,7 +60,11 @@ class TransportTimeout(TimeoutError):
 
 
 class AimcLinkError(RuntimeError):
-    """The link failed: garbled responses after all retries, a bus timeout, a bad command."""
+    """The link failed: no valid answer after all retries, a bus timeout, a bad command."""
+
+
+class _AttemptFailed(Exception):
+    """One request attempt got no valid answer (the message says why); the exchange retries."""
 
 
 class AimcBusError(AimcLinkError):
@@ -118,6 +131,8 @@ class AimcHost:
         self.retries, self.poll_limit = retries, poll_limit
         self.frames = 0
         self.retried = 0
+        self.stale = 0            # late responses (another request's TAG) dropped
+        self.tag = 0              # TAG of the last request frame sent; the next one sends tag + 1
 
     def close(self) -> None:
         close = getattr(self.transport, "close", None)
@@ -132,33 +147,56 @@ class AimcHost:
 
     # Frames -------------------------------------------------------------------------------------------
 
-    def _exchange(self, request: bytes, read: bool) -> tuple[int, int, list[int]]:
-        """Send one request, return (status, done, words); retries garbled or lost responses."""
-        last = None
+    def _exchange(self, request, read: bool) -> tuple[int, int, list[int]]:
+        """Send one request (`request(tag=...)` builds its frame: each attempt gets the next tag), return
+        (status, done, words) of its answer; retries failed attempts."""
+        reasons = []
         for attempt in range(self.retries + 1):
             if attempt:
                 self.retried += 1
                 self._resync()
+            self.tag = (self.tag + 1) & proto.TAG_MASK
+            frame = request(tag=self.tag)
             self.frames += 1
-            self.transport.write(request)
+            self.transport.write(frame)
             try:
-                head = self.transport.read(3)
-                if head[0] != proto.RESPONSE_SYNC:
-                    last = f"response starts with {head[0]:#04x}, not SYNC {proto.RESPONSE_SYNC:#04x}"
+                answer = self._answer(self.tag, frame[2])
+            except _AttemptFailed as exc:
+                reasons.append(str(exc))
+                continue
+            if answer.status == proto.STATUS_CHECKSUM_ERROR:
+                reasons.append("the board saw a request checksum error")
+                continue
+            return answer.status, answer.done, list(answer.words)
+        attempts = "; ".join(f"attempt {i + 1}: {r}" for i, r in enumerate(reasons))
+        raise AimcLinkError(f"host link: no valid answer to a {'read' if read else 'write'} request after "
+                            f"{len(reasons)} attempts: {attempts}")
+
+    def _answer(self, tag: int, cmd: int) -> proto.Response:
+        """Read responses until the one with `tag`, dropping (and counting) late ones with other tags."""
+        for _ in range(proto.TAG_MASK + 1):         # more late answers than tags: not late, a babbling link
+            header = self._read(proto.RESPONSE_HEADER, "response header")
+            try:
+                n = proto.check_header(header)
+                response = proto.decode_response(header + self._read(n - len(header), "response"))
+                if response.tag != tag:
+                    self.stale += 1
                     continue
-                status, done = head[1], head[2]
-                rest = self.transport.read(proto.response_length(status, done, read) - 3)
-            except TransportTimeout as exc:
-                last = f"no response ({exc})"
-                continue
-            if proto.crc8(head[1:] + rest[:-1]) != rest[-1]:
-                last = "response checksum mismatch"
-                continue
-            if status == proto.STATUS_CHECKSUM_ERROR:
-                last = "the board saw a request checksum error"
-                continue
-            return status, done, proto.decode_words(rest[:-1])
-        raise AimcLinkError(f"host link: {last} (after {self.retries + 1} attempts)")
+                proto.check_answer(response, tag, cmd)
+            except proto.FrameError as exc:
+                raise _AttemptFailed(str(exc)) from None
+            return response
+        raise _AttemptFailed(f"{proto.TAG_MASK + 1} responses in a row with other tags than {tag:#04x}")
+
+    def _read(self, n: int, what: str) -> bytes:
+        """Exactly n bytes from the transport, or _AttemptFailed (a short read is no response)."""
+        try:
+            data = bytes(self.transport.read(n))
+        except TransportTimeout as exc:
+            raise _AttemptFailed(f"no {what} ({exc})") from None
+        if len(data) != n:
+            raise _AttemptFailed(f"{what}: the transport returned {len(data)} of {n} bytes ({data.hex()})")
+        return data
 
     def _resync(self) -> None:
         idle = getattr(self.transport, "idle", None)
@@ -189,7 +227,7 @@ class AimcHost:
         words = []
         while count:
             n = min(count, proto.MAX_BURST)
-            status, done, data = self._exchange(proto.encode_read(address, n), read=True)
+            status, done, data = self._exchange(partial(proto.encode_read, address, n), read=True)
             self._check(status, done, address, write=False)
             words += data
             address, count = address + 4 * n, count - n
@@ -199,7 +237,7 @@ class AimcHost:
         words = [int(w) & 0xFFFFFFFF for w in words]
         for i in range(0, len(words), proto.MAX_BURST):
             chunk = words[i:i + proto.MAX_BURST]
-            status, done, _ = self._exchange(proto.encode_write(address + 4 * i, chunk), read=False)
+            status, done, _ = self._exchange(partial(proto.encode_write, address + 4 * i, chunk), read=False)
             self._check(status, done, address + 4 * i, write=True)
 
     # Registers and windows by name --------------------------------------------------------------------

@@ -6,7 +6,8 @@ simulator and talks to it through its UART pins, bit by bit: a background testbe
 bytes onto `rx` at the core's bit time and another decodes the bytes the core sends on `tx`. `write`
 queues bytes; `read(n)` advances the simulation until n bytes have come back (TransportTimeout after
 `timeout_cycles` clock cycles without them). The simulation only runs inside `read`, which is when the
-host waits for the board anyway.
+host waits for the board anyway. `inject(bytes)` puts bytes in front of what the board sent, as a response
+that comes late would be (the host driver must drop it by its TAG).
 
 Why Amaranth's simulator and not cocotb + Verilator: the driver is plain blocking Python and here it calls
 the simulator in-process, one `run_until` per wait, with no build step (a Verilator build of the
@@ -110,6 +111,10 @@ class UartSimTransport:
         data = bytes(self._from_dut[:n])
         del self._from_dut[:n]
         return data
+
+    def inject(self, data: bytes) -> None:
+        """Bytes as if the board had sent them already (e.g. a late response frame), read before the rest."""
+        self._from_dut[:0] = data
 
     def reset_input_buffer(self) -> None:
         """Drop bytes already received (the host resynchronizes after an error)."""
