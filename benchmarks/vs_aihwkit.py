@@ -12,7 +12,10 @@ otherwise (out_bound 12, abs-max noise management, iterative bound management). 
 pure-PyTorch tile (TorchInferenceRPUConfig): the C++ simulator in the aihwkit 1.1.0 wheel is built against
 another torch and rejects this one's tensors ("weights must be a CPU tensor").
 
-Prints per drift time both accuracy distributions over Monte-Carlo chips, and the throughput of both
+Prints per drift time both accuracy distributions over Monte-Carlo chips (mean [95 % Student t interval over
+chips] (min..max)), the difference of the means with its 95 % Welch interval: the two sides' chips cannot
+be paired (aihwkit draws from torch's generator, aimcgen from its own per-chip streams), so the chips are
+treated as independent samples (Welch-Satterthwaite degrees of freedom); and the throughput of both
 engines in test samples per second, end to end (programming, drift, compensation and inference of the test
 set), each on one thread so that the numbers compare engines rather than core counts.
 """
@@ -30,6 +33,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from aimcgen.presets import load_preset  # noqa: E402
+from aimcgen.sim.eval import statistics as st  # noqa: E402
 from aimcgen.sim.eval.backends import PhysicsBackend, accuracy, with_device  # noqa: E402
 from aimcgen.sim.eval.mapping import map_network  # noqa: E402
 from aimcgen.sim.eval.network import default_model_path, load_network  # noqa: E402
@@ -108,7 +112,12 @@ def compare(preset: str, seeds: int, times) -> dict:
 
 
 def _cell(a: np.ndarray) -> str:
-    return f"{100 * a.mean():.2f} +- {100 * a.std():.2f} ({100 * a.min():.1f}..{100 * a.max():.1f})"
+    return f"{st.describe(st.mean_ci(a))} ({100 * a.min():.1f}..{100 * a.max():.1f})"
+
+
+def differences(r: dict) -> list[dict]:
+    """Per drift time, mean(aimcgen) - mean(aihwkit) with its Welch 95 % interval (unpaired chips)."""
+    return [st.welch_difference(r["aimcgen"][:, i], r["aihwkit"][:, i]) for i in range(r["aimcgen"].shape[1])]
 
 
 def main() -> None:
@@ -120,12 +129,14 @@ def main() -> None:
     times = [float(t) for t in args.times.split(",")]
     r = compare(args.preset, args.seeds, times)
     print(f"digits MLP on {args.preset} (PCM), {args.seeds} chips each, global drift compensation; "
-          f"float {100 * r['float']:.2f} %; accuracy % mean +- std (min..max)\n")
-    print("| t (s) | aimcgen physics model | aihwkit PCMLikeNoiseModel | difference of means |")
+          f"float {100 * r['float']:.2f} %; accuracy % mean [95 % interval] (min..max); accuracy intervals: "
+          f"{st.T_METHOD}; difference: {st.WELCH_METHOD}, the chips of the two simulators cannot be paired\n")
+    print("| t (s) | aimcgen physics model | aihwkit PCMLikeNoiseModel | difference of means (points) |")
     print("|---|---|---|---|")
-    for i, t in enumerate(times):
+    for i, (t, d) in enumerate(zip(times, differences(r))):
         ours, theirs = r["aimcgen"][:, i], r["aihwkit"][:, i]
-        print(f"| {t:g} | {_cell(ours)} | {_cell(theirs)} | {100 * (ours.mean() - theirs.mean()):+.2f} |")
+        print(f"| {t:g} | {_cell(ours)} | {_cell(theirs)} | "
+              f"{st.describe(d)}{'' if d['significant'] else ' (n.s.)'} |")
     print("\n| engine | test samples / s (end to end, one thread) |\n|---|---|")
     for name, rate in r["throughput"].items():
         print(f"| {name} | {rate:,.0f} |")

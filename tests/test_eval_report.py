@@ -44,8 +44,19 @@ def test_report_and_cli(tmp_path):
     assert cmd_evaluate(args) == 0
     out = tmp_path / "aimc_tile64" / "evaluation"
     r = json.loads((out / "report.json").read_text())
-    assert r["accuracy"]["float"] == pytest.approx(0.9667, abs=1e-3)
+    assert r["accuracy"]["float"]["mean"] == pytest.approx(0.9667, abs=1e-3)
+    assert r["accuracy"]["float"]["ci95"][0] < 0.9667 < r["accuracy"]["float"]["ci95"][1]
     assert len(r["accuracy_vs_drift"]) == 8 and r["attribution"]["sources"]
+    assert r["seeds"] == 1 and r["chips"] == {"mode": "fixed", "chips": 1, "reason": "fixed count (--seeds 1)",
+                                              "headline": r["chips"]["headline"],
+                                              "half_width": r["chips"]["half_width"]}
+    # One chip: accuracies carry the Wilson interval over test samples, differences the per-sample one.
+    d = r["accuracy_vs_drift"][3]
+    assert "Wilson" in d["compensated"]["method"] and d["compensated"]["ci95"] is not None
+    assert d["compensation_gain"]["ci95"] is not None and "per-sample" in d["compensation_gain"]["method"]
+    for row in r["attribution"]["sources"]:
+        for key in ("alone_accuracy_drop", "leave_one_out_accuracy_gain"):
+            assert set(row[key]) >= {"mean", "ci95", "n", "method", "significant"}
     assert "# Evaluation of digits_mlp" in (out / "report.md").read_text()
     for png in ("accuracy_vs_drift.png", "accuracy_vs_adc_bits.png", "attribution.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
@@ -59,7 +70,9 @@ def test_report_ideal_device_small(tmp_path):
                  drift_times=[1.0, 3.15e7], attribution_seeds=1)
     d = r["accuracy_vs_drift"]
     assert d[0]["compensated"]["mean"] == d[1]["compensated"]["mean"] == d[1]["uncompensated"]["mean"]
-    assert abs(d[0]["compensated"]["mean"] - r["accuracy"]["float"]) < 0.02
+    assert abs(d[0]["compensated"]["mean"] - r["accuracy"]["float"]["mean"]) < 0.02
+    # The same chip at both times and with compensation on or off: the paired differences are exactly 0.
+    assert d[1]["compensated_change_vs_first"]["mean"] == 0 == d[1]["compensation_gain"]["mean"]
 
 
 def test_digital_periphery_from_asic_report(tmp_path):

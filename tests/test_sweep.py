@@ -65,7 +65,13 @@ def test_sweep_equals_direct_evaluation():
             direct = [accuracy(PhysicsBackend(mapping, t_s=t, seed=s, calib_x=calib), x, y) for s in range(2)]
             a = point["accuracy"][i]
             assert a["per_seed"] == direct, (bits, t)
-            assert a["mean"] == pytest.approx(np.mean(direct)) and a["std"] == pytest.approx(np.std(direct))
+            assert a["mean"] == pytest.approx(np.mean(direct)) and a["std"] == pytest.approx(np.std(direct, ddof=1))
+            assert a["n"] == 2 and a["ci95"][0] <= a["mean"] <= a["ci95"][1]
+            # Common chips: a point against itself and the first time against itself are exactly 0.
+            if bits == 4:
+                assert a["change_vs_first_point"]["mean"] == 0 and a["change_vs_first_point"]["ci95"] == [0, 0]
+            if i == 0:
+                assert a["change_vs_first_time"]["ci95"] == [0, 0]
     # 4-bit ADCs at this full scale lose accuracy: the override reached the evaluation.
     assert r["points"][0]["accuracy"][0]["mean"] != r["points"][1]["accuracy"][0]["mean"]
 
@@ -88,5 +94,7 @@ def test_cli_sweep_files_and_errors(tmp_path, capsys):
     assert float(rows[3]["mean"]) == r["points"][1]["accuracy"][1]["mean"]
     md = (out / "sweep.md").read_text()
     a = r["points"][0]["accuracy"][0]
-    assert f"| sar | {100 * a['mean']:.2f} +- {100 * a['std']:.2f}" in md
+    assert f"| sar | {100 * a['mean']:.2f} [{100 * a['ci95'][0]:.2f}, {100 * a['ci95'][1]:.2f}]" in md
+    assert "Change vs adc.kind=sar" in md and "Change since t = 1 s" in md
+    assert rows[3]["ci95_lo"] and float(rows[3]["ci95_lo"]) <= float(rows[3]["mean"])
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"

@@ -28,7 +28,20 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
                    "must carry its test set (x_test, y_test) unless --test-npz is given")
     p.add_argument("--test-npz", type=Path, metavar="FILE", help="test set (x_test, y_test[, x_calib]) for "
                    "models without one (e.g. ONNX); default: the digits test set")
-    p.add_argument("--seeds", type=int, default=5, help="Monte-Carlo chips per point (default 5)")
+    chips = p.add_mutually_exclusive_group()
+    chips.add_argument("--chips", default="auto", metavar="auto|N",
+                       help="simulated chips (Monte-Carlo seeds), the same chips for every figure: a number, or "
+                            "auto (default): chips in batches of 10 until the 95 %% interval of the 1-day "
+                            "compensated accuracy is within +- --ci-target, at most --max-chips and about "
+                            "--chip-budget seconds of simulation")
+    chips.add_argument("--seeds", type=int, help="a fixed number of chips (same as --chips N)")
+    p.add_argument("--ci-target", type=float, default=0.3, metavar="POINTS",
+                   help="--chips auto: target half-width of the 95 %% interval, in accuracy percentage points "
+                        "(default 0.3)")
+    p.add_argument("--max-chips", type=int, default=100, help="--chips auto: at most this many chips (default 100)")
+    p.add_argument("--chip-budget", type=float, default=40.0, metavar="SECONDS",
+                   help="--chips auto: stop adding chips when the projected physics-model time of the whole "
+                        "evaluation would exceed this (default 40)")
     p.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--rtl-check", type=int, default=0, metavar="N", help="also run the first N test inputs "
@@ -58,9 +71,29 @@ def load_eval_network(model: Path | None, test_npz: Path | None):
     return net
 
 
+def _chips(args: argparse.Namespace) -> tuple[int | str | None, str | None]:
+    """The chip count (an int or "auto") of --seeds / --chips, or an error message."""
+    if args.seeds is not None:
+        return (args.seeds, None) if args.seeds >= 1 else (None, f"--seeds = {args.seeds}: must be >= 1")
+    if str(args.chips).strip().lower() == "auto":
+        if not args.ci_target > 0:
+            return None, f"--ci-target = {args.ci_target}: must be > 0 percentage points"
+        if args.max_chips < 2:
+            return None, f"--max-chips = {args.max_chips}: must be >= 2"
+        if not args.chip_budget > 0:
+            return None, f"--chip-budget = {args.chip_budget}: must be > 0 seconds"
+        return "auto", None
+    try:
+        n = int(args.chips)
+    except ValueError:
+        return None, f"--chips {args.chips!r}: expected auto or a number of chips"
+    return (n, None) if n >= 1 else (None, f"--chips = {n}: must be >= 1")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.seeds < 1:
-        print(f"aimcgen: error: --seeds = {args.seeds}: must be >= 1", file=sys.stderr)
+    chips, problem = _chips(args)
+    if problem:
+        print(f"aimcgen: error: {problem}", file=sys.stderr)
         return 2
     spec = load_spec(args)
     try:
@@ -79,8 +112,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"[{time.monotonic() - start:6.1f} s] {line}", flush=True)
 
     with staged_directory(out) as tmp:          # complete or not at all; OutputError names a bad --out
-        report = evaluate(spec, net, tmp, seeds=args.seeds, progress=progress, plots=not args.no_plots,
-                          rtl_check=args.rtl_check, simulator=args.simulator, asic_report=args.asic_report)
+        report = evaluate(spec, net, tmp, seeds=chips, progress=progress, plots=not args.no_plots,
+                          rtl_check=args.rtl_check, simulator=args.simulator, asic_report=args.asic_report,
+                          ci_target=args.ci_target / 100.0, max_chips=args.max_chips,
+                          time_budget_s=args.chip_budget)
     print(f"wrote {out}/report.json, report.md" + ("" if args.no_plots else " and plots"))
     if "rtl_check" in report and not report["rtl_check"]["passed"]:
         print("aimcgen: RTL cross-check failed: " + "; ".join(report["rtl_check"]["mismatches"][:3]),

@@ -31,7 +31,9 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=V1,V2,...",
                    help="sweep a spec field (see `aimcgen spec --fields`), e.g. adc.bits=4,6,8 or "
                         "adc.kind=sar,flash; repeat for a product of fields")
-    p.add_argument("--seeds", type=int, default=5, help="Monte-Carlo chips per point (default 5)")
+    p.add_argument("--seeds", "--chips", dest="seeds", type=int, default=5,
+                   help="Monte-Carlo chips per point, the same chips (seeds 0..N-1) at every point and drift "
+                        "time, so points compare pairwise (default 5); every figure gets a 95 %% interval")
     p.add_argument("--times", default="1,86400", metavar="T1,T2,...",
                    help="drift times in seconds since programming (default 1,86400)")
     p.add_argument("--model", default="digits", metavar="digits|FILE",

@@ -11,6 +11,9 @@
   PhysicsCrossbar.mvm does). Sources can be switched off one by one (`Sources`): device ones through
   dataclasses.replace on the DeviceSpec, ADC quantization and clipping through an idealized ADC/accumulator
   (float codes, no clamps).
+  Chip `seed` draws every random stream of every tile from (seed, layer, tile, stream name) alone
+  (sim.models.physics.ChipStreams): the same seed is the same chip under any Sources, drift time or
+  compensation setting, so such configurations compare pairwise on common chips (sim.eval.statistics).
 - GoldenBackend: the bit-exact integer model of the RTL (sim.models.golden.GoldenAccelerator per layer grid),
   emulated read noise `noise.sigma_lsb` included unless noise=False.
 """
@@ -27,7 +30,8 @@ from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.adc import adc_code
 from aimcgen.contract.encoding import step_weights
 from aimcgen.sim.models.golden import GoldenAccelerator, shift_add
-from aimcgen.sim.models.physics import PhysicsCrossbar
+from aimcgen.sim.models.physics import ChipStreams, PhysicsCrossbar
+from aimcgen.sim.eval import statistics as st
 from aimcgen.contract.postproc import postprocess
 from aimcgen.spec import DesignSpec, device_preset
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
@@ -148,15 +152,16 @@ class PhysicsBackend(_MappedBackend):
         (PhysicsCrossbar active): same results for what is kept, except that the drift compensation
         read-out averages over the used columns only, and much faster on large, sparsely used tiles."""
         self.mapping, self.t_s, self.compensation, self.sources = mapping, float(t_s), compensation, sources
-        self.rng = np.random.default_rng(seed)
+        self.seed = int(seed)
         self.tiles: list[list[list[PhysicsCrossbar]]] = []      # [layer][row tile][col tile]
         for layer in mapping.layers:
             spec = device_with_sources(layer.spec, sources)
             r, c = spec.tile.rows, spec.tile.cols
             self.tiles.append([[PhysicsCrossbar(
-                spec, layer.weight_codes[i * r:(i + 1) * r, j * c:(j + 1) * c], self.rng,
+                spec, layer.weight_codes[i * r:(i + 1) * r, j * c:(j + 1) * c],
                 active=None if whole_tiles else (min(r, layer.in_features - i * r),
-                                                 min(c, layer.out_features - j * c)))
+                                                 min(c, layer.out_features - j * c)),
+                streams=ChipStreams(self.seed, ("layer", layer.index, "tile", i, j)))
                 for j in range(layer.col_tiles)] for i in range(layer.row_tiles)])
         self.factors = None
         if compensation:
@@ -174,9 +179,9 @@ class PhysicsBackend(_MappedBackend):
             r = layer.spec.tile.rows
             self.factors.append([[xbar.calibrate_drift_compensation(x[:, i * r:(i + 1) * r], self.t_s)
                                   for xbar in row] for i, row in enumerate(self.tiles[layer.index])])
-            codes = self.mapping.layer_output(layer, self._layer(layer, x))
+            codes = self.mapping.layer_output(layer, self._layer(layer, x, purpose="calibration"))
 
-    def _layer(self, layer: LayerMapping, x: np.ndarray) -> np.ndarray:
+    def _layer(self, layer: LayerMapping, x: np.ndarray, purpose: str = "read") -> np.ndarray:
         spec = layer.spec
         src = self.sources
         exact = src.adc_quantization and src.adc_clipping
@@ -189,7 +194,7 @@ class PhysicsBackend(_MappedBackend):
             acc = None
             for i in range(layer.row_tiles):
                 xbar = self.tiles[layer.index][i][j]
-                charges = xbar.column_charges(x[:, i * r:(i + 1) * r], self.t_s)
+                charges = xbar.column_charges(x[:, i * r:(i + 1) * r], self.t_s, purpose)
                 if self.factors is not None and len(self.factors) > layer.index:
                     charges = charges * self.factors[layer.index][i][j]
                 if exact:
@@ -246,34 +251,69 @@ def relative_errors(outs: list[np.ndarray], ref: list[np.ndarray]) -> list[float
             for o, r in zip(outs, ref)]
 
 
-def attribution(mapping: NetworkMapping, x, y, calib_x, *, t_s: float = 86400.0, compensation: bool = True,
-                seeds: int = 3, sources=SOURCES) -> dict:
-    """Accuracy and per-layer output error per noise source: each source alone (vs all off) and leave
-    one out (vs all on), averaged over `seeds` chips. Returns a JSON-ready dict."""
-    ref = FloatBackend(mapping.network).run(x)
-
-    def measure(src: Sources) -> tuple[float, list[float]]:
-        accs, errs = [], []
-        for seed in range(seeds):
-            b = PhysicsBackend(mapping, t_s=t_s, compensation=compensation, seed=seed, sources=src,
-                               calib_x=calib_x)
-            outs = b.run(x)
-            accs.append(float(np.mean(np.argmax(outs[-1], axis=1) == y)))
+def measure_chips(mapping: NetworkMapping, x, y, calib_x, seeds, *, t_s: float, compensation: bool = True,
+                  sources: Sources = Sources(), ref=None) -> dict:
+    """Chips `seeds` (an int n: chips 0..n-1; or an iterable of chip seeds) of one configuration:
+    "correct" (chips, samples) booleans and, with the float reference outputs `ref`, "layer_error"
+    (chips, layers). The unit of paired comparisons: the same seeds are the same chips."""
+    seeds = range(seeds) if isinstance(seeds, (int, np.integer)) else list(seeds)
+    y = np.asarray(y)
+    correct, errs = [], []
+    for seed in seeds:
+        b = PhysicsBackend(mapping, t_s=t_s, compensation=compensation, seed=seed, sources=sources,
+                           calib_x=calib_x)
+        outs = b.run(x)
+        correct.append(np.argmax(outs[-1], axis=1) == y)
+        if ref is not None:
             errs.append(relative_errors(outs, ref))
-        return float(np.mean(accs)), list(np.mean(errs, axis=0))
+    out = {"correct": np.array(correct, dtype=bool).reshape(len(correct), len(y))}
+    if ref is not None:
+        out["layer_error"] = np.array(errs, dtype=np.float64)
+    return out
 
-    float_acc = float(np.mean(np.argmax(ref[-1], axis=1) == y))
-    none_acc, none_err = measure(Sources.none())
-    all_acc, all_err = measure(Sources())
+
+def attribution(mapping: NetworkMapping, x, y, calib_x, *, t_s: float = 86400.0, compensation: bool = True,
+                seeds: int = 3, sources=SOURCES, measure=None) -> dict:
+    """Accuracy and per-layer output error per noise source: each source alone (vs all off) and leave
+    one out (vs all on), on the same `seeds` chips for every configuration (common random numbers).
+
+    Returns a JSON-ready dict. Every figure is the mean over chips (a float, as before) with a sibling
+    "<figure>_ci" carrying its 95 % interval: paired t over chips for differences (sim.eval.statistics;
+    with one chip, the per-sample paired interval for accuracies and none for layer errors), and
+    "significant" (the interval excludes 0). `measure(sources)` may supply measure_chips results (a cache)."""
+    ref = FloatBackend(mapping.network).run(x)
+    y = np.asarray(y)
+    if measure is None:
+        def measure(src: Sources) -> dict:
+            return measure_chips(mapping, x, y, calib_x, seeds, t_s=t_s, compensation=compensation,
+                                 sources=src, ref=ref)
+
+    def layers(a: np.ndarray, b: np.ndarray) -> list[dict]:
+        return [st.paired_difference(a[:, k], b[:, k]) for k in range(a.shape[1])]
+
+    float_correct = np.argmax(ref[-1], axis=1) == y
+    none, every = measure(Sources.none()), measure(Sources())
     rows = []
     for s in sources:
-        a_acc, a_err = measure(Sources.only(s))
-        l_acc, l_err = measure(Sources().without(s))
+        alone, left = measure(Sources.only(s)), measure(Sources().without(s))
+        drop = st.paired_accuracy_stat(none["correct"], alone["correct"])
+        gain = st.paired_accuracy_stat(left["correct"], every["correct"])
+        added = layers(alone["layer_error"], none["layer_error"])
+        removed = layers(every["layer_error"], left["layer_error"])
         rows.append({"source": s,
-                     "alone_accuracy_drop": none_acc - a_acc,
-                     "alone_layer_error_added": [e - n for e, n in zip(a_err, none_err)],
-                     "leave_one_out_accuracy_gain": l_acc - all_acc,
-                     "leave_one_out_layer_error_removed": [a - l for a, l in zip(all_err, l_err)]})
-    return {"t_s": t_s, "compensation": compensation, "seeds": seeds, "float_accuracy": float_acc,
-            "quantized_ideal_accuracy": none_acc, "quantized_ideal_layer_error": none_err,
-            "all_sources_accuracy": all_acc, "all_sources_layer_error": all_err, "sources": rows}
+                     "alone_accuracy_drop": drop["mean"], "alone_accuracy_drop_ci": drop,
+                     "alone_layer_error_added": [d["mean"] for d in added], "alone_layer_error_added_ci": added,
+                     "leave_one_out_accuracy_gain": gain["mean"], "leave_one_out_accuracy_gain_ci": gain,
+                     "leave_one_out_layer_error_removed": [d["mean"] for d in removed],
+                     "leave_one_out_layer_error_removed_ci": removed,
+                     "alone_significant": drop["significant"], "leave_one_out_significant": gain["significant"]})
+    none_acc, all_acc = st.accuracy_stat(none["correct"]), st.accuracy_stat(every["correct"])
+    n = len(every["correct"])
+    return {"t_s": t_s, "compensation": compensation, "seeds": n, "chips": n,
+            "pairing": "every configuration on the same chips (common random numbers); differences with "
+                       + (st.PAIRED_METHOD if n > 1 else st.PAIRED_SAMPLE_METHOD),
+            "float_accuracy": float(np.mean(float_correct)),
+            "quantized_ideal_accuracy": none_acc["mean"], "quantized_ideal_accuracy_ci": none_acc,
+            "quantized_ideal_layer_error": list(none["layer_error"].mean(axis=0)),
+            "all_sources_accuracy": all_acc["mean"], "all_sources_accuracy_ci": all_acc,
+            "all_sources_layer_error": list(every["layer_error"].mean(axis=0)), "sources": rows}

@@ -9,10 +9,17 @@ design can be measured in the same integer units as the golden model, and the em
 checked against device physics.
 
 Conductances are in microsiemens; g = G / g_max is the normalized conductance and t the time since
-programming ended, in seconds. All randomness comes from a `numpy.random.Generator` passed in.
+programming ended, in seconds. All randomness comes from a `numpy.random.Generator` passed in, or, for a
+`PhysicsCrossbar` given `streams=ChipStreams(seed, key)`, from one generator per named stream of the chip
+(programming, stuck, drift, relaxation, and one read stream per purpose), each seeded from (chip seed, tile
+key, stream name) alone: switching one source off, or reading at another time or without calibration
+reads, leaves every other draw of the chip as it was (common random numbers for paired comparisons).
 """
 
 from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.polynomial import polynomial
@@ -25,6 +32,29 @@ from aimcgen.spec import DesignSpec, DeviceSpec
 
 # aihwkit pcm.py (_ZERO_CLIP): floor of the normalized conductance before taking its logarithm.
 _G_FLOOR = 1e-7
+
+
+def _seed_word(part) -> int:
+    """A non-negative integer of a stream key: ints as they are, anything else a stable 64-bit hash of its
+    text (the same in every process, unlike hash())."""
+    if isinstance(part, (int, np.integer)) and not isinstance(part, bool) and part >= 0:
+        return int(part)
+    return int.from_bytes(hashlib.blake2b(repr(part).encode(), digest_size=8).digest(), "little")
+
+
+def stream_rng(seed: int, *key) -> np.random.Generator:
+    """The generator of the random stream (seed, *key): a function of these values only."""
+    return np.random.default_rng(np.random.SeedSequence([_seed_word(seed), *(_seed_word(k) for k in key)]))
+
+
+@dataclass(frozen=True)
+class ChipStreams:
+    """The random streams of one tile of one chip: stream `name` is stream_rng(seed, *key, name)."""
+    seed: int
+    key: tuple = ()
+
+    def rng(self, *name) -> np.random.Generator:
+        return stream_rng(self.seed, *self.key, *name)
 
 
 def weights_to_conductances(weights, device: DeviceSpec, w_max=None) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +87,10 @@ def programming_noise_sigma(g_target_us, device: DeviceSpec) -> np.ndarray:
     return _poly_us(device.prog_noise_us, g_target_us, device)
 
 
-def program(g_target_us, device: DeviceSpec, rng: np.random.Generator) -> np.ndarray:
-    """Programmed conductances: Gaussian programming noise, clamped at 0, then stuck devices."""
+def program(g_target_us, device: DeviceSpec, rng: np.random.Generator,
+            stuck_rng: np.random.Generator | None = None) -> np.ndarray:
+    """Programmed conductances: Gaussian programming noise, clamped at 0, then stuck devices (drawn from
+    stuck_rng when given, else from rng after the programming noise)."""
     g_target = np.asarray(g_target_us, dtype=np.float64)
     sigma = programming_noise_sigma(g_target, device)
     # aihwkit pcm.py apply_programming_noise_to_conductance: G + sigma N(0,1), clamped at 0 only.
@@ -66,7 +98,7 @@ def program(g_target_us, device: DeviceSpec, rng: np.random.Generator) -> np.nda
     f_set, f_reset = device.stuck_set_fraction, device.stuck_reset_fraction
     if f_set or f_reset:
         # One uniform per device makes the two faults disjoint with exactly the given marginal rates.
-        u = rng.random(g.shape)
+        u = (rng if stuck_rng is None else stuck_rng).random(g.shape)
         g = np.where(u < f_set, device.g_max_us, np.where(u < f_set + f_reset, 0.0, g))
     return g
 
@@ -150,9 +182,17 @@ class PhysicsCrossbar:
     tile does). Default: the whole tile (g_prog, nu, ... are (2, rows, cols)); active arrays are smaller.
     """
 
-    def __init__(self, spec: DesignSpec, weights, rng: np.random.Generator | int, active=None):
+    def __init__(self, spec: DesignSpec, weights, rng: np.random.Generator | int | None = None, active=None,
+                 *, streams: ChipStreams | None = None):
+        """rng: one generator for every draw, in order (programming, stuck, drift, relaxation, then reads).
+        streams instead: one generator per named stream (module docstring), so that chips of the same
+        seed compared with one source switched off or at another time share all their other draws."""
         self.spec = spec
-        self.rng = np.random.default_rng(rng)
+        if streams is not None and rng is not None:
+            raise ValueError("PhysicsCrossbar: give rng or streams, not both")
+        self.streams = streams
+        self.rng = np.random.default_rng(rng) if streams is None else None
+        self._read_rngs: dict[str, np.random.Generator] = {}
         self.weights = check_weights(weights, spec, (spec.tile.rows, spec.tile.cols))
         self.active = _check_active(active, self.weights)
         # A view: the whole array by default, so writes to self.weights (PROG_WRITE) are seen here.
@@ -161,9 +201,14 @@ class PhysicsCrossbar:
         w = self._active_weights
         codes = np.stack([np.maximum(w, 0), np.maximum(-w, 0)])        # (2, active rows, active cols)
         self.g_target = np.stack(codes_to_conductances(codes[0], codes[1], levels, dev))
-        self.g_prog = program(self.g_target, dev, self.rng)
-        self.nu = drift_exponents(self.g_target, dev, self.rng)
-        self.relax_z = self.rng.standard_normal(self.g_target.shape)
+        if streams is None:
+            self.g_prog = program(self.g_target, dev, self.rng)
+            self.nu = drift_exponents(self.g_target, dev, self.rng)
+            self.relax_z = self.rng.standard_normal(self.g_target.shape)
+        else:
+            self.g_prog = program(self.g_target, dev, streams.rng("programming"), streams.rng("stuck"))
+            self.nu = drift_exponents(self.g_target, dev, streams.rng("drift"))
+            self.relax_z = streams.rng("relaxation").standard_normal(self.g_target.shape)
         self._code_unit_us = dev.g_max_us / levels
 
     def _to_codes(self, g_us: np.ndarray) -> np.ndarray:
@@ -182,21 +227,30 @@ class PhysicsCrossbar:
             x = x[:, :rows]
         return x
 
-    def conductances(self, t_s: float = 0.0) -> np.ndarray:
+    def read_rng(self, purpose: str = "read") -> np.random.Generator:
+        """The generator of read noise: self.rng, or with streams the chip's stream ("read", purpose), so
+        that calibration reads (purpose "calibration") do not shift the draws of the reads that follow."""
+        if self.streams is None:
+            return self.rng
+        if purpose not in self._read_rngs:
+            self._read_rngs[purpose] = self.streams.rng("read", purpose)
+        return self._read_rngs[purpose]
+
+    def conductances(self, t_s: float = 0.0, purpose: str = "read") -> np.ndarray:
         """Effective differential conductance (active rows, active cols) at t_s, in code units; fresh read
-        noise per call."""
-        g = conductance_at(self.g_prog, self.g_target, self.nu, t_s, self.spec.device, self.rng,
+        noise per call (from read_rng(purpose))."""
+        g = conductance_at(self.g_prog, self.g_target, self.nu, t_s, self.spec.device, self.read_rng(purpose),
                            relax_z=self.relax_z)
         return self._to_codes(g)
 
-    def column_charges(self, x, t_s: float = 0.0) -> np.ndarray:
+    def column_charges(self, x, t_s: float = 0.0, purpose: str = "read") -> np.ndarray:
         """Float column charge per drive step, (steps, batch, active cols), for integer inputs x (batch,
         rows).
 
         One conductance read (one read-noise draw) serves all steps and the whole batch of this call: the
         1/f noise is slow against one MVM, and the white read noise is then correlated across the batch.
         """
-        return drive_steps(self._inputs(x), self.spec.input) @ self.conductances(t_s)
+        return drive_steps(self._inputs(x), self.spec.input) @ self.conductances(t_s, purpose)
 
     def mvm(self, x, t_s: float = 0.0, compensation: float | None = None) -> np.ndarray:
         """The periphery's result (batch, active cols), int64: ADC codes per step, shift-added, no
@@ -223,7 +277,7 @@ class PhysicsCrossbar:
         """
         x = self._inputs(x_cal)
         reference = _readout(x @ self._to_codes(self.g_prog))
-        now = _readout(x @ self.conductances(t_s))
+        now = _readout(x @ self.conductances(t_s, "calibration"))
         if reference == 0.0:
             return 1.0                  # nothing to compensate: zero weights or zero calibration input
         if now == 0.0:
