@@ -14,6 +14,7 @@ from aimcgen.flows.generate import generate
 from aimcgen.cli.asic import add_asic_parser
 from aimcgen.cli.deploy import add_deploy_parser
 from aimcgen.cli.evaluate import add_evaluate_parser
+from aimcgen.cli.formal import add_formal_parser
 from aimcgen.cli.fpga import add_fpga_parser
 from aimcgen.cli.sim import add_sim_parser
 from aimcgen.cli.sweep import add_sweep_parser
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sim_parser(sub)
     add_fpga_parser(sub)
     add_asic_parser(sub)
+    add_formal_parser(sub)
     add_evaluate_parser(sub)
     add_deploy_parser(sub)
     add_sweep_parser(sub)
