@@ -186,3 +186,53 @@ def read_program(path, spec: DesignSpec) -> ChipProgram:
 
 def _hex(value) -> str:
     return f"0x{value:08x}" if isinstance(value, int) else repr(value)
+
+
+# --- the host's steps, as every loader performs them (sim.deploy.run, the host and C drivers, benches)
+
+HOST_STEPS_AFTER = ("relu", "clamp", "flatten")
+
+
+def conv_out_hw(geometry: dict) -> tuple[int, int]:
+    """Output positions (oh, ow) of a program layer's convolution geometry (contract.chip_program)."""
+    _, kh, kw = geometry["kernel_shape"][1:]
+    _, h, w = geometry["in_shape"]
+    t, l, b, r = geometry["pads"]
+    (sh, sw), (dh, dw) = geometry["strides"], geometry["dilations"]
+    return (h + t + b - dh * (kh - 1) - 1) // sh + 1, (w + l + r - dw * (kw - 1) - 1) // sw + 1
+
+
+def im2col(geometry: dict, x: np.ndarray) -> np.ndarray:
+    """The host's im2col step (contract.chip_program): (batch, C*H*W) -> (batch * positions, C*kh*kw),
+    positions row major, patch order (channel, kernel row, kernel column), padding code 0."""
+    c, h, w = geometry["in_shape"]
+    kh, kw = geometry["kernel_shape"][2:]
+    t, l, b, r = geometry["pads"]
+    (sh, sw), (dh, dw) = geometry["strides"], geometry["dilations"]
+    x = np.pad(np.asarray(x).reshape(len(x), c, h, w), ((0, 0), (0, 0), (t, b), (l, r)))
+    oh, ow = conv_out_hw(geometry)
+    rows = (np.arange(oh) * sh)[:, None] + np.arange(kh) * dh
+    cols = (np.arange(ow) * sw)[:, None] + np.arange(kw) * dw
+    p = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]          # (batch, C, oh, ow, kh, kw)
+    return p.transpose(0, 2, 3, 1, 4, 5).reshape(len(x) * oh * ow, c * kh * kw)
+
+
+def flatten(geometry: dict, y: np.ndarray) -> np.ndarray:
+    """The host's flatten step: (batch * positions, F) -> (batch, F*oh*ow) in NCHW order."""
+    oh, ow = conv_out_hw(geometry)
+    return y.reshape(-1, oh, ow, y.shape[1]).transpose(0, 3, 1, 2).reshape(-1, y.shape[1] * oh * ow)
+
+
+def host_steps_after(codes: np.ndarray, steps, max_magnitude: int, geometry: dict | None = None) -> np.ndarray:
+    """A segment's host steps after its MVMs, in order: "relu" max(code, 0), "clamp" clip to +-max_magnitude,
+    "flatten" (needs the segment's last layer's conv geometry)."""
+    for step in steps:
+        if step == "relu":
+            codes = np.maximum(codes, 0)
+        elif step == "clamp":
+            codes = np.clip(codes, -max_magnitude, max_magnitude)
+        elif step == "flatten":
+            codes = flatten(geometry, codes)
+        else:
+            raise ValueError(f"unknown host step {step!r} (known: {', '.join(HOST_STEPS_AFTER)})")
+    return codes

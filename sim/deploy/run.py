@@ -24,9 +24,8 @@ import numpy as np
 
 from aimcgen.contract.schedule import analog_bound_cycles
 from aimcgen.sim.deploy.physics_chip import PhysicsChip
-from aimcgen.contract.chip_program import ChipProgram, ProgramLayer
+from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
 from aimcgen.sim.eval.estimates import POSTPROC_LATENCY_CYCLES, layer_latency_cycles
-from aimcgen.sim.eval.network import ConvLayer
 from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.spec import DesignSpec
 
@@ -51,32 +50,17 @@ def quantize_input(program: ChipProgram, x) -> np.ndarray:
     return np.clip(np.round((x - p["x_zero"]) / p["x_scale"]), -m, m).astype(np.int64)
 
 
-def conv_of(layer: ProgramLayer) -> ConvLayer:
-    """A ConvLayer with the program layer's geometry (zero kernel): the host's im2col and flatten."""
-    g = layer.conv
-    return ConvLayer(np.zeros(g["kernel_shape"]), None, tuple(g["in_shape"]), "none", tuple(g["pads"]),
-                     tuple(g["strides"]), tuple(g["dilations"]))
-
-
 def execute(program: ChipProgram, x, run_segment: SegmentRunner) -> ChipRun:
     """The host's schedule: inputs quantized, segments in order with their host steps, argmax."""
     m = program.input["max_magnitude"]
     codes = quantize_input(program, x)
     for seg in program.segments:
         first, last = program.layers[seg.layers[0]], program.layers[seg.layers[-1]]
-        rows = conv_of(first).patches(codes) if "im2col" in seg.host_before else codes
+        rows = im2col(first.conv, codes) if "im2col" in seg.host_before else codes
         inputs = np.zeros((len(rows), program.logical_shape[0]), dtype=np.int64)
         inputs[:, :rows.shape[1]] = rows
         codes = np.asarray(run_segment(inputs, seg.descriptors), dtype=np.int64)
-        for step in seg.host_after:
-            if step == "relu":
-                codes = np.maximum(codes, 0)
-            elif step == "clamp":
-                codes = np.clip(codes, -m, m)
-            elif step == "flatten":
-                codes = conv_of(last).assemble(codes)
-            else:
-                raise ValueError(f"segment {seg.index}: unknown host step {step!r}")
+        codes = host_steps_after(codes, seg.host_after, m, last.conv)
     last = program.layers[-1]
     return ChipRun(np.argmax(codes, axis=1), codes, codes * last.y_scale + last.y_zero)
 

@@ -50,7 +50,7 @@ import numpy as np
 
 from aimcgen.contract import register_access as access
 from aimcgen.contract import uart_protocol as proto
-from aimcgen.contract.chip_program import ChipProgram
+from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
 from aimcgen.contract.register_map import RegisterMap, Window
 from aimcgen.contract.uart_protocol import DEFAULT_BAUD
 
@@ -468,42 +468,6 @@ class AimcHost:
             inputs = np.zeros((len(rows), self.logical_rows), dtype=np.int64)
             inputs[:, :rows.shape[1]] = rows
             codes = np.array([self.run_chain(x, count) for x in inputs], dtype=np.int64).reshape(-1, count)
-            for step in seg.host_after:
-                if step == "relu":
-                    codes = np.maximum(codes, 0)
-                elif step == "clamp":
-                    codes = np.clip(codes, -m, m)
-                elif step == "flatten":
-                    codes = flatten(last.conv, codes)
+            codes = host_steps_after(codes, seg.host_after, m, last.conv)
         self.set_layers([(0, 0)])
         return codes
-
-
-def conv_out_hw(geometry: dict) -> tuple[int, int]:
-    """Output positions (oh, ow) of a program layer's convolution geometry (contract.chip_program)."""
-    _, kh, kw = geometry["kernel_shape"][1:]
-    _, h, w = geometry["in_shape"]
-    t, l, b, r = geometry["pads"]
-    (sh, sw), (dh, dw) = geometry["strides"], geometry["dilations"]
-    return (h + t + b - dh * (kh - 1) - 1) // sh + 1, (w + l + r - dw * (kw - 1) - 1) // sw + 1
-
-
-def im2col(geometry: dict, x: np.ndarray) -> np.ndarray:
-    """The host's im2col step (contract.chip_program): (batch, C*H*W) -> (batch * positions, C*kh*kw),
-    positions row major, patch order (channel, kernel row, kernel column), padding code 0."""
-    c, h, w = geometry["in_shape"]
-    kh, kw = geometry["kernel_shape"][2:]
-    t, l, b, r = geometry["pads"]
-    (sh, sw), (dh, dw) = geometry["strides"], geometry["dilations"]
-    x = np.pad(np.asarray(x).reshape(len(x), c, h, w), ((0, 0), (0, 0), (t, b), (l, r)))
-    oh, ow = conv_out_hw(geometry)
-    rows = (np.arange(oh) * sh)[:, None] + np.arange(kh) * dh
-    cols = (np.arange(ow) * sw)[:, None] + np.arange(kw) * dw
-    p = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]          # (batch, C, oh, ow, kh, kw)
-    return p.transpose(0, 2, 3, 1, 4, 5).reshape(len(x) * oh * ow, c * kh * kw)
-
-
-def flatten(geometry: dict, y: np.ndarray) -> np.ndarray:
-    """The host's flatten step: (batch * positions, F) -> (batch, F*oh*ow) in NCHW order."""
-    oh, ow = conv_out_hw(geometry)
-    return y.reshape(-1, oh, ow, y.shape[1]).transpose(0, 3, 1, 2).reshape(-1, y.shape[1] * oh * ow)

@@ -12,8 +12,8 @@ every input vector through the program's segments in order, segment by segment o
           INPUT window rows 0..R-1 = the vector (rows past its length are written 0)
           CTRL.start = 1; poll OUT_COUNT until it counts this chain; read OUTPUT words 0..count-1 (the
           segment's last descriptor's columns)
-      the host steps after the segment, in order, on those outputs: "relu" max(code, 0), "clamp" clip to
-      +-input.max_magnitude; they are the next segment's input vectors
+      the host steps after the segment, in order, on those outputs (contract.chip_program.host_steps_after:
+      "relu" max(code, 0), "clamp" clip to +-input.max_magnitude); they are the next segment's input vectors
 
 Order matters: the emulated read noise advances with every MVM the sequencer runs, as the golden model's
 does, so the caller compares against a golden run of the same inputs in the same order.
@@ -41,6 +41,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
 from aimcgen.contract.aimc_registers import col_stride
+from aimcgen.contract.chip_program import host_steps_after
 from aimcgen.sim.verify.cocotb_run import load_bench_config, record_bench_report
 from aimcgen.sim.verify.cocotb_streams import sim_cycle
 from aimcgen.sim.verify.cocotb_wishbone import RegisterAccess, WishboneMaster
@@ -68,18 +69,6 @@ async def set_layers(regs: RegisterAccess, descriptors) -> None:
     await regs.write("LAYER_COUNT", count=len(descriptors))
     for i, (start, count) in enumerate(descriptors):
         await regs.write(f"LAYER_{i}", start=int(start), count=int(count))
-
-
-def host_steps(codes: np.ndarray, steps, max_magnitude: int) -> np.ndarray:
-    """The host's steps between segments that the bench performs ("relu", "clamp")."""
-    for step in steps:
-        if step == "relu":
-            codes = np.maximum(codes, 0)
-        elif step == "clamp":
-            codes = np.clip(codes, -max_magnitude, max_magnitude)
-        else:
-            raise ValueError(f"host step {step!r}: the chip program bench performs relu and clamp only")
-    return codes
 
 
 async def run_chain(regs: RegisterAccess, spec, descriptors, x, done_before: int) -> tuple[list[int], int]:
@@ -125,7 +114,7 @@ async def test_chip_program(dut):
             outputs.append(out)
             per_input.append(cycles)
         chain_cycles.append(per_input)
-        vectors = [host_steps(np.asarray(o, dtype=np.int64), segment["host_after"], top) for o in outputs]
+        vectors = [host_steps_after(np.asarray(o, dtype=np.int64), segment["host_after"], top) for o in outputs]
     record_bench_report("test_chip_program", {
         "weight_writes": written, "prog_failures": failures,
         "outputs": [list(map(int, o)) for o in outputs],
