@@ -29,6 +29,7 @@ from aimcgen.sim.eval.estimates import estimate, load_asic_report
 from aimcgen.sim.eval.mapping import map_network
 from aimcgen.sim.eval.network import checked_test_set
 from aimcgen.spec import DesignSpec
+from aimcgen.sim.eval.rtl_check import check_network_on_rtl
 
 DAY, YEAR = 86400.0, 365.25 * 86400.0
 DRIFT_TIMES = [1.0, 60.0, 3600.0, DAY, 7 * DAY, 30 * DAY, YEAR, 10 * YEAR]
@@ -113,8 +114,6 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int | str = "au
     progress(f"[2/7] float {st.describe(report['accuracy']['float'])} %, golden "
              f"{st.describe(report['accuracy']['golden_emulated_noise'])} % (Wilson, over test samples)")
     if rtl_check:
-        from aimcgen.sim.eval.rtl_check import check_network_on_rtl
-
         report["rtl_check"] = check_network_on_rtl(mapping, x[:rtl_check], simulator=simulator,
                                                    build_dir=out_dir / "rtl_check", progress=progress)
     chips = _Chips(x, y, calib)

@@ -53,6 +53,7 @@ from aimcgen.contract import uart_protocol as proto
 from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
 from aimcgen.contract.register_map import RegisterMap, Window
 from aimcgen.contract.uart_protocol import DEFAULT_BAUD
+from aimcgen.contract.aimc_registers import aimc_register_map
 
 
 class TransportTimeout(TimeoutError):
@@ -123,7 +124,6 @@ class AimcHost:
         if regmap_json is not None:
             regmap = RegisterMap.from_json(Path(regmap_json).read_text())
         elif spec is not None:
-            from aimcgen.contract.aimc_registers import aimc_register_map
             regmap = aimc_register_map(spec)
         self.regmap = regmap
         self.codec = access.RegisterCodec(regmap)
