@@ -158,8 +158,7 @@ def staged_entries(parent: Path, names: Iterable[str]) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_if_empty(created)             # a failed first run leaves no empty build/<design>/
         raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

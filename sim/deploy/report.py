@@ -34,19 +34,15 @@ from aimcgen.sim.deploy.energy import energy_per_inference
 from aimcgen.contract.chip_program import ChipProgram, write_program
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
-from aimcgen.sim.eval.network import Network
+from aimcgen.sim.eval.network import Network, checked_test_set
 from aimcgen.spec import DesignSpec
 from aimcgen.staging import staged_directory
 
 
 def dataset(net: Network, inputs: int | None):
-    """(x, y, calibration inputs) from the network's metadata; the first `inputs` test samples."""
-    meta = net.meta
-    if "x_test" not in meta or "y_test" not in meta:
-        raise ValueError("the model file carries no test set (x_test, y_test); deploy needs one")
-    x = np.asarray(meta["x_test"], dtype=np.float64)
-    y = np.asarray(meta["y_test"]).astype(np.int64)
-    calib = np.asarray(meta.get("x_calib", x[:256]), dtype=np.float64)
+    """(x, y, calibration inputs), checked as every command checks a test set (sim.eval.network
+    .checked_test_set); the first `inputs` test samples."""
+    x, y, calib = checked_test_set(net)
     return x[:inputs], y[:inputs], calib
 
 
