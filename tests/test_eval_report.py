@@ -58,7 +58,20 @@ def test_report_and_cli(tmp_path):
         for key in ("alone_accuracy_drop", "leave_one_out_accuracy_gain"):
             assert set(row[key]) >= {"mean", "ci95", "n", "method", "significant"}
     assert "# Evaluation of digits_mlp" in (out / "report.md").read_text()
-    for png in ("accuracy_vs_drift.png", "accuracy_vs_adc_bits.png", "attribution.png"):
+    # NeuroBench's metrics of the digits MLP, counted from the golden run of `golden_emulated_noise`.
+    nb = r["neurobench"]
+    assert set(nb) >= {"footprint_bytes", "connection_sparsity", "activation_sparsity", "synaptic_operations",
+                       "accuracy"}
+    assert nb["accuracy"] == r["accuracy"]["golden_emulated_noise"]["mean"]
+    assert nb["footprint_bytes"] == 2 * 4848                  # two layers, each on its own 64x64 tile
+    assert nb["synaptic_operations"]["dense"] == 64 * 32 + 32 * 10
+    assert 0 < nb["synaptic_operations"]["effective_macs"] < nb["synaptic_operations"]["dense"]
+    assert 0 < nb["connection_sparsity"] < 1 and 0 < nb["activation_sparsity"]["overall"] < 1
+    assert [p["layer"] for p in nb["activation_sparsity"]["per_layer"]] == [0, 1]
+    assert "## NeuroBench metrics" in (out / "report.md").read_text()
+    row, = r["accuracy_energy"]                                # no --prune: the network as given only
+    assert row["tiles"] == 2 and row["accuracy_physics_1d"]["mean"] == r["accuracy_vs_drift"][3]["compensated"]["mean"]
+    for png in ("accuracy_vs_drift.png", "accuracy_vs_adc_bits.png", "attribution.png", "accuracy_vs_energy.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
 
 

@@ -105,6 +105,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
           f"{report['tiles_total']} tile(s), {report['cycles_per_inference_model']} cycles/inference (model), "
           f"accuracy float {100 * a['float']:.2f} %, golden {100 * a['golden']:.2f} %, "
           f"physics {100 * a['physics']:.2f} %")
+    nb = report["neurobench"]
+    print(f"NeuroBench: footprint {nb['footprint_bytes']} bytes, connection sparsity {nb['connection_sparsity']:.3f}, "
+          f"activation sparsity {nb['activation_sparsity']['overall'] or 0:.3f}, effective MACs "
+          f"{nb['synaptic_operations']['effective_macs']:.0f} of {nb['synaptic_operations']['dense']:.0f} dense per "
+          f"inference")
     if args.rtl_check:
         print(f"RTL: {report['rtl_inferences']} inference(s), {report['rtl_mismatches']} output code(s) differ from "
               f"the golden model, {report['cycles_per_inference_rtl']:.0f} cycles/inference")

@@ -12,6 +12,7 @@ from aimcgen.cli.common import add_spec_options, load_spec
 from aimcgen.sim.eval.estimates import load_asic_report
 from aimcgen.sim.eval.network import (NetworkError, attach_test_set, checked_test_set, default_model_path,
                                       load_network)
+from aimcgen.sim.eval.pruning import PruneError, check_fraction
 from aimcgen.sim.eval.report import evaluate
 from aimcgen.sim.verify.cocotb_setup import unavailable_reason
 from aimcgen.staging import staged_directory
@@ -51,6 +52,10 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
                    help="simulator of --rtl-check (default: verilator)")
     p.add_argument("--asic-report", type=Path, metavar="FILE", help="asic_report.json of `aimcgen asic` for "
                    "this design: the digital periphery's area from synthesis (default: not included)")
+    p.add_argument("--prune", metavar="F", help="also evaluate the network with a share F in [0, 1) of its "
+                   "weights pruned in whole hidden neurons (crossbar columns) and tile-aligned input row blocks, "
+                   "chosen by their effect on the output under device noise; its row joins the accuracy/energy "
+                   "table and plot (default: off)")
     p.set_defaults(func=cmd_evaluate)
     return p
 
@@ -95,6 +100,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if problem:
         print(f"aimcgen: error: {problem}", file=sys.stderr)
         return 2
+    try:
+        prune = None if args.prune is None else check_fraction(args.prune)
+    except PruneError as exc:
+        print(f"aimcgen: error: {exc}", file=sys.stderr)
+        return 2
     spec = load_spec(args)
     try:
         net = load_eval_network(args.model, args.test_npz)
@@ -115,7 +125,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         report = evaluate(spec, net, tmp, seeds=chips, progress=progress, plots=not args.no_plots,
                           rtl_check=args.rtl_check, simulator=args.simulator, asic_report=args.asic_report,
                           ci_target=args.ci_target / 100.0, max_chips=args.max_chips,
-                          time_budget_s=args.chip_budget)
+                          time_budget_s=args.chip_budget, prune=prune)
     print(f"wrote {out}/report.json, report.md" + ("" if args.no_plots else " and plots"))
     if "rtl_check" in report and not report["rtl_check"]["passed"]:
         print("aimcgen: RTL cross-check failed: " + "; ".join(report["rtl_check"]["mismatches"][:3]),

@@ -15,7 +15,9 @@ segment, positions, host_relu, cycles); segments (as in the program); cycles_per
 cycles_counts (what it counts), inferences_per_s_model at design.clock_mhz; accuracy (float, golden,
 golden_noise_free, physics: mean over chips, physics_per_chip); chips, t_s, seed, compensation, test_inputs;
 energy (sim.deploy.energy: energy_per_inference_j by component and total, mvms_per_inference,
-ops_per_inference, tops_per_w, counted from the chip's MVMs for the test inputs).
+ops_per_inference, tops_per_w, counted from the chip's MVMs for the test inputs); neurobench (footprint of the
+chip's grid, connection and activation sparsity, synaptic operations, accuracy: sim.eval.neurobench, counted
+from the golden run of the `golden` accuracy by sim.deploy.activity).
 With an RTL check also: rtl_inferences, rtl_mismatches (output codes of the generated Verilog that differ
 from the golden model's), cycles_per_inference_rtl, and rtl_check (the whole summary, sim.deploy.rtl_check).
 """
@@ -29,11 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from aimcgen.firmware.program_c import write_program_c
+from aimcgen.sim.deploy.activity import neurobench_of_program
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.energy import energy_per_inference
 from aimcgen.contract.chip_program import ChipProgram, write_program
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
+from aimcgen.sim.eval import neurobench as nb
 from aimcgen.sim.eval.network import Network, checked_test_set
 from aimcgen.spec import DesignSpec
 from aimcgen.staging import staged_directory
@@ -56,8 +60,9 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
     program = compile_network(net, spec, calib)
     progress(f"placed {net.describe()} on {len({t for l in program.layers for t in l.tiles})} of "
              f"{spec.tiles} tile(s) in {len(program.segments)} segment(s)")
+    golden, neurobench = neurobench_of_program(program, spec, net, x, y)
     accuracy = {"float": float(np.mean(net.predict(x) == y)),
-                "golden": float(np.mean(run_golden(program, spec, x).predictions == y)),
+                "golden": float(np.mean(golden.predictions == y)),
                 "golden_noise_free": float(np.mean(run_golden(program, spec, x, noise=False).predictions == y))}
     progress(f"float {_pct(accuracy['float'])} %, golden {_pct(accuracy['golden'])} % on {len(y)} test inputs")
     per_chip = [float(np.mean(run_physics(program, spec, x, seed=seed + k, t_s=t_s, calib_x=calib).predictions
@@ -66,6 +71,7 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
     progress(f"physics {_pct(accuracy['physics'])} % over {chips} chip(s) at t = {t_s:g} s")
     report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y))
     report["energy"] = energy_per_inference(program, spec, x)
+    report["neurobench"] = neurobench
     if rtl_check:
         with tempfile.TemporaryDirectory(prefix="aimcgen_rtl_check_") as build:
             rtl = check_program_on_rtl(program, spec, x[:rtl_check], simulator=simulator, build_dir=Path(build),
@@ -153,6 +159,8 @@ def markdown(r: dict) -> str:
               f"| golden, noise-free | {_pct(a['golden_noise_free'])} |",
               f"| physics: {r['chips']} chip(s) at t = {r['t_s']:g} s, drift compensation on | "
               f"{_pct(a['physics'])} (per chip: {', '.join(_pct(v) for v in a['physics_per_chip'])}) |"]
+    if "neurobench" in r:
+        lines += [""] + nb.markdown_lines(r["neurobench"])[:-1]
     if "rtl_check" in r:
         c = r["rtl_check"]
         lines += ["", f"## On the generated Verilog ({c['simulator']})", "",

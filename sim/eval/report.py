@@ -7,6 +7,12 @@ latency, area and energy estimates (the digital periphery's area from an ASIC re
 With rtl_check = N, the first N test inputs also run through the generated Verilog layer by layer
 (sim.eval.rtl_check) against the golden model. Progress goes to `progress` (a callable taking one line).
 
+report.json's `neurobench` object (sim.eval.neurobench defines every figure) is counted from the golden
+model's run with emulated read noise on the test set, the run its `golden_emulated_noise` accuracy comes
+from. With prune = F, the network is also pruned in tile-aligned units (sim.eval.pruning) and evaluated on
+the same chips: `pruning` (what was removed), `pruned` (its mapping, estimates, neurobench object) and a
+second row of `accuracy_energy` (sim.eval.accuracy_energy: table in report.md, accuracy_vs_energy.png).
+
 Statistics (sim.eval.statistics): every physics-model figure is measured on the same chips 0..n-1 (common
 random numbers: chip s has the same programming, drift and read-noise draws in every configuration), and
 carries a 95 % interval: accuracies a Student t interval over chips, differences between configurations
@@ -22,12 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+from aimcgen.sim.eval import accuracy_energy
+from aimcgen.sim.eval import neurobench as nb
 from aimcgen.sim.eval import statistics as st
 from aimcgen.sim.eval.backends import (SOURCES, FloatBackend, GoldenBackend, Sources, attribution,
                                        measure_chips)
 from aimcgen.sim.eval.estimates import estimate, load_asic_report
 from aimcgen.sim.eval.mapping import map_network
 from aimcgen.sim.eval.network import checked_test_set
+from aimcgen.sim.eval.pruning import check_fraction, prune_network
 from aimcgen.spec import DesignSpec
 from aimcgen.sim.eval.rtl_check import check_network_on_rtl
 
@@ -92,10 +101,12 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int | str = "au
              plots: bool = True, adc_bits=ADC_BITS, drift_times=DRIFT_TIMES, attribution_seeds=None,
              rtl_check: int = 0, simulator: str = "verilator", asic_report=None, ci_target: float = CI_TARGET,
              max_chips: int = MAX_CHIPS, time_budget_s: float | None = TIME_BUDGET_S,
-             chip_batch: int = CHIP_BATCH) -> dict:
+             chip_batch: int = CHIP_BATCH, prune: float | None = None) -> dict:
     """seeds: a number of chips, or "auto" (chips until the headline accuracy's interval is within
-    +- ci_target, at most max_chips and about time_budget_s of physics-model work)."""
+    +- ci_target, at most max_chips and about time_budget_s of physics-model work). prune: a share of
+    weights in [0, 1) to remove (sim.eval.pruning), evaluated beside the network as given."""
     out_dir = Path(out_dir)
+    prune = None if prune is None else check_fraction(prune)
     x, y, calib = _dataset(network)
     y = np.asarray(y)
     asic = load_asic_report(asic_report, spec.name) if asic_report is not None else None
@@ -105,12 +116,13 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int | str = "au
                                                "test_samples": int(len(y))},
               "seeds": None, "mapping": mapping.report(), "placement": PLACEMENT_NOTE}
     progress(f"[1/7] mapped {network.describe()} onto {mapping.tiles} tiles of {spec.tile.rows}x{spec.tile.cols}")
-    golden = GoldenBackend(mapping, noise=True)
     golden_ideal = GoldenBackend(mapping, noise=False)
+    golden_run = _golden_run(mapping, x, y)
     report["accuracy"] = {
         "float": st.accuracy_stat(FloatBackend(network).predict(x) == y),
-        "golden_emulated_noise": st.accuracy_stat(golden.predict(x) == y),
+        "golden_emulated_noise": st.accuracy_stat(golden_run["correct"]),
         "golden_noise_free": st.accuracy_stat(golden_ideal.predict(x) == y)}
+    report["neurobench"] = golden_run["neurobench"]
     progress(f"[2/7] float {st.describe(report['accuracy']['float'])} %, golden "
              f"{st.describe(report['accuracy']['golden_emulated_noise'])} % (Wilson, over test samples)")
     if rtl_check:
@@ -119,7 +131,7 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int | str = "au
     chips = _Chips(x, y, calib)
     bits_maps = [(b, map_network(network, spec_with_adc_bits(spec, b), calib)) for b in adc_bits]
     n_att_configs = 2 + 2 * len(SOURCES)
-    configs = 2 * len(drift_times) + len(adc_bits) + n_att_configs
+    configs = 2 * len(drift_times) + len(adc_bits) + n_att_configs + (prune is not None)
     if seeds == "auto":
         def headline(seed_range) -> np.ndarray:
             return chips.correct(mapping, seed_range.stop, DAY, True)[seed_range.start:].mean(axis=1)
@@ -173,12 +185,57 @@ def evaluate(spec: DesignSpec, network, out_dir: Path, *, seeds: int | str = "au
     report["attribution"] = attribution_report(att)
     layer_inputs = [t.inputs for t in golden_ideal.run_codes(x)]
     report["estimates"] = estimate(mapping, layer_inputs, asic_report=asic)
+    rows = [accuracy_energy.row("as given", mapping, report["estimates"], report["neurobench"],
+                                {"float": report["accuracy"]["float"],
+                                 "golden": report["accuracy"]["golden_emulated_noise"], "physics": head})]
+    if prune is not None:
+        pruned = _pruned(network, spec, prune, calib, n, chips.correct(mapping, n, DAY, True), asic)
+        report["pruning"], report["pruned"] = pruned["pruning"], pruned["pruned"]
+        rows.append(pruned["row"])
+        progress(f"[7/7] pruned {100 * prune:.0f} %: {pruned['row']['tiles']} tiles (from {mapping.tiles}), physics "
+                 f"{st.describe(pruned['row']['accuracy_physics_1d'])} %, change "
+                 f"{st.describe(pruned['row']['change_vs_unpruned'])} points")
+    report["accuracy_energy"] = rows
     progress("[7/7] estimates; writing report")
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
     (out_dir / "report.md").write_text(markdown(report))
     if plots:
         write_plots(report, out_dir)
     return report
+
+
+def _golden_run(mapping, x, y, removed_connections: int = 0, pruned_dense: int = 0) -> dict:
+    """One run of the golden model with emulated read noise (a fresh chip, as `golden_emulated_noise`):
+    which test samples it got right and the NeuroBench metrics counted from its integers."""
+    trace = GoldenBackend(mapping, noise=True).run_codes(x)
+    correct = np.argmax(mapping.layers[-1].dequantize(trace[-1].codes), axis=1) == np.asarray(y)
+    metrics = nb.metrics(nb.mapping_runs(mapping, trace), [l.spec for l in mapping.layers], correct,
+                         removed_connections=removed_connections, pruned_dense=pruned_dense,
+                         source="the golden model (bit-exact to the RTL, emulated read noise), each layer on "
+                                "its own tile grid")
+    return {"correct": correct, "neurobench": metrics}
+
+
+def _pruned(network, spec: DesignSpec, fraction: float, calib, chips: int, unpruned_correct, asic) -> dict:
+    """The pruned network on the same chips 0..chips-1 (1 day, compensated): its report parts and table row."""
+    result = prune_network(network, spec, fraction, calib)
+    net = result.network
+    x, y, p_calib = checked_test_set(net)
+    mapping = map_network(net, spec, p_calib)
+    dense_before = sum(nb.dense_macs(l) for l in network.layers)
+    run = _golden_run(mapping, x, y, removed_connections=result.weights_removed,
+                      pruned_dense=dense_before - sum(nb.dense_macs(l) for l in net.layers))
+    correct = _Chips(x, y, p_calib).correct(mapping, chips, DAY, True)
+    inputs = [t.inputs for t in GoldenBackend(mapping, noise=False).run_codes(x)]
+    est = estimate(mapping, inputs, asic_report=asic)
+    accuracy = {"float": st.accuracy_stat(FloatBackend(net).predict(x) == y),
+                "golden": st.accuracy_stat(run["correct"]), "physics": st.accuracy_stat(correct)}
+    row = accuracy_energy.row(f"pruned {100 * fraction:.0f} %", mapping, est, run["neurobench"], accuracy,
+                              removed_share=result.sparsity,
+                              change_vs_unpruned=st.paired_accuracy_stat(correct, unpruned_correct))
+    return {"pruning": result.report(), "row": row,
+            "pruned": {"mapping": mapping.report(), "estimates": est, "neurobench": run["neurobench"],
+                       "accuracy": accuracy}}
 
 
 STATISTICS_NOTE = {
@@ -281,6 +338,9 @@ def markdown(r: dict) -> str:
               f"| golden (bit-exact RTL model, noise-free) | {_ci(a['golden_noise_free'])} |",
               f"| golden (emulated read noise) | {_ci(a['golden_emulated_noise'])} |", "",
               *_rtl_check_lines(r.get("rtl_check")),
+              *(nb.markdown_lines(r["neurobench"]) if "neurobench" in r else []),
+              *(accuracy_energy.markdown_lines(r["accuracy_energy"]) if "accuracy_energy" in r else []),
+              *_pruning_lines(r.get("pruning")),
               "### Physics model vs time since programming", "",
               "Accuracy (%) over chips; compensation gain and change since the first time in percentage points, "
               "paired on the same chips.", "",
@@ -326,6 +386,15 @@ def markdown(r: dict) -> str:
               "", "Constants and sources:", ""]
     lines += [f"- {k}: {v}" for k, v in e["citations"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _pruning_lines(p: dict | None) -> list[str]:
+    if p is None:
+        return []
+    return [f"Pruning (--prune {p['fraction']:g}): {p['weights_removed']} of {p['weights_total']} weights removed "
+            f"({100 * p['sparsity']:.1f} %) as {p['columns_removed']} hidden neuron(s) and {p['row_blocks_removed']} "
+            f"input row block(s); {p['inputs_kept']} inputs kept; layers {p['layers']}. Criterion: {p['criterion']}."
+            + "".join(f" {n}." for n in p["notes"]), ""]
 
 
 def _layer(stat: dict) -> str:
@@ -409,4 +478,7 @@ def write_plots(r: dict, out_dir: Path) -> list[Path]:
     paths.append(out_dir / "attribution.png")
     fig.savefig(paths[-1], dpi=100)
     plt.close(fig)
+    if r.get("accuracy_energy"):
+        paths.append(accuracy_energy.plot(r["accuracy_energy"], out_dir / "accuracy_vs_energy.png",
+                                          f"{r['design']}: accuracy vs energy ({n} chips)"))
     return paths
