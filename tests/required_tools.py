@@ -21,6 +21,7 @@ INSTALL = {
     "sta": "OpenSTA (`sta`) not installed: apt-get install -y opensta",
     "iverilog": "Icarus Verilog not installed: apt-get install -y --no-install-recommends iverilog",
     "vvp": "Icarus Verilog not installed: apt-get install -y --no-install-recommends iverilog",
+    "ngspice": "ngspice not installed: apt-get install -y ngspice",
 }
 
 

@@ -1,0 +1,102 @@
+"""The IR-drop solver (sim.models.ir_drop) against ngspice, against a dense nodal solve, and its invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from aimcgen.sim.models.ir_drop import (IrDropError, effective_conductances, interleave, tile_wires)
+from required_tools import require_executables
+from spice_crossbar import sense_currents
+
+# ngspice prints 12 significant digits; the solver stops at 1e-12 of the largest current.
+SPICE_RTOL = 1e-7
+
+
+def dense_nodal(g_us: np.ndarray, wire_r_ohm: float, volts: np.ndarray) -> np.ndarray:
+    """The same network by textbook nodal analysis: one dense matrix, one solve (small arrays only)."""
+    rows, cols = g_us.shape
+    n = rows * cols
+    a = np.zeros((2 * n, 2 * n))
+    b = np.zeros(2 * n)
+    gw = 1.0 / wire_r_ohm
+
+    def link(p, q, g):
+        a[p, p] += g
+        a[q, q] += g
+        a[p, q] -= g
+        a[q, p] -= g
+
+    for i in range(rows):
+        for k in range(cols):
+            r_node, c_node = i * cols + k, n + i * cols + k
+            link(r_node, c_node, g_us[i, k] * 1e-6)
+            if k + 1 < cols:
+                link(r_node, r_node + 1, gw)
+            if i + 1 < rows:
+                link(c_node, c_node + cols, gw)
+        a[i * cols, i * cols] += gw
+        b[i * cols] += gw * volts[i]
+    for k in range(cols):
+        a[n + (rows - 1) * cols + k, n + (rows - 1) * cols + k] += gw
+    v = np.linalg.solve(a, b)
+    return v[n + (rows - 1) * cols:] * gw
+
+
+@pytest.mark.parametrize("rows, weight_cols, wire_r_ohm", [(8, 4, 2.0), (32, 16, 1.0), (32, 16, 20.0)])
+def test_agrees_with_ngspice(tmp_path, rows, weight_cols, wire_r_ohm):
+    require_executables("ngspice")
+    rng = np.random.default_rng(rows + weight_cols)
+    g_plus = rng.uniform(0.0, 25.0, (rows, weight_cols))
+    g_minus = rng.uniform(0.0, 25.0, (rows, weight_cols))
+    g_minus[rng.random(g_minus.shape) < 0.3] = 0.0           # unprogrammed devices: no resistor at all
+    volts = rng.uniform(-0.2, 0.2, rows)
+    spice = sense_currents(interleave(g_plus, g_minus), wire_r_ohm, volts, tmp_path)
+    eff_plus, eff_minus = tile_wires(g_plus, g_minus, wire_r_ohm)
+    ours = volts @ interleave(eff_plus, eff_minus) * 1e-6
+    np.testing.assert_allclose(ours, spice, rtol=SPICE_RTOL, atol=1e-9 * np.max(np.abs(spice)))
+    # The wires matter at these sizes: the ideal product is clearly different.
+    ideal = volts @ interleave(g_plus, g_minus) * 1e-6
+    assert np.max(np.abs(ideal - spice)) > 1e-4 * np.max(np.abs(spice))
+
+
+def test_agrees_with_dense_nodal_solve():
+    rng = np.random.default_rng(7)
+    g = rng.uniform(0.0, 50.0, (5, 7))
+    volts = rng.uniform(-1.0, 1.0, 5)
+    np.testing.assert_allclose(volts @ effective_conductances(g, 30.0) * 1e-6, dense_nodal(g, 30.0, volts),
+                               rtol=1e-9, atol=1e-18)
+
+
+def test_zero_wire_resistance_is_the_conductance_matrix():
+    g = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(effective_conductances(g, 0.0), g)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 6), cols=st.integers(1, 8), seed=st.integers(0, 2**32 - 1),
+       log_r=st.floats(-1.0, 2.0), scale=st.floats(0.1, 10.0))
+def test_wires_only_lose_current_and_scale_with_r_times_g(rows, cols, seed, log_r, scale):
+    g = np.random.default_rng(seed).uniform(0.0, 25.0, (rows, cols))
+    r = 10.0 ** log_r
+    eff = effective_conductances(g, r)
+    assert np.all(eff >= -1e-9 * g.max()) and np.all(eff <= g + 1e-9 * g.max())
+    assert eff.sum() <= effective_conductances(g, r / 2).sum() + 1e-9 * g.sum()
+    # Only r x G matters: scaling G by s and r by 1/s scales every current per volt by s.
+    np.testing.assert_allclose(effective_conductances(g * scale, r / scale), eff * scale, rtol=1e-8,
+                               atol=1e-9 * g.max() * scale)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="wire_r_ohm"):
+        effective_conductances(np.ones((2, 2)), -1.0)
+    with pytest.raises(ValueError, match="finite"):
+        effective_conductances(np.array([[np.nan]]), 1.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        interleave(np.ones((2, 2)), np.ones((2, 3)))
+
+
+def test_a_network_that_drops_everything_is_refused_by_name():
+    with pytest.raises(IrDropError, match="wire_r_ohm = 1000000.0"):
+        effective_conductances(np.full((16, 16), 1000.0), 1e6)
