@@ -176,18 +176,24 @@ class DeviceSpec:
     drift_t0_s: float = _float(1e-6, 1e6, "drift reference time t0 in G(t) = G0 ((t + t0)/t0)^-nu (s)",
                                default=PCM_PRESET["drift_t0_s"])
     read_noise_q: tuple[float, ...] = _floats(3, 3, "accumulated 1/f read noise Q = min(c / max(g^e, 1e-3), "
-                                              "qmax) as [c, e, qmax]", default=PCM_PRESET["read_noise_q"])
+                                              "qmax) as [c, e, qmax]; its band slower than 1 ms is one "
+                                              "draw per time point, shared by that time's reads", default=PCM_PRESET["read_noise_q"])
     t_read_s: float = _float(1e-12, 1.0, "duration of one read (s), sets the 1/f noise bandwidth",
                              default=PCM_PRESET["t_read_s"])
-    read_noise_rel: float = _float(0.0, 1.0, "white read noise per read, relative to |G|",
-                                   default=PCM_PRESET["read_noise_rel"])
+    read_noise_rel: float = _float(0.0, 1.0, "white read noise per read: additive Gaussian sigma of one weight "
+                                   "(G+ - G- pair) as a fraction of g_max, whatever G (each device carries "
+                                   "1/sqrt(2) of it)", default=PCM_PRESET["read_noise_rel"])
     relax_us: tuple[float, ...] = _floats(1, 5, "conductance relaxation spread in uS reached at relax_time_s, "
                                           "as polynomial coefficients in g (grows with ln t before)",
                                           default=PCM_PRESET["relax_us"])
     relax_time_s: float = _float(1.0, 1e9, "time at which the relaxation spread is complete (s)",
                                  default=PCM_PRESET["relax_time_s"])
-    stuck_set_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at g_max", default=0.0)
-    stuck_reset_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at 0", default=0.0)
+    stuck_set_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at g_max (held there at every "
+                                       "time: no drift or relaxation)", default=0.0)
+    stuck_reset_fraction: float = _float(0.0, 0.5, "fraction of devices stuck at 0 (held there at every "
+                                         "time: no drift or relaxation)", default=0.0)
+    wire_r_ohm: float = _float(0.0, 100.0, "wire resistance per cell segment of the word and bit lines in ohm "
+                               "(IR drop, float physics model only; 0 = ideal wires)", default=0.0)
 
 
 @dataclass(frozen=True)

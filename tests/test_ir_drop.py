@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from aimcgen.sim.models.ir_drop import (IrDropError, effective_conductances, interleave, tile_wires)
+from aimcgen.presets import load_preset
+from aimcgen.sim.models.ir_drop import IrDropError, effective_conductances, interleave, tile_wires
+from aimcgen.sim.models.physics import PhysicsCrossbar, codes_to_conductances
+from aimcgen.spec import device_preset
 from required_tools import require_executables
 from spice_crossbar import sense_currents
 
@@ -100,3 +105,24 @@ def test_bad_inputs_are_refused():
 def test_a_network_that_drops_everything_is_refused_by_name():
     with pytest.raises(IrDropError, match="wire_r_ohm = 1000000.0"):
         effective_conductances(np.full((16, 16), 1000.0), 1e6)
+
+
+def test_physics_model_reads_through_the_wires():
+    """An ideal-device tile with resistive wires reads exactly the effective matrix of its whole tile; the
+    unused devices of an active block still carry their wire segments, so the block reads the same."""
+    base = load_preset("tile64")
+    spec = dataclasses.replace(base, device=dataclasses.replace(device_preset("ideal"), wire_r_ohm=2.0))
+    levels = spec.tile.conductance_levels
+    rng = np.random.default_rng(5)
+    weights = np.zeros((spec.tile.rows, spec.tile.cols), dtype=np.int64)
+    weights[:40, :24] = rng.integers(-levels, levels + 1, size=(40, 24))
+    g_plus, g_minus = codes_to_conductances(np.maximum(weights, 0), np.maximum(-weights, 0), levels, spec.device)
+    eff_plus, eff_minus = tile_wires(g_plus, g_minus, 2.0)
+    expected = (eff_plus - eff_minus) * levels / spec.device.g_max_us
+    whole = PhysicsCrossbar(spec, weights, 0).conductances(1.0)
+    np.testing.assert_allclose(whole, expected, rtol=1e-9, atol=1e-9)
+    block = PhysicsCrossbar(spec, weights, 0, active=(40, 24)).conductances(1.0)
+    np.testing.assert_allclose(block, expected[:40, :24], rtol=1e-9, atol=1e-9)
+    assert np.max(np.abs(whole - weights)) > 0.05                   # the wires do change the reading
+    ideal_wires = dataclasses.replace(spec, device=device_preset("ideal"))
+    np.testing.assert_array_equal(PhysicsCrossbar(ideal_wires, weights, 0).conductances(1.0), weights)

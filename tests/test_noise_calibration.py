@@ -7,12 +7,14 @@ import math
 import numpy as np
 import pytest
 
+from aimcgen.presets import load_preset
 from aimcgen.sim.models import physics
 from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.sim.models.noise_calibration import calibrated_noise_spec, read_noise_sigma_charge
 from aimcgen.spec import from_dict
 
 DAY = 86400.0
+YEAR = 365.25 * DAY
 
 
 def small_spec(model: str, encoding: str, weight_bits: int = 4, **extra) -> object:
@@ -22,13 +24,16 @@ def small_spec(model: str, encoding: str, weight_bits: int = 4, **extra) -> obje
     return from_dict(tables)
 
 
-def device_read_variance(spec, code: int, t_s: float, rng: np.random.Generator, n: int) -> float:
-    """Mean read-noise variance (code units^2) of a device programmed to `code`, over n device draws.
+def device_read_variance(spec, code: int, t_s: float, rng: np.random.Generator, n: int,
+                         flicker_log: float | None = None) -> float:
+    """Mean read-to-read variance (code units^2) of a device programmed to `code`, over n device draws.
 
-    Per device, straight from the formulas of sim.models.physics.conductance_at: G is the drifted and relaxed
-    conductance (deterministic once programmed), s1 = Q(g_prog) sqrt(ln((t + t0 + t_read) / (2 t_read)))
-    the accumulated 1/f sigma and s2 = read_noise_rel; G1 = G + |G| s1 z1, G2 = G1 + |G1| s2 z2, so
-    Var = G^2 (s1^2 + s2^2 (1 + s1^2)) (exact, E[G1^2] = G^2 (1 + s1^2)); the clamp at 0 is ignored.
+    Per device, straight from the rules of sim.models.physics (module docstring): G is the drifted and relaxed
+    conductance (deterministic once programmed), the time point's slow 1/f part is common to the reads, and
+    each read adds |G| Q(g_prog) sqrt(R) z1 with R = ln(FLICKER_WINDOW_S / (2 t_read)) (flicker_log instead,
+    if given: the whole accumulated ln((t + t0 + t_read) / (2 t_read)) describes the old model, which redrew
+    everything per read) and the white w z2, w = read_noise_rel g_max / sqrt(2). So Var = G^2 Q^2 R + w^2;
+    the clamp at 0 is ignored.
     """
     dev = spec.device
     unit = dev.g_max_us / spec.tile.conductance_levels
@@ -43,12 +48,13 @@ def device_read_variance(spec, code: int, t_s: float, rng: np.random.Generator, 
     g = g + relax * growth * rng.standard_normal(n)
     c, e, q_max = dev.read_noise_q
     q = np.minimum(c / np.maximum((g_prog / dev.g_max_us) ** e, 1e-3), q_max)
-    s1 = q * math.sqrt(math.log((t_s + t0 + dev.t_read_s) / (2.0 * dev.t_read_s)))
-    s2 = dev.read_noise_rel
-    return float(np.mean(g ** 2 * (s1 ** 2 + s2 ** 2 * (1.0 + s1 ** 2)))) / unit ** 2
+    if flicker_log is None:
+        flicker_log = math.log(physics.FLICKER_WINDOW_S / (2.0 * dev.t_read_s))
+    w = dev.read_noise_rel * dev.g_max_us / math.sqrt(2.0)
+    return float(np.mean(g ** 2 * q ** 2 * flicker_log + w ** 2)) / unit ** 2
 
 
-def analytic_sigma(spec, t_s: float, seed: int = 1, n: int = 20_000) -> float:
+def analytic_sigma(spec, t_s: float, seed: int = 1, n: int = 20_000, flicker_log: float | None = None) -> float:
     """Expected RMS read noise of one sampled charge for uniform weights and inputs.
 
     Charge noise = sum_i drive_i (n+_ij - n-_ij), all terms independent, so its variance is
@@ -58,7 +64,7 @@ def analytic_sigma(spec, t_s: float, seed: int = 1, n: int = 20_000) -> float:
     """
     rng = np.random.default_rng(seed)
     levels, m = spec.tile.conductance_levels, spec.input.max_magnitude
-    v = np.array([device_read_variance(spec, c, t_s, rng, n) for c in range(levels + 1)])
+    v = np.array([device_read_variance(spec, c, t_s, rng, n, flicker_log) for c in range(levels + 1)])
     w = np.arange(-levels, levels + 1)
     pair = np.mean(v[np.maximum(w, 0)] + v[np.maximum(-w, 0)])
     x = np.abs(np.arange(-m, m + 1))
@@ -86,6 +92,21 @@ def test_measured_sigma_matches_device_formula(model, encoding, t_s):
     assert measured == pytest.approx(expected, rel=0.03)
 
 
+@pytest.mark.parametrize("t_s, ratio", [(1.0, 1.5197), (DAY, 1.8451), (YEAR, 2.0446)])
+def test_pcm_calibration_takes_only_the_per_read_flicker_band(t_s, ratio):
+    """Issue 15: redrawing the whole accumulated 1/f noise at every read overstated the PCM read-to-read
+    spread by sqrt(ln((t + t0 + t_read) / (2 t_read)) / ln(FLICKER_WINDOW_S / (2 t_read))), 1.52 at 1 s, 1.85
+    at 1 day; the calibrated sigma is now the per-read band's."""
+    spec = small_spec("pcm", "pwm")
+    dev = spec.device
+    total = math.log((t_s + dev.drift_t0_s + dev.t_read_s) / (2 * dev.t_read_s))
+    assert math.sqrt(total / math.log(physics.FLICKER_WINDOW_S / (2 * dev.t_read_s))) == pytest.approx(ratio, abs=1e-4)
+    measured = read_noise_sigma_charge(spec, t_s, seed=3)
+    whole = analytic_sigma(spec, t_s, flicker_log=total)          # the old model: every read redrawn whole
+    # 3 %: the formula test's tolerance; the two figures differ by 52 % or more.
+    assert whole / measured == pytest.approx(ratio, rel=0.03)
+
+
 @pytest.mark.parametrize("model", ["pcm", "rram"])
 def test_frozen_device_errors_are_not_read_noise(model):
     # Programming noise, stuck devices, drift (PCM) and relaxation (RRAM) at full strength, read noise off:
@@ -108,8 +129,9 @@ def test_ideal_device_has_no_read_noise(encoding):
 
 
 def test_calibrated_sigma_is_clamped_to_field_range():
-    # 100 % white read noise on a 256-row, 8-bit PWM tile: sigma ~ 16 * E[w^2] = 16 * 5419 ~ 87000 charge
-    # units, above the field's limit of 65536.
+    # White read noise of the whole range (read_noise_rel = 1: sigma = 127 codes per weight) on a 256-row,
+    # 8-bit PWM tile: sigma = 127 sqrt(256 E[x^2]) = 127 * 16 * sqrt(5419) ~ 150000 charge units, above the
+    # field's limit of 65536.
     spec = from_dict({"device": {"model": "rram", "read_noise_rel": 1.0},
                       "tile": {"rows": 256, "cols": 16, "weight_bits": 8},
                       "input": {"bits": 8, "encoding": "pwm"}, "adc": {"bits": 8, "full_scale": 1 << 18}})
@@ -179,3 +201,12 @@ def test_golden_tile_noise_matches_physics_read_noise(model, encoding, t_s):
     # standard error < 1 %; seen: |emulated / physics - 1| <= 0.6 %.
     assert emulated == pytest.approx(sigma_physics, rel=0.03)
     assert abs(np.mean(errors)) < 5 * math.sqrt(np.var(errors) / errors.size)   # and it is unbiased
+
+
+@pytest.mark.parametrize("name", ["default", "tile64", "hermes256"])
+def test_presets_carry_their_calibrated_read_noise(name):
+    """Each preset's noise.sigma_lsb is its PCM device read noise at 1 s (to the 2 digits written), so a
+    change of the physics model that moves the figure shows up here instead of silently in every RTL run."""
+    spec = load_preset(name)
+    measured = read_noise_sigma_charge(spec, 1.0, seed=0)
+    assert spec.noise.sigma_lsb == pytest.approx(measured, rel=0.03), f"{name}: recalibrate to {measured:.4g}"

@@ -16,6 +16,7 @@ from aimcgen.spec import from_dict
 IDEAL, PCM, RRAM = (device_preset(m) for m in ("ideal", "pcm", "rram"))
 
 N = 200_000
+DAY = 86400.0
 YEAR = 365.25 * 86400.0
 
 
@@ -177,9 +178,9 @@ def test_rram_relaxes_without_drift():
         for t in (1.0, 86400.0):
             g_t = physics.conductance_at(prog, target, nu, t, RRAM, rng)
             growth = min(math.log1p(t / RRAM.drift_t0_s) / math.log1p(RRAM.relax_time_s / RRAM.drift_t0_s), 1)
-            # Device spread sigma_prog (+) growth * sigma_relax, then white read noise |G| rel N(0, 1).
+            # Device spread sigma_prog (+) growth * sigma_relax, then white read noise rel g_max / sqrt(2) N(0, 1).
             device_var = sigma_prog ** 2 + (growth * sigma_relax) ** 2
-            expected = math.sqrt(device_var * (1 + rel ** 2) + (rel * target[0]) ** 2)
+            expected = math.sqrt(device_var + (rel * RRAM.g_max_us) ** 2 / 2)
             assert np.std(g_t) == pytest.approx(expected, rel=std_tolerance(N))
             assert abs(np.mean(g_t) - target[0]) < 5 * expected / math.sqrt(N)    # no drift of the mean
             stds.append(np.std(g_t))
@@ -207,3 +208,115 @@ def test_active_block_equals_whole_tile():
         PhysicsCrossbar(spec, w, 1, active=(5, 3))
     with pytest.raises(ValueError, match="active"):
         PhysicsCrossbar(spec, np.zeros((16, 8), dtype=np.int64), 1, active=(0, 3))
+
+
+# --- issue 15: stuck devices, RRAM read noise, 1/f noise per time point ------------------------------------
+
+def _stuck_spec(model: str):
+    # No programming or read noise, so a device that reads other than its target is stuck (or drifted).
+    # RRAM relaxation spread 2 g uS: 0 at g = 0, so every G- aimed at 0 stays exactly 0 while the G+ relax.
+    device = {"model": model, "prog_noise_us": [0.0], "read_noise_q": [0.0, 0.0, 0.0], "read_noise_rel": 0.0,
+              "stuck_set_fraction": 0.2, "stuck_reset_fraction": 0.2}
+    if model == "rram":
+        device["relax_us"] = [0.0, 2.0]
+    return from_dict({"device": device, "tile": {"rows": 64, "cols": 64, "weight_bits": 4}})
+
+
+@pytest.mark.parametrize("streams", [False, True])
+@pytest.mark.parametrize("model, t_s", [("pcm", YEAR), ("rram", DAY)])
+def test_stuck_devices_hold_their_value(model, t_s, streams):
+    """A stuck device neither drifts nor relaxes: a G+ stuck at g_max reads the full weight and one stuck at 0
+    reads 0 at every time (read noise off), while the healthy devices around them do move."""
+    spec = _stuck_spec(model)
+    levels = spec.tile.conductance_levels
+    w = np.full((64, 64), levels - 1)                              # G+ aimed below g_max, G- at 0
+    xbar = (PhysicsCrossbar(spec, w, streams=physics.ChipStreams(3)) if streams
+            else PhysicsCrossbar(spec, w, 3))
+    g_max = spec.device.g_max_us
+    g_minus_zero = xbar.g_prog[1] == 0.0                           # G- not stuck at set
+    stuck_set = (xbar.g_prog[0] == g_max) & g_minus_zero
+    stuck_reset = (xbar.g_prog[0] == 0.0) & g_minus_zero           # no programming noise: only stuck reads 0
+    healthy = ~(stuck_set | stuck_reset) & g_minus_zero
+    assert stuck_set.sum() > 200 and stuck_reset.sum() > 200 and healthy.sum() > 1000
+    for t in (1.0, t_s):
+        codes = xbar.conductances(t)
+        np.testing.assert_allclose(codes[stuck_set], levels, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(codes[stuck_reset], 0.0, rtol=0, atol=1e-9)
+    # ... while the healthy G+ drift (PCM: ~half the weight in a year) or relax (RRAM: 0.3 codes at 6/7 g_max).
+    assert np.mean(np.abs(xbar.conductances(t_s)[healthy] - (levels - 1))) > 0.1
+
+
+def test_stuck_device_holds_at_conductance_level():
+    """conductance_at with a stuck map: stuck devices keep g_max / 0 whatever g_prog, nu and relaxation say."""
+    device = dataclasses.replace(RRAM, relax_us=(5.0,), read_noise_rel=0.0)
+    g = np.full(6, 20.0)
+    stuck = np.array([physics.STUCK_SET, physics.STUCK_RESET, 0, physics.STUCK_SET, physics.STUCK_RESET, 0])
+    out = physics.conductance_at(g, g, np.full(6, 0.1), DAY, device, np.random.default_rng(1),
+                                 relax_z=np.ones(6), stuck=stuck)
+    assert list(out[[0, 3]]) == [device.g_max_us] * 2 and list(out[[1, 4]]) == [0.0, 0.0]
+    healthy = 20.0 * ((DAY + device.drift_t0_s) / device.drift_t0_s) ** -0.1 + 5.0   # drift, full relaxation
+    assert out[2] == out[5] == pytest.approx(healthy)
+
+
+@pytest.mark.parametrize("g", [0.0, 0.5, 1.0])
+def test_rram_read_noise_is_additive_in_g_max(g):
+    """aihwkit's advice for ReRamWan2022NoiseModel (forward.w_noise = 0.01, w_noise_type ADDITIVE_CONSTANT) is a
+    fresh Gaussian of 1 % of the weight range on each weight per read, whatever its conductance: each device of
+    the G+/G- pair carries read_noise_rel * g_max / sqrt(2), unclamped (a device at 0 reads 0 on average)."""
+    device = dataclasses.replace(RRAM, prog_noise_us=(0.0,), relax_us=(0.0,))
+    rng = np.random.default_rng(13)
+    target = np.full(N, g * device.g_max_us)
+    read = physics.conductance_at(target, target, np.zeros(N), 1.0, device, rng)
+    sigma = device.read_noise_rel * device.g_max_us / math.sqrt(2.0)
+    assert np.std(read) == pytest.approx(sigma, rel=std_tolerance(N))
+    assert abs(np.mean(read) - target[0]) < 5 * sigma / math.sqrt(N)
+
+
+def _flicker_spec(rows: int = 128, cols: int = 128):
+    # Deterministic drift (no nu spread) and no programming noise: every G+ is g_max drifted by the same
+    # factor, every G- is exactly 0 (no 1/f noise at |G| = 0), so a code's deviation is G+'s read noise alone.
+    return from_dict({"device": {"model": "pcm", "prog_noise_us": [0.0], "drift_sigma": [0.0, 0.0, 0.0, 0.0]},
+                      "tile": {"rows": rows, "cols": cols, "weight_bits": 4}})
+
+
+@pytest.mark.parametrize("streams", [False, True])
+@pytest.mark.parametrize("t_s", [1.0, YEAR])
+def test_reads_at_one_time_point_share_the_slow_flicker_noise(t_s, streams):
+    """The accumulated 1/f noise of a read at t is Q sqrt(ln((t + t0 + t_read) / (2 t_read))) (aihwkit); its
+    components slower than FLICKER_WINDOW_S are one draw per (chip, time point) and only the band from
+    1/FLICKER_WINDOW_S to 1/(2 t_read) is fresh per read, so two reads of one chip at t correlate by
+    ln((t + t0 + t_read) / window) / ln((t + t0 + t_read) / (2 t_read)), calibration reads included."""
+    spec = _flicker_spec()
+    dev, levels = spec.device, spec.tile.conductance_levels
+    w = np.full((128, 128), levels)
+    xbar = (PhysicsCrossbar(spec, w, streams=physics.ChipStreams(4)) if streams
+            else PhysicsCrossbar(spec, w, 4))
+    drifted = levels * ((t_s + dev.drift_t0_s) / dev.drift_t0_s) ** -xbar.nu[0]
+    a = (xbar.conductances(t_s) - drifted).ravel()
+    b = (xbar.conductances(t_s, "calibration") - drifted).ravel()
+    n = a.size
+    total = math.log((t_s + dev.drift_t0_s + dev.t_read_s) / (2 * dev.t_read_s))
+    per_read = math.log(physics.FLICKER_WINDOW_S / (2 * dev.t_read_s))
+    q = dev.read_noise_q[0]                                         # g = 1: Q = c
+    for read in (a, b):                                            # one read: aihwkit's distribution
+        assert np.std(read) == pytest.approx(drifted.mean() * q * math.sqrt(total), rel=std_tolerance(n))
+    assert np.std(a - b) / math.sqrt(2) == pytest.approx(drifted.mean() * q * math.sqrt(per_read),
+                                                         rel=std_tolerance(n))
+    # Correlation of two reads: standard error (1 - r^2) / sqrt(n) < 1 / sqrt(n); allow 5.
+    assert np.corrcoef(a, b)[0, 1] == pytest.approx((total - per_read) / total, abs=5 / math.sqrt(n))
+    # Another time point draws its own slow part: reads at t and 2 t are uncorrelated beyond the drift.
+    c = (xbar.conductances(2 * t_s) - levels * ((2 * t_s + dev.drift_t0_s) / dev.drift_t0_s) ** -xbar.nu[0]).ravel()
+    assert abs(np.corrcoef(a, c)[0, 1]) < 5 / math.sqrt(n)
+
+
+def test_flicker_noise_is_a_function_of_chip_and_time():
+    """The shared 1/f part comes from the chip's streams and the time alone: a second instance of the chip
+    reads it again, after reads at other times or for another purpose."""
+    spec = _flicker_spec(32, 32)
+    w = np.full((32, 32), 7)
+    one = PhysicsCrossbar(spec, w, streams=physics.ChipStreams(9, ("layer", 0)))
+    two = PhysicsCrossbar(spec, w, streams=physics.ChipStreams(9, ("layer", 0)))
+    two.conductances(60.0, "calibration")
+    two.conductances(3600.0)
+    assert np.array_equal(one.flicker_z(DAY), two.flicker_z(DAY))
+    assert not np.array_equal(one.flicker_z(DAY), one.flicker_z(3600.0))

@@ -48,8 +48,9 @@ class DeviceLevels:
         k = np.arange(levels + 1, dtype=np.float64)
         target = np.zeros((2, levels + 1, _DEVICES_PER_LEVEL))
         target[0] = (k * device.g_max_us / levels)[:, None]
-        g = physics.conductance_at(physics.program(target, device, rng), target,
-                                   physics.drift_exponents(target, device, rng), t_s, device, rng)
+        stuck = physics.draw_stuck(target.shape, device, rng)     # no draw when both fractions are 0
+        g = physics.conductance_at(physics.program(target, device, rng, stuck=stuck), target,
+                                   physics.drift_exponents(target, device, rng), t_s, device, rng, stuck=stuck)
         # Code plus deviation from target, as PhysicsCrossbar reads it: exact for an ideal device.
         codes = k[:, None] + ((g[0] - target[0]) - (g[1] - target[1])) * levels / device.g_max_us
         mean, var = codes.mean(axis=1), codes.var(axis=1)

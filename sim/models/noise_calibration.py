@@ -4,8 +4,15 @@ The emulated tile adds one pseudo-Gaussian draw of standard deviation `spec.nois
 one conductance code for one drive cycle) to every sampled column charge. The float physics model
 (sim.models.physics.PhysicsCrossbar) reads its devices with the 1/f and white read noise of `spec.device`. This
 module measures, for the spec's tile and input encoding, how much that device read noise moves one sampled
-column charge, and writes the figure into `noise.sigma_lsb`, so the emulated tile is as noisy as the
-devices read.
+column charge from one read to the next, and writes the figure into `noise.sigma_lsb`, so the emulated tile
+is as noisy as the devices read.
+
+What counts as read noise is what differs between reads at one time point: the per-read band of the 1/f
+noise (1/FLICKER_WINDOW_S .. 1/(2 t_read), sim.models.physics) and the white read noise. The slower 1/f
+band is one draw per time point, common to all reads then: like drift, it is a frozen error of the weights
+at that time, not a fresh draw per sample. (Calibrating with the whole accumulated 1/f noise, as a fresh
+draw per read, overstates the PCM preset's read-to-read spread by sqrt(total / per-read) = 1.52 at 1 s, 1.85 at
+1 day and 2.04 at 1 year.)
 """
 
 from __future__ import annotations
@@ -31,19 +38,21 @@ def _sigma_lsb_range() -> tuple[float, float]:
 
 
 def _read_codes(xbar: physics.PhysicsCrossbar, t_s: float, reads: int) -> np.ndarray:
-    """`reads` independent reads of one programmed crossbar at t_s: (reads, rows, cols) in code units.
+    """`reads` reads of one programmed crossbar at the time point t_s: (reads, rows, cols) in code units.
 
     The same computation as `PhysicsCrossbar.conductances(t_s)` called `reads` times, done in one call of
     sim.models.physics.conductance_at with a reads axis broadcast behind the (G+, G-) pair axis: the programmed
-    state (g_prog, drift exponents, relaxation directions) is shared, every read draws fresh read noise.
+    state (g_prog, stuck map, drift exponents, relaxation directions) and the time point's shared 1/f draws
+    are common to the reads, every read draws fresh per-read noise.
     """
     full = (2, reads) + xbar.g_target.shape[1:]
 
     def per_read(a):
-        return np.broadcast_to(a[:, None], full)
+        return None if a is None else np.broadcast_to(a[:, None], full)
 
     g = physics.conductance_at(per_read(xbar.g_prog), per_read(xbar.g_target), per_read(xbar.nu), t_s,
-                               xbar.spec.device, xbar.rng, relax_z=per_read(xbar.relax_z))
+                               xbar.spec.device, xbar.read_rng(), relax_z=per_read(xbar.relax_z),
+                               stuck=per_read(xbar.stuck), flicker_z=per_read(xbar.flicker_z(t_s)))
     return xbar._to_codes(np.broadcast_to(g, full))     # g_us[0] - g_target[0] broadcasts over reads
 
 
@@ -59,8 +68,9 @@ def read_noise_sigma_charge(spec: DesignSpec, t_s: float = DEFAULT_T_S, seed: in
     uniformly over -max..max. Charges are taken per drive step, as the ADC samples them and as the emulated
     tile adds its noise: for bit_serial the charge of one bit plane, for pwm the whole PWM charge.
 
-    Method: every crossbar is read `reads` times at the same time t_s. Its programmed state is fixed, so the
-    charges of one input differ between reads only by read noise; the unbiased variance across the reads
+    Method: every crossbar is read `reads` times at the same time t_s. Its programmed state and the time
+    point's slow 1/f part are fixed, so the charges of one input differ between reads only by the per-read
+    noise; the unbiased variance across the reads
     (for two reads exactly (c1 - c2)^2 / 2) estimates the read-noise variance of that charge. These
     variances are averaged over crossbars, inputs, steps and columns and the square root is returned: the
     RMS read noise of a sampled charge, the constant sigma whose noise power matches the devices'.
@@ -68,8 +78,9 @@ def read_noise_sigma_charge(spec: DesignSpec, t_s: float = DEFAULT_T_S, seed: in
     holds programming noise, stuck devices, drift and relaxation. Those are frozen into the devices: they
     are a fixed error of the programmed weights, which the emulated tile models (if at all) in the weights
     it is given, not a fresh random draw per sample as its noise generator is. Only the read noise is
-    fresh at every read. The read noise itself still depends on them (it scales with the drifted
-    conductance), which the measurement includes, because it reads the programmed devices at t_s.
+    fresh at every read (and of the 1/f noise only its per-read band). The read noise itself still depends on
+    them (1/f noise scales with the drifted conductance), which the measurement includes, because it reads
+    the programmed devices at t_s.
 
     The reads are vectorized (sim.models.physics.conductance_at on a reads axis, one matmul per crossbar for all
     reads, steps and inputs). An ideal device (no read noise) gives exactly 0.

@@ -223,14 +223,17 @@ class PhysicsMacroModel(AnalogMacroModel):
         g_plus, g_minus = codes_to_conductances(max(target, 0), max(-target, 0), levels, dev)
         g_target = np.array([g_plus, g_minus], dtype=np.float64)
         xb.g_target[:, row, col] = g_target
-        xb.g_prog[:, row, col] = program(g_target, dev, xb.rng)
+        # Reprogramming does not unstick a device: it keeps its stuck value.
+        xb.g_prog[:, row, col] = program(g_target, dev, xb.rng, stuck=xb.stuck[:, row, col])
         xb.nu[:, row, col] = drift_exponents(g_target, dev, xb.rng)
         xb.relax_z[:, row, col] = xb.rng.standard_normal(2)
 
     def _read(self, row: int, col: int) -> int:
         xb, levels = self.crossbar, self.spec.tile.conductance_levels
+        flicker = xb.flicker_z(self.t_s)
         g = conductance_at(xb.g_prog[:, row, col], xb.g_target[:, row, col], xb.nu[:, row, col], self.t_s,
-                           self.spec.device, xb.rng, relax_z=xb.relax_z[:, row, col])
+                           self.spec.device, xb.rng, relax_z=xb.relax_z[:, row, col], stuck=xb.stuck[:, row, col],
+                           flicker_z=None if flicker is None else flicker[:, row, col])
         deviation = (g[0] - xb.g_target[0, row, col]) - (g[1] - xb.g_target[1, row, col])
         code = xb.weights[row, col] + deviation / (self.spec.device.g_max_us / levels)
         return int(np.clip(np.floor(code + 0.5), -levels, levels))

@@ -54,7 +54,7 @@ from aimcgen.sim.verify.cocotb_run import load_bench_config, record_bench_report
 from aimcgen.contract.encoding import step_weights
 from aimcgen.sim.models.golden import GoldenTile, shift_add
 from aimcgen.sim.verify.macro_model import MacroModel
-from aimcgen.sim.models.physics import codes_to_conductances, programming_noise_sigma
+from aimcgen.sim.models.physics import codes_to_conductances, programming_noise_sigma, white_read_sigma_us
 from aimcgen.spec import DesignSpec
 
 CLOCK_NS = 10
@@ -319,8 +319,10 @@ def physics_error_budget(spec: DesignSpec, w: np.ndarray, xs: np.ndarray, t_s: f
         pair_mean = pair_mean + sign * mean * factor
         prog_var = prog_var + (var + mean ** 2) * (factor ** 2 + factor_var) - (mean * factor) ** 2
         q = np.minimum(c / np.maximum((mean / dev.g_max_us) ** e, 1e-3), q_max) if c else 0.0
-        read_sigma = (q * read_scale + dev.read_noise_rel) * mean * factor
-        read_var = read_var + read_sigma ** 2
+        # 1/f: the whole accumulated part (shared by the reads of a time point, still an error against the
+        # ideal product); white read noise: additive, read_noise_rel g_max / sqrt(2) per device.
+        read_sigma = q * read_scale * mean * factor
+        read_var = read_var + read_sigma ** 2 + white_read_sigma_us(dev) ** 2
     bias_w = pair_mean / unit - w                       # (rows, cols) mean deviation in codes
     prog_var, read_var = prog_var / unit ** 2, read_var / unit ** 2
 
