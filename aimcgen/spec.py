@@ -207,6 +207,29 @@ class NoiseSpec:
     seed: int = _int(1, (1 << 32) - 1, "seed of the noise generators", default=1)
 
 
+@dataclass(frozen=True)
+class TwinSpec:
+    """The emulated tile as the devices' digital twin (bit-level rules in contract.device_twin); RTL and golden
+    model only, the physics model has its own statistics. All effects off: the tile stores exact codes."""
+    programming_error: str = _choice(("off", "on"), "each weight write lands with a programming error drawn in "
+                                     "hardware from device.prog_noise_us (per-code sigma table, LFSR)",
+                                     default="off")
+    stuck: str = _choice(("off", "on"), "devices stuck at g_max / 0 at device.stuck_set_fraction / "
+                         "device.stuck_reset_fraction, chosen by a hash of the device address", default="off")
+    drift: str = _choice(("off", "on"), "per-device drift-exponent codes drawn at each write from "
+                         "device.drift_mu / drift_sigma; reads see the devices at the DRIFT_EPOCH register's "
+                         "time since programming (contract.device_twin_drift)", default="off")
+
+
+@dataclass(frozen=True)
+class ProgramVerifySpec:
+    """Reset values of program-and-verify's PROG_CTRL register (software may change them at run time)."""
+    tolerance: int = _int(0, 255, "accepted |read back - target| in weight codes (PROG_CTRL.tolerance)",
+                          default=0)
+    max_retries: int = _int(0, 15, "rewrites after the first write before a weight is reported as failed "
+                            "(PROG_CTRL.max_retries)", default=3)
+
+
 SECTIONS: dict[str, type] = {
     "design": DesignInfo,
     "tile": TileSpec,
@@ -217,6 +240,8 @@ SECTIONS: dict[str, type] = {
     "array": ArraySpec,
     "device": DeviceSpec,
     "noise": NoiseSpec,
+    "twin": TwinSpec,
+    "program_verify": ProgramVerifySpec,
 }
 
 
@@ -232,6 +257,8 @@ class DesignSpec:
     array: ArraySpec = field(default_factory=ArraySpec)
     device: DeviceSpec = field(default_factory=DeviceSpec)
     noise: NoiseSpec = field(default_factory=NoiseSpec)
+    twin: TwinSpec = field(default_factory=TwinSpec)
+    program_verify: ProgramVerifySpec = field(default_factory=ProgramVerifySpec)
 
     def __post_init__(self):
         for section, cls in SECTIONS.items():

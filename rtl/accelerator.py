@@ -63,6 +63,18 @@ class Accelerator(wiring.Component):
         with m.If(core.pv_fail):
             m.d.sync += [failures.eq(failures + (failures != 0xFFFF)),
                          fail_row.eq(core.pv_fail_row), fail_col.eq(core.pv_fail_col)]
+        # The program-and-verify report (PROG_COUNT, PROG_FIRST_FAIL_ADDR): the analog yield is
+        # 1 - failures / weights programmed.
+        programmed = Signal(32)
+        first_row, first_col = Signal(16), Signal(16)
+        with m.If(core.weight.valid & core.weight.ready):
+            m.d.sync += programmed.eq(programmed + (programmed != 0xFFFFFFFF))
+        with m.If(core.pv_fail & (failures == 0)):
+            m.d.sync += [first_row.eq(core.pv_fail_row), first_col.eq(core.pv_fail_col)]
+        m.d.comb += [regs.prog_count_weights.eq(programmed),
+                     regs.prog_first_fail_addr_row.eq(first_row), regs.prog_first_fail_addr_col.eq(first_col)]
+        if self.emulated and spec.twin.drift == "on":
+            m.d.comb += core.drift_epoch.eq(regs.drift_epoch_epoch)
         m.d.comb += [
             core.in_commit.eq(regs.ctrl_start),
             core.out_stream_enable.eq(regs.config_out_stream),

@@ -17,6 +17,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from aimcgen.contract.device_twin_drift import EPOCH_BITS, drift_on
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
@@ -96,6 +97,8 @@ class AcceleratorCore(wiring.Component):
         }
         if not emulated:
             members.update(analog_port_members(spec))
+        if emulated and drift_on(spec):
+            members["drift_epoch"] = In(EPOCH_BITS)     # the emulated devices' age (contract.device_twin_drift)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -119,6 +122,8 @@ class AcceleratorCore(wiring.Component):
                 macro = EmulatedCrossbar(spec, tile_index=i, init_weights=block)
                 m.submodules[f"emulated_tile_{i}"] = macro
                 wiring.connect(m, tile.analog, macro)
+                if drift_on(spec):
+                    m.d.comb += macro.drift_epoch.eq(self.drift_epoch)
             else:
                 wiring.connect(m, tile.analog, wiring.flipped(getattr(self, f"analog_{i}")))
 

@@ -13,7 +13,14 @@ Timing (cycles from acceptance to the next possible acceptance):
   a conversion of the spec's ADC takes at least as long, so the ADC controllers never see this wait.
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
 - PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; ready is low for one
-  cycle).
+  cycle). With the digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
+  programming error (G+ draws at acceptance, G- after the generator's 4-cycle leap, then the stored code and
+  its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
+  4 with stuck devices alone; 47 with drift, which draws four times per write and searches each drift
+  code's threshold table one word per cycle (rtl/drift_code_scanner.py).
+- With twin drift on, a change of `drift_epoch` re-reads every device (rtl/twin_devices.py): the tile
+  accepts no command for 4 + 2 x rows x cols cycles (one to start, two per cell, two pipeline stages, one
+  for the last negation).
 """
 
 from __future__ import annotations
@@ -26,7 +33,10 @@ from amaranth.lib.memory import Memory
 from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
 from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
+from aimcgen.contract.device_twin import preload, stuck_map, twin_active
+from aimcgen.contract.device_twin_drift import EPOCH_BITS
 from aimcgen.contract.weight_codes import check_weights
+from aimcgen.rtl.twin_devices import TwinDevices
 from aimcgen.spec import DesignSpec
 
 
@@ -38,7 +48,10 @@ class EmulatedCrossbar(wiring.Component):
     seeds (the golden model's tile index); `init_weights` (rows x cols conductance codes in
     -levels..levels) preloads the memory, which otherwise starts at zero.
 
-    PROG_WRITE programs exactly; the code -2^(weight_bits-1), which no device pair can hold, is programmed
+    Without the digital twin (spec [twin] off) PROG_WRITE programs exactly; with it the devices land with
+    programming error, stuck devices hold their codes and, with drift, every read sees the devices at the
+    epoch on `drift_epoch` (a plain signal the parent drives, not part of the boundary; see
+    rtl/twin_devices.py). The code -2^(weight_bits-1), which no device pair can hold, is programmed
     as -levels. Rows and columns beyond the tile are ignored by PROG_WRITE and read as 0 by PROG_READ.
     The integrators are sized (datapath_formats) for one drive step of at most input.max_magnitude PWM
     cycles; integrating more without `start` wraps.
@@ -57,7 +70,13 @@ class EmulatedCrossbar(wiring.Component):
         self.tile_index = tile_index
         self.init_weights = (np.zeros(shape, dtype=np.int64) if init_weights is None
                              else check_weights(init_weights, spec, shape).copy())
+        self.stuck = stuck_map(spec, tile_index)
+        # What the devices hold at configuration: the initial weights, except where a device is stuck.
+        self.stored_init = preload(self.init_weights, self.stuck)
         super().__init__(AnalogBoundarySignature(spec).flip())
+        # The chip's drift epoch (spec twin.drift, contract.device_twin_drift): not a pin of the analog
+        # boundary (on silicon time passes by itself) but an emulation control the parent drives.
+        self.drift_epoch = Signal(EPOCH_BITS, name=f"drift_epoch_{tile_index}")
 
     def elaborate(self, platform):
         spec = self.spec
@@ -77,9 +96,13 @@ class EmulatedCrossbar(wiring.Component):
         samples = (op == AnalogOp.CONVERT) if flash else ((op == AnalogOp.COMPARE) & cmd.start)
         sampling = Signal()
         noise_ready = Signal()      # the noise generators have finished the leap of the last draw
+        twin_busy = Signal()        # a write of the twin is landing its devices
+        twin_ready = Signal(init=1) # the twin's programming-noise generator may draw again
         m.d.comb += [
-            # A sampling command waits for the noise leap, which a conversion of the spec's ADC always hides.
-            self.cmd.ready.eq(~integrating & ~writing & (noise_ready | ~samples)),
+            # A sampling command waits for the noise leap, which a conversion of the spec's ADC always hides;
+            # a write with the twin waits for the programming-noise leap of the last write.
+            self.cmd.ready.eq(~integrating & ~writing & ~twin_busy & (noise_ready | ~samples)
+                              & (twin_ready | (op != AnalogOp.PROG_WRITE))),
             accept.eq(self.cmd.valid & self.cmd.ready),
             sampling.eq(accept & samples),
         ]
@@ -90,7 +113,7 @@ class EmulatedCrossbar(wiring.Component):
         row_bits = len(cmd.row)
         word = data.ArrayLayout(signed(fmt.weight.bits), cols)
         padding = [[0] * cols] * ((1 << row_bits) - rows)
-        init = self.init_weights.tolist() + padding + (-self.init_weights).tolist() + padding
+        init = self.stored_init.tolist() + padding + (-self.stored_init).tolist() + padding
         # The read port is enabled only by INTEGRATE, never while the write port writes (PROG_WRITE), so
         # collisions never happen. It is an asynchronous port and a register (with the port's enable)
         # rather than a synchronous port: Yosys merges the two into the block RAM's read port and, told
@@ -144,33 +167,52 @@ class EmulatedCrossbar(wiring.Component):
                 integrating.eq(self.row_en.any()),
             ]
 
-        # --- Programming: the code in the cycle of acceptance, its negation in the next one, each through
-        # the write port's per-column enables (a column beyond the tile enables none). Rows beyond the tile
-        # land in padding words that nothing reads.
+        # --- Programming: the stored code in one cycle, its negation in the next one, each through the
+        # write port's per-column enables (a column beyond the tile enables none). Rows beyond the tile
+        # land in padding words that nothing reads. Without the twin the stored code is the target, stored
+        # in the cycle of acceptance; with it (contract.device_twin) it is what the devices landed at,
+        # stored a few cycles later (twin_busy holds ready low meanwhile).
         # No device pair holds -2^(weight_bits-1): program the nearest code, as the device would.
         target = Signal.like(cmd.target)
         m.d.comb += target.eq(Mux(cmd.target < -levels, -levels, cmd.target))
         write_now = Signal()
         m.d.comb += write_now.eq(accept & (op == AnalogOp.PROG_WRITE))
-        with m.If(write_now):
-            m.d.sync += [prog_row.eq(cmd.row), prog_col.eq(cmd.col), prog_negated.eq(-target), writing.eq(1)]
+        store_now = Signal()
+        stored = Signal(signed(fmt.weight.bits))
+        store_row, store_col = Signal.like(cmd.row), Signal.like(cmd.col)
+        if twin_active(spec):
+            m.submodules.twin = twin = TwinDevices(spec, self.tile_index, self.init_weights, len(cmd.row),
+                                                   len(cmd.col))
+            m.d.comb += [
+                twin.write.eq(write_now), twin.row.eq(cmd.row), twin.col.eq(cmd.col), twin.target.eq(target),
+                twin.hold.eq(integrating | writing | accept), twin.epoch.eq(self.drift_epoch),
+                twin_busy.eq(twin.busy), twin_ready.eq(twin.write_ready),
+                store_now.eq(twin.store), stored.eq(twin.stored), store_row.eq(twin.store_row),
+                store_col.eq(twin.store_col),
+            ]
+        else:
+            m.d.comb += [store_now.eq(write_now), stored.eq(target), store_row.eq(cmd.row),
+                         store_col.eq(cmd.col)]
+        with m.If(store_now):
+            m.d.sync += [prog_row.eq(store_row), prog_col.eq(store_col), prog_negated.eq(-stored),
+                         writing.eq(1)]
         with m.If(writing):
             m.d.sync += writing.eq(0)
         write_col = Signal.like(cmd.col)
         m.d.comb += [
-            wr.addr.eq(Mux(writing, Cat(prog_row, 1), Cat(cmd.row, 0))),
-            write_col.eq(Mux(writing, prog_col, cmd.col)),
+            wr.addr.eq(Mux(writing, Cat(prog_row, 1), Cat(store_row, 0))),
+            write_col.eq(Mux(writing, prog_col, store_col)),
         ]
         for j in range(cols):
-            m.d.comb += [wr.data[j].eq(Mux(writing, prog_negated, target)),
-                         wr.en[j].eq((writing | write_now) & (write_col == j))]
+            m.d.comb += [wr.data[j].eq(Mux(writing, prog_negated, stored)),
+                         wr.en[j].eq((writing | store_now) & (write_col == j))]
 
         # PROG_READ answers from a copy with one code per word, addressed by (row, col): the answer comes
         # straight from the block RAM's output register, not through a column mux (a short path into
         # program-and-verify's comparison). Written with the programmed code, in the cycle of acceptance.
         col_bits = len(cmd.col)
         cell_init = [[0] * (1 << col_bits) for _ in range(1 << row_bits)]
-        for (i, j), w in np.ndenumerate(self.init_weights):
+        for (i, j), w in np.ndenumerate(self.stored_init):
             cell_init[i][j] = int(w)
         m.submodules.cells = cells = Memory(shape=signed(fmt.weight.bits), depth=1 << (row_bits + col_bits),
                                             init=sum(cell_init, []), attrs={"no_rw_check": 1})
@@ -178,7 +220,7 @@ class EmulatedCrossbar(wiring.Component):
         cell = Signal(signed(fmt.weight.bits))
         read_in_range = Signal()
         m.d.comb += [
-            cell_wr.addr.eq(Cat(cmd.col, cmd.row)), cell_wr.data.eq(target), cell_wr.en.eq(write_now),
+            cell_wr.addr.eq(Cat(store_col, store_row)), cell_wr.data.eq(stored), cell_wr.en.eq(store_now),
             cell_rd.addr.eq(Cat(cmd.col, cmd.row)),
         ]
         # Held until the next PROG_READ (the register takes the port's enable).

@@ -1,9 +1,6 @@
 """One ADC's read-noise generator: the hardware twin of `contract.noise`, so RTL and golden model agree bit for bit.
 
-The 32-bit Galois LFSR leaps 32 single steps per draw. A leap is GF(2)-linear, so it is an XOR network
-whose taps come from `contract.noise.leap_columns` at elaboration time. The network for all 32 steps is large
-(about 170 LUT4s); the leap of 32/k steps is much sparser (8 steps: about 25), so with `leap_cycles = k`
-the generator leaps in k cycles, 32/k steps each, and is ready for the next draw k cycles after the last.
+The 32-bit Galois LFSR leaps 32 single steps per draw, in `leap_cycles` cycles (rtl/leaping_lfsr.py).
 An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest k that a conversion
 of the spec's ADC (contract.adc.conversion_cycles) hides: the leap never delays a conversion.
 `value` is combinational from the state, so a sampler adds the noise of the current state in the very cycle
@@ -12,14 +9,14 @@ it strobes `draw`; the next draw sees the leaped state.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.adc import conversion_cycles
-from aimcgen.contract.noise import (CENTER, LEAP_STEPS, LFSR_BITS, MULTIPLIER_FRAC_BITS, initial_state,
-                               leap_columns, noise_multiplier)
+from aimcgen.contract.noise import CENTER, LEAP_STEPS, MULTIPLIER_FRAC_BITS, initial_state, noise_multiplier
+from aimcgen.rtl.leaping_lfsr import LeapingLfsr, check_leap_cycles
 from aimcgen.spec import DesignSpec
 
 
@@ -50,8 +47,7 @@ class NoiseGenerator(wiring.Component):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         _check_index("tile_index", tile_index, spec.tiles, f"the spec has {spec.tiles} tiles")
         _check_index("adc_index", adc_index, spec.adc.count, f"a tile has adc.count = {spec.adc.count} ADCs")
-        if leap_cycles not in {1 << i for i in range(LEAP_STEPS.bit_length())}:
-            raise ValueError(f"leap_cycles = {leap_cycles!r}: must be a power of two dividing {LEAP_STEPS}")
+        check_leap_cycles(leap_cycles)
         self.spec = spec
         self.tile_index = tile_index
         self.adc_index = adc_index
@@ -70,23 +66,9 @@ class NoiseGenerator(wiring.Component):
             m.d.comb += [self.value.eq(0), self.ready.eq(1)]
             return m
 
-        state = Signal(unsigned(LFSR_BITS), init=self.seed_state)
-        columns = leap_columns(LEAP_STEPS // self.leap_cycles)
-        leaped = Signal(unsigned(LFSR_BITS))
-        for k in range(LFSR_BITS):
-            taps = sum(1 << i for i, column in enumerate(columns) if column >> k & 1)
-            m.d.comb += leaped[k].eq((state & taps).xor())
-        if self.leap_cycles == 1:
-            m.d.comb += self.ready.eq(1)
-            with m.If(self.draw):
-                m.d.sync += state.eq(leaped)
-        else:
-            left = Signal(range(self.leap_cycles))      # partial leaps still to go
-            m.d.comb += self.ready.eq(left == 0)
-            with m.If(left != 0):
-                m.d.sync += [state.eq(leaped), left.eq(left - 1)]
-            with m.Elif(self.draw):
-                m.d.sync += [state.eq(leaped), left.eq(self.leap_cycles - 1)]
+        m.submodules.lfsr = lfsr = LeapingLfsr(self.seed_state, leap_cycles=self.leap_cycles)
+        m.d.comb += [lfsr.draw.eq(self.draw), self.ready.eq(lfsr.ready)]
+        state = lfsr.state
 
         # Sum of four uniform bytes, centred: -510..510.
         centred = Signal(signed(11))

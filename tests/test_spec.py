@@ -49,6 +49,9 @@ def valid_tables(draw):
                    "stuck_set_fraction": draw(st.floats(0.0, 0.25)),
                    "read_noise_rel": draw(st.floats(0.0, 1.0))},
         "noise": {"sigma_lsb": draw(st.floats(0.0, 65536.0)), "seed": draw(st.integers(1, (1 << 32) - 1))},
+        "twin": {"programming_error": draw(st.sampled_from(["off", "on"])),
+                 "stuck": draw(st.sampled_from(["off", "on"]))},
+        "program_verify": {"tolerance": draw(st.integers(0, 255)), "max_retries": draw(st.integers(0, 15))},
     }
 
 
@@ -82,6 +85,10 @@ BAD_FIELDS = [
     ("device", "drift_mu", [0, 0, 0.2, 0.1], "lo <= hi"),
     ("noise", "sigma_lsb", -1.0, "0.0..65536.0"),
     ("noise", "seed", 0, "1..4294967295"),
+    ("twin", "programming_error", "yes", "'off', 'on'"),
+    ("twin", "stuck", 1, "'off', 'on'"),
+    ("program_verify", "tolerance", 256, "0..255"),
+    ("program_verify", "max_retries", 16, "0..15"),
 ]
 
 

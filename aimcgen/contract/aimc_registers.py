@@ -20,8 +20,8 @@ Out-of-range writes to INPUT and WEIGHTS (b = input.bits, resp. tile.weight_bits
   differential weights only reach -(2^(b-1)-1): an input -2^(b-1) drives its row as -(2^(b-1)-1)
   (rtl/row_driver.py); the emulated tile programs a weight -2^(b-1) as -(2^(b-1)-1) (rtl/emulated_tile.py;
   a real macro receives the code as written) and reads that back, so program-and-verify
-  (rtl/program_verify.py) sees |read back - target| = 1 and, with PROG_CTRL.tolerance = 0 (the reset
-  value), rewrites it max_retries times and then reports a failure (ERRORS.prog_verify_fail set,
+  (rtl/program_verify.py) sees |read back - target| = 1 and, with PROG_CTRL.tolerance = 0 (the default
+  reset value, spec program_verify.tolerance), rewrites it max_retries times and then reports a failure (ERRORS.prog_verify_fail set,
   PROG_STATUS.failures incremented, PROG_FAIL_ADDR = its row and column); with tolerance >= 1 it passes.
   The golden model (sim.models.golden) rejects both codes (SpecError).
 - WEIGHTS words whose column lies in the padding (col >= C, possible when C is not a power of two) are
@@ -58,6 +58,7 @@ from __future__ import annotations
 import hashlib
 
 from aimcgen import __version__
+from aimcgen.contract.device_twin_drift import EPOCH_BITS
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.register_map import Field, MatrixLayout, Register, RegisterMap, VectorLayout, Window
 from aimcgen.spec import DesignSpec
@@ -143,12 +144,15 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
                  "sticky error flags; write 1 to clear"),
         Register("OUT_COUNT", 0x30, (_ro("count", 0, 32, "output vectors produced since reset"),),
                  "completed MVMs"),
-        Register("PROG_CTRL", 0x34, (Field("tolerance", 0, 8, "rw", 0,
+        Register("PROG_CTRL", 0x34, (Field("tolerance", 0, 8, "rw", spec.program_verify.tolerance,
                                            f"accepted |read back - target|; saturates at "
                                            f"2^weight_bits - 1 = {(1 << t.weight_bits) - 1} (any larger "
-                                           f"value accepts every read back)"),
-                                     Field("max_retries", 8, MAX_RETRIES_BITS, "rw", 3,
-                                           "rewrites after the first write")), "program-and-verify"),
+                                           f"value accepts every read back); reset value "
+                                           f"program_verify.tolerance"),
+                                     Field("max_retries", 8, MAX_RETRIES_BITS, "rw",
+                                           spec.program_verify.max_retries,
+                                           "rewrites after the first write; reset value "
+                                           "program_verify.max_retries")), "program-and-verify"),
         Register("PROG_STATUS", 0x38, (_ro("failures", 0, 16, "weights that missed tolerance"),),
                  "program-and-verify results"),
         Register("PROG_FAIL_ADDR", 0x3C, (_ro("row", 0, 16), _ro("col", 16, 16)),
@@ -164,6 +168,23 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
             Field("count", 16, 16, "rw", 0, "output columns (0: up to the last column); a layer that is "
                                            "not the last feeds them back as input rows 0..count-1"),
         ), f"layer {i} descriptor") for i in range(spec.array.max_layers)]
+    # Program-and-verify report, after the largest layer table (LAYER_15 at 0x80): the analog yield is
+    # 1 - PROG_STATUS.failures / PROG_COUNT.weights (contract.device_twin.analog_yield).
+    registers += [
+        Register("PROG_COUNT", 0x90, (_ro("weights", 0, 32, "weights that ran program-and-verify (WEIGHTS "
+                                                       "window writes in the matrix) since reset"),),
+                 "program-and-verify: weights programmed"),
+        Register("PROG_FIRST_FAIL_ADDR", 0x94, (_ro("row", 0, 16), _ro("col", 16, 16)),
+                 "logical address of the first weight that missed tolerance since reset (valid while "
+                 "PROG_STATUS.failures > 0)"),
+    ]
+    if spec.twin.drift == "on":
+        registers.append(Register("DRIFT_EPOCH", 0x98, (Field(
+            "epoch", 0, EPOCH_BITS, "rw", 0,
+            "time since programming of the emulated devices, as an epoch of "
+            "contract.device_twin_drift.EPOCH_SECONDS (0: no drift, 5: 1 h, 7: 1 day, 12: 1 year); a write "
+            "re-reads every device of every tile (about 2 x rows x cols cycles): write it while idle"),),
+            "digital twin: drift epoch (emulated tile only; spec twin.drift = 'on')"))
     windows = []
     address = REGISTER_SPAN
 

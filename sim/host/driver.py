@@ -54,6 +54,7 @@ from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
 from aimcgen.contract.register_map import RegisterMap, Window
 from aimcgen.contract.uart_protocol import DEFAULT_BAUD
 from aimcgen.contract.aimc_registers import aimc_register_map
+from aimcgen.contract.device_twin import analog_yield
 
 
 class TransportTimeout(TimeoutError):
@@ -337,6 +338,20 @@ class AimcHost:
             self.write_window("WEIGHTS", row, start=r * self.col_stride)
         self.wait_idle("prog_busy")
         return self.read_field("PROG_STATUS", "failures") - before
+
+    def program_report(self) -> dict:
+        """Program-and-verify since reset: {"weights", "failures", "first_fail", "last_fail",
+        "analog_yield"} from PROG_COUNT, PROG_STATUS, PROG_FIRST_FAIL_ADDR and PROG_FAIL_ADDR; the fail
+        addresses are logical (row, col), None without failures; the yield is the share of weights within
+        tolerance (contract.device_twin.analog_yield)."""
+        weights = self.read_field("PROG_COUNT", "weights")
+        failures = self.read_field("PROG_STATUS", "failures")
+        first = self.fields("PROG_FIRST_FAIL_ADDR") if failures else None
+        last = self.fields("PROG_FAIL_ADDR") if failures else None
+        return {"weights": weights, "failures": failures,
+                "first_fail": (first["row"], first["col"]) if first else None,
+                "last_fail": (last["row"], last["col"]) if last else None,
+                "analog_yield": analog_yield(weights, failures)}
 
     def load_coefficients(self, scale=None, offset=None) -> None:
         """Per-column affine scale and offset (either may be omitted)."""

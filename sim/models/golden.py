@@ -13,6 +13,13 @@ index r * col_tiles + c (its noise seed). Partial sums of the tiles of one colum
 with saturation at the accumulator width; then each logical column is post-processed (contract.postproc).
 Everything is vectorized over the batch; the state (noise generators) carries over between calls exactly as
 the hardware's does between MVMs.
+
+With the digital twin on (spec [twin], contract.device_twin) each tile also holds its devices' state: the
+stuck map, applied to the weights it is built with, and the programming-noise generator, which `program`
+(one PROG_WRITE) and `program_verify` (the engine's write/read/retry loop) advance exactly as the emulated
+tile's does; with drift, every device's drift code, read at the epoch `set_drift_epoch` sets
+(contract.device_twin_drift). `set_weight` stays an exact write (no draw; a stuck device still holds its
+stuck value).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import numpy as np
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.adc import adc_code
 from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
+from aimcgen.contract.device_twin import DeviceTwin, analog_yield, verify_passes
+from aimcgen.contract.device_twin_drift import EPOCH_SECONDS
 from aimcgen.contract.noise import TileNoise
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.contract.postproc import check_coefficients, postprocess, unity_scale
@@ -37,21 +46,62 @@ class TileResult:
     overflow: np.ndarray     # (batch, cols) the accumulator saturated during this MVM
 
 
+@dataclass(frozen=True)
+class VerifyResult:
+    """One weight's program-and-verify outcome, as the engine's result stream reports it."""
+    row: int
+    col: int
+    ok: bool
+    attempts: int            # writes issued: 1 + retries
+    read_back: int           # the stored weight after the last write
+
+
 class GoldenTile:
     """One emulated tile and its ADCs and shift-add accumulators."""
 
     def __init__(self, spec: DesignSpec, weights: np.ndarray, tile_index: int = 0):
         self.spec = spec
-        self.weights = check_weights(weights, spec, (spec.tile.rows, spec.tile.cols))
+        self.twin = DeviceTwin(spec, tile_index, check_weights(weights, spec, (spec.tile.rows, spec.tile.cols)))
+        self.weights = self.twin.weights()
         self._weights_f64 = self.weights.astype(np.float64)
         self.noise = TileNoise(spec, tile_index)
 
     def set_weight(self, row: int, col: int, code: int) -> None:
         """Reprogram one device pair (a weight write between MVMs); keeps the float64 copy the charges are
         computed from in step, which writing `weights` directly would not."""
-        code = check_weights(np.array([[code]]), self.spec, (1, 1))[0, 0]
+        code = int(check_weights(np.array([[code]]), self.spec, (1, 1))[0, 0])
+        self._store(row, col, self.twin.set(row, col, code))
+
+    def _store(self, row: int, col: int, code: int) -> None:
         self.weights[row, col] = code
         self._weights_f64[row, col] = code
+
+    def program(self, row: int, col: int, target: int) -> int:
+        """One PROG_WRITE of the emulated tile: the devices land with their programming error (two draws of
+        the tile's generator) unless stuck; returns the stored weight, which PROG_READ reads back."""
+        target = int(check_weights(np.array([[target]]), self.spec, (1, 1))[0, 0])
+        stored = self.twin.write(row, col, target)
+        self._store(row, col, stored)
+        return stored
+
+    def set_drift_epoch(self, epoch: int) -> None:
+        """The chip's drift epoch (DRIFT_EPOCH, contract.device_twin_drift): every read sees the devices then."""
+        if not self.twin.drift:
+            raise SpecError("drift epoch: the spec has twin.drift = 'off'; set it 'on' to emulate drift")
+        valid = isinstance(epoch, (int, np.integer)) and not isinstance(epoch, bool)
+        if not valid or not 0 <= epoch < len(EPOCH_SECONDS):
+            raise SpecError(f"drift epoch = {epoch!r}: must be an integer in 0..{len(EPOCH_SECONDS) - 1}")
+        self.twin.epoch = int(epoch)
+        self.weights = self.twin.weights()
+        self._weights_f64 = self.weights.astype(np.float64)
+
+    def program_verify(self, row: int, col: int, target: int, tolerance: int, max_retries: int) -> VerifyResult:
+        """The program-and-verify engine's loop: write, read back, retry up to max_retries times."""
+        for attempt in range(1, max_retries + 2):
+            read_back = self.program(row, col, target)
+            if verify_passes(read_back, target, tolerance, self.spec.tile.weight_bits):
+                return VerifyResult(row, col, True, attempt, read_back)
+        return VerifyResult(row, col, False, max_retries + 1, read_back)
 
     def charges(self, x: np.ndarray) -> np.ndarray:
         """Noise-free integrated charge per step: (steps, batch, cols).
@@ -116,12 +166,38 @@ class GoldenAccelerator:
 
     def set_weight(self, row: int, col: int, code: int) -> None:
         """Reprogram the weight at logical (row, col): it lives in tile (row // rows, col // cols)."""
+        tile, r, c = self._locate(row, col)
+        tile.set_weight(r, c, code)
+
+    def program_verify(self, row: int, col: int, target: int, tolerance: int | None = None,
+                       max_retries: int | None = None) -> VerifyResult:
+        """Program-and-verify of the weight at logical (row, col), as a write of the WEIGHTS window runs it;
+        tolerance and max_retries default to the spec's PROG_CTRL reset values (spec.program_verify)."""
+        pv = self.spec.program_verify
+        tolerance = pv.tolerance if tolerance is None else tolerance
+        max_retries = pv.max_retries if max_retries is None else max_retries
+        tile, r, c = self._locate(row, col)
+        result = tile.program_verify(r, c, target, tolerance, max_retries)
+        return VerifyResult(row, col, result.ok, result.attempts, result.read_back)
+
+    def set_drift_epoch(self, epoch: int) -> None:
+        """DRIFT_EPOCH of every tile (the register is one for the chip)."""
+        for tile in self.tiles:
+            tile.set_drift_epoch(epoch)
+
+    def program_weights(self, weights: np.ndarray, tolerance: int | None = None,
+                        max_retries: int | None = None) -> "ProgramReport":
+        """Program a whole logical matrix in row-major order (the order of the WEIGHTS window's words)."""
+        w = check_weights(weights, self.spec, (self.spec.logical_rows, self.spec.logical_cols))
+        return ProgramReport([self.program_verify(i, j, int(w[i, j]), tolerance, max_retries)
+                              for i in range(w.shape[0]) for j in range(w.shape[1])])
+
+    def _locate(self, row: int, col: int):
         if not (0 <= row < self.spec.logical_rows and 0 <= col < self.spec.logical_cols):
             raise IndexError(f"weight ({row}, {col}) lies outside the {self.spec.logical_rows} x "
                              f"{self.spec.logical_cols} logical matrix")
         rows, cols = self.spec.tile.rows, self.spec.tile.cols
-        tile = self.tiles[(row // rows) * self.spec.array.col_tiles + col // cols]
-        tile.set_weight(row % rows, col % cols, code)
+        return self.tiles[(row // rows) * self.spec.array.col_tiles + col // cols], row % rows, col % cols
 
     def run(self, x: np.ndarray) -> AcceleratorResult:
         spec = self.spec
@@ -169,3 +245,21 @@ class GoldenAccelerator:
                     v[0, :n] = np.clip(out[:n], -m, m)
             results.append(out)
         return np.array(results)
+
+
+@dataclass
+class ProgramReport:
+    """Program-and-verify of many weights: what the PROG_* registers report, and the analog yield."""
+    results: list[VerifyResult]
+
+    @property
+    def failures(self) -> list[VerifyResult]:
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def writes(self) -> int:
+        return sum(r.attempts for r in self.results)
+
+    @property
+    def analog_yield(self) -> float:
+        return analog_yield(len(self.results), len(self.failures))

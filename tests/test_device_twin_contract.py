@@ -1,0 +1,276 @@
+# amaranth: UnusedElaboratable=no
+"""contract/device_twin.py's docstring is enough to reimplement the twin: every rule is written here again from
+the text alone (no import of the code under test in the reimplementation) and compared with the contract,
+the golden model and the RTL generator; plus the statistics the rules are meant to have."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from aimcgen.contract import device_twin
+from aimcgen.contract import device_twin_drift as drift
+from aimcgen.contract.noise import state_sequence
+from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
+from aimcgen.sim.models.golden import GoldenTile
+from aimcgen.spec import from_dict
+
+MASK32 = 0xFFFFFFFF
+
+
+def doc_fmix(x):
+    x ^= x >> 16
+    x = (x * 0x85EBCA6B) & MASK32
+    x ^= x >> 13
+    x = (x * 0xC2B2AE35) & MASK32
+    return x ^ (x >> 16)
+
+
+def doc_seed(seed, tile):
+    x = doc_fmix((seed * 0x9E3779B9 + (tile * 4096 + 4096) * 0x85EBCA6B) & MASK32)
+    return x if x != 0 else 1
+
+
+def doc_leap(s):
+    for _ in range(32):
+        out = s & 1
+        s >>= 1
+        if out:
+            s ^= 0x80200003
+    return s
+
+
+def doc_multipliers(coeffs, g_max, levels, on=True):
+    table = []
+    for k in range(levels + 1):
+        g = k / levels
+        p = 0.0
+        for c in reversed(coeffs):
+            p = p * g + c
+        s = min(max(p, 0.0) * levels / g_max, levels)
+        table.append(round(s / math.sqrt(21845) * 2 ** 16) if on else 0)
+    return table
+
+
+def doc_landed(s, k, mult, levels):
+    c = (s & 0xFF) + ((s >> 8) & 0xFF) + ((s >> 16) & 0xFF) + ((s >> 24) & 0xFF) - 510
+    e = (c * mult[k] + (1 << 15)) >> 16
+    return min(max(k + e, 0), levels)
+
+
+def doc_stuck(seed, tile, row, col, pol, f_set, f_reset, levels):
+    key = ((tile * 1024 + row) * 1024 + col) * 2 + pol
+    u = doc_fmix((seed * 0x9E3779B9 + key * 0x85EBCA6B + 0x632BE5AB) & MASK32)
+    t_set, t_reset = int(f_set * 2 ** 32), int(f_reset * 2 ** 32)
+    if u < t_set:
+        return levels
+    if u < t_set + t_reset:
+        return 0
+    return None
+
+
+class DocTwin:
+    """One tile's writes and program-and-verify, from the docstring."""
+
+    def __init__(self, seed, tile, mult, levels, f_set, f_reset):
+        self.s, self.mult, self.levels = doc_seed(seed, tile), mult, levels
+        self.stuck = lambda r, c, p: doc_stuck(seed, tile, r, c, p, f_set, f_reset, levels)
+
+    def write(self, row, col, w):
+        w = max(w, -self.levels)
+        kp, km = max(w, 0), max(-w, 0)
+        dp = doc_landed(self.s, kp, self.mult, self.levels)
+        self.s = doc_leap(self.s)
+        dm = doc_landed(self.s, km, self.mult, self.levels)
+        self.s = doc_leap(self.s)
+        sp, sm = self.stuck(row, col, 0), self.stuck(row, col, 1)
+        return (dp if sp is None else sp) - (dm if sm is None else sm)
+
+    def verify(self, row, col, w, tolerance, retries, bits):
+        for a in range(1, retries + 2):
+            r = self.write(row, col, w)
+            if abs(r - w) <= min(tolerance, 2 ** bits - 1):
+                return True, a, r
+        return False, retries + 1, r
+
+
+def _spec(**device):
+    return from_dict({"tile": {"rows": 8, "cols": 8, "weight_bits": 4}, "adc": {"count": 2},
+                      "device": {"prog_noise_us": [0.8, 4.0, -2.0], "stuck_set_fraction": 0.1,
+                                 "stuck_reset_fraction": 0.05, **device},
+                      "twin": {"programming_error": "on", "stuck": "on"}, "noise": {"seed": 77}})
+
+
+def test_docstring_states_the_formulas_used_here():
+    doc = " ".join(device_twin.__doc__.split())
+    for text in ("p = 0.0; for c in reversed(prog_noise_us): p = p * g + c",
+                 "s = max(p, 0.0) * L / g_max_us", "s = min(s, L)", "M[k] = round(s / sqrt(21845) * 2^16)",
+                 "S_0 = initial_state(noise.seed, tile, 4095)",
+                 "x = (seed * 0x9E3779B9 + (tile * 4096 + 4096) * 0x85EBCA6B) mod 2^32",
+                 "e = (c * M[k] + 2^15) >> 16", "d = min(max(k + e, 0), L)",
+                 "draw n for G+ (k = kp), draw n+1 for G- (k = km)",
+                 "key = ((tile * 1024 + row) * 1024 + col) * 2 + polarity",
+                 "x = (seed * 0x9E3779B9 + key * 0x85EBCA6B + 0x632BE5AB) mod 2^32",
+                 "T_set = int(stuck_set_fraction * 2^32)", "stuck at set (d = L) if u < T_set",
+                 "stuck at reset (d = 0) if T_set <= u < T_set + T_reset",
+                 "|r - target| <= min(t, 2^b - 1)", "if a = R + 1 it fails"):
+        assert text in doc, text
+
+
+def test_docstring_example_multipliers():
+    doc = " ".join(device_twin.__doc__.split())
+    example = re.search(r"\(L = 7\) gives M = \[([0-9, ]+)\]", doc)
+    assert example, "the worked example is missing from contract/device_twin.py's docstring"
+    pcm = from_dict({"twin": {"programming_error": "on"}})
+    want = [int(v) for v in example[1].split(",")]
+    assert doc_multipliers(pcm.device.prog_noise_us, pcm.device.g_max_us, 7) == want
+    assert device_twin.sigma_multipliers(pcm) == want
+    assert device_twin.sigma_multipliers(from_dict({})) == [0] * 8          # off by default
+
+
+@pytest.mark.parametrize("tile", [0, 1, 5])
+def test_writes_and_program_verify_match_the_docstring(tile):
+    spec = _spec().replace(array={"row_tiles": 2, "col_tiles": 3})
+    levels = spec.tile.conductance_levels
+    mult = doc_multipliers(spec.device.prog_noise_us, spec.device.g_max_us, levels)
+    assert device_twin.sigma_multipliers(spec) == mult
+    assert device_twin.programming_seed(spec, tile) == doc_seed(77, tile)
+    doc = DocTwin(77, tile, mult, levels, 0.1, 0.05)
+    golden = GoldenTile(spec, np.zeros((8, 8), dtype=np.int64), tile)
+    stuck = device_twin.stuck_map(spec, tile)
+    for (i, j, p), code in np.ndenumerate(stuck):
+        want = doc.stuck(i, j, p)
+        assert code == (-1 if want is None else want)
+    rng = np.random.default_rng(tile)
+    for _ in range(60):
+        i, j, w = int(rng.integers(8)), int(rng.integers(8)), int(rng.integers(-7, 8))
+        tolerance, retries = int(rng.integers(0, 2)), int(rng.integers(0, 4))
+        r = golden.program_verify(i, j, w, tolerance, retries)
+        assert (r.ok, r.attempts, r.read_back) == doc.verify(i, j, w, tolerance, retries, 4)
+
+
+def test_rtl_generator_lands_where_the_docstring_says():
+    spec = _spec()
+    levels = spec.tile.conductance_levels
+    mult = doc_multipliers(spec.device.prog_noise_us, spec.device.g_max_us, levels)
+    dut = ProgrammingNoiseGenerator(spec, 0, leap_cycles=4)
+    aims = [k % (levels + 1) for k in range(40)]
+    got = []
+
+    async def bench(ctx):
+        for k in aims:
+            while not ctx.get(dut.ready):
+                await ctx.tick()
+            ctx.set(dut.code, k)
+            got.append(ctx.get(dut.landed))
+            ctx.set(dut.draw, 1)
+            await ctx.tick()
+            ctx.set(dut.draw, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    s, want = doc_seed(77, 0), []
+    for k in aims:
+        want.append(doc_landed(s, k, mult, levels))
+        s = doc_leap(s)
+    assert got == want and got != aims
+
+
+def test_stuck_rates_have_the_spec_fractions():
+    spec = _spec(stuck_set_fraction=0.02, stuck_reset_fraction=0.03).replace(tile={"rows": 64, "cols": 64})
+    stuck = device_twin.stuck_map(spec, 0)
+    assert (stuck == 7).mean() == pytest.approx(0.02, abs=0.006)
+    assert (stuck == 0).mean() == pytest.approx(0.03, abs=0.007)
+    assert not (device_twin.stuck_map(spec.replace(twin={"stuck": "off"}), 0) >= 0).any()
+
+
+def test_landed_codes_spread_as_the_sigma_table_says():
+    # 8-bit weights (L = 127) and a flat 3 uS sigma at g_max 25 uS: 3 * 127 / 25 = 15.24 LSB at every code.
+    spec = _spec(prog_noise_us=[3.0]).replace(tile={"weight_bits": 8})
+    assert device_twin.sigma_lsb_table(spec)[64] == pytest.approx(15.24)
+    mult = device_twin.sigma_multipliers(spec)
+    states = state_sequence(np.array([device_twin.programming_seed(spec, 0)], dtype=np.uint32), 20000)[0]
+    landed = np.array([device_twin.landed_code(s, 64, mult, 127) for s in states])
+    assert landed.std() == pytest.approx(15.24, rel=0.03) and abs(landed.mean() - 64) < 0.3
+
+
+# --- drift, as contract/device_twin_drift.py's docstring states it -------------------------------------
+
+DOC_EPOCHS = (0, 1, 10, 60, 600, 3600, 21600, 86400, 259200, 604800, 2592000, 8640000,
+              31536000, 94608000, 315360000, 946080000)
+
+
+def doc_factors(t0):
+    return [[round(((t + t0) / t0) ** (-(c * 0.0125)) * 4096) for t in DOC_EPOCHS] for c in range(16)]
+
+
+def doc_thresholds(mu_p, sigma_p, levels):
+    def phi(z):
+        return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+    table = []
+    for k in range(levels + 1):
+        g = max(k / levels, 1e-7)
+        mu = min(max(mu_p[0] * math.log(g) + mu_p[1], mu_p[2]), mu_p[3])
+        sigma = min(max(sigma_p[0] * math.log(g) + sigma_p[1], sigma_p[2]), sigma_p[3])
+        row = []
+        for j in range(1, 16):
+            x = (j - 0.5) * 0.0125
+            p = phi((x - mu) / sigma) - phi((-x - mu) / sigma) if sigma > 0 else (1.0 if mu < x else 0.0)
+            row.append(round(p * 65536))
+        table.append(row)
+    return table
+
+
+def test_drift_docstring_and_tables():
+    doc = " ".join(drift.__doc__.split())
+    for text in ("d_e = (d * F[c][e] + 2^11) >> 12",
+                 "F[c][e] = round(((EPOCH_SECONDS[e] + t0) / t0) ** (-(c * 0.0125)) * 4096)",
+                 "T[k][j] = round(P_j * 65536)", "c = the number of j in 1..15 with u >= T[k][j]",
+                 "G+'s drift u = S_(4w+2) & 0xFFFF (k = kp) and G-'s drift u = S_(4w+3) & 0xFFFF (k = km)",
+                 "takes the code of u = 32768"):
+        assert text in doc, text
+    assert drift.EPOCH_SECONDS == DOC_EPOCHS
+    spec = _spec().replace(twin={"drift": "on"})
+    dev = spec.device
+    assert drift.factor_table(spec) == doc_factors(dev.drift_t0_s)
+    assert drift.threshold_table(spec) == doc_thresholds(dev.drift_mu, dev.drift_sigma, 7)
+
+
+def test_drifting_writes_match_the_docstring():
+    spec = _spec().replace(twin={"drift": "on"})
+    dev, levels = spec.device, 7
+    mult = doc_multipliers(dev.prog_noise_us, dev.g_max_us, levels)
+    factors, thresholds = doc_factors(dev.drift_t0_s), doc_thresholds(dev.drift_mu, dev.drift_sigma, levels)
+    init = np.random.default_rng(3).integers(-7, 8, (8, 8))
+    golden = GoldenTile(spec, init, 0)
+    s = doc_seed(77, 0)
+    stuck = lambda r, c, p: doc_stuck(77, 0, r, c, p, 0.1, 0.05, levels)      # noqa: E731
+    devices = {}
+    for (i, j), w in np.ndenumerate(init):                # preload: targets, median drift codes
+        for p, k in enumerate((max(w, 0), max(-w, 0))):
+            st = stuck(i, j, p)
+            devices[i, j, p] = (k, sum(32768 >= t for t in thresholds[k])) if st is None else (st, 0)
+    rng = np.random.default_rng(8)
+    for epoch in (0, 5, 12):
+        golden.set_drift_epoch(epoch)
+        for _ in range(20):
+            i, j, w = int(rng.integers(8)), int(rng.integers(8)), int(rng.integers(-7, 8))
+            kp, km = max(w, 0), max(-w, 0)
+            states = [s]
+            for _ in range(4):
+                states.append(doc_leap(states[-1]))
+            s = states[4]
+            for p, k in enumerate((kp, km)):
+                st = stuck(i, j, p)
+                code = sum((states[2 + p] & 0xFFFF) >= t for t in thresholds[k])
+                devices[i, j, p] = ((doc_landed(states[p], k, mult, levels), code) if st is None else (st, 0))
+            assert golden.program(i, j, w) == sum(
+                (1 - 2 * p) * ((d * factors[c][epoch] + 2048) >> 12)
+                for p, (d, c) in ((p, devices[i, j, p]) for p in range(2)))
+        want = np.array([[sum((1 - 2 * p) * ((devices[i, j, p][0] * factors[devices[i, j, p][1]][epoch] + 2048)
+                                              >> 12) for p in range(2)) for j in range(8)] for i in range(8)])
+        np.testing.assert_array_equal(golden.weights, want)
