@@ -31,6 +31,10 @@ def driver_sources() -> tuple[Path, Path]:
     return root / "aimc_driver.c", root / "aimc_driver.h"
 
 
+# The calibration routines (aimc_calibrate.c/.h, bound in firmware.c_calibration) are built into every library.
+CALIBRATION_SOURCE = Path(__file__).resolve().parent / "aimc_calibrate.c"
+
+
 def compile_driver_library(spec: DesignSpec, out_dir, *, cc: str = "gcc", extra_sources=(),
                            flags=("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1")) -> Path:
     """Generate the header of `spec` into `out_dir` and build the driver as a shared library there.
@@ -44,7 +48,8 @@ def compile_driver_library(spec: DesignSpec, out_dir, *, cc: str = "gcc", extra_
     source, header = driver_sources()
     lib = out / f"libaimc_{spec.name}.so"
     cmd = [cc, *flags, "-fPIC", "-shared", f"-I{header.parent}", f"-I{out}",
-           f'-DAIMC_REGS_HEADER="{paths["header"].name}"', str(source), *map(str, extra_sources), "-o", str(lib)]
+           f'-DAIMC_REGS_HEADER="{paths["header"].name}"', str(source), str(CALIBRATION_SOURCE),
+           *map(str, extra_sources), "-o", str(lib)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"driver build failed: {' '.join(cmd)}\n{done.stdout}{done.stderr}")

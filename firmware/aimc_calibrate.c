@@ -1,0 +1,270 @@
+/*
+ * aimc_calibrate.c: per-column calibration and per-column drift compensation (see aimc_calibrate.h).
+ * The rules are those of aimcgen/contract/calibration.py, in 64-bit integers; every shift of a signed value
+ * goes through floor_shift / floor_div because C leaves `>>` of a negative number to the implementation.
+ */
+#include "aimc_calibrate.h"
+
+#define CHECK(expr)               \
+    do {                          \
+        int aimc_rc_ = (expr);    \
+        if (aimc_rc_ != AIMC_OK)  \
+            return aimc_rc_;      \
+    } while (0)
+
+#define SUM_LIMIT ((int64_t)1 << 31)    /* contract.calibration.SUM_LIMIT */
+#define RATIO_BITS 31                   /* RATIO_BITS */
+#define SHIFT_LIMIT 62                  /* SHIFT_LIMIT */
+#define READOUT_LIMIT ((uint64_t)1 << 38)
+
+static int bitlen(uint64_t v)
+{
+    int n = 0;
+    while (v) {
+        v >>= 1;
+        n++;
+    }
+    return n;
+}
+
+/* floor(a / 2^s) for any sign of a. */
+static int64_t floor_shift(int64_t a, int s)
+{
+    return a >= 0 ? a >> s : -(((-a) - 1) >> s) - 1;
+}
+
+/* floor(a / b) for b > 0. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static int64_t abs64(int64_t v)
+{
+    return v < 0 ? -v : v;
+}
+
+static int32_t clamp32(int64_t v, int64_t lo, int64_t hi)
+{
+    return (int32_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* sign * mag clamped to the scale range (mag may exceed every int64). */
+static int32_t signed_scale(int negative, uint64_t mag)
+{
+    if (!negative)
+        return mag > (uint64_t)AIMC_CFG_SCALE_MAX ? AIMC_CFG_SCALE_MAX : (int32_t)mag;
+    return mag > (uint64_t)(-(int64_t)AIMC_CFG_SCALE_MIN) ? AIMC_CFG_SCALE_MIN : (int32_t)(-(int64_t)mag);
+}
+
+void aimc_cal_add(aimc_cal_sums_t *c, int64_t q, int32_t y_out, const aimc_cal_window_t *window)
+{
+    int64_t y;
+    if (y_out <= window->low || y_out >= window->high)
+        return;
+    y = (int64_t)y_out - window->offset;
+    c->n++;
+    if (c->range)
+        return;
+    if (abs64(q) > c->max_q)
+        c->max_q = abs64(q);
+    if (abs64(y) > c->max_y)
+        c->max_y = abs64(y);
+    /* max_q < 2^31 keeps n * max_q below 2^63 */
+    if (c->max_q >= SUM_LIMIT || c->max_y >= SUM_LIMIT || (int64_t)c->n * c->max_q >= SUM_LIMIT ||
+        (int64_t)c->n * c->max_y >= SUM_LIMIT) {
+        c->range = 1;
+        return;
+    }
+    c->sq += q;
+    c->sy += y;
+    c->sqq += q * q;
+    c->sqy += q * y;
+}
+
+int aimc_cal_fit(const aimc_cal_sums_t *c, int32_t target_scale, int32_t target_offset, int32_t *scale,
+                 int32_t *offset)
+{
+    const int s = AIMC_CFG_ADC_LSB_SHIFT;
+    int64_t n, d, bn, a, m;
+    uint64_t num, den, mag;
+    int e_d, e_n, k;
+    int32_t sc;
+    *scale = target_scale;
+    *offset = target_offset;
+    if (c->n < 2u)
+        return AIMC_CAL_FEW_SAMPLES;
+    if (c->range)
+        return AIMC_CAL_RANGE;
+    n = (int64_t)c->n;
+    d = n * c->sqq - c->sq * c->sq;
+    bn = n * c->sqy - c->sq * c->sy;
+    if (d == 0)
+        return AIMC_CAL_NO_SPREAD;
+    if (bn <= 0)
+        return AIMC_CAL_BAD_GAIN;
+    e_d = bitlen((uint64_t)d) > RATIO_BITS ? bitlen((uint64_t)d) - RATIO_BITS : 0;
+    e_n = bitlen((uint64_t)bn) > RATIO_BITS ? bitlen((uint64_t)bn) - RATIO_BITS : 0;
+    k = e_d - e_n - s;
+    num = (uint64_t)abs64(target_scale) * ((uint64_t)d >> e_d);
+    den = (uint64_t)bn >> e_n;
+    if (num == 0u) {
+        mag = 0u;
+    } else if (k >= 0 && bitlen(num) + k > SHIFT_LIMIT) {
+        mag = UINT64_MAX;                               /* beyond the scale range: clamps */
+    } else if (k < 0 && bitlen(den) - k > SHIFT_LIMIT) {
+        mag = 0u;
+    } else {
+        if (k >= 0)
+            num <<= k;
+        else
+            den <<= -k;
+        mag = (2u * num + den) / (2u * den);            /* round half away from zero (magnitudes) */
+    }
+    sc = signed_scale(target_scale < 0, mag);
+    a = (int64_t)target_scale * c->sq;
+    m = floor_shift(a, s) - (int64_t)sc * c->sy;
+    a = s ? (int64_t)(((uint64_t)a >> (s - 1)) & 1u) : 0;  /* bit s-1 of A: the half of its fraction */
+    *scale = sc;
+    *offset = clamp32((int64_t)target_offset + floor_div(2 * m + n + a, 2 * n), AIMC_CFG_OFFSET_MIN,
+                      AIMC_CFG_OFFSET_MAX);
+    return AIMC_CAL_OK;
+}
+
+static int load_all(aimc_dev_t *dev, int32_t scale, int32_t offset)
+{
+    uint32_t c;
+    for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
+        CHECK(aimc_load_coefficients(dev, c, 1u, &scale, &offset));
+    return AIMC_OK;
+}
+
+int aimc_calibrate_columns(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                           const aimc_cal_window_t *window, const int32_t *target_scale,
+                           const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
+                           uint8_t *status)
+{
+    aimc_cal_sums_t sums[AIMC_CFG_LOGICAL_COLS];
+    int32_t y[AIMC_CFG_LOGICAL_COLS], scale[AIMC_CFG_LOGICAL_COLS], offset[AIMC_CFG_LOGICAL_COLS];
+    const int32_t *x;
+    uint32_t k, i, j, failed = 0;
+    int64_t q, measure_offset;
+    int rc;
+    if (dev == NULL || w == NULL || xs == NULL || window == NULL || target_scale == NULL ||
+        target_offset == NULL || ld < AIMC_CFG_LOGICAL_COLS)
+        return AIMC_ERR_ARG;
+    measure_offset = (int64_t)window->offset * ((int64_t)1 << AIMC_CFG_SCALE_FRAC_BITS);
+    if (window->low < AIMC_CFG_OUTPUT_MIN || window->high > AIMC_CFG_OUTPUT_MAX || window->low >= window->high ||
+        measure_offset < AIMC_CFG_OFFSET_MIN || measure_offset > AIMC_CFG_OFFSET_MAX)
+        return AIMC_ERR_RANGE;
+    for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
+        if (target_scale[j] < AIMC_CFG_SCALE_MIN || target_scale[j] > AIMC_CFG_SCALE_MAX ||
+            target_offset[j] < AIMC_CFG_OFFSET_MIN || target_offset[j] > AIMC_CFG_OFFSET_MAX)
+            return AIMC_ERR_RANGE;
+        sums[j].n = sums[j].range = 0u;
+        sums[j].sq = sums[j].sy = sums[j].sqq = sums[j].sqy = sums[j].max_q = sums[j].max_y = 0;
+    }
+    CHECK(aimc_single_layer(dev));
+    CHECK(load_all(dev, AIMC_CFG_SCALE_ONE, (int32_t)measure_offset));
+    for (k = 0; k < n; k++) {
+        x = xs + (size_t)k * AIMC_CFG_LOGICAL_ROWS;
+        CHECK(aimc_mvm(dev, x, y, AIMC_CFG_LOGICAL_COLS));
+        for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
+            for (i = 0, q = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
+                q += (int64_t)x[i] * w[(size_t)i * ld + j];
+            aimc_cal_add(&sums[j], q, y[j], window);
+        }
+    }
+    for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
+        rc = aimc_cal_fit(&sums[j], target_scale[j], target_offset[j], &scale[j], &offset[j]);
+        failed += rc != AIMC_CAL_OK;
+        if (status)
+            status[j] = (uint8_t)rc;
+        if (new_scale)
+            new_scale[j] = scale[j];
+        if (new_offset)
+            new_offset[j] = offset[j];
+    }
+    CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, scale, offset));
+    return failed ? AIMC_ERR_CALIBRATION : AIMC_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ drift */
+
+int aimc_pcdc_measure(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, const int32_t *base_scale,
+                      uint64_t *readouts)
+{
+    static const int32_t zero[1] = {0};
+    int32_t y[AIMC_CFG_LOGICAL_COLS];
+    uint32_t k, c;
+    if (dev == NULL || cal_xs == NULL || base_scale == NULL || readouts == NULL || n == 0u)
+        return AIMC_ERR_ARG;
+    CHECK(aimc_single_layer(dev));
+    CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, base_scale, NULL));
+    for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++) {
+        CHECK(aimc_load_coefficients(dev, c, 1u, NULL, zero));
+        readouts[c] = 0u;
+    }
+    for (k = 0; k < n; k++) {
+        CHECK(aimc_mvm(dev, cal_xs + (size_t)k * AIMC_CFG_LOGICAL_ROWS, y, AIMC_CFG_LOGICAL_COLS));
+        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
+            readouts[c] += (uint64_t)abs64(y[c]);
+    }
+    return AIMC_OK;
+}
+
+int aimc_pcdc_rescale(const int32_t *base_scale, uint32_t count, const uint64_t *reference,
+                      const uint64_t *readout, int32_t *new_scale)
+{
+    uint32_t i;
+    uint64_t r0, rt;
+    if (base_scale == NULL || reference == NULL || readout == NULL || new_scale == NULL)
+        return AIMC_ERR_ARG;
+    for (i = 0; i < count; i++) {
+        r0 = reference[i];
+        rt = readout[i] ? readout[i] : 1u;      /* aihwkit clamps its read-out at a small minimum */
+        if (r0 == 0u) {
+            new_scale[i] = base_scale[i];
+            continue;
+        }
+        while (r0 >= READOUT_LIMIT || rt >= READOUT_LIMIT) {
+            r0 >>= 1;
+            rt >>= 1;
+        }
+        if (rt == 0u)
+            rt = 1u;
+        new_scale[i] = signed_scale(base_scale[i] < 0,
+                                    (2u * (uint64_t)abs64(base_scale[i]) * r0 + rt) / (2u * rt));
+    }
+    return AIMC_OK;
+}
+
+int aimc_drift_compensate(aimc_dev_t *dev, uint32_t mode, const int32_t *cal_xs, uint32_t n,
+                          const uint64_t *reference, const int32_t *base_scale, const int32_t *base_offset,
+                          int32_t *new_scale)
+{
+    uint64_t now[AIMC_CFG_LOGICAL_COLS], r0 = 0u, rt = 0u;
+    int32_t scale[AIMC_CFG_LOGICAL_COLS];
+    static const int32_t zero[1] = {0};
+    uint32_t c;
+    if (reference == NULL || (mode != AIMC_DRIFT_GLOBAL && mode != AIMC_DRIFT_PER_COLUMN))
+        return AIMC_ERR_ARG;
+    CHECK(aimc_pcdc_measure(dev, cal_xs, n, base_scale, now));
+    if (mode == AIMC_DRIFT_GLOBAL) {
+        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++) {
+            r0 += reference[c];
+            rt += now[c];
+        }
+        CHECK(aimc_gdc_rescale(base_scale, AIMC_CFG_LOGICAL_COLS, r0, rt, scale));
+    } else {
+        CHECK(aimc_pcdc_rescale(base_scale, AIMC_CFG_LOGICAL_COLS, reference, now, scale));
+    }
+    CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, scale, base_offset));
+    if (base_offset == NULL)
+        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
+            CHECK(aimc_load_coefficients(dev, c, 1u, NULL, zero));
+    if (new_scale)
+        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
+            new_scale[c] = scale[c];
+    return AIMC_OK;
+}
