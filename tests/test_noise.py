@@ -73,3 +73,65 @@ def test_noise_is_approximately_gaussian():
     assert c.std() == pytest.approx(SIGMA_OF_SUM, rel=0.01)
     kurtosis = np.mean((c - c.mean()) ** 4) / c.var() ** 2
     assert kurtosis == pytest.approx(2.7, abs=0.03)
+
+
+# --- the batched generator (row tables, passes, sampling order) against the one-step definition ---------
+
+def _reference_draws(start: int, count: int, multiplier: int) -> list[int]:
+    """The docstring's rule, one single step at a time."""
+    s, out = start, []
+    for _ in range(count):
+        c = sum((s >> (8 * b)) & 0xFF for b in range(4)) - 510
+        out.append((c * multiplier + (1 << 15)) >> 16)
+        for _ in range(32):
+            s = lfsr_step(s)
+    return out
+
+
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 129, 1000])
+def test_state_sequence_across_row_blocks(count):
+    start = initial_state(11, 2, 5)
+    seq = state_sequence(np.array([start], dtype=np.uint32), count)[0].tolist()
+    s = start
+    for value in seq:
+        assert value == s
+        for _ in range(32):
+            s = lfsr_step(s)
+
+
+@pytest.mark.parametrize("sigma", [2.4, 1000.0, 65536.0])
+def test_draws_in_pieces_equal_the_reference_and_one_draw(sigma):
+    # Pieces that end inside, at and across row blocks and passes; 65536 takes the int64 arithmetic path.
+    spec = from_dict({"noise": {"sigma_lsb": sigma, "seed": 4}, "adc": {"count": 2}})
+    gen, whole = TileNoise(spec, 3), TileNoise(spec, 3)
+    gen.CHUNK = 256                                   # several passes per draw
+    pieces = [gen.draw(n) for n in (1, 0, 63, 64, 130, 2, 700)]
+    got = np.concatenate(pieces, axis=1)
+    assert np.array_equal(got, whole.draw(got.shape[1]))
+    m = gen.multiplier
+    for adc in range(2):
+        assert got[adc].tolist() == _reference_draws(initial_state(4, 3, adc), got.shape[1], m)
+    assert np.array_equal(gen.states, whole.states)
+
+
+def test_draw_dtype_holds_the_noise_range():
+    for sigma, dtype in ((0.0, np.int16), (2.4, np.int16), (20000.0, np.int32), (65536.0, np.int32)):
+        spec = from_dict({"noise": {"sigma_lsb": sigma}})
+        draws = TileNoise(spec).draw(5000)
+        assert draws.dtype == dtype
+        bound = (510 * TileNoise(spec).multiplier + (1 << 15)) >> 16
+        assert np.abs(draws).max() <= bound
+
+
+@pytest.mark.parametrize("batch, steps, group, adcs", [(5, 7, 8, 8), (33, 1, 1, 16), (3, 3, 5, 1), (0, 2, 2, 2)])
+def test_draw_samples_is_draw_in_the_sampling_order(batch, steps, group, adcs):
+    spec = from_dict({"noise": {"sigma_lsb": 3.0, "seed": 9}, "adc": {"count": adcs},
+                      "tile": {"rows": 16, "cols": adcs * group}})
+    placed, flat = TileNoise(spec, 1), TileNoise(spec, 1)
+    placed.CHUNK = 200                                # passes of a few MVMs: boundaries inside row blocks
+    for _ in range(2):                                # the state carries over between batches
+        got = placed.draw_samples(batch, steps, group)
+        n = flat.draw(batch * steps * group).reshape(adcs, batch, steps, group)
+        assert got.shape == (steps, batch, adcs * group)
+        assert np.array_equal(got, n.transpose(2, 1, 0, 3).reshape(steps, batch, adcs * group))
+        assert np.array_equal(placed.states, flat.states)

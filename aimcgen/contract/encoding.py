@@ -19,6 +19,8 @@ from aimcgen.spec import InputSpec, SpecError
 
 
 def check_inputs(x: np.ndarray, inp: InputSpec, rows: int) -> np.ndarray:
+    """x as int64 after the shape and range checks: x itself when it already is int64 (no copy of a large
+    batch; callers read it, never write it)."""
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != rows:
         raise SpecError(f"inputs: expected shape (batch, {rows}), got {x.shape}")
@@ -28,17 +30,35 @@ def check_inputs(x: np.ndarray, inp: InputSpec, rows: int) -> np.ndarray:
     if x.size and (x.min() < -m or x.max() > m):
         raise SpecError(f"inputs: values must lie in -{m}..{m} for input.bits = {inp.bits}, "
                         f"got {x.min()}..{x.max()}")
-    return x.astype(np.int64)
+    return x.astype(np.int64, copy=False)
 
 
-def drive_steps(x: np.ndarray, inp: InputSpec) -> np.ndarray:
-    """Signed drive per step and row, shape (steps, batch, rows): cycles x polarity."""
+def drive_steps(x: np.ndarray, inp: InputSpec, dtype=np.int64) -> np.ndarray:
+    """Signed drive per step and row, shape (steps, batch, rows): cycles x polarity, in `dtype` (int64 by
+    default; float64 feeds a BLAS matmul directly: numpy's matmul of a narrow integer array with a float one
+    takes a slow non-BLAS loop).
+
+    bit_serial planes are -1, 0 or +1, computed on narrow unsigned magnitudes (one shift and mask per plane),
+    negated in two's complement where x < 0 and converted to `dtype` once.
+    """
     x = np.asarray(x, dtype=np.int64)
     if inp.encoding == "pwm":
-        return x[None]
-    magnitude, sign = np.abs(x), np.where(x < 0, -1, 1)
-    planes = (magnitude[None] >> np.arange(inp.steps)[:, None, None]) & 1
-    return planes * sign[None]
+        return x[None].astype(dtype, copy=False)
+    m = inp.max_magnitude
+    if x.size and (x.min() < -m or x.max() > m):                  # unchecked inputs: plain arithmetic
+        magnitude, sign = np.abs(x), np.where(x < 0, -1, 1)
+        return (((magnitude[None] >> np.arange(inp.steps)[:, None, None]) & 1) * sign[None]).astype(dtype)
+    narrow = np.uint8 if m <= 0xFF else np.uint16
+    magnitude = np.abs(x).astype(narrow)
+    planes = np.empty((inp.steps,) + x.shape, dtype=narrow)
+    for k in range(inp.steps):
+        np.right_shift(magnitude, k, out=planes[k])
+        planes[k] &= 1
+    signed = planes.view(np.int8 if narrow is np.uint8 else np.int16)
+    negative = (x < 0).view(np.int8).astype(signed.dtype, copy=False)       # 1 where x < 0
+    signed ^= -negative
+    signed += negative                                              # -b = (b ^ -1) + 1 where x < 0
+    return signed.astype(dtype, copy=False)
 
 
 def step_weights(inp: InputSpec) -> np.ndarray:

@@ -51,8 +51,17 @@ order (sim.models.golden). The noise is added to the integer column charge befor
 The noise exists only in the emulated tile: it is set by `noise.sigma_lsb` alone (`device.model = "ideal"`
 does not turn it off; `noise.sigma_lsb = 0` does).
 
-The golden model needs the states of a whole batch at once: leaping by 32*2^j is a GF(2)-linear map,
-kept as four byte-indexed lookup tables, and the states for n = 0..N-1 come from log2(N) doublings.
+How the golden model computes a whole batch of draws at once (speed only; the values are the ones above).
+A leap by 32*j single steps is a GF(2)-linear map of the state, so it is four byte-indexed lookup tables
+(the image of each byte value, XORed together). The states S_0, S_J, S_2J, ... that start blocks of
+J = ROW_LEAPS draws come from log2 doublings with the tables of the leaps by 32*J*2^i steps; one row table
+per byte then holds the images under the leaps by 0, 32, ..., 32*(J-1) steps side by side, so the J states
+of a block are four row look-ups XORed. The byte sum c is taken in 32-bit lanes: (S & 0x00FF00FF) +
+((S >> 8) & 0x00FF00FF) holds two 16-bit partial sums (each <= 510), and multiplying by 0x10001 modulo
+2^32 puts their sum in bits 16..31. The work runs in passes of about TileNoise.CHUNK states on scratch
+arrays the generator keeps, so a batch allocates nothing but its result. Draws are returned in the
+narrowest of int16, int32, int64 that holds -noise_max..noise_max (noise_max = (510 * M + 2^15) >> 16,
+contract.formats); `draw_samples` returns them already placed where a tile samples them.
 """
 
 from __future__ import annotations
@@ -71,6 +80,7 @@ UNIFORM_COUNT = 4
 CENTER = UNIFORM_COUNT * 255 // 2                     # 510: makes c symmetric about zero
 SIGMA_OF_SUM = math.sqrt(UNIFORM_COUNT * (256 ** 2 - 1) / 12)
 MULTIPLIER_FRAC_BITS = 16
+ROW_LEAPS = 64                                       # J: draws per row look-up (a power of two)
 _MASK32 = 0xFFFFFFFF
 
 
@@ -132,32 +142,115 @@ def _leap_tables(log2_leaps: int) -> np.ndarray:
     return _tables_from_columns(_apply(half, _apply(half, unit)))
 
 
+@lru_cache(maxsize=None)
+def _row_tables() -> np.ndarray:
+    """(4, 256, ROW_LEAPS) uint32: [b, v, j] is the image of byte b of a state having value v under the leap
+    by LEAP_STEPS * j single steps, so one row look-up per byte yields a whole block of consecutive draws."""
+    images = np.empty((ROW_LEAPS, LFSR_BITS), dtype=np.uint32)
+    images[0] = np.uint32(1) << np.arange(LFSR_BITS, dtype=np.uint32)     # the leap by 0: identity
+    for j in range(1, ROW_LEAPS):
+        images[j] = _apply(_leap_tables(0), images[j - 1])
+    tables = np.stack([_tables_from_columns(images[j]) for j in range(ROW_LEAPS)], axis=-1)
+    tables.flags.writeable = False
+    return tables
+
+
+def _block_heads(start: np.ndarray, blocks: int) -> np.ndarray:
+    """States S_0, S_J, ..., S_(blocks-1)J (J = ROW_LEAPS) for each start state: (len(start), blocks)."""
+    heads = start.reshape(-1, 1)
+    j = ROW_LEAPS.bit_length() - 1
+    while heads.shape[1] < blocks:
+        heads = np.concatenate([heads, _apply(_leap_tables(j), heads)], axis=1)
+        j += 1
+    return heads[:, :blocks]
+
+
+def _state_blocks(heads: np.ndarray, out: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The J states of each block head (J = ROW_LEAPS) into out, shape heads.shape + (J,); image is scratch."""
+    rows = _row_tables()
+    np.take(rows[0], heads & 0xFF, axis=0, out=out, mode="clip")        # indices are bytes: never clipped
+    for byte in range(1, 4):
+        np.take(rows[byte], (heads >> (8 * byte)) & 0xFF, axis=0, out=image, mode="clip")
+        out ^= image
+    return out
+
+
 def state_sequence(start: np.ndarray, count: int) -> np.ndarray:
     """States S_0..S_{count-1} for each start state: shape (len(start), count), uint32."""
-    seq = np.asarray(start, dtype=np.uint32).reshape(-1, 1)
-    j = 0
-    while seq.shape[1] < count:
-        seq = np.concatenate([seq, _apply(_leap_tables(j), seq)], axis=1)
-        j += 1
-    return seq[:, :count]
+    start = np.asarray(start, dtype=np.uint32).reshape(-1)
+    heads = _block_heads(start, -(-count // ROW_LEAPS))
+    states = np.empty(heads.shape + (ROW_LEAPS,), dtype=np.uint32)
+    return _state_blocks(heads, states, np.empty_like(states)).reshape(len(start), -1)[:, :count]
+
+
+def noise_dtype(multiplier: int) -> type:
+    """The narrowest of int16, int32, int64 that holds every draw -noise_max..noise_max."""
+    noise_max = (CENTER * multiplier + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+    return next(t for t in (np.int16, np.int32, np.int64) if noise_max <= np.iinfo(t).max)
+
+
+def _noise_in_place(states: np.ndarray, multiplier: int, scratch: np.ndarray) -> np.ndarray:
+    """Draws of a uint32 state array, computed in place (states is overwritten; scratch is like states)."""
+    np.right_shift(states, 8, out=scratch)
+    scratch &= 0x00FF00FF
+    states &= 0x00FF00FF
+    states += scratch                        # two 16-bit lanes, each the sum of two bytes (<= 510)
+    states *= 0x10001                        # modulo 2^32: bits 16..31 = the sum of both lanes
+    states >>= 16                            # c + CENTER, 0..1020
+    rounding = (1 << (MULTIPLIER_FRAC_BITS - 1)) - CENTER * multiplier
+    if 2 * CENTER * multiplier + (1 << (MULTIPLIER_FRAC_BITS - 1)) < 1 << 31:
+        n = states.view(np.int32)             # (c + CENTER) * M and every partial sum fit 31 bits
+    else:
+        n = states.astype(np.int64)
+    n *= multiplier
+    n += rounding                            # = c * M + 2^15
+    n >>= MULTIPLIER_FRAC_BITS               # arithmetic: floor
+    return n
 
 
 def noise_from_states(states: np.ndarray, multiplier: int) -> np.ndarray:
-    s = states.astype(np.int64)
-    c = (s & 0xFF) + ((s >> 8) & 0xFF) + ((s >> 16) & 0xFF) + ((s >> 24) & 0xFF) - CENTER
-    return (c * multiplier + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+    """The draw n of every state (any shape), in noise_dtype(multiplier)."""
+    s = np.array(states, dtype=np.uint32)
+    return _noise_in_place(s, multiplier, np.empty_like(s)).astype(noise_dtype(multiplier), copy=False)
 
 
 class TileNoise:
     """The noise generators of one tile's ADCs, advancing exactly as the emulated tile's do."""
 
+    CHUNK = 1 << 16                          # states per pass: the scratch arrays stay in a core's L2 cache
+
     def __init__(self, spec: DesignSpec, tile: int = 0):
         self.multiplier = noise_multiplier(spec)
         self.states = np.array([initial_state(spec.noise.seed, tile, a) for a in range(spec.adc.count)],
                                dtype=np.uint32)
+        self._work = np.empty((2, len(self.states), 0, ROW_LEAPS), dtype=np.uint32)   # grown on demand
 
     def draw(self, samples: int) -> np.ndarray:
         """The next `samples` noise values of every ADC, shape (adcs, samples); advances the states."""
-        seq = state_sequence(self.states, samples + 1)
-        self.states = seq[:, -1].copy()
-        return noise_from_states(seq[:, :-1], self.multiplier)
+        return self.draw_samples(samples, 1, 1)[0].T
+
+    def draw_samples(self, batch: int, steps: int, group: int) -> np.ndarray:
+        """The next batch*steps*group draws of every ADC where a tile samples them, shape (steps, batch,
+        adcs*group): [k, b, a*group + p] is ADC a's draw number (b*steps + k)*group + p, the sampling order of
+        sim.models.golden (column a*group + p in drive step k of MVM b). Same draws and advance as draw()."""
+        adcs, per_batch = len(self.states), steps * group
+        samples = batch * per_batch
+        heads = _block_heads(self.states, samples // ROW_LEAPS + 1)
+        out = np.empty((steps, batch, adcs, group), dtype=noise_dtype(self.multiplier))
+        chunk = max(1, self.CHUNK // (adcs * per_batch))                    # MVMs per pass
+        blocks = min(chunk * per_batch, samples) // ROW_LEAPS + 2           # covers any chunk's draws
+        if self._work.shape[2] < blocks:                                     # kept between draws
+            self._work = np.empty((2, adcs, blocks, ROW_LEAPS), dtype=np.uint32)
+        for b in range(0, batch, chunk):
+            n = min(chunk, batch - b)
+            first, end = b * per_batch, (b + n) * per_batch                  # this pass's draw numbers
+            head, count = first // ROW_LEAPS, -(-end // ROW_LEAPS) - first // ROW_LEAPS
+            size = adcs * count * ROW_LEAPS                                  # contiguous views: fast passes
+            s, t = (w.reshape(-1)[:size].reshape(adcs, count, ROW_LEAPS) for w in self._work)
+            noise = _noise_in_place(_state_blocks(heads[:, head:head + count], s, t), self.multiplier, t)
+            draws = noise.reshape(adcs, -1)[:, first - head * ROW_LEAPS:end - head * ROW_LEAPS]
+            out[:, b:b + n] = draws.reshape(adcs, n, steps, group).transpose(2, 1, 0, 3)
+        last = samples // ROW_LEAPS
+        after = _state_blocks(heads[:, last:last + 1], self._work[0, :, :1], self._work[1, :, :1])
+        self.states = after[:, 0, samples % ROW_LEAPS].copy()          # S_samples: the next draw's state
+        return out.reshape(steps, batch, adcs * group)

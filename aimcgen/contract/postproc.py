@@ -39,13 +39,18 @@ def unity_scale(spec: DesignSpec) -> int:
 
 
 def postprocess(acc: np.ndarray, scale: np.ndarray, offset: np.ndarray, spec: DesignSpec):
-    """Output codes and a per-element flag for saturation at the output width."""
+    """Output codes and a per-element flag for saturation at the output width (int64 arithmetic, worked in
+    place on one array of the broadcast shape of acc, scale and offset)."""
     post = spec.postproc
     f = post.scale_frac_bits
-    p = acc.astype(np.int64) * scale + offset
-    r = (p + (1 << (f - 1))) >> f if f else p
+    shape = np.broadcast_shapes(np.shape(acc), np.shape(scale), np.shape(offset))
+    p = np.multiply(acc, scale, out=np.empty(shape, dtype=np.int64), dtype=np.int64)
+    p += offset
+    if f:
+        p += 1 << (f - 1)
+        p >>= f
     if post.activation == "relu":
-        r = np.maximum(r, 0)
+        np.maximum(p, 0, out=p)
     elif post.activation == "clip":
-        r = np.clip(r, 0, post.clip_high)
-    return datapath_formats(spec).output.saturate(r)
+        np.clip(p, 0, post.clip_high, out=p)
+    return datapath_formats(spec).output.saturate(p)

@@ -357,7 +357,7 @@ class PhysicsCrossbar:
         One conductance read (one read-noise draw) serves all steps and the whole batch of this call: the
         1/f noise is slow against one MVM, and the white read noise is then correlated across the batch.
         """
-        return drive_steps(self._inputs(x), self.spec.input) @ self.conductances(t_s, purpose)
+        return drive_steps(self._inputs(x), self.spec.input, dtype=np.float64) @ self.conductances(t_s, purpose)
 
     def mvm(self, x, t_s: float = 0.0, compensation: float | None = None) -> np.ndarray:
         """The periphery's result (batch, active cols), int64: ADC codes per step, shift-added, no
