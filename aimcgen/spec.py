@@ -95,6 +95,14 @@ class AdcSpec:
     full_scale: int = _int(1, 1 << 40, "integrated column charge (in units of one conductance code for "
                            "one drive cycle) at the top of the ADC range; a power of two >= 2^(bits-1)",
                            default=32)
+    gain_sigma: float = _float(0.0, 0.5, "per-ADC gain error spread, relative sigma (float physics model; "
+                               "contract.adc_errors)", default=0.0)
+    offset_sigma_lsb: float = _float(0.0, 64.0, "per-ADC offset spread (comparator offset) in LSB (float physics "
+                                     "model; contract.adc_errors)", default=0.0)
+    cap_mismatch_sigma: float = _float(0.0, 0.2, "SAR unit-capacitor mismatch, relative sigma of one unit "
+                                       "capacitor (sar only; float physics model)", default=0.0)
+    ramp_inl_lsb: float = _float(-16.0, 16.0, "ramp INL: bow of this many LSB at mid-scale, 0 at both ends "
+                                 "(ramp only; float physics model)", default=0.0)
 
     @property
     def lsb_shift(self) -> int:
@@ -426,6 +434,12 @@ def validate(spec: DesignSpec) -> None:
     if adc.kind == "flash" and adc.bits > 8:
         raise SpecError(f"adc.bits = {adc.bits} with adc.kind = 'flash': a flash ADC needs 2^bits-1 "
                         f"comparators; allowed 1..8 (use 'sar' or 'ramp' for more bits)")
+    if adc.cap_mismatch_sigma and adc.kind != "sar":
+        raise SpecError(f"adc.cap_mismatch_sigma = {adc.cap_mismatch_sigma}: capacitor mismatch applies to "
+                        f"adc.kind = 'sar' only (this ADC is '{adc.kind}'); set it to 0")
+    if adc.ramp_inl_lsb and adc.kind != "ramp":
+        raise SpecError(f"adc.ramp_inl_lsb = {adc.ramp_inl_lsb}: ramp INL applies to adc.kind = 'ramp' only "
+                        f"(this ADC is '{adc.kind}'); set it to 0")
     fs = adc.full_scale
     if fs & (fs - 1) or fs < (1 << (adc.bits - 1)):
         raise SpecError(f"adc.full_scale = {fs}: must be a power of two >= 2^(adc.bits-1) = "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from aimcgen.contract.adc import adc_code
 from aimcgen.contract.encoding import step_weights
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.postproc import postprocess
@@ -51,7 +50,7 @@ class PhysicsChip:
             acc = None
             for i, row in enumerate(self.tiles):
                 charges = row[j].column_charges(x[:, i * r:(i + 1) * r], self.t_s) * self.factors[i, j]
-                part = shift_add(adc_code(charges, spec.adc), shifts, spec)[0]
+                part = shift_add(row[j].adc_codes(charges), shifts, spec)[0]
                 acc = part if acc is None else fmt.saturate(acc + part)[0]
             groups.append(acc)
         return postprocess(np.concatenate(groups, axis=1), self.scale, self.offset, spec)[0]

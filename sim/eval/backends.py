@@ -27,7 +27,6 @@ from typing import NamedTuple
 import numpy as np
 
 from aimcgen.contract.formats import datapath_formats
-from aimcgen.contract.adc import adc_code
 from aimcgen.contract.encoding import step_weights
 from aimcgen.sim.models.golden import GoldenAccelerator, shift_add
 from aimcgen.sim.models.physics import ChipStreams, PhysicsCrossbar
@@ -43,7 +42,8 @@ SOURCES = ("programming", "read", "drift", "stuck", "adc_quantization", "adc_cli
 @dataclass(frozen=True)
 class Sources:
     """Which non-idealities the physics back end applies. drift covers PCM drift and RRAM relaxation;
-    adc_clipping covers ADC range clipping and accumulator saturation."""
+    adc_clipping covers ADC range clipping and accumulator saturation. The spec's ADC errors (adc.gain_sigma,
+    ...; contract.adc_errors) apply only with both ADC sources on (the exact integer datapath)."""
     programming: bool = True
     read: bool = True
     drift: bool = True
@@ -198,7 +198,7 @@ class PhysicsBackend(_MappedBackend):
                 if self.factors is not None and len(self.factors) > layer.index:
                     charges = charges * self.factors[layer.index][i][j]
                 if exact:
-                    part = shift_add(adc_code(charges, spec.adc), shifts, spec)[0]
+                    part = shift_add(xbar.adc_codes(charges), shifts, spec)[0]   # ADC errors too
                     acc = part if acc is None else fmt.saturate(acc + part)[0]
                     continue
                 if src.adc_quantization:

@@ -41,6 +41,7 @@ import numpy as np
 from numpy.polynomial import polynomial
 
 from aimcgen.contract.adc import adc_code
+from aimcgen.contract.adc_errors import AdcErrorDraws, convert, has_errors, thresholds
 from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.sim.models.golden import shift_add
@@ -286,8 +287,26 @@ class PhysicsCrossbar:
             self.relax_z = streams.rng("relaxation").standard_normal(shape)
             self._flicker_streams = streams
         self.g_prog = hold_stuck(healthy, self.stuck, dev)
+        self._adc_table = self._adc_thresholds()
         self._flicker: tuple[float, np.ndarray] | None = None
         self._code_unit_us = dev.g_max_us / levels
+
+    def _adc_thresholds(self) -> np.ndarray | None:
+        """Per active column, the thresholds (contract.adc_errors) of the ADC that converts it; None for ideal
+        ADCs (no draw then, so chips without ADC errors keep every other draw)."""
+        adc = self.spec.adc
+        if not has_errors(adc):
+            return None
+        rng = self.rng if self.streams is None else self.streams.rng("adc_errors")
+        table = thresholds(adc, AdcErrorDraws.draw(adc, adc.count, rng))
+        return table[np.arange(self.active[1]) // self.spec.columns_per_adc]
+
+    def adc_codes(self, charges: np.ndarray) -> np.ndarray:
+        """ADC codes of charges (..., active cols): the ideal rule (contract.adc) or, with the spec's ADC
+        errors, this tile's ADCs (contract.adc_errors; ADC a converts columns a*G..a*G+G-1)."""
+        if self._adc_table is None:
+            return adc_code(charges, self.spec.adc)
+        return convert(charges, self._adc_table, self.spec.adc)
 
     def _to_codes(self, g_us: np.ndarray) -> np.ndarray:
         # Integer weight plus the devices' deviation from target: exact for an ideal device, which a plain
@@ -372,8 +391,7 @@ class PhysicsCrossbar:
         charges = self.column_charges(x, t_s)
         if compensation is not None:
             charges = charges * float(compensation)
-        codes = adc_code(charges, self.spec.adc)
-        return shift_add(codes, step_weights(self.spec.input), self.spec)[0]
+        return shift_add(self.adc_codes(charges), step_weights(self.spec.input), self.spec)[0]
 
     def calibrate_drift_compensation(self, x_cal, t_s: float) -> float:
         """Global drift compensation factor (aihwkit GlobalDriftCompensation) for reads at t_s.
