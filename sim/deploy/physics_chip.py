@@ -16,7 +16,7 @@ from aimcgen.contract.encoding import step_weights
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.postproc import postprocess
 from aimcgen.sim.models.golden import shift_add
-from aimcgen.sim.models.physics import PhysicsCrossbar
+from aimcgen.sim.models.physics import ChipStreams, PhysicsCrossbar
 from aimcgen.spec import DesignSpec
 
 
@@ -25,10 +25,12 @@ class PhysicsChip:
                  seed: int = 0, t_s: float = 1.0):
         self.spec, self.t_s = spec, float(t_s)
         self.scale, self.offset = np.asarray(scale, dtype=np.int64), np.asarray(offset, dtype=np.int64)
-        rng = np.random.default_rng(seed)
         r, c = spec.tile.rows, spec.tile.cols
         w = np.asarray(weights, dtype=np.int64)
-        self.tiles = [[PhysicsCrossbar(spec, w[i * r:(i + 1) * r, j * c:(j + 1) * c], rng)
+        # One stream set per tile (sim.models.physics ChipStreams): chip `seed` has the same devices whatever
+        # else changes (time, compensation), so comparisons on the same chips are paired.
+        self.tiles = [[PhysicsCrossbar(spec, w[i * r:(i + 1) * r, j * c:(j + 1) * c],
+                                       streams=ChipStreams(seed, ("deploy", "tile", i, j)))
                        for j in range(spec.array.col_tiles)] for i in range(spec.array.row_tiles)]
         self.factors = np.ones((spec.array.row_tiles, spec.array.col_tiles))
 

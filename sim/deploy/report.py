@@ -38,6 +38,7 @@ from aimcgen.contract.chip_program import ChipProgram, write_program
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
 from aimcgen.sim.eval import neurobench as nb
+from aimcgen.sim.eval import statistics as st
 from aimcgen.sim.eval.network import Network, checked_test_set
 from aimcgen.spec import DesignSpec
 from aimcgen.staging import staged_directory
@@ -61,14 +62,19 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
     progress(f"placed {net.describe()} on {len({t for l in program.layers for t in l.tiles})} of "
              f"{spec.tiles} tile(s) in {len(program.segments)} segment(s)")
     golden, neurobench = neurobench_of_program(program, spec, net, x, y)
-    accuracy = {"float": float(np.mean(net.predict(x) == y)),
-                "golden": float(np.mean(golden.predictions == y)),
-                "golden_noise_free": float(np.mean(run_golden(program, spec, x, noise=False).predictions == y))}
+    correct = {"float": net.predict(x) == y, "golden": golden.predictions == y,
+               "golden_noise_free": run_golden(program, spec, x, noise=False).predictions == y}
+    accuracy = {name: float(np.mean(c)) for name, c in correct.items()}
     progress(f"float {_pct(accuracy['float'])} %, golden {_pct(accuracy['golden'])} % on {len(y)} test inputs")
-    per_chip = [float(np.mean(run_physics(program, spec, x, seed=seed + k, t_s=t_s, calib_x=calib).predictions
-                              == y)) for k in range(chips)]
+    physics = np.array([run_physics(program, spec, x, seed=seed + k, t_s=t_s, calib_x=calib).predictions == y
+                        for k in range(chips)])
+    per_chip = [float(v) for v in physics.mean(axis=1)]
     accuracy.update(physics=float(np.mean(per_chip)), physics_per_chip=per_chip)
-    progress(f"physics {_pct(accuracy['physics'])} % over {chips} chip(s) at t = {t_s:g} s")
+    # 95 % intervals: Wilson over the test inputs for the deterministic models and one chip, Student t over
+    # chips for two or more (sim.eval.statistics).
+    accuracy["intervals"] = {**{name: st.accuracy_stat(c) for name, c in correct.items()},
+                             "physics": st.accuracy_stat(physics)}
+    progress(f"physics {st.describe(accuracy['intervals']['physics'])} % over {chips} chip(s) at t = {t_s:g} s")
     report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y))
     report["energy"] = energy_per_inference(program, spec, x)
     report["neurobench"] = neurobench
@@ -123,6 +129,12 @@ def _energy_line(e: dict) -> str:
             f"{e['tops_per_w']:.3g} TOPS/W; counted from {e['counts']}")
 
 
+def _accuracy_cell(a: dict, name: str) -> str:
+    """'m [lo, hi]' in percent when the report has intervals (older reports: the mean alone)."""
+    stat = a.get("intervals", {}).get(name)
+    return st.describe(stat) if stat else _pct(a[name])
+
+
 def _pct(v: float) -> str:
     return f"{100 * v:.2f}"
 
@@ -154,11 +166,12 @@ def markdown(r: dict) -> str:
                      f"{', '.join(s['host_before']) or '-'} | {', '.join(s['host_after']) or '-'} |")
     lines += ["", f"Then the host: {', '.join(r['host_final'])}.", "",
               f"## Accuracy on {r['test_inputs']} test inputs (%)", "", "| model | accuracy |", "|---|---|",
-              f"| float network | {_pct(a['float'])} |",
-              f"| golden (bit-exact, emulated read noise) | {_pct(a['golden'])} |",
-              f"| golden, noise-free | {_pct(a['golden_noise_free'])} |",
+              f"| float network | {_accuracy_cell(a, 'float')} |",
+              f"| golden (bit-exact, emulated read noise) | {_accuracy_cell(a, 'golden')} |",
+              f"| golden, noise-free | {_accuracy_cell(a, 'golden_noise_free')} |",
               f"| physics: {r['chips']} chip(s) at t = {r['t_s']:g} s, drift compensation on | "
-              f"{_pct(a['physics'])} (per chip: {', '.join(_pct(v) for v in a['physics_per_chip'])}) |"]
+              f"{_accuracy_cell(a, 'physics')} (per chip: {', '.join(_pct(v) for v in a['physics_per_chip'])}) |",
+              "", f"Intervals: 95 %; {st.WILSON_METHOD}; physics with 2 chips or more: {st.T_METHOD}."]
     if "neurobench" in r:
         lines += [""] + nb.markdown_lines(r["neurobench"])[:-1]
     if "rtl_check" in r:
