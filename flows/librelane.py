@@ -7,7 +7,7 @@ name and width comes from the Amaranth signatures (flows.macro_views.top_ports /
 
 Run directory (`<out>/librelane/`):
   config.yaml            DESIGN_NAME, VERILOG_FILES, CLOCK_PORT/PERIOD, FP_SIZING absolute + DIE_AREA,
-                         FP_CORE_UTIL, VDD_NETS/GND_NETS, PNR/SIGNOFF SDC, MACROS (gds, lef, lib per corner,
+                         FP_CORE_UTIL, VDD_NETS/GND_NETS, PNR/SIGNOFF SDC, MACROS (gds, lef, lib per signoff corner,
                          instances with placement), PDN_MACRO_CONNECTIONS, EXTRA_VERILOG_MODELS
   src/<design>.v         the periphery RTL (module names made plain), src/<design>_chip.v the wrapper,
   src/<design>_chip.sdc  chip-level constraints (the analog boundary is inside: timed through the macro .lib)
@@ -29,6 +29,7 @@ from pathlib import Path
 from aimcgen.flows.macro_views import (SITE_H_UM, SITE_W_UM, macro_geometry, macro_name, macro_ports,
                                        top_ports, write_macro_views)
 from aimcgen.flows.gds import abstract_gds
+from aimcgen.flows.pdk import CORNERS, is_signoff
 from aimcgen.flows.asic_sta import sdc_text
 from aimcgen.flows.asic_synth import clean_name, module_names, periphery_verilog as write_periphery
 
@@ -116,7 +117,9 @@ def write_librelane(spec, out_dir: Path, *, periphery_area_um2: float, corners=(
     gds = out / "macros" / f"{mname}.gds"
     gds.write_bytes(abstract_gds(mname, macro_geometry(spec)))
     fp = floorplan(spec, periphery_area_um2)
-    lib_keys = {"tt": "*_tt_025C_1v80", "ss": "*_ss_*", "ff": "*_ff_*"}
+    # LibreLane's STA corners are <nom|min|max>_<corner name>; only the signoff corners are among them, so
+    # the extras' views are written but not listed.
+    lib_keys = {c: f"*_{CORNERS[c]}" for c in corners if is_signoff(c)}
     config = {
         "DESIGN_NAME": chip_name(spec),
         "VERILOG_FILES": [f"dir::src/{spec.name}.v", f"dir::src/{chip_name(spec)}.v"],
@@ -135,7 +138,7 @@ def write_librelane(spec, out_dir: Path, *, periphery_area_um2: float, corners=(
             "gds": [f"dir::macros/{mname}.gds"],
             "lef": [f"dir::macros/{mname}.lef"],
             "nl": [],
-            "lib": {lib_keys[c]: [f"dir::macros/{views['lib'][c].name}"] for c in corners},
+            "lib": {key: [f"dir::macros/{views['lib'][c].name}"] for c, key in lib_keys.items()},
             "instances": fp["instances"],
         }},
         "PDN_MACRO_CONNECTIONS": [r"analog_tile_\d+ VPWR VGND VPWR VGND"],

@@ -42,7 +42,7 @@ from pathlib import Path
 from amaranth.hdl import Value
 from aimcgen.rtl.boundary import AnalogBoundarySignature
 from aimcgen.rtl.accelerator import Accelerator
-from aimcgen.flows.pdk import CORNERS
+from aimcgen.flows.pdk import CORNERS, corner_conditions
 
 CELL_PITCH_X_UM = 2.88
 CELL_PITCH_Y_UM = 3.0
@@ -289,9 +289,8 @@ def write_macro_views(spec, folder: Path, corners=("tt",)) -> dict:
     files["lef"].write_text(lef_text(spec, g))
     files["blackbox"].write_text(blackbox_text(spec))
     files["blackbox_pp"].write_text(blackbox_text(spec, power_pins=True))
-    volt = {"tt": (1.8, 25.0), "ss": (1.4, -40.0), "ff": (1.95, 100.0)}
     for c in corners:
-        v, t = volt[c]
+        v, t = corner_conditions(c)
         path = folder / f"{name}__{CORNERS[c]}.lib"
         path.write_text(liberty_text(spec, corner=c, voltage=v, temperature=t, geometry=g))
         files["lib"][c] = path

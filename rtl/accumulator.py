@@ -6,15 +6,22 @@ saturating at datapath_formats(spec).accumulator after each add, exactly as sim.
 column's overflow flag is sticky over the MVM (cleared by `first`, set by every saturation). One transfer
 per cycle, one adder per ADC (reading and writing its G columns through the col_sel mux).
 
-Three register stages, for timing: the ADC codes arrive combinationally from the analog macro's
-comparator answers (rtl.adc_controller), so an accepted transfer is first registered as it is (codes,
-column, shift, first) with a one-hot column enable decoded ahead of the register; the next cycle shifts,
-adds and saturates from registers alone and writes the column, its enable coming straight from a flop;
-a `last` transfer then copies every accumulator and overflow flag into the result bank one cycle later
-still, from the accumulators themselves (the next MVM's first add, on that same cycle, does not disturb
-the copy). No adder sits between the macro's pins and a register, and the bank's wide load enable is a
-flop output. The stages add latency only (bank_valid rises two cycles later than with the add on the
-input cycle), never a bubble: a transfer is accepted every cycle.
+Four register stages, for timing (100 MHz at SKY130's slow signoff corner ss_100C_1v60):
+  1. the ADC codes arrive combinationally from the analog macro's comparator answers (rtl.adc_controller),
+     so an accepted transfer is first registered as it is (codes, column, shift, first) with a one-hot
+     column enable decoded ahead of the register;
+  2. the operands are registered: the column's running sum read through the col_sel mux (0 on `first`)
+     and the shifted code. When stage 3 writes that same column on this cycle (back-to-back transfers to
+     one column: every cycle when an ADC serves a single column), the read is forwarded from stage 3's
+     sum instead, so the result is the same as reading after the write;
+  3. add and saturate from registers alone and write the column, its enable coming straight from a flop;
+  4. a `last` transfer then copies every accumulator and overflow flag into the result bank the cycle
+     after its add, from the accumulators themselves (the next MVM's first add, on that same cycle, does
+     not disturb the copy).
+No adder sits between the macro's pins and a register, the column mux and the adder are in different
+stages, and the bank's wide load enable is a flop output. The stages add latency only (bank_valid rises
+three cycles later than with the add on the input cycle), never a bubble: a transfer is accepted every
+cycle.
 
 The post-processor reads the bank combinationally (rd_col -> rd_acc, rd_overflow) while the next MVM
 accumulates and frees it with a one-cycle `bank_release` pulse. A `last` transfer is accepted only when its
@@ -86,43 +93,59 @@ class ShiftAddAccumulator(wiring.Component):
         # Stage 1: the accepted transfer, registered as it arrives (no enable: `hit` says what is valid).
         held = Signal(accumulate_layout(spec))
         hit = Signal(group)                   # one-hot column enable of the registered transfer (0: none)
-        adding_last = Signal()                # the registered transfer is the MVM's last: copy the bank next
-        copy = Signal()                       # acc holds a finished MVM: copy it into the bank now
-
         accept = Signal()
-        pending = Signal()                    # a last transfer is on its way to the bank
-        m.d.comb += [
-            pending.eq(adding_last | copy),
-            self.inp.ready.eq(~inp.last | ~(pending | self.bank_valid)),
-            accept.eq(self.inp.valid & self.inp.ready),
-        ]
-        m.d.sync += [
-            held.eq(inp),
-            adding_last.eq(accept & inp.last),
-            copy.eq(adding_last),
-        ]
+        m.d.comb += accept.eq(self.inp.valid & self.inp.ready)
+        m.d.sync += held.eq(inp)
         for g in range(group):
             m.d.sync += hit[g].eq(accept & (inp.col_sel == g if group > 1 else 1))
 
-        # Stage 2: shift, add and saturate from registers; write the column that `hit` selects.
+        # Stage 2: the operands, registered: the column's running sum (0 on `first`) and the shifted code.
+        # The column read is forwarded from stage 3 when stage 3 writes that same column on this cycle
+        # (back-to-back transfers to one column: every cycle when an ADC serves one column).
+        op_acc = Signal(data.ArrayLayout(signed(fmt.bits), count))
+        op_overflow = Signal(count)
+        op_term = Signal(data.ArrayLayout(signed(fmt.bits), count))
+        op_hit = Signal(group)
+        sum_acc = Signal(data.ArrayLayout(signed(fmt.bits), count))      # stage 3's saturated sums
+        sum_overflow = Signal(count)                                      # ... and sticky flags
+        forward = Signal()
         sel = held.col_sel if group > 1 else 0
+        m.d.comb += forward.eq((hit & op_hit).any())
+        m.d.sync += op_hit.eq(hit)
         for a in range(count):
-            # The spec guarantees acc bits >= adc bits + steps - 1, so one more bit holds the sum.
+            m.d.sync += [
+                op_acc[a].eq(Mux(held.first, 0, Mux(forward, sum_acc[a], acc[a][sel]))),
+                op_overflow[a].eq(~held.first & Mux(forward, sum_overflow[a], overflow[a][sel])),
+                # The spec guarantees acc bits >= adc bits + steps - 1: the shifted code fits.
+                op_term[a].eq(held.codes[a] << held.shift),
+            ]
+
+        # Stage 3: add and saturate from registers alone; write the column that `op_hit` selects.
+        for a in range(count):
             total = Signal(signed(fmt.bits + 1), name=f"total_{a}")
             clipped = Signal(name=f"clipped_{a}")
             m.d.comb += [
-                total.eq(Mux(held.first, 0, acc[a][sel]) + (held.codes[a] << held.shift)),
+                total.eq(op_acc[a] + op_term[a]),
                 clipped.eq(total[-1] ^ total[-2]),       # outside the accumulator's range
+                sum_acc[a].eq(Mux(clipped, Mux(total[-1], fmt.min, fmt.max), total[:fmt.bits])),
+                sum_overflow[a].eq(clipped | op_overflow[a]),
             ]
-            saturated = Mux(clipped, Mux(total[-1], fmt.min, fmt.max), total[:fmt.bits])
             for g in range(group):
-                with m.If(hit[g]):
-                    m.d.sync += [
-                        acc[a][g].eq(saturated),
-                        overflow[a][g].eq(clipped | (~held.first & overflow[a][g])),
-                    ]
+                with m.If(op_hit[g]):
+                    m.d.sync += [acc[a][g].eq(sum_acc[a]), overflow[a][g].eq(sum_overflow[a])]
 
-        # Stage 3: the finished MVM into the result bank.
+        # Stage 4: the finished MVM into the result bank, the cycle after its last add.
+        last_held, last_operands, copy = Signal(), Signal(), Signal()
+        pending = Signal()                    # a last transfer is on its way to the bank
+        m.d.sync += [
+            last_held.eq(accept & inp.last),
+            last_operands.eq(last_held),
+            copy.eq(last_operands),
+        ]
+        m.d.comb += [
+            pending.eq(last_held | last_operands | copy),
+            self.inp.ready.eq(~inp.last | ~(pending | self.bank_valid)),
+        ]
         with m.If(copy):
             m.d.sync += [bank.eq(acc), bank_overflow.eq(overflow), self.bank_valid.eq(1)]
         with m.Elif(self.bank_release):

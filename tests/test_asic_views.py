@@ -156,7 +156,7 @@ def test_pdk_not_found_names_every_place(tmp_path, monkeypatch):
     with pytest.raises(pdk.PdkNotFound) as e:
         pdk.locate_pdk(tmp_path / "nowhere", corners=("tt", "ss"))
     msg = str(e.value)
-    assert str(tmp_path / "nowhere") in msg and "sky130_fd_sc_hd__ss_n40C_1v40.lib" in msg
+    assert str(tmp_path / "nowhere") in msg and "sky130_fd_sc_hd__ss_100C_1v60.lib" in msg
     assert "--pdk" in msg and "PDK_ROOT" in msg and "AIMCGEN_PDK_DIR" in msg
     with pytest.raises(ValueError, match="unknown corner"):
         pdk.locate_pdk(tmp_path, corners=("slow",))
@@ -177,6 +177,37 @@ def test_pdk_env_and_pdk_root_layouts(tmp_path, monkeypatch):
     assert "sky130_fd_sc_hd__mux4_*" in found.dont_use_patterns()
     monkeypatch.setenv("AIMCGEN_PDK_DIR", str(tmp_path / "root"))      # a PDK root given as the folder
     assert pdk.locate_pdk(corners=("tt",)).source.startswith("$AIMCGEN_PDK_DIR")
+
+
+def test_signoff_corners_are_librelanes_and_extras_are_named_in_full():
+    assert pdk.SIGNOFF_CORNERS == {"tt": "tt_025C_1v80", "ss": "ss_100C_1v60", "ff": "ff_n40C_1v95"}
+    assert set(pdk.EXTRA_CORNERS) == {"ss_n40C_1v40", "ff_100C_1v95"}
+    assert all(key == name for key, name in pdk.EXTRA_CORNERS.items())
+    assert pdk.corner_conditions("ss") == (1.6, 100.0) and pdk.corner_conditions("ff") == (1.95, -40.0)
+    assert pdk.corner_conditions("ss_n40C_1v40") == (1.4, -40.0) and pdk.corner_conditions("tt") == (1.8, 25.0)
+    assert pdk.is_signoff("ss") and not pdk.is_signoff("ff_100C_1v95")
+
+
+def test_pdk_with_fewer_corners_reports_the_missing_ones(tmp_path, monkeypatch):
+    """An older PDK folder (tt and the two extras only) still serves tt; ss and ff are reported missing."""
+    monkeypatch.delenv("AIMCGEN_PDK_DIR", raising=False)
+    for name in ("tt_025C_1v80", "ss_n40C_1v40", "ff_100C_1v95"):
+        (tmp_path / f"sky130_fd_sc_hd__{name}.lib").write_text("library (x) { }\n")
+    found = pdk.locate_pdk(tmp_path, ["tt"], optional=["ss", "ff", "ss_n40C_1v40"])
+    assert set(found.liberty) == {"tt", "ss_n40C_1v40"}
+    assert found.missing(["tt", "ss", "ff", "ss_n40C_1v40"]) == ["ss", "ff"]
+    assert "sky130_fd_sc_hd__ss_100C_1v60.lib" in found.missing_reason("ss")
+    with pytest.raises(pdk.PdkNotFound):
+        pdk.locate_pdk(tmp_path, ["ss"])
+
+
+def test_cli_rejects_an_unknown_corner(tmp_path, capsys):
+    from aimcgen.cli import main
+
+    assert main(["asic", "--corners", "tt,slow", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--corners tt,slow" in err[0] and "ss_n40C_1v40" in err[0] and "all" in err[0]
+    assert not any(tmp_path.iterdir())
 
 
 def test_liberty_gz_is_decompressed_into_build(tmp_path):
@@ -222,6 +253,37 @@ def test_buffer_fanout_limits_fanout():
     assert max(fan.values()) <= 10
 
 
+def test_buffer_output_ports_one_buffer_per_port_bit():
+    """A net driving three output port bits and a cell gets a buffer per port bit; constants stay."""
+    from aimcgen.flows.asic_synth import buffer_output_ports
+
+    cells = {"drv": {"type": "sky130_fd_sc_hd__inv_1", "port_directions": {"A": "input", "Y": "output"},
+                     "connections": {"A": [2], "Y": [5]}},
+             "use": {"type": "sky130_fd_sc_hd__inv_1", "port_directions": {"A": "input", "Y": "output"},
+                     "connections": {"A": [5], "Y": [6]}}}
+    net = {"modules": {"top": {"attributes": {}, "cells": cells,
+                               "ports": {"a": {"direction": "input", "bits": [2]},
+                                         "y": {"direction": "output", "bits": [5, 5, "0", 5, 6]}},
+                               "netnames": {"a": {"bits": [2]}, "y": {"bits": [5, 5, "0", 5, 6]}}}}}
+    assert buffer_output_ports(net, "top", "sky130_fd_sc_hd__buf_4") == 4
+    top = net["modules"]["top"]
+    y = top["ports"]["y"]["bits"]
+    assert y[2] == "0" and len({y[0], y[1], y[3], y[4]}) == 4 and not {y[0], y[1], y[3], y[4]} & {2, 5, 6}
+    bufs = {c["connections"]["X"][0]: c["connections"]["A"][0] for n, c in top["cells"].items()
+            if n.startswith("obuf_")}
+    assert bufs == {y[0]: 5, y[1]: 5, y[3]: 5, y[4]: 6}
+    assert top["netnames"]["y"]["bits"] == y and top["netnames"]["y__unbuffered"]["bits"] == [5, 5, "0", 5, 6]
+    assert top["cells"]["use"]["connections"]["A"] == [5]           # internal sinks keep the original net
+    # below the top only output bits that share their net with another output bit are buffered
+    sub = {"attributes": {}, "cells": {"drv": dict(cells["drv"])},
+           "ports": {"a": {"direction": "input", "bits": [2]}, "t": {"direction": "output", "bits": [5, 5, 5]},
+                     "u": {"direction": "output", "bits": [2]}},
+           "netnames": {"a": {"bits": [2]}, "t": {"bits": [5, 5, 5]}}}
+    net = {"modules": {"top": {"attributes": {}, "cells": {}, "ports": {}, "netnames": {}}, "sub": sub}}
+    assert buffer_output_ports(net, "top", "sky130_fd_sc_hd__buf_4") == 3
+    assert sub["ports"]["u"]["bits"] == [2] and len(set(sub["ports"]["t"]["bits"]) - {5}) == 3
+
+
 # --- LibreLane --------------------------------------------------------------------------------------------------
 
 def test_librelane_config(spec, tmp_path):
@@ -232,7 +294,7 @@ def test_librelane_config(spec, tmp_path):
     assert cfg["FP_SIZING"] == "absolute" and len(cfg["DIE_AREA"]) == 4 and cfg["VDD_NETS"] == ["VPWR"]
     macro = cfg["MACROS"][macro_views.macro_name(spec)]
     assert set(macro["instances"]) == {f"analog_tile_{i}" for i in range(spec.tiles)}
-    assert set(macro["lib"]) == {"*_tt_025C_1v80", "*_ss_*", "*_ff_*"}
+    assert set(macro["lib"]) == {"*_tt_025C_1v80", "*_ss_100C_1v60", "*_ff_n40C_1v95"}    # the signoff corners
     w, h = res["floorplan"]["macro_size"]
     for inst in macro["instances"].values():
         x, y = inst["location"]

@@ -10,7 +10,7 @@ from aimcgen.cli.common import add_spec_options, error, load_spec
 from aimcgen.flows.asic import run_asic
 from aimcgen.flows.asic_sta import StaError
 from aimcgen.flows.asic_synth import SynthesisError
-from aimcgen.flows.pdk import CORNERS, PdkNotFound
+from aimcgen.flows.pdk import CORNERS, EXTRA_CORNERS, SIGNOFF_CORNERS, PdkNotFound
 from aimcgen.sim.verify.cocotb_setup import SimulatorUnavailable
 from aimcgen.boards.emulation import DEFAULT_BAUD
 from aimcgen.rtl.uart import uart_divisor
@@ -27,9 +27,12 @@ def add_asic_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--pdk", type=Path, metavar="DIR",
                    help="sky130_fd_sc_hd folder with the corner .lib/.lib.gz files, or a PDK root "
                         "(default: $AIMCGEN_PDK_DIR, $PDK_ROOT/sky130A, ../shared/pdk/sky130_fd_sc_hd)")
-    p.add_argument("--corners", default="tt,ss,ff", metavar="LIST",
-                   help="comma-separated corners among tt, ss, ff (default: tt,ss,ff; the first is used for "
-                        "synthesis)")
+    p.add_argument("--corners", default=",".join(SIGNOFF_CORNERS), metavar="LIST",
+                   help="comma-separated corners, or `all`: the signoff corners "
+                        + ", ".join(f"{k} ({v})" for k, v in SIGNOFF_CORNERS.items())
+                        + " and the extras " + ", ".join(EXTRA_CORNERS)
+                        + f" (default: {','.join(SIGNOFF_CORNERS)}; the first is used for synthesis and must be in "
+                          "the PDK, others it lacks are reported as missing)")
     p.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="output folder (default: build)")
     p.add_argument("--require-sta", action="store_true", help="fail when OpenSTA (`sta`) is not installed")
     p.add_argument("--gate-level-sim", action="store_true",
@@ -45,11 +48,12 @@ def add_asic_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_asic(args: argparse.Namespace) -> int:
 
     spec = load_spec(args)                  # SpecError: one line, exit 2 (cli.main / common.run_command)
-    corners = [c.strip() for c in args.corners.split(",") if c.strip()]
+    corners = ([*CORNERS] if args.corners.strip() == "all"
+               else [c.strip() for c in args.corners.split(",") if c.strip()])
     bad = [c for c in corners if c not in CORNERS]
     if bad or not corners:
         return error(f"--corners {args.corners}: unknown corner(s) {', '.join(bad) or '(none)'} "
-                     f"(allowed: {', '.join(CORNERS)})")
+                     f"(allowed: {', '.join(CORNERS)}, or all)")
     if getattr(args, "tiny_tapeout", False):
         try:                                # the UART must reach its baud at the spec clock: check before the flow
             uart_divisor(spec.design.clock_mhz * 1e6, DEFAULT_BAUD)
@@ -68,8 +72,11 @@ def cmd_asic(args: argparse.Namespace) -> int:
     except (PdkNotFound, StaError, SynthesisError, AssertionError) as e:
         print(f"aimcgen asic: {e}", file=sys.stderr)
         return 1
-    bad_timing = [r["corner"] for r in report["sta"]["corners"] if not r["met"]]
+    bad_timing = [r["corner"] for r in report["sta"]["corners"] if r["status"] == "done" and not r["met"]]
     if bad_timing:
-        print(f"aimcgen: timing not met at {spec.design.clock_mhz} MHz in corner(s) {', '.join(bad_timing)} "
-              f"(see the report)", flush=True)
+        print(f"aimcgen: timing (setup or hold) not met at {spec.design.clock_mhz} MHz in corner(s) "
+              f"{', '.join(bad_timing)} (see the report)", flush=True)
+    if report["missing_corners"]:
+        print(f"aimcgen: corner(s) {', '.join(report['missing_corners'])} not timed: the PDK has no Liberty file "
+              f"for them", flush=True)
     return 0
