@@ -36,6 +36,11 @@ MACRO_STALL = 2          # the analog macro holds cmd.ready low at most this man
 RELEASE_WAIT = 2         # the output side releases a full result bank within this many cycles
 TX_STALL = 2             # the UART transmitter takes a response byte within this many cycles
 UART_FRAME_TIMEOUT = 4   # the bridge's frame timeout in the formal harness (the RTL default is 65536)
+CHAIN_LAYERS = 2         # layers of the sequencer cover's chain
+LAYER_OVERHEAD = 10      # cycles per layer besides its commands and output beats when nothing stalls: the
+                         # registered commit, the accumulator's and the post-processor's register stages
+                         # (the default preset's formal spec runs a two-layer chain in 56 cycles)
+CHAIN_STALL_PERIOD = 3   # in the sequencer cover, the macro and the output stream each stall one cycle in 3
 UART_BUS_TIMEOUT = 4
 
 
@@ -89,6 +94,14 @@ def _elaborated(component):
     """The component's own module (its ports stay its attributes); the component itself is used up."""
     component._MustUse__silence = True
     return component.elaborate(None)
+
+
+def _fsm_state(module: Module, name: str = "fsm"):
+    """The state register of FSM `name` in an elaborated module, and its number of states. Amaranth keeps
+    the FSM on the Module that built it; an induction proof needs the register to state that it only ever
+    holds one of the encodings (0 .. states-1: the states in order of first mention)."""
+    fsm = module._generated[name]
+    return fsm.state, len(fsm.encoding)
 
 
 def _stall_bound(m: Module, stalled, bound: int, name: str):
@@ -185,23 +198,18 @@ def build_wishbone_bank(spec: DesignSpec, mutant: str | None = None) -> Module:
 # -- (b) the analog boundary as the tile controller drives it -------------------------------------------------
 
 class _MacroModel:
-    """The analog macro at a boundary: ready is free (stalls bounded when `stall` is given); the response is
-    a register that takes a free value when a command is accepted and holds otherwise (rtl.boundary)."""
+    """The analog macro at a boundary, for a cover: ready follows `ready` (the harness's stall pattern) and
+    every answer is zero (comparators that always answer 0; answers steer no handshake)."""
 
-    def __init__(self, m: Module, boundary, name: str, stall: int | None = None, ready=None):
+    def __init__(self, m: Module, boundary, name: str, ready):
         self.ready = Signal(name=f"{name}_ready")
-        if ready is None:
-            m.d.comb += self.ready.eq(AnySeq(1))
-        else:
-            m.d.comb += self.ready.eq(ready)
         self.accept = Signal(name=f"{name}_accept")
-        m.d.comb += self.accept.eq(boundary.cmd.valid & self.ready)
-        resp = Signal(boundary.resp.shape(), name=f"{name}_resp")
-        with m.If(self.accept):
-            m.d.sync += Value.cast(resp).eq(AnySeq(len(Value.cast(resp))))
-        m.d.comb += boundary.resp.eq(resp)
-        if stall is not None:
-            _stall_bound(m, boundary.cmd.valid & ~self.ready, stall, f"{name}_stall")
+        m.d.comb += [
+            self.ready.eq(ready),
+            boundary.cmd.ready.eq(self.ready),
+            self.accept.eq(boundary.cmd.valid & self.ready),
+            Value.cast(boundary.resp).eq(0),
+        ]
 
 
 def _mvm_commands(spec: DesignSpec) -> tuple[int, int]:
@@ -316,7 +324,10 @@ def build_tile_liveness(spec: DesignSpec, mutant: str | None = None) -> Module:
     output side that releases the bank within RELEASE_WAIT cycles: every MVM ends within `mvm_cycle_bound`
     cycles (no deadlock), and a trace from start back to idle exists (cover). Mutant "lost_ready": the
     controller misses the macro's ready on the first ADC command of an MVM while it is stalled once, and
-    waits for it forever."""
+    waits for it forever.
+
+    `running` starts at 0 and grows by at most one per cycle, so the assertion cannot fail before step
+    bound + 1: a BMC may skip the steps before it (flows/formal.py does)."""
     m, h = _new_module()
     m.submodules.tile = tile = TileController(spec)
     _tile_environment(m, h, tile, release_wait=RELEASE_WAIT)
@@ -351,28 +362,71 @@ def build_tile_liveness(spec: DesignSpec, mutant: str | None = None) -> Module:
     return m
 
 
+def _cycles_for(transfers: int) -> int:
+    """The fewest cycles in which `transfers` handshakes can complete when ready is low one cycle in every
+    CHAIN_STALL_PERIOD: any L consecutive cycles hold at least L // CHAIN_STALL_PERIOD stalled ones."""
+    cycles = transfers
+    while cycles - cycles // CHAIN_STALL_PERIOD < transfers:
+        cycles += 1
+    return cycles
+
+
+def chain_cover_window(spec: DesignSpec) -> tuple[int, int]:
+    """(first step searched, depth) of the sequencer cover. A layer's output beats follow its commands, and
+    the next layer's commands follow those beats, so no trace ends the chain before every layer's commands
+    and beats have had their fewest cycles under the stall pattern (`_cycles_for`): the search starts there.
+    The depth is twice the stall-free length of the chain (commands, beats and LAYER_OVERHEAD per layer)."""
+    n_integrate, n_adc = _mvm_commands(spec)
+    first = CHAIN_LAYERS * (_cycles_for(n_integrate + n_adc) + _cycles_for(spec.logical_cols))
+    depth = 2 * CHAIN_LAYERS * (n_integrate + n_adc + spec.logical_cols + LAYER_OVERHEAD)
+    return first, depth
+
+
 def build_sequencer_liveness(spec: DesignSpec, mutant: str | None = None) -> Module:
     """The accelerator core (layer sequencer, input buffer, output sequencer, post-processor) of a spec whose
-    macros are outside, each a stalling macro model: a two-layer chain started by software gets back to
-    idle (busy low, OUT_COUNT advanced). Cover mode: the trace exists."""
+    macros are outside, each a stalling macro model: a two-layer chain started by software runs both MVMs
+    (every macro accepts all the INTEGRATE and ADC commands of two MVMs, counted at the boundary), feeds
+    layer 0's outputs back as layer 1's input, and gets back to idle with OUT_COUNT advanced to 1. Cover
+    mode: such a trace exists.
+
+    The environment is one fixed scenario, the one a driver runs (firmware/): LAYER_COUNT = 2 with both
+    descriptors zero (start 0, count 0: the whole grid), no coefficient, input or weight writes, one
+    CTRL.start (in_commit) in the first cycle, the output stream enabled. Every macro and the output stream
+    stall one cycle in CHAIN_STALL_PERIOD (ready low, out of phase), and the macros answer zeros (answers
+    steer no handshake). With free stalls, answers and software inputs, each search step past step 40 cost
+    the solver minutes (a 4x4 tile's chain needs 56 or more); the fixed scenario keeps the cover a
+    deterministic witness the solver reaches in a few minutes."""
     if mutant is not None:
         raise ValueError(f"unknown mutant {mutant!r}")
     m, h = _new_module()
     m.submodules.core = core = AcceleratorCore(spec, emulated=False)
+    n_integrate, n_adc = _mvm_commands(spec)
+    chain = CHAIN_LAYERS
+    phase = Signal(range(CHAIN_STALL_PERIOD))
+    m.d.sync += phase.eq(Mux(phase == CHAIN_STALL_PERIOD - 1, 0, phase + 1))
+    counted = []
     for i in range(spec.tiles):
-        _MacroModel(m, getattr(core, f"analog_{i}"), f"macro_{i}", stall=MACRO_STALL)
-    for name in ("in_wr_addr", "in_wr_data", "in_wr_en", "in_commit", "coef_addr", "coef_scale_wdata",
-                 "coef_offset_wdata", "coef_scale_we", "coef_offset_we", "out_rd_addr", "pv_tolerance",
-                 "pv_max_retries", "out_stream_enable", "layers"):
-        _free(m, getattr(core, name))
-    _free(m, core.inp.valid)
-    _free(m, core.inp.payload)
-    _free(m, core.out.ready)
-    m.d.comb += [core.weight.valid.eq(0), core.layer_count.eq(2)]
-    committed = Signal()
-    with m.If(core.in_commit | (core.inp.valid & core.inp.ready)):
-        m.d.sync += committed.eq(1)
-    m.d.comb += Cover(committed & h.valid & h.past(core.busy, "busy") & ~core.busy & (core.out_count == 1))
+        boundary = getattr(core, f"analog_{i}")
+        macro = _MacroModel(m, boundary, f"macro_{i}", ready=phase != 0)
+        integrates = Signal(range(chain * n_integrate + 2), name=f"macro_{i}_integrates")
+        adcs = Signal(range(chain * n_adc + 2), name=f"macro_{i}_adcs")
+        is_integrate = boundary.cmd.payload.op == AnalogOp.INTEGRATE
+        with m.If(macro.accept & is_integrate & (integrates <= chain * n_integrate)):
+            m.d.sync += integrates.eq(integrates + 1)
+        with m.If(macro.accept & ~is_integrate & (adcs <= chain * n_adc)):
+            m.d.sync += adcs.eq(adcs + 1)
+        counted.append((integrates == chain * n_integrate) & (adcs == chain * n_adc))
+    for name in ("in_wr_en", "coef_scale_we", "coef_offset_we"):
+        m.d.comb += getattr(core, name).eq(0)
+    for name in ("pv_tolerance", "pv_max_retries", "out_rd_addr", "in_wr_addr", "in_wr_data", "coef_addr"):
+        m.d.comb += Value.cast(getattr(core, name)).eq(0)
+    m.d.comb += [core.inp.valid.eq(0), core.weight.valid.eq(0), core.layer_count.eq(chain),
+                 Value.cast(core.layers).eq(0), core.in_commit.eq(~h.valid)]
+    m.d.comb += [core.out_stream_enable.eq(1), core.out.ready.eq(phase != 1)]
+    all_commands = Const(1, 1)
+    for done in counted:
+        all_commands = all_commands & done
+    m.d.comb += Cover(h.valid & h.past(core.busy, "busy") & ~core.busy & (core.out_count == 1) & all_commands)
     return m
 
 
@@ -403,7 +457,9 @@ def build_accumulator_saturation(spec: DesignSpec, mutant: str | None = None) ->
         raise ValueError(f"unknown mutant {mutant!r}")
     with _capture_signals(accumulator_module) as sigs:
         m.submodules.accumulator = _elaborated(acc)
-    state, held, hit = sigs["acc"], sigs["held"], sigs["hit"]
+    state, held, op_hit, op_term = sigs["acc"], sigs["held"], sigs["op_hit"], sigs["op_term"]
+    # rtl.accumulator's stages: `held` (stage 1) -> operands `op_*` (stage 2) -> the column write (stage 3).
+    first_op = h.past(held.first, "first_op")   # `first` of the transfer whose operands are in stage 2
     _free(m, acc.inp.valid)
     _free(m, acc.inp.payload)
     _free(m, acc.bank_release)
@@ -413,14 +469,12 @@ def build_accumulator_saturation(spec: DesignSpec, mutant: str | None = None) ->
 
     bits = acc.format.bits
     for a in range(spec.adc.count):
-        term = Signal(range(-(1 << (bits + 4)), 1 << (bits + 4)), name=f"term_{a}")
-        m.d.comb += term.eq(held.codes[a] << held.shift)
-        past_term = h.past(term, f"term_{a}")
-        past_first = h.past(held.first, f"first_{a}")
+        past_term = h.past(op_term[a], f"term_{a}")
+        past_first = h.past(first_op, f"first_{a}")
         for g in range(spec.columns_per_adc):
             old = h.past(state[a][g], f"acc_{a}_{g}")
             new = state[a][g]
-            wrote = h.past(hit[g], f"hit_{a}_{g}")
+            wrote = h.past(op_hit[g], f"hit_{a}_{g}")
             with m.If(h.valid & wrote & ~past_first):
                 m.d.comb += [
                     Assert((past_term < 0) | (new >= old), f"column {a}.{g}: a non-negative term decreased it"),
@@ -452,8 +506,9 @@ def build_uart_recovery(spec: DesignSpec, mutant: str | None = None) -> Module:
         raise ValueError(f"unknown mutant {mutant!r}")
     bridge = cls(addr_width, frame_timeout=UART_FRAME_TIMEOUT, bus_timeout=UART_BUS_TIMEOUT)
     with _capture_signals(uart_bridge_module) as sigs:
-        m.submodules.bridge = _elaborated(bridge)
-    receiving = sigs["receiving"]
+        m.submodules.bridge = inner = _elaborated(bridge)
+    receiving, timer = sigs["receiving"], sigs["timer"]
+    state, n_states = _fsm_state(inner)
     rx = bridge.rx
     _free(m, rx.valid)
     _free(m, rx.payload)
@@ -475,6 +530,13 @@ def build_uart_recovery(spec: DesignSpec, mutant: str | None = None) -> Module:
     past_sync = h.past(sync_byte, "sync")
     m.d.comb += Assert(~framing | (quiet < UART_FRAME_TIMEOUT),
                        f"a stalled frame was not dropped after {UART_FRAME_TIMEOUT} quiet cycles")
+    # Invariants that make the properties inductive (asserted, so they are proven, not assumed): the state
+    # register holds a state, and inside a frame the bridge's frame timer counts exactly the quiet cycles
+    # (both restart on every byte of the frame, and a frame starts with its SYNC byte).
+    m.d.comb += [
+        Assert(state < n_states, "the framing state register holds no state"),
+        Assert(~framing | (timer == quiet), "the frame timer differs from the quiet cycles of the frame"),
+    ]
     with m.If(h.valid & past_idle):
         m.d.comb += [
             Assert(~past_sync | framing, "SYNC on an idle bridge did not start a frame"),

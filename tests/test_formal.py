@@ -8,9 +8,13 @@ import json
 import shutil
 
 import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
 
 from aimcgen.flows import formal
+from aimcgen.flows import formal_harness as fh
 from aimcgen.presets import load_preset
+from aimcgen.rtl.boundary import AnalogBoundarySignature
 from required_tools import missing
 
 
@@ -63,12 +67,58 @@ def test_accumulator_wrong_rail_caught(spec, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["boundary_handshake", "tile_idle_cover", "uart_recovery"])
+@pytest.mark.parametrize("name", ["boundary_handshake", "tile_idle_cover", "uart_recovery", "tile_liveness"])
 def test_controller_properties(spec, tmp_path, name):
     _, entry = _run(spec, tmp_path, name)
     _holds(entry)
     for m in entry["mutants"]:
         assert m["caught"], m
+
+
+def test_uart_recovery_proven(spec, tmp_path):
+    """The framing properties close by k-induction with their asserted invariants (not only BMC)."""
+    _, entry = _run(spec, tmp_path, "uart_recovery", mutants=False)
+    _holds(entry)
+    assert entry["result"].startswith("proven")
+
+
+@pytest.mark.slow
+def test_sequencer_chain_covered_with_all_commands(spec, tmp_path):
+    """The two-layer chain is reached: both MVMs' analog commands accepted, idle again, OUT_COUNT = 1."""
+    _, entry = _run(spec, tmp_path, "sequencer_cover")
+    _holds(entry)
+    skip, depth = fh.chain_cover_window(formal.sequencer_spec(spec))
+    assert entry["result"].startswith("covered at step")
+    assert skip <= int(entry["result"].split()[-1]) <= depth
+    assert entry["skip"] == skip
+
+
+def test_every_property_runs_by_default_with_a_stated_mode_and_depth(spec):
+    props = formal.properties(spec)
+    assert all(p.default for p in props), [p.name for p in props if not p.default]
+    modes = {p.name: p.mode for p in props}
+    assert modes["uart_recovery"] == "prove" and modes["sequencer_cover"] == "cover"
+    assert modes["tile_liveness"] == "bmc"
+    for p in props:
+        assert p.depth > p.skip >= 0 and p.mode in ("prove", "bmc", "cover")
+
+
+def test_liveness_bmc_depth_passes_the_bound_and_skips_only_unfailable_steps(spec):
+    """The cycle count starts at 0 and grows by at most one per step, so `running <= bound` cannot fail before
+    step bound + 1: those are the only steps skipped, and the depth goes past them."""
+    (live,) = [p for p in formal.properties(spec) if p.name == "tile_liveness"]
+    bound = fh.mvm_cycle_bound(formal.liveness_spec(spec))
+    assert live.skip == bound + 1 and live.depth > live.skip
+    small = formal.liveness_spec(spec)
+    assert small.adc.bits == 2 and small.input.steps == formal.formal_spec(spec).input.steps
+    chain = formal.sequencer_spec(spec)
+    assert chain.input.steps == 1 and (chain.adc.kind, chain.input.encoding) == (spec.adc.kind, spec.input.encoding)
+
+
+def test_sby_file_states_timeout_and_skip():
+    text = formal._sby_text("cover", 90, 60, 120)
+    assert "mode cover\ndepth 90\ntimeout 120\nskip 60\n" in text
+    assert "skip" not in formal._sby_text("prove", 2)
 
 
 def test_formal_spec_is_small_and_keeps_the_kind(spec):
@@ -111,3 +161,41 @@ def test_cli_unknown_property(tmp_path, capsys):
     require_formal_tools()
     assert _cli(["--out", str(tmp_path), "--property", "nope"]) == 2
     assert "unknown properties" in capsys.readouterr().err
+
+
+def test_macro_model_drives_the_boundary_ready(spec):
+    """The sequencer cover was unreachable because the macro model never drove cmd.ready: the core's commands
+    were never accepted. The model's ready must reach the boundary."""
+    small = formal.formal_spec(spec)
+    m = Module()
+    boundary = AnalogBoundarySignature(small).create()
+    ready = Signal()
+    macro = fh._MacroModel(m, boundary, "macro", ready=ready)
+    seen = []
+
+    async def bench(ctx):
+        for valid, rdy in ((1, 0), (1, 1), (0, 1)):
+            ctx.set(boundary.cmd.valid, valid)
+            ctx.set(ready, rdy)
+            seen.append((ctx.get(boundary.cmd.ready), ctx.get(macro.accept)))
+            await ctx.delay(1e-6)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen == [(0, 0), (1, 1), (1, 0)]
+
+
+def test_chain_search_starts_no_later_than_the_fastest_chain():
+    """`_cycles_for(n)` is the fewest cycles for n handshakes under the stall pattern, from any phase: the
+    sequencer cover's first searched step is a true lower bound."""
+    period = fh.CHAIN_STALL_PERIOD
+    for n in range(1, 25):
+        fastest = []
+        for phase in range(period):
+            done, cycles = 0, 0
+            while done < n:
+                done += (phase + cycles) % period != 0
+                cycles += 1
+            fastest.append(cycles)
+        assert fh._cycles_for(n) == min(fastest), n
