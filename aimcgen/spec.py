@@ -227,6 +227,10 @@ class TwinSpec:
     drift: str = _choice(("off", "on"), "per-device drift-exponent codes drawn at each write from "
                          "device.drift_mu / drift_sigma; reads see the devices at the DRIFT_EPOCH register's "
                          "time since programming (contract.device_twin_drift)", default="off")
+    read_noise: str = _choice(("off", "on"), "each ADC sample's noise sized by its column's devices and drive "
+                              "(PCM 1/f grows with conductance, RRAM white noise from g_max), from a variance "
+                              "accumulated during INTEGRATE; replaces noise.sigma_lsb's fixed sigma "
+                              "(contract.device_read_noise)", default="off")
 
 
 @dataclass(frozen=True)
@@ -236,6 +240,24 @@ class ProgramVerifySpec:
                           default=0)
     max_retries: int = _int(0, 15, "rewrites after the first write before a weight is reported as failed "
                             "(PROG_CTRL.max_retries)", default=3)
+
+
+@dataclass(frozen=True)
+class SparsitySpec:
+    """Work the tile controller skips when inputs or layers leave it nothing to do (contract.sparsity has
+    the exact rules); each option is off by default, so existing designs stay bit-identical."""
+    skip_zero_planes: str = _choice(("off", "on"), "bit_serial: skip the bit planes that are zero in every "
+                                    "input of the tile (no drive, no conversion, no noise draw)", default="off")
+    pwm_window: str = _choice(("off", "on"), "pwm: end the drive window after max(1, largest |x|) cycles of "
+                              "the tile's inputs instead of 2^(bits-1)-1", default="off")
+    skip_zero_tiles: str = _choice(("off", "on"), "a tile whose inputs are all zero neither integrates nor "
+                                   "converts; its partial sums are 0", default="off")
+    layer_columns: str = _choice(("off", "on"), "convert only the column positions holding the current "
+                                 "layer's columns (layer descriptors); the others hold 0", default="off")
+
+    @property
+    def any(self) -> bool:
+        return "on" in (self.skip_zero_planes, self.pwm_window, self.skip_zero_tiles, self.layer_columns)
 
 
 SECTIONS: dict[str, type] = {
@@ -250,6 +272,7 @@ SECTIONS: dict[str, type] = {
     "noise": NoiseSpec,
     "twin": TwinSpec,
     "program_verify": ProgramVerifySpec,
+    "sparsity": SparsitySpec,
 }
 
 
@@ -267,6 +290,7 @@ class DesignSpec:
     noise: NoiseSpec = field(default_factory=NoiseSpec)
     twin: TwinSpec = field(default_factory=TwinSpec)
     program_verify: ProgramVerifySpec = field(default_factory=ProgramVerifySpec)
+    sparsity: SparsitySpec = field(default_factory=SparsitySpec)
 
     def __post_init__(self):
         for section, cls in SECTIONS.items():
@@ -462,6 +486,12 @@ def validate(spec: DesignSpec) -> None:
     if post.clip_max > post.output_max:
         raise SpecError(f"postproc.clip_max = {post.clip_max}: must be <= the largest output code "
                         f"2^(postproc.output_bits-1)-1 = {post.output_max}")
+    if spec.sparsity.skip_zero_planes == "on" and inp.encoding != "bit_serial":
+        raise SpecError("sparsity.skip_zero_planes = 'on': needs input.encoding = 'bit_serial' (PWM has one "
+                        "drive step; use sparsity.pwm_window)")
+    if spec.sparsity.pwm_window == "on" and inp.encoding != "pwm":
+        raise SpecError("sparsity.pwm_window = 'on': needs input.encoding = 'pwm' (bit-serial drives one "
+                        "cycle per plane; use sparsity.skip_zero_planes)")
     dev = spec.device
     for path, (_, _, lo, hi) in (("device.drift_mu", dev.drift_mu), ("device.drift_sigma", dev.drift_sigma)):
         if not 0.0 <= lo <= hi:

@@ -66,7 +66,7 @@ if cocotb is not None:
         record_bench_report("speed", {"mvms": mvms, "cycles": c1 - c0, "wall_s": t1 - t0})
 
 
-def _cocotb_run(spec, source: Path, simulator: str, build: Path, mvms: int) -> dict:
+def cocotb_run(spec, source: Path, simulator: str, build: Path, mvms: int) -> dict:
     from aimcgen.sim.verify.cocotb_run import clean_run_dir, run_bench, write_bench_config
 
     clean_run_dir(build, simulator)            # time a fresh build
@@ -79,7 +79,7 @@ def _cocotb_run(spec, source: Path, simulator: str, build: Path, mvms: int) -> d
     return {**result.report["speed"], "build_s": result.build_s}
 
 
-def _amaranth_run(spec, mvms: int) -> dict:
+def amaranth_run(spec, mvms: int) -> dict:
     import numpy as np
     from amaranth.sim import Simulator
 
@@ -151,14 +151,14 @@ def main(argv=None) -> int:
         simulator = simulator.strip()
         print(f"sim_speed: {simulator} ...", file=sys.stderr, flush=True)
         if simulator == "amaranth":
-            r = _amaranth_run(spec, args.amaranth_mvms)
+            r = amaranth_run(spec, args.amaranth_mvms)
             build_s = r["build_s"]
         else:
             reason = unavailable_reason(simulator)
             if reason is not None:
                 print(f"sim_speed: skipping {simulator}: {reason}", file=sys.stderr)
                 continue
-            r = _cocotb_run(spec, source, simulator, build, args.mvms)
+            r = cocotb_run(spec, source, simulator, build, args.mvms)
             build_s = verilog_s + r["build_s"]
         rows.append((simulator, build_s, r["mvms"], r["cycles"], r["wall_s"]))
 

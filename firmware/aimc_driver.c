@@ -642,3 +642,16 @@ int aimc_run_network(aimc_dev_t *dev, const aimc_program_t *p, const int32_t *x_
     }
     return aimc_single_layer(dev);
 }
+
+int aimc_read_activity(aimc_dev_t *dev, uint32_t *counts)
+{
+    static const uint32_t addresses[AIMC_ACTIVITY_COUNTERS] = {
+        AIMC_MVM_COUNT_ADDR, AIMC_DRIVE_CYCLES_ADDR, AIMC_ROW_ACTIVATIONS_ADDR, AIMC_CONVERSIONS_ADDR,
+        AIMC_CONVERSIONS_SKIPPED_ADDR,
+    };
+    if (!counts)
+        return AIMC_ERR_ARG;
+    for (uint32_t i = 0; i < AIMC_ACTIVITY_COUNTERS; i++)
+        CHECK(rd(dev, addresses[i], &counts[i]));
+    return AIMC_OK;
+}

@@ -272,6 +272,17 @@ int aimc_load_program(aimc_dev_t *dev, const aimc_program_t *p, uint32_t toleran
 int aimc_run_network(aimc_dev_t *dev, const aimc_program_t *p, const int32_t *x_codes, uint32_t batch,
                      int32_t *y_codes, uint32_t *predictions);
 
+/* Reads the activity counters into counts[AIMC_ACTIVITY_COUNTERS], indexed by AIMC_ACTIVITY_*: free-running
+ * 32-bit counts since reset that wrap; subtract two readings (unsigned arithmetic wraps the same way) to
+ * count the work between them. sim.models.activity predicts them. */
+#define AIMC_ACTIVITY_MVMS 0u            /* MVM_COUNT: MVMs of the tile grid (one per input vector and layer) */
+#define AIMC_ACTIVITY_DRIVE_CYCLES 1u    /* DRIVE_CYCLES: INTEGRATE commands, added over the tiles */
+#define AIMC_ACTIVITY_ROW_ACTIVATIONS 2u /* ROW_ACTIVATIONS: rows enabled in them */
+#define AIMC_ACTIVITY_CONVERSIONS 3u     /* CONVERSIONS: ADC samples taken */
+#define AIMC_ACTIVITY_SKIPPED 4u         /* CONVERSIONS_SKIPPED: ADC samples the [sparsity] options skipped */
+#define AIMC_ACTIVITY_COUNTERS 5u
+int aimc_read_activity(aimc_dev_t *dev, uint32_t *counts);
+
 #ifdef __cplusplus
 }
 #endif

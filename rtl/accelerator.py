@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.accelerator_core import AcceleratorCore, output_layout
-from aimcgen.contract.aimc_registers import aimc_register_map, col_stride
+from aimcgen.contract.aimc_registers import ACTIVITY_COUNTERS, aimc_register_map, col_stride
 from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.register_bank import RegisterBank
 from aimcgen.rtl.wishbone import WishboneSignature
@@ -73,6 +73,8 @@ class Accelerator(wiring.Component):
             m.d.sync += [first_row.eq(core.pv_fail_row), first_col.eq(core.pv_fail_col)]
         m.d.comb += [regs.prog_count_weights.eq(programmed),
                      regs.prog_first_fail_addr_row.eq(first_row), regs.prog_first_fail_addr_col.eq(first_col)]
+        for name, _, counter, _ in ACTIVITY_COUNTERS:
+            m.d.comb += getattr(regs, f"{name.lower()}_count").eq(getattr(core.activity, counter))
         if self.emulated and spec.twin.drift == "on":
             m.d.comb += core.drift_epoch.eq(regs.drift_epoch_epoch)
         m.d.comb += [

@@ -18,6 +18,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, drift_on
+from aimcgen.rtl.activity_counters import ActivityCounters, counters_layout
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
@@ -94,6 +95,7 @@ class AcceleratorCore(wiring.Component):
             "start_dropped": Out(1),
             "acc_overflow": Out(1),
             "output_saturated": Out(1),
+            "activity": Out(counters_layout()),          # the activity counters (rtl.activity_counters)
         }
         if not emulated:
             members.update(analog_port_members(spec))
@@ -159,6 +161,11 @@ class AcceleratorCore(wiring.Component):
                 m.d.sync += started[i].eq(1)
             with m.If(tile.x_done):
                 m.d.sync += released[i].eq(1)
+        # Activity counters over every tile's events.
+        m.submodules.activity = activity = ActivityCounters(spec)
+        for i, tile in enumerate(tiles):
+            m.d.comb += activity.events[i].eq(tile.activity)
+        m.d.comb += self.activity.eq(activity.counts)
         all_released = Signal()
         m.d.comb += all_released.eq((released | Cat(*(t.x_done for t in tiles))) == (1 << ntiles) - 1)
         with m.If(all_released):
@@ -285,6 +292,13 @@ class AcceleratorCore(wiring.Component):
             in_range.eq((out_col >= win_start) & (out_col < win_stop)),
             end_col.eq(win_stop - 1),
         ]
+        if spec.sparsity.layer_columns == "on":
+            # Each tile converts only its share of the current layer's columns (contract.sparsity); the
+            # window is settled before a layer's MVM starts (its input commits at least two cycles later).
+            for i, tile in enumerate(tiles):
+                base = (i % col_tiles) * C
+                for port, edge in ((tile.col_lo, win_start), (tile.col_hi, win_stop)):
+                    m.d.comb += port.eq(Mux(edge <= base, 0, Mux(edge >= base + C, C, edge - base)))
         with m.If(inbuf.filled & host & (n_layers > 1)):
             m.d.sync += chain_active.eq(1)
 

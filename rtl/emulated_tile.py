@@ -18,6 +18,9 @@ Timing (cycles from acceptance to the next possible acceptance):
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
   4 with stuck devices alone; 47 with drift, which draws four times per write and searches each drift
   code's threshold table one word per cycle (rtl/drift_code_scanner.py).
+- With twin read_noise on nothing changes in the timing: each column's read-noise variance
+  (rtl/read_noise_variance.py, contract.device_read_noise) is accumulated in the INTEGRATE cycles that
+  add its charge, and the sample's gain is looked up in the cycle it samples.
 - With twin drift on, a change of `drift_epoch` re-reads every device (rtl/twin_devices.py): the tile
   accepts no command for 4 + 2 x rows x cols cycles (one to start, two per cell, two pipeline stages, one
   for the last negation).
@@ -35,6 +38,8 @@ from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_la
 from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS
+from aimcgen.contract.device_read_noise import read_noise_on
+from aimcgen.rtl.read_noise_variance import ReadNoiseVariance
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
 from aimcgen.spec import DesignSpec
@@ -239,6 +244,14 @@ class EmulatedCrossbar(wiring.Component):
         level_fmt = SignedFormat.holding((fmt.charge.min + rounding) >> shift,
                                          (fmt.charge.max + rounding) >> shift)
 
+        # With the twin's device read noise each sample's gain comes from its column's variance
+        # (contract.device_read_noise), accumulated beside the integrators from the same row words.
+        if read_noise_on(spec):
+            m.submodules.read_variance = read_variance = ReadNoiseVariance(spec)
+            m.d.comb += [read_variance.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
+                         read_variance.start.eq(cmd.start), read_variance.add.eq(integrating & en_left[0]),
+                         read_variance.word.eq(rd_data), read_variance.col_sel.eq(cmd.col_sel)]
+
         comp = Signal(adcs)
         code = Signal(adc_codes_layout(spec))
         ready = []
@@ -246,6 +259,8 @@ class EmulatedCrossbar(wiring.Component):
             m.submodules[f"noise_{a}"] = noise = NoiseGenerator(spec, self.tile_index, a,
                                                                 leap_cycles=leap_cycles(spec))
             ready.append(noise.ready)
+            if read_noise_on(spec):
+                m.d.comb += noise.gain.eq(read_variance.gain[a])
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
             level = Signal(signed(level_fmt.bits), name=f"level_{a}")
             m.d.comb += [

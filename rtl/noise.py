@@ -4,7 +4,9 @@ The 32-bit Galois LFSR leaps 32 single steps per draw, in `leap_cycles` cycles (
 An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest k that a conversion
 of the spec's ADC (contract.adc.conversion_cycles) hides: the leap never delays a conversion.
 `value` is combinational from the state, so a sampler adds the noise of the current state in the very cycle
-it strobes `draw`; the next draw sees the leaped state.
+it strobes `draw`; the next draw sees the leaped state. With the twin's device read noise
+(contract.device_read_noise) the gain is not the constant M but the `gain` port, which the emulated tile
+drives per sample from the sampled column's variance class.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from amaranth.lib.wiring import In, Out
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.adc import conversion_cycles
 from aimcgen.contract.noise import CENTER, LEAP_STEPS, MULTIPLIER_FRAC_BITS, initial_state, noise_multiplier
+from aimcgen.contract.device_read_noise import gain_max, read_noise_on
 from aimcgen.rtl.leaping_lfsr import LeapingLfsr, check_leap_cycles
 from aimcgen.spec import DesignSpec
 
@@ -40,6 +43,8 @@ class NoiseGenerator(wiring.Component):
     `value` (noise of the current state, signed, `datapath_formats(spec).noise` wide), `ready` (the leap of
     the last draw is done: low for `leap_cycles` - 1 cycles after a draw). With noise.sigma_lsb so small
     that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is built.
+    With twin.read_noise on, `gain` (In, up to contract.device_read_noise.gain_max) replaces M and the
+    generator is always built.
     """
 
     def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0, *, leap_cycles: int = 1):
@@ -52,17 +57,21 @@ class NoiseGenerator(wiring.Component):
         self.tile_index = tile_index
         self.adc_index = adc_index
         self.leap_cycles = leap_cycles
+        self.variable_gain = read_noise_on(spec)
         self.multiplier = noise_multiplier(spec)
         self.seed_state = initial_state(spec.noise.seed, tile_index, adc_index)
-        super().__init__({
+        ports = {
             "draw": In(1),
             "value": Out(signed(datapath_formats(spec).noise.bits)),
             "ready": Out(1),
-        })
+        }
+        if self.variable_gain:
+            ports["gain"] = In(range(gain_max(spec) + 1))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
-        if self.multiplier == 0:
+        if self.multiplier == 0 and not self.variable_gain:
             m.d.comb += [self.value.eq(0), self.ready.eq(1)]
             return m
 
@@ -74,6 +83,7 @@ class NoiseGenerator(wiring.Component):
         centred = Signal(signed(11))
         m.d.comb += centred.eq(state[0:8] + state[8:16] + state[16:24] + state[24:32] - CENTER)
         # Fixed-point gain with round half up; `>>` of a signed value is arithmetic, as in contract.noise.
-        rounded = (centred * self.multiplier + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+        gain = self.gain if self.variable_gain else self.multiplier
+        rounded = (centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
         m.d.comb += self.value.eq(rounded)
         return m

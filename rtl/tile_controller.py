@@ -13,17 +13,29 @@ ADC results drain into the shift-add accumulator on their own handshake, and the
 bank lets post-processing of MVM m overlap MVM m+1.
 
 Weight programming commands (PROG_WRITE, PROG_READ) are executed between MVMs, before a waiting MVM.
+
+With the spec's [sparsity] options (contract.sparsity) the MVM's plan is decided on the cycle it starts,
+from the input vector (rtl.input_sparsity) and, with layer_columns, the layer's local column range
+(col_lo, col_hi): only the planned steps run (ascending), each with its drive window D (PWM window:
+max(1, largest |x|)) and its converted positions (pos_first + j mod G, j < pos_count); positions that are
+not converted are cleared first, one accumulator transfer per cycle and no analog command (the zero pass,
+every position for an idle MVM). Every accumulator transfer is tagged in a small queue when it is
+requested (column, shift, first, last, zero), so results keep their meaning whatever steps were skipped.
+The `activity` port reports the cycle's events (MVM start, INTEGRATE with its enabled rows, conversion
+request) for rtl.activity_counters.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.rtl.accumulator import ShiftAddAccumulator
 from aimcgen.rtl.adc_controller import adc_controller
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
+from aimcgen.rtl.input_sparsity import InputSparsity
 from aimcgen.rtl.row_driver import input_vector_layout, row_driver
 from aimcgen.contract.adc import conversion_cycles
 from aimcgen.contract.schedule import drive_cycles
@@ -44,6 +56,16 @@ def prog_request_layout(spec: DesignSpec) -> data.StructLayout:
     })
 
 
+def activity_layout(spec: DesignSpec) -> data.StructLayout:
+    """One cycle's activity events of a tile (the accelerator's counters add them up)."""
+    return data.StructLayout({
+        "mvm": 1,                                  # an MVM starts
+        "drive": 1,                                # an INTEGRATE command is accepted
+        "rows": range(spec.tile.rows + 1),         # ... with this many rows enabled
+        "conversion": 1,                           # a conversion request is accepted (one sample per ADC)
+    })
+
+
 class TileController(wiring.Component):
     """The digital periphery of one tile: row drivers, ADC controllers, accumulators and the sequencer.
 
@@ -52,7 +74,8 @@ class TileController(wiring.Component):
     the whole input buffer, a wide load enable that should not hang off the macro's cmd.ready. The next
     vector still arrives in time, since at least two conversion commands follow. When a step's conversions
     are a single command (flash, one column per ADC) that one cycle would delay every MVM, so there
-    `x_done` pulses on the accepting cycle itself.
+    `x_done` pulses on the accepting cycle itself. An idle MVM ([sparsity]: nothing to drive or convert)
+    releases x at its start: on the start cycle itself in the latter case, one cycle later otherwise.
     """
 
     def __init__(self, spec: DesignSpec):
@@ -74,17 +97,25 @@ class TileController(wiring.Component):
             "rd_col": In(acc_sig["rd_col"].shape),
             "rd_acc": Out(acc_sig["rd_acc"].shape),
             "rd_overflow": Out(acc_sig["rd_overflow"].shape),
-        })
+            "activity": Out(activity_layout(spec)),
+        } | ({
+            # the current layer's local column range [col_lo, col_hi), read when an MVM starts
+            "col_lo": In(range(spec.tile.cols + 1)),
+            "col_hi": In(range(spec.tile.cols + 1)),
+        } if spec.sparsity.layer_columns == "on" else {}))
 
     def elaborate(self, platform):
         m = Module()
         spec = self.spec
+        sp = spec.sparsity
         steps, group, drive = spec.input.steps, spec.columns_per_adc, drive_cycles(spec)
-        step_commands = group * conversion_cycles(spec.adc)
+        cc = conversion_cycles(spec.adc)
+        step_commands = group * cc
 
         m.submodules.row_driver = rows = row_driver(spec)
         m.submodules.adc = adc = adc_controller(spec)
         m.submodules.accumulator = acc = self._accumulator
+        m.submodules.sparsity = sparse = InputSparsity(spec)
 
         # Result bank pass-through.
         m.d.comb += [
@@ -96,11 +127,22 @@ class TileController(wiring.Component):
         ]
 
         step = Signal(range(max(2, steps)))
+        steps_left = Signal(max(1, steps))          # performed steps still to come after `step`
         cycle = Signal(range(max(2, drive)))
-        req_col = Signal(range(group + 1))          # next conversion request of this step (group = all sent)
+        window = Signal(range(drive + 1), init=drive)      # INTEGRATE commands per step
+        first_step = Signal()
+        pos_first = Signal(range(max(2, group)))    # converted positions: pos_first + j (mod G), j < pos_count
+        pos_count = Signal(range(group + 1), init=group)
+        req_j = Signal(range(group + 1))            # next conversion request of this step (pos_count = all sent)
+        zero_j = Signal(range(group + 1))           # next position the zero pass clears
+        idle = Signal()                             # this MVM neither drives nor converts
         adc_commands = Signal(range(max(2, step_commands)))
+        # ADC commands of a step: pos_count x cc, from a table (a multiplier would cost an FPGA a DSP block)
+        commands = Signal(range(step_commands + 1), init=step_commands) \
+            if sp.layer_columns == "on" else step_commands
 
         m.d.comb += [
+            sparse.x.eq(self.x),
             rows.x.eq(self.x),
             rows.step.eq(step),
             rows.cycle.eq(cycle),
@@ -109,30 +151,46 @@ class TileController(wiring.Component):
             adc.resp.eq(self.analog.resp),
         ]
 
-        # Conversion requests: the step's G column positions, handed over as early as the ADC takes them.
-        m.d.comb += adc.req.payload.eq(req_col)
+        def position(j):
+            p = pos_first + j
+            return Mux(p >= group, p - group, p)
 
-        # ADC results -> accumulator, tagged by counters that follow the results in order.
-        res_col = Signal(range(max(2, group)))
-        res_step = Signal(range(max(2, steps)))
+        # Every accumulator transfer of an MVM is tagged in order: a conversion request pushes the tag its
+        # result will carry, the zero pass pushes tags that clear positions without a conversion. Results
+        # leave the ADC in request order, so the queue's head always describes the next transfer.
+        tag_layout = data.StructLayout({
+            "col": range(max(2, group)), "shift": range(max(2, steps)), "first": 1, "last": 1, "zero": 1})
+        m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=4)
+        push, head = Signal(tag_layout), Signal(tag_layout)
+        m.d.comb += [tags.w_data.eq(push), head.eq(tags.r_data)]
         m.d.comb += [
-            acc.inp.valid.eq(adc.result.valid),
-            adc.result.ready.eq(acc.inp.ready),
-            acc.inp.payload.codes.eq(adc.result.payload),
-            acc.inp.payload.col_sel.eq(res_col),
-            acc.inp.payload.shift.eq(res_step),
-            acc.inp.payload.first.eq(res_step == 0),
-            acc.inp.payload.last.eq((res_step == steps - 1) & (res_col == group - 1)),
+            acc.inp.payload.codes.eq(Mux(head.zero, 0, adc.result.payload)),
+            acc.inp.payload.col_sel.eq(head.col),
+            acc.inp.payload.shift.eq(head.shift),
+            acc.inp.payload.first.eq(head.first),
+            acc.inp.payload.last.eq(head.last),
+            acc.inp.valid.eq(tags.r_rdy & (head.zero | adc.result.valid)),
+            adc.result.ready.eq(tags.r_rdy & ~head.zero & acc.inp.ready),
+            tags.r_en.eq(acc.inp.valid & acc.inp.ready),
         ]
-        with m.If(acc.inp.valid & acc.inp.ready):
-            with m.If(res_col == group - 1):
-                m.d.sync += res_col.eq(0)
-                with m.If(res_step == steps - 1):
-                    m.d.sync += res_step.eq(0)
-                with m.Else():
-                    m.d.sync += res_step.eq(res_step + 1)
-            with m.Else():
-                m.d.sync += res_col.eq(res_col + 1)
+
+        # Conversion requests: the step's converted positions, handed over as early as the ADC takes them.
+        last_step = Signal()
+        m.d.comb += [
+            last_step.eq(steps_left == 0),
+            adc.req.payload.eq(position(req_j)),
+        ]
+
+        def request():
+            m.d.comb += adc.req.valid.eq((req_j < pos_count) & tags.w_rdy)
+            with m.If(adc.req.valid & adc.req.ready):
+                m.d.comb += [
+                    self.activity.conversion.eq(1),
+                    tags.w_en.eq(1),
+                    push.col.eq(position(req_j)), push.shift.eq(step), push.first.eq(first_step),
+                    push.last.eq(last_step & (req_j == pos_count - 1)),
+                ]
+                m.d.sync += req_j.eq(req_j + 1)
 
         cmd = self.analog.cmd
         prog_read = Signal()
@@ -144,10 +202,67 @@ class TileController(wiring.Component):
         else:
             m.d.comb += self.x_done.eq(x_released)
 
+        # The MVM's plan (contract.sparsity), decided from the input vector on the cycle it starts.
+        planes = Signal(max(1, steps))
+        lowest = Signal(range(max(2, steps)))       # lowest performed step of `planes`
+        plan_idle = Signal()
+        plan_count = Signal.like(pos_count)
+        plan_first = Signal.like(pos_first)
+        if sp.skip_zero_planes == "on":
+            m.d.comb += planes.eq(sparse.planes)
+        else:
+            m.d.comb += planes.eq((1 << steps) - 1)
+        for k in reversed(range(steps)):
+            with m.If(planes[k]):
+                m.d.comb += lowest.eq(k)
+        if sp.layer_columns == "on":
+            lo, hi = self.col_lo, self.col_hi
+            m.d.comb += [
+                plan_first.eq(lo % group),
+                plan_count.eq(Mux(hi <= lo, 0, Mux(hi - lo >= group, group, hi - lo))),
+            ]
+        else:
+            m.d.comb += [plan_first.eq(0), plan_count.eq(group)]
+        skip_zero = sp.skip_zero_tiles == "on" or sp.skip_zero_planes == "on"
+        m.d.comb += plan_idle.eq((plan_count == 0) | (~sparse.nonzero if skip_zero else 0))
+
+        def next_step(mask):
+            """Move to the lowest step set in mask and drop it from the steps still to come."""
+            for k in reversed(range(steps)):
+                with m.If(mask[k]):
+                    m.d.sync += [step.eq(k), steps_left.eq(mask & ~(1 << k) & ((1 << steps) - 1))]
+
         def begin_mvm():
-            m.d.comb += self.start.ready.eq(1)
-            m.d.sync += [step.eq(0), cycle.eq(0), req_col.eq(0), adc_commands.eq(0)]
-            m.next = "INTEGRATE"
+            m.d.comb += [self.start.ready.eq(1), self.activity.mvm.eq(1)]
+            m.d.sync += [
+                cycle.eq(0), req_j.eq(0), adc_commands.eq(0), first_step.eq(1),
+                step.eq(lowest), steps_left.eq(planes & ~(1 << lowest) & ((1 << steps) - 1) if steps > 1 else 0),
+                window.eq(Mux(sparse.peak == 0, 1, sparse.peak) if sp.pwm_window == "on" else drive),
+                idle.eq(plan_idle),
+                pos_first.eq(plan_first),
+                pos_count.eq(Mux(plan_idle, 0, plan_count)),
+                zero_j.eq(Mux(plan_idle, 0, plan_count)),
+            ]
+            if sp.layer_columns == "on":
+                with m.Switch(plan_count):
+                    for k in range(group + 1):
+                        with m.Case(k):
+                            m.d.sync += commands.eq(k * cc)
+            with m.If(plan_idle):
+                m.d.comb += x_released.eq(1)
+                m.next = "ZERO"
+            with m.Elif(plan_count != group):
+                m.next = "ZERO"
+            with m.Else():
+                m.next = "INTEGRATE"
+
+        def end_mvm():
+            with m.If(self.prog.valid):
+                m.next = "IDLE"
+            with m.Elif(self.start.valid):
+                begin_mvm()
+            with m.Else():
+                m.next = "IDLE"
 
         with m.FSM():
             with m.State("IDLE"):
@@ -156,21 +271,36 @@ class TileController(wiring.Component):
                 with m.Elif(self.start.valid):
                     begin_mvm()
 
+            with m.State("ZERO"):
+                # Positions this MVM does not convert are cleared through the accumulator, one per cycle.
+                m.d.comb += [
+                    self.busy.eq(1),
+                    tags.w_en.eq(1),
+                    push.col.eq(position(zero_j)), push.first.eq(1), push.zero.eq(1),
+                    push.last.eq(idle & (zero_j == group - 1)),
+                ]
+                with m.If(tags.w_rdy):
+                    m.d.sync += zero_j.eq(zero_j + 1)
+                    with m.If(zero_j == group - 1):
+                        with m.If(idle):
+                            end_mvm()
+                        with m.Else():
+                            m.next = "INTEGRATE"
+
             with m.State("INTEGRATE"):
                 m.d.comb += [
                     self.busy.eq(1),
                     cmd.valid.eq(1),
                     cmd.payload.op.eq(AnalogOp.INTEGRATE),
                     cmd.payload.start.eq(cycle == 0),
-                    adc.req.valid.eq(req_col < group),
                 ]
-                with m.If(adc.req.valid & adc.req.ready):
-                    m.d.sync += req_col.eq(req_col + 1)
+                request()
                 with m.If(cmd.ready):
+                    m.d.comb += [self.activity.drive.eq(1), self.activity.rows.eq(sum(rows.row_en))]
                     m.d.sync += cycle.eq(cycle + 1)
-                    with m.If(cycle == drive - 1):
+                    with m.If(cycle == window - 1):
                         m.d.sync += cycle.eq(0)
-                        m.d.comb += x_released.eq(step == steps - 1)
+                        m.d.comb += x_released.eq(last_step)
                         m.next = "CONVERT"
 
             with m.State("CONVERT"):
@@ -179,23 +309,16 @@ class TileController(wiring.Component):
                     cmd.valid.eq(adc.cmd.valid),
                     cmd.payload.eq(adc.cmd.payload),
                     adc.cmd.ready.eq(cmd.ready),
-                    adc.req.valid.eq(req_col < group),
                 ]
-                with m.If(adc.req.valid & adc.req.ready):
-                    m.d.sync += req_col.eq(req_col + 1)
+                request()
                 with m.If(cmd.valid & cmd.ready):
                     m.d.sync += adc_commands.eq(adc_commands + 1)
-                    with m.If(adc_commands == step_commands - 1):
-                        m.d.sync += [adc_commands.eq(0), req_col.eq(0)]
-                        with m.If(step == steps - 1):
-                            with m.If(self.prog.valid):
-                                m.next = "IDLE"
-                            with m.Elif(self.start.valid):
-                                begin_mvm()
-                            with m.Else():
-                                m.next = "IDLE"
+                    with m.If(adc_commands == commands - 1):
+                        m.d.sync += [adc_commands.eq(0), req_j.eq(0), first_step.eq(0)]
+                        with m.If(last_step):
+                            end_mvm()
                         with m.Else():
-                            m.d.sync += step.eq(step + 1)
+                            next_step(steps_left)
                             m.next = "INTEGRATE"
 
             with m.State("PROG"):

@@ -37,7 +37,15 @@ GRID = {"design": {"name": "aimc_grid"}, "tile": {"rows": 8, "cols": 6, "weight_
         "noise": {"sigma_lsb": 1.5, "seed": 5}}
 
 
+# The default preset as the devices' digital twin: programming error, stuck devices, drift and device read
+# noise all on (stuck fractions raised from the presets' 0 so that some weights fail program-and-verify).
+TWIN = {"twin": {"programming_error": "on", "stuck": "on", "drift": "on", "read_noise": "on"},
+        "device": {"stuck_set_fraction": 0.02, "stuck_reset_fraction": 0.02}}
+
+
 def make_spec(name):
+    if name == "default_twin":
+        return load_preset("default").replace(**TWIN)
     return from_dict(GRID) if name == "grid_pwm_flash" else load_preset(name)
 
 
@@ -80,6 +88,8 @@ def check_result(spec, result, *, physics=False):
     expected = {name: "passed" for name in BENCH_TESTS}
     if not physics:
         expected["test_physics_macro"] = "skipped"
+    if spec.twin.drift == "off" or physics:
+        expected["test_twin_epochs"] = "skipped"
     assert statuses == expected, result.tests
     report = result.report
     coverage = report["coverage"]
@@ -119,6 +129,28 @@ def test_analog_top(generated, name, fast_simulator):
     physics = report["test_physics_macro"]
     assert physics["mae_charge"] <= physics["tolerance"]
     print(f"physics macro: MAE {physics['mae_charge']:.2f} <= {physics['tolerance']:.2f} charge units")
+
+
+TWIN_TESTS = ["test_weight_programming", "test_back_to_back_with_stalls", "test_updates_between_mvms",
+              "test_twin_epochs"]
+
+
+def test_accelerator_bench_with_the_twin(generated, fast_simulator):
+    """The emulated top with the whole digital twin: weight writes land with programming error and stuck
+    devices (program-and-verify retries and fails as the golden model replays it, write for write), MVMs
+    see device read noise and, at DRIFT_EPOCH 7 and 12, drifted devices; every output equals the golden
+    model's."""
+    spec, result = run(generated, "default_twin", fast_simulator, build="run_twin", testcase=TWIN_TESTS,
+                       mvms=6)
+    statuses = {t.name.rsplit(".", 1)[-1]: t.status for t in result.tests}
+    assert statuses == {name: "passed" for name in TWIN_TESTS}, result.tests
+    epochs = result.report["test_twin_epochs"]
+    assert epochs["weights"] > 0 and epochs["weights_drifted"]["12"] > 0
+    programming = result.report["test_weight_programming"]
+    print(f"twin bench on {result.simulator}: build {result.build_s:.1f} s, run {result.run_s:.1f} s; "
+          f"{programming['weight_writes']} writes; twin epochs: {epochs['weights']} weights, "
+          f"{epochs['prog_failures']} verify failures (analog yield {epochs['analog_yield']:.3f}), "
+          f"{epochs['weights_drifted']} weights moved by drift")
 
 
 def test_injected_fault_is_caught_with_expected_and_got(tmp_path, fast_simulator):

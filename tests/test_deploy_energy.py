@@ -7,8 +7,9 @@ from aimcgen.presets import load_preset
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.energy import energy_per_inference, mvm_energy
 from aimcgen.sim.deploy.report import dataset
-from aimcgen.sim.eval.estimates import EnergyModel
-from aimcgen.sim.eval.network import default_model_path, load_network
+from aimcgen.sim.eval.estimates import EnergyModel, estimate
+from aimcgen.sim.eval.mapping import map_network
+from aimcgen.sim.eval.network import checked_test_set, default_model_path, load_network
 
 SPEC = load_preset("tile64")
 
@@ -51,3 +52,31 @@ def test_array_energy_counts_every_device_of_a_driven_row():
     model = EnergyModel()
     a, b = (mvm_energy(SPEC, w, x, model)["array"] for w in (one, full_row))
     assert b == pytest.approx(SPEC.logical_cols * a)
+
+
+def test_skipped_conversions_cost_no_adc_energy():
+    """With the [sparsity] options the ADC energy follows the counted conversions: an all-zero vector on a
+    spec that skips idle tiles converts nothing; a zero bit plane skips its conversions."""
+    sparse = SPEC.replace(sparsity={"skip_zero_tiles": "on", "skip_zero_planes": "on"})
+    weights = np.ones((SPEC.logical_rows, SPEC.logical_cols), dtype=np.int64)
+    model = EnergyModel()
+    zero = mvm_energy(sparse, weights, np.zeros((3, SPEC.logical_rows), dtype=np.int64), model)
+    assert zero["adc"] == 0 and zero["array"] == 0
+    x = np.full((1, SPEC.logical_rows), 0b1010101, dtype=np.int64)     # planes 1, 3 and 5 are zero
+    dense, skipping = (mvm_energy(s, weights, x, model) for s in (SPEC, sparse))
+    assert skipping["adc"] == pytest.approx(dense["adc"] * 4 / 7)
+    assert skipping["array"] == dense["array"] and skipping["dac"] == dense["dac"]
+
+
+def test_the_evaluation_estimate_counts_conversions_with_sparsity():
+    """sim.eval.estimates charges the ADC for the counted samples when the spec skips work: an all-zero
+    input on a spec that skips idle tiles converts nothing; without options the fixed count stays."""
+    net = load_network(default_model_path())
+    _, _, calib = checked_test_set(net)
+    energy = {}
+    for name, spec in (("dense", load_preset("default")),
+                       ("sparse", load_preset("default").replace(sparsity={"skip_zero_tiles": "on"}))):
+        mapping = map_network(net, spec, calib)
+        zeros = [np.zeros((4, layer.in_features), dtype=np.int64) for layer in mapping.layers]
+        energy[name] = estimate(mapping, zeros)["energy_per_inference_j"]
+    assert energy["dense"]["adc"] > 0 and energy["sparse"]["adc"] == 0

@@ -8,6 +8,7 @@ from aimcgen.rtl.accelerator_core import AcceleratorCore
 from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.sim.verify.macro_model import MacroModel
 from aimcgen.spec import from_dict
+from amaranth_core import program_core
 from amaranth_registers import simulate
 
 from amaranth_streams import send
@@ -31,23 +32,7 @@ def run_core(spec, w, scale, offset, xs, *, emulated, out_stall=0.0, layers=None
 
     async def host(ctx):
         ctx.set(dut.out_stream_enable, 1)
-        if layers:
-            ctx.set(dut.layer_count, len(layers))
-            for i, (start, count) in enumerate(layers):
-                ctx.set(dut.layers[i], {"start": start, "count": count})
-        ctx.set(dut.pv_tolerance, 0)
-        ctx.set(dut.pv_max_retries, 2)
-        for c, (s, o) in enumerate(zip(scale, offset)):
-            ctx.set(dut.coef_addr, c)
-            ctx.set(dut.coef_scale_wdata, int(s))
-            ctx.set(dut.coef_offset_wdata, int(o))
-            ctx.set(dut.coef_scale_we, 1)
-            ctx.set(dut.coef_offset_we, 1)
-            await ctx.tick()
-        ctx.set(dut.coef_scale_we, 0)
-        ctx.set(dut.coef_offset_we, 0)
-        await send(ctx, dut.weight, [{"row": r, "col": c, "target": int(value)} for (r, c), value in np.ndenumerate(w)])
-        await ctx.tick().until(~dut.pv_busy)
+        await program_core(ctx, dut, w, scale, offset, layers)
         programmed.append(True)
         await send(ctx, dut.inp, [int(value) for x in xs for value in x])
 

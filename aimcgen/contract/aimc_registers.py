@@ -69,6 +69,18 @@ ENCODINGS = {"pwm": 0, "bit_serial": 1}
 ADC_KINDS = {"sar": 0, "ramp": 1, "flash": 2}
 MAX_RETRIES_BITS = 4                   # PV_CTRL.max_retries: 0..15 retries after the first write
 REGISTER_SPAN = 0x100                   # plain registers live below this; windows above
+# The activity counters: (register, address, counter, what it counts); the counter names are the fields of
+# rtl.activity_counters and sim.models.activity.Activity.
+ACTIVITY_COUNTERS = (
+    ("MVM_COUNT", 0xA0, "mvms", "MVMs of the tile grid (one per input vector and layer)"),
+    ("DRIVE_CYCLES", 0xA4, "drive_cycles", "INTEGRATE commands accepted, added over the tiles"),
+    ("ROW_ACTIVATIONS", 0xA8, "row_activations", "rows enabled in those INTEGRATE commands, added over "
+                                                 "the tiles"),
+    ("CONVERSIONS", 0xAC, "conversions", "ADC samples taken (one per ADC per converted column position and "
+                                         "drive step)"),
+    ("CONVERSIONS_SKIPPED", 0xB0, "skipped", "ADC samples the [sparsity] options skipped: tile MVMs x "
+                                             "steps x tile.cols - CONVERSIONS"),
+)
 
 
 def spec_hash(spec: DesignSpec) -> int:
@@ -185,6 +197,10 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
             "contract.device_twin_drift.EPOCH_SECONDS (0: no drift, 5: 1 h, 7: 1 day, 12: 1 year); a write "
             "re-reads every device of every tile (about 2 x rows x cols cycles): write it while idle"),),
             "digital twin: drift epoch (emulated tile only; spec twin.drift = 'on')"))
+    # Activity counters (sim.models.activity predicts them): free-running 32-bit counts since reset that wrap;
+    # software takes differences modulo 2^32 around the work it measures.
+    registers += [Register(name, address, (_ro("count", 0, 32, doc),), f"activity: {doc}")
+                  for name, address, _, doc in ACTIVITY_COUNTERS]
     windows = []
     address = REGISTER_SPAN
 

@@ -2,7 +2,8 @@
 
 All are two's complement; "holding(lo, hi)" is the narrowest width that holds lo..hi. With
 L = tile.conductance_levels = 2^(weight_bits-1) - 1, D = input.max_magnitude for PWM (1 for bit-serial),
-M the noise gain and noise_max = (510 * M + 2^15) >> 16 the largest noise draw (contract.noise):
+M the noise gain (with twin.read_noise on, the largest gain of contract.device_read_noise) and
+noise_max = (510 * M + 2^15) >> 16 the largest noise draw (contract.noise):
 
   weight       holding(-L, L)                          (= tile.weight_bits bits)
   drive        holding(-D, D)
@@ -23,6 +24,7 @@ import numpy as np
 
 from aimcgen.spec import DesignSpec
 from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS, noise_multiplier
+from aimcgen.contract.device_read_noise import gain_max, read_noise_on
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ def datapath_formats(spec: DesignSpec) -> DatapathFormats:
     tile, inp, post = spec.tile, spec.input, spec.postproc
     levels = tile.conductance_levels
     drive_max = inp.max_magnitude if inp.encoding == "pwm" else 1
-    noise_max = (CENTER * noise_multiplier(spec) + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+    gain = gain_max(spec) if read_noise_on(spec) else noise_multiplier(spec)
+    noise_max = (CENTER * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
     charge_max = tile.rows * levels * drive_max + noise_max
     scale = SignedFormat(post.scale_bits, post.scale_frac_bits)
     acc = SignedFormat(spec.accumulator.bits)

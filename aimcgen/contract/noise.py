@@ -44,8 +44,9 @@ and sum):
 Example: seed 1, tile 0, adc 0 gives S_0 = 0x024CDEBC; with sigma_lsb = 2.4 (M = 1064) its first ten
 draws are 0, -3, -1, -5, 1, -2, 3, -2, -1, -1 (tests/test_contract_docs.py recomputes them from this text).
 
-Samples are never skipped (an all-zero input still samples every column), so the draw sequence depends
-only on how many conversions the ADC has done: ADC a serves the contiguous columns a*G..a*G+G-1
+With every `[sparsity]` option off, samples are never skipped (an all-zero input still samples every
+column); with one on, the conversions the tile controller skips draw no sample (contract.sparsity says which
+ones). Either way the draw sequence depends only on how many conversions the ADC has done: ADC a serves the contiguous columns a*G..a*G+G-1
 (G = tile.cols / adc.count) and samples them in that order in every drive step, steps in order, MVMs in
 order (sim.models.golden). The noise is added to the integer column charge before the ADC (contract.adc).
 The noise exists only in the emulated tile: it is set by `noise.sigma_lsb` alone (`device.model = "ideal"`

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from aimcgen.contract.chip_program import ChipProgram
-from aimcgen.sim.deploy.run import ChipRun, execute
+from aimcgen.sim.deploy.run import ChipRun, execute, golden_chip
 from aimcgen.sim.eval import neurobench as nb
 from aimcgen.sim.eval.network import Network
 from aimcgen.sim.models.golden import AcceleratorResult, GoldenAccelerator
@@ -29,16 +29,15 @@ class RecordingAccelerator(GoldenAccelerator):
         super().__init__(spec, weights, scale, offset)
         self.calls: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def run(self, x: np.ndarray) -> AcceleratorResult:
-        result = super().run(x)
+    def run(self, x: np.ndarray, *args, **kwargs) -> AcceleratorResult:
+        result = super().run(x, *args, **kwargs)
         self.calls.append((np.asarray(x, dtype=np.int64), result.outputs))
         return result
 
 
 def recorded_run(program: ChipProgram, spec: DesignSpec, x) -> tuple[ChipRun, list[list], list[list]]:
     """(the run, per layer its MVM input blocks, per layer its output blocks) of the program on x."""
-    chip = RecordingAccelerator(spec, program.weights.astype(np.int64), program.scale.astype(np.int64),
-                                program.offset.astype(np.int64))
+    chip = golden_chip(program, spec, model=RecordingAccelerator)     # with the twin: the host's writes replayed
     inputs: list[list] = [[] for _ in program.layers]
     outputs: list[list] = [[] for _ in program.layers]
     segments = iter(program.segments)

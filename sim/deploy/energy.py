@@ -2,13 +2,15 @@
 
 The first-order models and cited constants are sim.eval.estimates' (EnergyModel); what differs from the
 per-layer estimate of `aimcgen evaluate` is what is counted: the chip's own MVMs. Every MVM drives the rows
-of the whole logical matrix and converts every column of every tile, so
+of the whole logical matrix and converts the ADC samples the hardware's activity counters count
+(sim.models.activity: every column of every tile in every step, unless the spec's [sparsity] options skip
+some; sparsity.layer_columns is not counted here, the MVM inputs carry no layer descriptor), so
 
     array   = V_READ^2 * sum over rows of t_on(row) * sum over the row's devices of |G|   (the whole row: every
               layer's weights in that row conduct while it is driven, not only the running layer's)
     DAC     = E_DRIVER_PER_ROW_STEP * driven (row, step) pairs
-    ADC     = tiles * tile.cols * input.steps conversions * FOM_WALDEN[kind] * 2^(adc.bits - ENOB_LOSS)
-    digital = E_ADD per ADC code (shift-add) + (E_MULT + 2 E_ADD) per column (post-processor)
+    ADC     = counted conversions * FOM_WALDEN[kind] * 2^(adc.bits - ENOB_LOSS)
+    digital = E_ADD per counted ADC code (shift-add) + (E_MULT + 2 E_ADD) per column (post-processor)
               + E_ADD per column and extra row tile (partial sums)
 
 summed over the MVM inputs the chip sees for the test inputs (sim.deploy.run.mvm_inputs: every segment, every
@@ -25,6 +27,7 @@ from aimcgen.contract.chip_program import ChipProgram
 from aimcgen.contract.encoding import drive_steps
 from aimcgen.sim.deploy.run import mvm_inputs
 from aimcgen.sim.eval.estimates import CITATIONS, EnergyModel
+from aimcgen.sim.models.activity import accelerator_activity
 from aimcgen.spec import DesignSpec
 
 
@@ -36,11 +39,11 @@ def mvm_energy(spec: DesignSpec, weights: np.ndarray, x: np.ndarray, model: Ener
     drive = np.abs(drive_steps(x, spec.input)).astype(np.float64)       # (steps, n, rows) drive cycles
     array = model.v_read ** 2 * float(drive.sum(axis=(0, 1)) @ g_row) / clock_hz
     dac = model.e_driver_j * float((drive > 0).sum())
-    conversions = spec.tiles * spec.tile.cols * spec.input.steps * len(x)
+    conversions = accelerator_activity(x, spec).conversions
     adc = conversions * model.adc_energy(spec.adc.kind, spec.adc.bits)
-    digital = len(x) * (spec.tiles * spec.tile.cols * spec.input.steps * model.e_add_j
-                        + spec.logical_cols * (model.e_mult_j + 2 * model.e_add_j)
-                        + (spec.array.row_tiles - 1) * spec.logical_cols * model.e_add_j)
+    per_mvm = spec.logical_cols * (model.e_mult_j + 2 * model.e_add_j) \
+        + (spec.array.row_tiles - 1) * spec.logical_cols * model.e_add_j       # post-processor, partial sums
+    digital = conversions * model.e_add_j + len(x) * per_mvm
     return {"array": array, "dac": dac, "adc": adc, "digital": digital}
 
 
@@ -54,6 +57,6 @@ def energy_per_inference(program: ChipProgram, spec: DesignSpec, x, *, model: En
               for l in program.layers)
     return {"energy_per_inference_j": {**parts, "total": total}, "mvms_per_inference": len(inputs) / len(x),
             "ops_per_inference": ops, "tops_per_w": ops / total / 1e12, "inferences": len(x),
-            "counts": "the chip's MVMs for these inputs: every row of the logical matrix driven, every column of "
-                      "every tile converted (sim.deploy.energy)",
+            "counts": "the chip's MVMs for these inputs: every row of the logical matrix driven, the ADC samples "
+                      "the activity counters count converted (sim.deploy.energy)",
             "citations": CITATIONS}

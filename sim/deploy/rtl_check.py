@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from aimcgen.contract.chip_program import ChipProgram
-from aimcgen.sim.deploy.run import execute, golden_chip, quantize_input
+from aimcgen.sim.deploy.run import execute, expected_prog_failures, golden_chip, noise_free, quantize_input
 from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
 from aimcgen.sim.verify.emulated_top import write_emulated_top
 from aimcgen.spec import DesignSpec
@@ -68,7 +68,7 @@ def check_program_on_rtl(program: ChipProgram, spec: DesignSpec, x, *, simulator
     rtl_inferences, rtl_mismatches, cycles_per_inference_rtl, the first differences and the times."""
     check_supported(program)
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    chip_spec = spec if noise else spec.replace(noise={"sigma_lsb": 0.0})
+    chip_spec = spec if noise else noise_free(spec)
     expected = golden_last_segment(program, spec, x, noise=noise)
     build_dir = Path(build_dir).resolve()
     start = time.monotonic()
@@ -79,7 +79,8 @@ def check_program_on_rtl(program: ChipProgram, spec: DesignSpec, x, *, simulator
     config = write_bench_config(build_dir / f"config_{simulator}.json", chip_spec, regmap_json=str(regmap),
                                 weights=program.weights.astype(np.int64), scale=program.scale.astype(np.int64),
                                 offset=program.offset.astype(np.int64), segments=segments,
-                                inputs=quantize_input(program, x))
+                                inputs=quantize_input(program, x),
+                                expected_prog_failures=expected_prog_failures(program, chip_spec))
     result = run_bench(verilog_sources=[source], toplevel=top, test_module=BENCH, simulator=simulator,
                        build_dir=build_dir, extra_env={"AIMCGEN_BENCH_CONFIG": str(config)})
     bench = result.report["test_chip_program"]
@@ -96,7 +97,8 @@ def check_program_on_rtl(program: ChipProgram, spec: DesignSpec, x, *, simulator
             "cycles_per_inference_rtl_range": [int(per_inference.min()), int(per_inference.max())],
             "cycles_rtl_counts": "per inference, the sum over segments of the cycles from the CTRL.start ack to "
                                  "the ack of the OUT_COUNT read that saw the result (includes up to one poll)",
-            "weight_writes": bench["weight_writes"], "bus_accesses": bench["bus_accesses"],
+            "weight_writes": bench["weight_writes"], "prog_failures": bench["prog_failures"],
+            "bus_accesses": bench["bus_accesses"],
             "cycles_total": bench["cycles"],
             "errors_flags": bench["errors"], "mismatches": messages[:MAX_MESSAGES],
             "build_s": round(result.build_s, 2), "run_s": round(result.run_s, 2)}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aimcgen.contract.device_twin import twin_active
 from aimcgen.contract.schedule import analog_bound_cycles
 from aimcgen.sim.deploy.physics_chip import PhysicsChip
 from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
@@ -79,11 +80,44 @@ def sequencer(mvm: Callable[[np.ndarray], np.ndarray], max_magnitude: int) -> Se
     return run
 
 
-def golden_chip(program: ChipProgram, spec: DesignSpec, *, noise: bool = True) -> GoldenAccelerator:
-    """The bit-exact model of the chip holding the program; noise=False sets noise.sigma_lsb = 0."""
-    spec = spec if noise else spec.replace(noise={"sigma_lsb": 0.0})
-    return GoldenAccelerator(spec, program.weights.astype(np.int64), program.scale.astype(np.int64),
-                             program.offset.astype(np.int64))
+def noise_free(spec: DesignSpec) -> DesignSpec:
+    """The spec without the emulated read noise: noise.sigma_lsb = 0 and twin.read_noise off."""
+    return spec.replace(noise={"sigma_lsb": 0.0}, twin={"read_noise": "off"})
+
+
+def golden_chip(program: ChipProgram, spec: DesignSpec, *, noise: bool = True,
+                model: type[GoldenAccelerator] = GoldenAccelerator) -> GoldenAccelerator:
+    """The bit-exact model of the chip holding the program; noise=False: noise_free(spec).
+
+    Without the digital twin the chip holds the program's weights exactly. With it (spec [twin],
+    contract.device_twin) the devices start erased and the host writes every non-zero weight through the
+    WEIGHTS window in row-major order (sim.verify.benches.chip_program_bench), each a program-and-verify
+    at PROG_CTRL's reset values: the golden chip replays those writes in that order, so its devices land
+    where the emulated chip's do. `model`: GoldenAccelerator or a subclass with its constructor."""
+    spec = spec if noise else noise_free(spec)
+    weights = program.weights.astype(np.int64)
+    scale, offset = program.scale.astype(np.int64), program.offset.astype(np.int64)
+    if not twin_active(spec):
+        return model(spec, weights, scale, offset)
+    chip = model(spec, np.zeros_like(weights), scale, offset)
+    replay_writes(chip, weights)
+    return chip
+
+
+def replay_writes(chip: GoldenAccelerator, weights: np.ndarray) -> list:
+    """The host's weight writes on a golden chip with the twin: every non-zero code, row-major, each a
+    program-and-verify at PROG_CTRL's reset values; returns their VerifyResults (ok False = reported failed)."""
+    return [chip.program_verify(int(r), int(c), int(weights[r, c])) for r, c in np.argwhere(weights != 0)]
+
+
+def expected_prog_failures(program: ChipProgram, spec: DesignSpec) -> int:
+    """How many weights program-and-verify reports failed when the host writes the program: 0 without the
+    twin (exact devices), else the golden chip's count from the same writes."""
+    if not twin_active(spec):
+        return 0
+    chip = GoldenAccelerator(spec, np.zeros_like(program.weights, dtype=np.int64),
+                             program.scale.astype(np.int64), program.offset.astype(np.int64))
+    return sum(not result.ok for result in replay_writes(chip, program.weights.astype(np.int64)))
 
 
 def run_golden(program: ChipProgram, spec: DesignSpec, x, *, noise: bool = True,

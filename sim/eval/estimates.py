@@ -3,7 +3,11 @@
 Latency: each layer is one MVM on its tile grid per output position (1 for dense layers, the im2col
 positions of a convolution); the grid's tiles run in parallel, so an MVM takes `analog_bound_cycles(spec)`
 cycles (rtl.tile_controller: drive + conversions per step, the controller's cycle count at the analog
-bound), a layer its MVMs back to back plus POSTPROC_LATENCY_CYCLES; layers run one after the other.
+bound), a layer its MVMs back to back plus POSTPROC_LATENCY_CYCLES, the post-processor's pipeline latency as
+the RTL states it (rtl.postproc.LATENCY = AffinePostProcessor.latency, one cycle per pipeline stage; measured
+in Amaranth's simulator by tests/test_rtl_postproc.py); layers run one after the other. Not counted: the
+accumulator's register stages before the result bank, the core's register in front of the post-processor,
+and the cycles the other columns of a layer take to stream out one per cycle.
 Energies and operations below are per MVM, times the positions.
 
 Area: analog array (2 devices per weight, DEVICE_CELL_UM2 each) plus ADCs (ADC_AREA_UM2 per ADC, by kind)
@@ -30,6 +34,8 @@ import numpy as np
 
 from aimcgen.contract.schedule import analog_bound_cycles
 from aimcgen.contract.encoding import drive_steps
+from aimcgen.rtl.postproc import LATENCY as POSTPROC_PIPELINE_LATENCY
+from aimcgen.sim.models.activity import accelerator_activity
 
 # --- constants ---------------------------------------------------------------------------------------
 # Read voltage across a device during integration. HERMES applies read pulses of ~0.2-0.3 V to its PCM
@@ -57,7 +63,7 @@ E_DRIVER_PER_ROW_STEP_J = 50e-15
 # We take a 16-24-bit add at 0.05 pJ and a 16x16 multiply at 1.0 pJ (45 nm; smaller nodes are lower).
 E_ADD_J = 0.05e-12
 E_MULT_J = 1.0e-12
-POSTPROC_LATENCY_CYCLES = 4             # pipelined affine post-processor (rtl/postproc.py), approximate
+POSTPROC_LATENCY_CYCLES = POSTPROC_PIPELINE_LATENCY     # rtl/postproc.py's stages, exact
 
 CITATIONS = {
     "V_READ": "Khaddam-Aljameh et al., IEEE JSSC 57(4) 2022 (HERMES-Core); 0.2 V taken",
@@ -154,6 +160,8 @@ def estimate(mapping, x_codes_per_layer: list[np.ndarray] | None = None, *, mode
         active_row_steps = float((drive > 0).sum(axis=(0, 2)).mean())
         dac_j = model.e_driver_j * active_row_steps
         conversions = ls.tiles * ls.tile.cols * ls.input.steps
+        if x_codes_per_layer is not None and ls.sparsity.any:   # the ADC samples the activity counters count
+            conversions = accelerator_activity(xp, ls).conversions / len(xp)
         adc_j = conversions * model.adc_energy(ls.adc.kind, ls.adc.bits)
         digital_j = conversions * model.e_add_j + ls.logical_cols * (model.e_mult_j + 2 * model.e_add_j) \
             + (ls.array.row_tiles - 1) * ls.logical_cols * model.e_add_j

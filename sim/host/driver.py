@@ -53,7 +53,7 @@ from aimcgen.contract import uart_protocol as proto
 from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
 from aimcgen.contract.register_map import RegisterMap, Window
 from aimcgen.contract.uart_protocol import DEFAULT_BAUD
-from aimcgen.contract.aimc_registers import aimc_register_map
+from aimcgen.contract.aimc_registers import ACTIVITY_COUNTERS, aimc_register_map
 from aimcgen.contract.device_twin import analog_yield
 
 
@@ -352,6 +352,17 @@ class AimcHost:
                 "first_fail": (first["row"], first["col"]) if first else None,
                 "last_fail": (last["row"], last["col"]) if last else None,
                 "analog_yield": analog_yield(weights, failures)}
+
+    def activity(self) -> dict[str, int]:
+        """The activity counters {mvms, drive_cycles, row_activations, conversions, skipped} since reset,
+        32 bits each and wrapping (contract.aimc_registers.ACTIVITY_COUNTERS): subtract two readings modulo
+        2^32 (`activity_since`) to count the work between them."""
+        return {counter: self.read_field(register, "count") for register, _, counter, _ in ACTIVITY_COUNTERS}
+
+    @staticmethod
+    def activity_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+        """The work between two `activity()` readings (each counter modulo 2^32)."""
+        return {name: (after[name] - before[name]) & 0xFFFFFFFF for name in after}
 
     def load_coefficients(self, scale=None, offset=None) -> None:
         """Per-column affine scale and offset (either may be omitted)."""

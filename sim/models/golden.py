@@ -19,7 +19,9 @@ stuck map, applied to the weights it is built with, and the programming-noise ge
 (one PROG_WRITE) and `program_verify` (the engine's write/read/retry loop) advance exactly as the emulated
 tile's does; with drift, every device's drift code, read at the epoch `set_drift_epoch` sets
 (contract.device_twin_drift). `set_weight` stays an exact write (no draw; a stuck device still holds its
-stuck value).
+stuck value); a WEIGHTS window write of the chip is `program_verify`, which replays the twin's draws when
+called in the order the writes reach each tile (the accelerator bench's scoreboard and sim.deploy do).
+With twin.read_noise on, each sample's noise is sized by its column (contract.device_read_noise).
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ import numpy as np
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.adc import adc_code
 from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
-from aimcgen.contract.device_twin import DeviceTwin, analog_yield, verify_passes
+from aimcgen.contract.device_twin import DeviceState, DeviceTwin, analog_yield, verify_passes
 from aimcgen.contract.device_twin_drift import EPOCH_SECONDS
+from aimcgen.contract.device_read_noise import RAW_GAIN, read_noise_on
+from aimcgen.contract import device_read_noise
 from aimcgen.contract.noise import TileNoise
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.contract.postproc import check_coefficients, postprocess, unity_scale
+from aimcgen.contract.sparsity import ConversionPlan, conversion_plan, local_columns
 from aimcgen.spec import DesignSpec, SpecError
 
 
@@ -44,6 +49,7 @@ class TileResult:
     codes: np.ndarray        # (steps, batch, cols) ADC codes
     accumulator: np.ndarray  # (batch, cols) shift-add result
     overflow: np.ndarray     # (batch, cols) the accumulator saturated during this MVM
+    plan: ConversionPlan | None = None   # the drive and conversions performed ([sparsity] options on)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class GoldenTile:
         self.weights = self.twin.weights()
         self._weights_f64 = self.weights.astype(np.float64)
         self.noise = TileNoise(spec, tile_index)
+        if read_noise_on(spec):
+            self.noise.multiplier = RAW_GAIN    # draws are the centred sums c, sized per sample in _sized
 
     def set_weight(self, row: int, col: int, code: int) -> None:
         """Reprogram one device pair (a weight write between MVMs); keeps the float64 copy the charges are
@@ -78,11 +86,21 @@ class GoldenTile:
 
     def program(self, row: int, col: int, target: int) -> int:
         """One PROG_WRITE of the emulated tile: the devices land with their programming error (two draws of
-        the tile's generator) unless stuck; returns the stored weight, which PROG_READ reads back."""
-        target = int(check_weights(np.array([[target]]), self.spec, (1, 1))[0, 0])
+        the tile's generator) unless stuck; returns the stored weight, which PROG_READ reads back. A target
+        may be -2^(weight_bits-1), which the WEIGHTS window accepts and no device pair holds: it lands as
+        -levels (contract.device_twin)."""
+        target = _write_target(self.spec, target)
         stored = self.twin.write(row, col, target)
         self._store(row, col, stored)
         return stored
+
+    def keep_devices(self, devices: DeviceState) -> None:
+        """Adopt devices that outlived a reset of the chip (the emulated tile's memories keep them while its
+        generators restart and DRIFT_EPOCH returns to 0): the object is shared, later writes update it."""
+        self.twin.devices = devices
+        self.twin.epoch = 0
+        self.weights = self.twin.weights()
+        self._weights_f64 = self.weights.astype(np.float64)
 
     def set_drift_epoch(self, epoch: int) -> None:
         """The chip's drift epoch (DRIFT_EPOCH, contract.device_twin_drift): every read sees the devices then."""
@@ -120,13 +138,57 @@ class GoldenTile:
         n = n.reshape(adcs, batch, steps, group)                # sample index = (b*steps + k)*group + p
         return n.transpose(2, 1, 0, 3).reshape(steps, batch, adcs * group)
 
-    def run(self, x: np.ndarray) -> TileResult:
+    def run(self, x: np.ndarray, columns: tuple[int, int] | None = None) -> TileResult:
+        """MVMs of x (batch, rows); `columns` is the layer's local column range [lo, hi) (sparsity)."""
         spec = self.spec
         x = check_inputs(x, spec.input, spec.tile.rows)
-        samples = self.charges(x) + self.sample_noise(x.shape[0])
+        if spec.sparsity.any:
+            return self._run_sparse(x, conversion_plan(x, spec, columns))
+        samples = self.charges(x) + self._sized(x, self.sample_noise(x.shape[0]))
         codes = adc_code(samples, spec.adc)
         acc, overflow = shift_add(codes, step_weights(spec.input), spec)
         return TileResult(codes, acc, overflow)
+
+    def _sized(self, x: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """With twin.read_noise on, each sample's raw draw sized by its column's devices and drive
+        (contract.device_read_noise); the draws themselves otherwise."""
+        if not read_noise_on(self.spec):
+            return noise
+        return device_read_noise.sample_noise(self.spec, drive_steps(x, self.spec.input), self.weights, noise)
+
+    def _run_sparse(self, x: np.ndarray, plan: ConversionPlan) -> TileResult:
+        """contract.sparsity: only the planned samples draw noise and add into the accumulators."""
+        spec = self.spec
+        adcs, group = spec.adc.count, spec.columns_per_adc
+        order = np.broadcast_to(plan.conversion_order()[:, None, :], plan.samples.shape)
+        taken = np.take_along_axis(plan.samples, order, axis=2)          # (batch, steps, j): draw order
+        drawn = np.zeros((adcs,) + taken.shape, dtype=np.int64)
+        drawn[:, taken] = self.noise.draw(int(taken.sum()))
+        noise = np.zeros_like(drawn)
+        np.put_along_axis(noise, np.broadcast_to(order, drawn.shape), drawn, axis=3)   # back to positions
+        taken = plan.samples
+        noise = noise.transpose(2, 1, 0, 3).reshape(spec.input.steps, x.shape[0], adcs * group)
+        codes = adc_code(self.charges(x) + self._sized(x, noise), spec.adc)
+        converted = np.tile(taken.transpose(1, 0, 2), (1, 1, adcs))     # (steps, batch, cols)
+        codes = np.where(converted, codes, 0)
+        fmt = datapath_formats(spec).accumulator
+        acc = np.zeros(codes.shape[1:], dtype=np.int64)
+        overflow = np.zeros(codes.shape[1:], dtype=bool)
+        for code, shift, done in zip(codes, step_weights(spec.input), converted):
+            total, clipped = fmt.saturate(acc + (code << shift))
+            acc = np.where(done, total, acc)
+            overflow |= clipped & done
+        return TileResult(codes, acc, overflow, plan)
+
+
+def _write_target(spec: DesignSpec, target) -> int:
+    """A PROG_WRITE target: an integer in -2^(weight_bits-1)..levels (the PROG_WRITE target's range)."""
+    low, high = -(1 << (spec.tile.weight_bits - 1)), spec.tile.conductance_levels
+    valid = isinstance(target, (int, np.integer)) and not isinstance(target, bool)
+    if not valid or not low <= target <= high:
+        raise SpecError(f"weight write: target {target!r} must be an integer in {low}..{high} "
+                        f"(tile.weight_bits = {spec.tile.weight_bits})")
+    return int(target)
 
 
 def shift_add(codes: np.ndarray, shifts: np.ndarray, spec: DesignSpec):
@@ -199,11 +261,14 @@ class GoldenAccelerator:
         rows, cols = self.spec.tile.rows, self.spec.tile.cols
         return self.tiles[(row // rows) * self.spec.array.col_tiles + col // cols], row % rows, col % cols
 
-    def run(self, x: np.ndarray) -> AcceleratorResult:
+    def run(self, x: np.ndarray, layer: tuple[int, int] | None = None) -> AcceleratorResult:
+        """MVMs of x on the whole grid; `layer` = (start, count) logical columns of the layer descriptor the
+        MVM runs under (only sparsity.layer_columns reads it; None: every column)."""
         spec = self.spec
         x = check_inputs(x, spec.input, spec.logical_rows)
         rows, ct = spec.tile.rows, spec.array.col_tiles
-        results = [tile.run(x[:, (i // ct) * rows:(i // ct + 1) * rows]) for i, tile in enumerate(self.tiles)]
+        results = [tile.run(x[:, (i // ct) * rows:(i // ct + 1) * rows], local_columns(spec, i % ct, layer))
+                   for i, tile in enumerate(self.tiles)]
         fmt = datapath_formats(spec).accumulator
         column_groups = []
         for c in range(ct):
@@ -238,7 +303,7 @@ class GoldenAccelerator:
         for vector in x:
             v = vector[None]
             for i, (start, count) in enumerate(layers):
-                out = self.run(v).outputs[0, start:start + count]
+                out = self.run(v, (start, count)).outputs[0, start:start + count]
                 if i < len(layers) - 1:
                     v = np.zeros((1, spec.logical_rows), dtype=np.int64)
                     n = min(count, spec.logical_rows)

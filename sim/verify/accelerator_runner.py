@@ -16,7 +16,7 @@ BENCH_MODULE = "aimcgen.sim.verify.benches.accelerator_bench"
 BENCH_TESTS = ("test_design_discovery", "test_weight_programming", "test_coefficient_loads",
                "test_back_to_back_with_stalls", "test_updates_between_mvms", "test_saturation_corners",
                "test_register_driven_mvms", "test_layer_chains", "test_bad_register_accesses",
-               "test_physics_macro", "test_coverage_report")
+               "test_physics_macro", "test_twin_epochs", "test_coverage_report")
 
 
 def run_accelerator_bench(spec: DesignSpec, verilog: Path, toplevel: str, *, simulator: str, build_dir: Path,

@@ -2,6 +2,12 @@
 issue order, compared with what the DUT delivers, mismatches told with the vector, column, expected and got
 values and the accumulator and coefficients behind them. The golden model's results also feed the
 functional coverage (sim.verify.accelerator_coverage).
+
+Weight writes are program-and-verify on the golden model too (GoldenAccelerator.program_verify, PROG_CTRL at
+its reset values), in the order the bench issues them, so with the digital twin on (spec [twin]) the golden
+devices land with the same programming errors and stuck values as the emulated tiles'; the scoreboard counts
+the verify failures the DUT must report. The devices outlive a reset (the DUT's memories keep them):
+`devices` hands over those of the previous test's golden model.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aimcgen.contract.device_twin import DeviceState
 from aimcgen.contract.formats import datapath_formats
-from aimcgen.sim.models.golden import GoldenAccelerator
+from aimcgen.sim.models.golden import GoldenAccelerator, VerifyResult
 from aimcgen.sim.verify.accelerator_coverage import ADC_BINS, ADC_CODES, adc_bin_of
 from aimcgen.sim.verify.coverage import Coverage
 from aimcgen.spec import DesignSpec
@@ -34,8 +41,8 @@ class RecordingGolden(GoldenAccelerator):
         super().__init__(spec, weights, scale, offset)
         self.on_result = on_result
 
-    def run(self, x):
-        result = super().run(x)
+    def run(self, x, *args, **kwargs):
+        result = super().run(x, *args, **kwargs)
         self.on_result(np.asarray(x), result)
         return result
 
@@ -58,9 +65,15 @@ class Expectation:
 class Scoreboard:
     """Expected outputs from the golden model, in issue order; compares what the DUT delivers."""
 
-    def __init__(self, spec: DesignSpec, test: str, coverage: Coverage, weights, scale, offset):
+    def __init__(self, spec: DesignSpec, test: str, coverage: Coverage, weights, scale, offset,
+                 devices: list[DeviceState] | None = None):
         self.spec, self.test, self.coverage = spec, test, coverage
         self.golden = RecordingGolden(spec, weights, scale, offset, self._sample)
+        if devices is not None:
+            for tile, kept in zip(self.golden.tiles, devices):
+                tile.keep_devices(kept)
+        self.prog_failures = 0              # PROG_STATUS.failures since reset
+        self.any_prog_failure = False       # ERRORS.prog_verify_fail (sticky, write-1 clears)
         self.stream_queue: deque[Expectation] = deque()
         self.issued = 0
         self.checked = 0
@@ -99,8 +112,17 @@ class Scoreboard:
             if not sat.any():
                 cov.hit("output_saturation", "clear")
 
-    def set_weight(self, row: int, col: int, value: int) -> None:
-        self.golden.set_weight(row, col, value)
+    def devices(self) -> list[DeviceState]:
+        """Every tile's device state (shared with the golden model: it follows later writes)."""
+        return [tile.twin.devices for tile in self.golden.tiles]
+
+    def write_weight(self, row: int, col: int, value: int) -> VerifyResult:
+        """One WEIGHTS window write: program-and-verify of the weight at logical (row, col)."""
+        result = self.golden.program_verify(row, col, value)
+        if not result.ok:
+            self.prog_failures += 1
+            self.any_prog_failure = True
+        return result
 
     def set_coefficients(self, scale, offset) -> None:
         self.golden.set_coefficients(scale, offset)

@@ -5,11 +5,14 @@ and the coverage of what the bench did. The cocotb tests (sim.verify.benches.acc
 scenarios written with it.
 
 The DUT's memories (weights, coefficients) keep their contents across resets and so across tests: the bench
-keeps a shadow of them (module state) and programs only what changes.
+keeps a shadow of them (module state) and programs only what changes. With the digital twin on (spec
+[twin]) the shadow holds the weights' targets and, beside them, the golden model's device state, which
+every test's scoreboard adopts (sim.verify.accelerator_scoreboard).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge, SimTimeoutError, with_timeout
 
 from aimcgen.contract.aimc_registers import aimc_register_map, col_stride
+from aimcgen.contract.device_twin import twin_active
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.postproc import unity_scale
 from aimcgen.contract.register_map import RegisterMap
@@ -28,7 +32,7 @@ from aimcgen.sim.verify.accelerator_config import emulated_mvm_cycles, setting
 from aimcgen.sim.verify.accelerator_coverage import global_coverage
 from aimcgen.sim.verify.accelerator_scoreboard import Expectation, Scoreboard
 from aimcgen.sim.verify.cocotb_macro import CocotbAnalogMacro
-from aimcgen.sim.verify.cocotb_run import load_bench_config, record_bench_report
+from aimcgen.sim.verify.cocotb_run import CONFIG_ENV, load_bench_config, record_bench_report
 from aimcgen.sim.verify.cocotb_streams import StreamDriver, StreamMonitor, sim_cycle
 from aimcgen.sim.verify.cocotb_wishbone import RegisterAccess, WishboneMaster
 from aimcgen.sim.verify.macro_model import MacroModel
@@ -70,8 +74,11 @@ class AcceleratorBench:
                                      period_ns=CLOCK_NS, on_packet=self._on_packet)
         shadow = memory_shadow(spec)
         self.shadow = shadow
+        self.twin = twin_active(spec)
         self.scoreboard = Scoreboard(spec, test, self.coverage, shadow["weights"], shadow["scale"],
-                                     shadow["offset"])
+                                     shadow["offset"], shadow.get("devices"))
+        if self.twin:
+            shadow["devices"] = self.scoreboard.devices()
         self.analog = hasattr(dut, "analog_0__cmd__valid")
         self.macros = []
         self.models = models
@@ -175,9 +182,11 @@ class AcceleratorBench:
             if n:
                 self.hit("stall.output", b, n)
 
-    async def check_error_flags(self, *, bus_error: bool = False, prog_verify_fail: bool = False,
+    async def check_error_flags(self, *, bus_error: bool = False, prog_verify_fail: bool | None = None,
                                 start_dropped: bool = False) -> dict:
         flags = await self.regs.read_fields("ERRORS")
+        if prog_verify_fail is None:            # what the golden model's program-and-verify saw
+            prog_verify_fail = self.scoreboard.any_prog_failure
         expected = {"acc_overflow": int(self.scoreboard.any_overflow),
                     "output_saturated": int(self.scoreboard.any_saturated),
                     "prog_verify_fail": int(prog_verify_fail), "bus_error": int(bus_error),
@@ -190,7 +199,7 @@ class AcceleratorBench:
     async def clear_errors(self) -> None:
         await self.regs.write("ERRORS", acc_overflow=1, output_saturated=1, prog_verify_fail=1, bus_error=1,
                               start_dropped=1)
-        self.scoreboard.any_overflow = self.scoreboard.any_saturated = False
+        self.scoreboard.any_overflow = self.scoreboard.any_saturated = self.scoreboard.any_prog_failure = False
 
     # -- sequences (coverage of what the bench did)
     def _begin_mvm(self, mode: str) -> None:
@@ -231,10 +240,17 @@ class AcceleratorBench:
 
     # -- weights and coefficients
     async def write_weight(self, row: int, col: int, value: int, *, lands_as: int | None = None) -> None:
+        """One WEIGHTS window write (program-and-verify in the DUT and in the golden model); `lands_as`: the
+        code an exact device holds (checked against the golden model when the twin is off)."""
         await self.regs.write_window("WEIGHTS", row * col_stride(self.spec) + col, int(value))
-        landed = int(value) if lands_as is None else lands_as
-        self.shadow["weights"][row, col] = landed
-        self.scoreboard.set_weight(row, col, landed)
+        result = self.scoreboard.write_weight(row, col, int(value))
+        if not self.twin:
+            landed = int(value) if lands_as is None else lands_as
+            assert result.read_back == landed, (f"{self.test}: the golden model lands weight {value} at ({row}, "
+                                                f"{col}) as {result.read_back}, the bench expected {landed}")
+        # The twin's shadow holds the target (as a device pair can hold it), the golden devices what landed.
+        levels = self.spec.tile.conductance_levels
+        self.shadow["weights"][row, col] = max(int(value), -levels) if self.twin else result.read_back
         if self._had_mvm:
             self._between.add("PROG")
 
@@ -435,3 +451,11 @@ def analog_top() -> bool:
     """Whether the DUT is the periphery top, its tiles served from Python through analog ports."""
     top = getattr(cocotb, "top", None)
     return top is not None and hasattr(top, "analog_0__cmd__valid")
+
+
+def twin_drift_top() -> bool:
+    """Whether the DUT is an emulated top whose spec has twin.drift on (its DRIFT_EPOCH register exists)."""
+    if analog_top() or not os.environ.get(CONFIG_ENV):
+        return False
+    spec, _ = load_bench_config()
+    return spec.twin.drift == "on"

@@ -31,6 +31,31 @@ async def serve_macro(ctx, analog, macro: MacroModel, stall=None):
         ctx.set(analog.cmd.ready, 0 if stall and stall(cycle) else 1)
 
 
+def read_banks(dut, spec, count: int, results: list, *, delay: int = 0, on_valid=None):
+    """Testbench coroutine factory: `count` times wait for the TileController's bank_valid, call
+    on_valid() if given, wait `delay` cycles, read every column's (accumulator, overflow) into `results`
+    and release the bank for one cycle."""
+
+    async def reader(ctx):
+        for _ in range(count):
+            await ctx.tick().until(dut.bank_valid)
+            if on_valid is not None:
+                on_valid()
+            if delay:
+                await ctx.tick().repeat(delay)
+            acc, ovf = [], []
+            for c in range(spec.tile.cols):
+                ctx.set(dut.rd_col, c)
+                acc.append(ctx.get(dut.rd_acc))
+                ovf.append(ctx.get(dut.rd_overflow))
+            results.append((acc, ovf))
+            ctx.set(dut.bank_release, 1)
+            await ctx.tick()
+            ctx.set(dut.bank_release, 0)
+
+    return reader
+
+
 def run_tile_mvms(spec, w, xs, *, stall=None, bank_delay=0):
     """Run MVMs xs through a TileController and a MacroModel.
 
@@ -55,20 +80,7 @@ def run_tile_mvms(spec, w, xs, *, stall=None, bank_delay=0):
             ctx.set(dut.start.valid, 0)
             await ctx.tick().until(dut.x_done)
 
-    async def bank_reader(ctx):
-        for _ in xs:
-            await ctx.tick().until(dut.bank_valid)
-            if bank_delay:
-                await ctx.tick().repeat(bank_delay)
-            acc, ovf = [], []
-            for c in range(spec.tile.cols):
-                ctx.set(dut.rd_col, c)
-                acc.append(ctx.get(dut.rd_acc))
-                ovf.append(ctx.get(dut.rd_overflow))
-            results.append((acc, ovf))
-            ctx.set(dut.bank_release, 1)
-            await ctx.tick()
-            ctx.set(dut.bank_release, 0)
+    bank_reader = read_banks(dut, spec, len(xs), results, delay=bank_delay)
 
     async def macro_server(ctx):
         await serve_macro(ctx, dut.analog, macro, stall)
