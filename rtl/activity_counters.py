@@ -18,6 +18,8 @@ from aimcgen.contract.aimc_registers import ACTIVITY_COUNTERS
 from aimcgen.spec import DesignSpec
 
 COUNTER_BITS = 32
+#: Fan-in of one stage of the registered adder tree that counts enabled rows.
+GROUP = 8
 
 
 def counters_layout() -> data.StructLayout:
@@ -41,11 +43,15 @@ class ActivityCounters(wiring.Component):
         m = Module()
         spec = self.spec
         # The events are registered first: they come off the tiles' handshakes (a conversion request is
-        # accepted late in the cycle), which should not also drive 32-bit carry chains. The counts lag the
-        # events by two cycles, long before an MVM's outputs (and STATUS.busy = 0) can be seen.
+        # accepted late in the cycle), which should not also drive 32-bit carry chains. The enabled rows are
+        # then counted by a tree of registered adders, GROUP bits or sums a stage, so no stage adds more than
+        # GROUP small numbers. The counts lag the events by 2 cycles (rows: 2 + the tree's stages, 3 for up to
+        # 512 rows per grid), long before an MVM's outputs (and STATUS.busy = 0) can be seen.
         held = Signal.like(self.events)
         m.d.sync += held.eq(self.events)
         events = [held[i] for i in range(spec.tiles)]
+        row_bits = [events[i].row_en[r] for i in range(spec.tiles) for r in range(spec.tile.rows)]
+        enabled_rows = _registered_sum(m, row_bits)
         counts = self.counts
         # Constant weights through muxes and adders only: a multiplier here would take an FPGA DSP block.
         dense = spec.input.steps * spec.tile.cols
@@ -55,7 +61,7 @@ class ActivityCounters(wiring.Component):
             counts.mvms.eq(counts.mvms + events[0].mvm),
             planned.eq(planned + sum(Mux(e.mvm, dense, 0) for e in events)),
             counts.drive_cycles.eq(counts.drive_cycles + sum(e.drive for e in events)),
-            counts.row_activations.eq(counts.row_activations + sum(e.rows for e in events)),
+            counts.row_activations.eq(counts.row_activations + enabled_rows),
             samples.eq(samples + sum(Mux(e.conversion, spec.adc.count, 0) for e in events)),
         ]
         m.d.comb += [
@@ -63,3 +69,16 @@ class ActivityCounters(wiring.Component):
             counts.skipped.eq(planned - samples),
         ]
         return m
+
+
+def _registered_sum(m: Module, values: list):
+    """The sum of `values`, through registered stages of at most GROUP operands each (one cycle a stage)."""
+    while len(values) > 1:
+        sums = []
+        for k in range(0, len(values), GROUP):
+            part = values[k:k + GROUP]
+            total = Signal(range(sum(1 << len(v) for v in part) + 1))
+            m.d.sync += total.eq(sum(part))
+            sums.append(total)
+        values = sums
+    return values[0]

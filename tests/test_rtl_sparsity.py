@@ -71,7 +71,7 @@ def run_sparse_mvms(spec, w, xs, columns, stall=None):
         nonlocal events
         async for _, _, act in ctx.tick().sample(dut.activity):
             cycle[0] += 1
-            events = events + Activity(mvms=act.mvm, drive_cycles=act.drive, row_activations=act.rows,
+            events = events + Activity(mvms=act.mvm, drive_cycles=act.drive, row_activations=bin(int(act.row_en)).count("1"),
                                        conversions=act.conversion * spec.adc.count)
 
     async def feeder(ctx):
