@@ -76,7 +76,7 @@ def cmd_asic(args: argparse.Namespace) -> int:
     if bad_timing:
         print(f"aimcgen: timing (setup or hold) not met at {spec.design.clock_mhz} MHz in corner(s) "
               f"{', '.join(bad_timing)} (see the report)", flush=True)
-    if report["missing_corners"]:
+    if report.get("missing_corners"):
         print(f"aimcgen: corner(s) {', '.join(report['missing_corners'])} not timed: the PDK has no Liberty file "
               f"for them", flush=True)
     return 0
