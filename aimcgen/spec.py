@@ -384,6 +384,15 @@ def _section_defaults(section: str, cls: type, table: dict) -> dict[str, Any]:
     return dataclasses.asdict(device_preset(model))
 
 
+def check_tile_index(spec: "DesignSpec", tile_index) -> None:
+    """A tile of the spec's grid (0..tiles-1, tile (r, c) has index r * col_tiles + c), or TypeError/ValueError."""
+    if isinstance(tile_index, bool) or not isinstance(tile_index, int):
+        raise TypeError(f"tile_index must be an integer, not {type(tile_index).__name__}")
+    if not 0 <= tile_index < spec.tiles:
+        raise ValueError(f"tile_index = {tile_index}: must lie in 0..{spec.tiles - 1} "
+                         f"(the spec has {spec.tiles} tiles)")
+
+
 def device_preset(model: str) -> DeviceSpec:
     """The DeviceSpec of a preset of aimcgen.devices ("pcm", "rram", "ideal")."""
     return DeviceSpec(**DEVICE_PRESETS[model])

@@ -42,7 +42,7 @@ from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.rtl.read_noise_variance import ReadNoiseVariance
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
-from aimcgen.spec import DesignSpec
+from aimcgen.spec import DesignSpec, check_tile_index
 
 
 class EmulatedCrossbar(wiring.Component):
@@ -65,11 +65,7 @@ class EmulatedCrossbar(wiring.Component):
     def __init__(self, spec: DesignSpec, tile_index: int = 0, init_weights=None):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
-        if isinstance(tile_index, bool) or not isinstance(tile_index, int):
-            raise TypeError(f"tile_index must be an integer, not {type(tile_index).__name__}")
-        if not 0 <= tile_index < spec.tiles:
-            raise ValueError(f"tile_index = {tile_index}: must lie in 0..{spec.tiles - 1} "
-                             f"(the spec has {spec.tiles} tiles)")
+        check_tile_index(spec, tile_index)
         shape = (spec.tile.rows, spec.tile.cols)
         self.spec = spec
         self.tile_index = tile_index

@@ -17,7 +17,7 @@ from aimcgen.contract.device_twin import programming_seed, sigma_multipliers
 from aimcgen.contract.device_twin_drift import UNIFORM_BITS, drift_on
 from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS
 from aimcgen.rtl.leaping_lfsr import LeapingLfsr, check_leap_cycles
-from aimcgen.spec import DesignSpec
+from aimcgen.spec import DesignSpec, check_tile_index
 
 
 class ProgrammingNoiseGenerator(wiring.Component):
@@ -33,11 +33,7 @@ class ProgrammingNoiseGenerator(wiring.Component):
     def __init__(self, spec: DesignSpec, tile_index: int = 0, *, leap_cycles: int = 4):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
-        if isinstance(tile_index, bool) or not isinstance(tile_index, int):
-            raise TypeError(f"tile_index must be an integer, not {type(tile_index).__name__}")
-        if not 0 <= tile_index < spec.tiles:
-            raise ValueError(f"tile_index = {tile_index}: must lie in 0..{spec.tiles - 1} "
-                             f"(the spec has {spec.tiles} tiles)")
+        check_tile_index(spec, tile_index)
         check_leap_cycles(leap_cycles)
         self.spec = spec
         self.leap_cycles = leap_cycles
