@@ -53,6 +53,19 @@ BUS_TIMEOUT_CYCLES = 200_000
 MAX_POLLS = 200_000
 
 
+async def start_chip(dut, cfg) -> tuple[WishboneMaster, RegisterAccess]:
+    """Start the clock, reset the emulated top with its streams idle (output always ready), and return its
+    Wishbone master and the register access by name from cfg["regmap_json"]."""
+    Clock(dut.clk, CLOCK_NS, unit="ns").start()
+    master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
+    regs = RegisterAccess.from_json(master, Path(cfg["regmap_json"]))
+    dut.inp__valid.value, dut.out__ready.value, dut.rst.value = 0, 1, 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await FallingEdge(dut.clk)
+    return master, regs
+
+
 async def program_chip(regs: RegisterAccess, spec, weights: np.ndarray, scale, offset) -> tuple[int, int]:
     """Write every non-zero weight code and the coefficients; returns (weights written, verify failures)."""
     stride = col_stride(spec)
@@ -90,13 +103,7 @@ async def run_chain(regs: RegisterAccess, spec, descriptors, x, done_before: int
 @cocotb.test()
 async def test_chip_program(dut):
     spec, cfg = load_bench_config()
-    Clock(dut.clk, CLOCK_NS, unit="ns").start()
-    master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
-    regs = RegisterAccess.from_json(master, Path(cfg["regmap_json"]))
-    dut.inp__valid.value, dut.out__ready.value, dut.rst.value = 0, 1, 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
+    master, regs = await start_chip(dut, cfg)
     start = sim_cycle(CLOCK_NS)
     weights = np.asarray(cfg["weights"], dtype=np.int64)
     written, failures = await program_chip(regs, spec, weights, cfg["scale"], cfg["offset"])

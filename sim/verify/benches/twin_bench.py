@@ -16,33 +16,22 @@ prog_status, prog_count, first_fail, last_fail ({"row", "col"}), errors, outputs
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge
 
 from aimcgen.contract.aimc_registers import col_stride
 from aimcgen.sim.verify.cocotb_run import load_bench_config, record_bench_report
-from aimcgen.sim.verify.cocotb_wishbone import RegisterAccess, WishboneMaster
+from aimcgen.sim.verify.benches.chip_program_bench import start_chip
 
-CLOCK_NS = 10
-BUS_TIMEOUT_CYCLES = 200_000
 MAX_POLLS = 200_000
 
 
 @cocotb.test()
 async def test_twin_program(dut):
     spec, cfg = load_bench_config()
-    Clock(dut.clk, CLOCK_NS, unit="ns").start()
-    master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
-    regs = RegisterAccess.from_json(master, Path(cfg["regmap_json"]))
-    dut.inp__valid.value, dut.out__ready.value, dut.rst.value = 0, 1, 1
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await FallingEdge(dut.clk)
+    _, regs = await start_chip(dut, cfg)
     weights = np.asarray(cfg["weights"], dtype=np.int64)
     stride = col_stride(spec)
     for (r, c), value in np.ndenumerate(weights):
