@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/cycles.py [--mvms 200] [--stall 0.25] [--seed 1] [--verilator PRESET ...] [PRESET ...]
 
-The command bound (contract.schedule.analog_bound_cycles) is the number of commands the tile controller's
+The command bound (contract.schedule.serial_schedule_commands) is the number of commands the tile controller's
 serial integrate-then-convert schedule sends the analog macro per MVM: per input step, the INTEGRATE
 commands of the drive, then every comparator decision of every conversion. It is a property of that
 schedule with a macro that accepts one command per cycle, not of the analog physics (a macro that
@@ -17,7 +17,7 @@ MVM are checked against the golden model before a row is printed.
 
 --verilator PRESET runs PRESET's TileController Verilog under Verilator instead (for tiles too large for
 Amaranth's simulator), through the cocotb bench sim.verify.benches.tile_controller_bench with the same
-MacroModel behind cocotb: its test_at_analog_bound asserts that every one of the --mvms - 1 periods equals
+MacroModel behind cocotb: its test_at_command_bound asserts that every one of the --mvms - 1 periods equals
 the command bound, and its test_golden_with_random_stalls (bank reads without delay) checks every MVM
 against the golden model and records the cycles from reset to the last bank read, so that row's
 cycles/MVM (cycles / MVMs) includes the first MVM's fill and the last one's drain.
@@ -36,7 +36,7 @@ from amaranth.back import verilog
 
 from bench_timing import machine
 from aimcgen.contract.adc import conversion_cycles
-from aimcgen.contract.schedule import analog_bound_cycles, drive_cycles
+from aimcgen.contract.schedule import serial_schedule_commands, drive_cycles
 from aimcgen.presets import load_preset, preset_names
 from aimcgen.rtl.tile_controller import TileController
 from aimcgen.sim.models.golden import GoldenTile
@@ -80,10 +80,10 @@ def measure_verilator(spec, mvms: int, stall: float, seed: int) -> dict:
         result = run_bench(verilog_sources=[source], toplevel="tile_controller", test_module=BENCH,
                            simulator="verilator", build_dir=build,
                            extra_env={"AIMCGEN_BENCH_CONFIG": str(config)},
-                           seed=seed, testcase=["test_at_analog_bound", "test_golden_with_random_stalls"])
+                           seed=seed, testcase=["test_at_command_bound", "test_golden_with_random_stalls"])
         seconds = time.perf_counter() - start
     stalled = result.report["test_golden_with_random_stalls"]
-    return {"bound_periods": result.report["test_at_analog_bound"]["mvms"] - 1,
+    return {"bound_periods": result.report["test_at_command_bound"]["mvms"] - 1,
             "stall_cycles_per_mvm": stalled["cycles"] / stalled["mvms"], "build_s": result.build_s,
             "seconds": seconds}
 
@@ -112,7 +112,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in presets + args.verilator:
         spec = load_preset(name)
-        bound = analog_bound_cycles(spec)
+        bound = serial_schedule_commands(spec)
         shape = (f"{bound} = {spec.input.steps} x ({drive_cycles(spec)} + {spec.columns_per_adc} x "
                  f"{conversion_cycles(spec.adc)})")
         if name in args.verilator:

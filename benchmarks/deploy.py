@@ -21,7 +21,7 @@ outside every timer). Rows of the table:
   inference: the emulated chip on that board, if the host kept it fed.
 Numpy rows give the median and range over `--repeats` runs with BLAS pinned to one thread (threadpoolctl);
 simulator rows are single runs (minutes each). Cycles per inference: the model's (the sum over layers of
-the analog bound per MVM plus the post-processor pipeline, sim.deploy.run) and the RTL's (measured by the
+the serial command bound per MVM plus the post-processor pipeline, sim.deploy.run) and the RTL's (measured by the
 bench from the CTRL.start ack to the OUT_COUNT read that saw the result, summed over segments).
 """
 
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     cycles_model = cycles_per_inference(program, spec)["cycles"]
     blas = [f"{i.get('internal_api')} {i.get('num_threads')} threads" for i in threadpool_info()]
     print(f"# {net.describe()} deployed on {spec.name}: {len(program.segments)} segment(s), "
-          f"cycles/inference at the analog bound (model) {cycles_model}")
+          f"cycles/inference at the serial command bound (model) {cycles_model}")
     print(f"conditions: batch {args.batch}, {args.repeats} timed repeats after one warm-up (median, range), "
           f"BLAS pinned to 1 thread (was: {', '.join(blas) or 'none'}), python {sys.version.split()[0]}, "
           f"numpy {np.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
         print("| FPGA emulation | not measured | | pass --fpga-report build/<design>/fpga/<board>/report.json |")
     print()
     if rtl_cycles:
-        print(f"cycles per inference: model (analog bound) {cycles_model}, RTL with the emulated tile "
+        print(f"cycles per inference: model (serial command bound) {cycles_model}, RTL with the emulated tile "
               f"{rtl_cycles:.0f} ({rtl_cycles / cycles_model:.2f}x: the emulated tile integrates one row per cycle)")
     return 0
 

@@ -1,5 +1,5 @@
 """The TileController's generated Verilog under cocotb, on every installed simulator (Verilator, Icarus):
-bit-exact to the golden model behind a stalling macro, at the analog bound without stalls, programmable
+bit-exact to the golden model behind a stalling macro, at the serial command bound without stalls, programmable
 through its prog port, and accurate (exactly as recomputed, statistically as predicted) with a float PCM
 physics macro. Plus the pieces of the cocotb infrastructure that need no simulator."""
 
@@ -21,7 +21,7 @@ from aimcgen.sim.verify.macro_model import CONVERT, INTEGRATE
 from aimcgen.spec import from_dict
 
 BENCH = "aimcgen.sim.verify.benches.tile_controller_bench"
-BENCH_TESTS = {"test_golden_with_random_stalls", "test_at_analog_bound", "test_programming_port",
+BENCH_TESTS = {"test_golden_with_random_stalls", "test_at_command_bound", "test_programming_port",
                "test_physics_macro"}
 
 SPECS = {

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from aimcgen.contract.aimc_registers import spec_hash
-from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.presets import load_preset
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.contract.chip_program import SCHEMA, ProgramError, read_program, write_program
@@ -135,8 +135,8 @@ def test_physics_ideal_device_equals_golden_noise_free(digits):
 
 def test_cycles(program):
     c = cycles_per_inference(program, TILE64)
-    assert c["per_mvm"] == analog_bound_cycles(TILE64)
-    assert c["cycles"] == 2 * (analog_bound_cycles(TILE64) + POSTPROC_LATENCY_CYCLES)
+    assert c["per_mvm"] == serial_schedule_commands(TILE64)
+    assert c["cycles"] == 2 * (serial_schedule_commands(TILE64) + POSTPROC_LATENCY_CYCLES)
 
 
 def test_conv_layer_runs_position_by_position():
@@ -161,4 +161,4 @@ def test_conv_layer_runs_position_by_position():
     v[:, :h.shape[1]] = h
     assert np.array_equal(run_golden(program, spec, x, noise=False).codes, accel.run(v).outputs[:, 4:14])
     c = cycles_per_inference(program, spec)
-    assert c["per_layer"][0] == conv.positions * analog_bound_cycles(spec) + POSTPROC_LATENCY_CYCLES
+    assert c["per_layer"][0] == conv.positions * serial_schedule_commands(spec) + POSTPROC_LATENCY_CYCLES

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from aimcgen.presets import load_preset
-from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.sim.eval import estimates
 from aimcgen.sim.eval.backends import with_device
 from aimcgen.sim.eval.mapping import map_network
@@ -22,7 +22,7 @@ def test_estimates_formulas():
     x = np.full((1, 64), 3, dtype=np.int64)                    # bits 0 and 1 set: 2 active steps, 2 cycles on
     e = estimates.estimate(mapping, [x])
     clock = spec.design.clock_mhz * 1e6
-    assert e["latency"]["cycles"] == analog_bound_cycles(spec) + estimates.POSTPROC_LATENCY_CYCLES
+    assert e["latency"]["cycles"] == serial_schedule_commands(spec) + estimates.POSTPROC_LATENCY_CYCLES
     g = spec.device.g_max_us * 1e-6                            # every weight at the top code
     assert e["energy_per_inference_j"]["array"] == pytest.approx(estimates.V_READ ** 2 * 64 * 64 * g * 2 / clock)
     assert e["energy_per_inference_j"]["dac"] == pytest.approx(64 * 2 * estimates.E_DRIVER_PER_ROW_STEP_J)

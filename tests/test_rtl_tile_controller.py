@@ -1,11 +1,11 @@
 """The tile controller with an analog-speed macro model: accumulators equal the golden model bit for bit,
-noise included, and MVMs run back to back at the analog bound."""
+noise included, and MVMs run back to back at the serial command bound."""
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.rtl.tile_controller import ProgOp, TileController
 from aimcgen.sim.verify.amaranth_macro import run_tile_mvms, serve_macro
 from aimcgen.sim.models.golden import GoldenTile
@@ -36,7 +36,7 @@ def make_spec(name, sigma=2.0):
 
 
 @pytest.mark.parametrize("name", list(SPECS))
-def test_accumulators_equal_golden_and_run_at_the_analog_bound(name):
+def test_accumulators_equal_golden_and_run_at_the_command_bound(name):
     spec = make_spec(name)
     rng = np.random.default_rng(1)
     levels, m = spec.tile.conductance_levels, spec.input.max_magnitude
@@ -47,8 +47,8 @@ def test_accumulators_equal_golden_and_run_at_the_analog_bound(name):
     np.testing.assert_array_equal(acc, golden.accumulator)
     np.testing.assert_array_equal(ovf, golden.overflow)
     periods = np.diff(starts)
-    assert periods.tolist() == [analog_bound_cycles(spec)] * (len(xs) - 1), periods
-    assert macro.commands == analog_bound_cycles(spec) * len(xs)
+    assert periods.tolist() == [serial_schedule_commands(spec)] * (len(xs) - 1), periods
+    assert macro.commands == serial_schedule_commands(spec) * len(xs)
 
 
 @pytest.mark.parametrize("name", list(SPECS))

@@ -17,7 +17,7 @@ def drive_cycles(spec: DesignSpec) -> int:
     return spec.input.max_magnitude if spec.input.encoding == "pwm" else 1
 
 
-def analog_bound_cycles(spec: DesignSpec) -> int:
+def serial_schedule_commands(spec: DesignSpec) -> int:
     """Commands the analog macro must execute per MVM: the cycle count of an ideal controller."""
     per_step = drive_cycles(spec) + spec.columns_per_adc * conversion_cycles(spec.adc)
     return spec.input.steps * per_step

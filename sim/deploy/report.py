@@ -182,7 +182,7 @@ def markdown(r: dict) -> str:
                   f"differ from the golden model. Cycles per inference on the RTL: "
                   f"{c['cycles_per_inference_rtl']:.0f} (range {c['cycles_per_inference_rtl_range'][0]}.."
                   f"{c['cycles_per_inference_rtl_range'][1]}; {c['cycles_rtl_counts']}) against "
-                  f"{r['cycles_per_inference_model']} predicted at the analog bound: the emulated tile integrates "
+                  f"{r['cycles_per_inference_model']} predicted by the serial command schedule: the emulated tile integrates "
                   "one row per cycle, so it is slower than the analog macro it stands for."]
         lines += [f"- {m}" for m in c["mismatches"]]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ run_layers with one descriptor on every im2col patch. The physics model (Physics
 schedule with the sequencer's feedback (result columns -> input rows 0..count-1, clamped) in numpy.
 
 Cycles per inference (model): per layer, its MVMs (1, or the positions of a convolution) back to back at the
-analog bound -- contract.schedule.analog_bound_cycles of the chip: the tile controller's commands per MVM
+serial command bound -- contract.schedule.serial_schedule_commands of the chip: the tile controller's commands per MVM
 (drive cycles and ADC conversions of every input step; the chip's tiles run in parallel) -- plus the
 post-processor pipeline (sim.eval.estimates.layer_latency_cycles), summed over the layers. Not counted: the
 host's steps, input/output transfers, register writes between segments.
@@ -23,14 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimcgen.contract.device_twin import twin_active
-from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.sim.deploy.physics_chip import PhysicsChip
 from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
 from aimcgen.sim.eval.estimates import POSTPROC_LATENCY_CYCLES, layer_latency_cycles
 from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.spec import DesignSpec
 
-CYCLES_COUNT = ("per layer: MVMs x analog_bound_cycles (tile controller commands per MVM: drive cycles and "
+CYCLES_COUNT = ("per layer: MVMs x serial_schedule_commands (tile controller commands per MVM: drive cycles and "
                 f"ADC conversions of every input step, tiles in parallel) + {POSTPROC_LATENCY_CYCLES} "
                 "post-processor pipeline cycles, summed over the layers; host steps and I/O not counted")
 
@@ -153,5 +153,5 @@ def run_physics(program: ChipProgram, spec: DesignSpec, x, *, seed: int = 0, t_s
 def cycles_per_inference(program: ChipProgram, spec: DesignSpec) -> dict:
     """The model's cycles per inference (CYCLES_COUNT says what they count), per layer and in total."""
     per_layer = [layer_latency_cycles(spec, layer.positions) for layer in program.layers]
-    return {"cycles": int(sum(per_layer)), "per_layer": per_layer, "per_mvm": analog_bound_cycles(spec),
+    return {"cycles": int(sum(per_layer)), "per_layer": per_layer, "per_mvm": serial_schedule_commands(spec),
             "counts": CYCLES_COUNT}

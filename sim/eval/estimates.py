@@ -1,7 +1,7 @@
 """Latency, area and energy of a mapped network: first-order models with every constant cited.
 
 Latency: each layer is one MVM on its tile grid per output position (1 for dense layers, the im2col
-positions of a convolution); the grid's tiles run in parallel, so an MVM takes `analog_bound_cycles(spec)`
+positions of a convolution); the grid's tiles run in parallel, so an MVM takes `serial_schedule_commands(spec)`
 cycles (rtl.tile_controller: drive + conversions per step, the controller's cycle count at the analog
 bound), a layer its MVMs back to back plus POSTPROC_LATENCY_CYCLES, the post-processor's pipeline latency as
 the RTL states it (rtl.postproc.LATENCY = AffinePostProcessor.latency, one cycle per pipeline stage; measured
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aimcgen.contract.schedule import analog_bound_cycles
+from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.contract.encoding import drive_steps
 from aimcgen.rtl.postproc import LATENCY as POSTPROC_PIPELINE_LATENCY
 from aimcgen.sim.models.activity import accelerator_activity
@@ -98,8 +98,8 @@ class EnergyModel:
 
 
 def layer_latency_cycles(layer_spec, positions: int = 1) -> int:
-    """A layer's MVMs (one per output position) back to back at the analog bound, then the pipeline."""
-    return analog_bound_cycles(layer_spec) * positions + POSTPROC_LATENCY_CYCLES
+    """A layer's MVMs (one per output position) back to back at the serial command bound, then the pipeline."""
+    return serial_schedule_commands(layer_spec) * positions + POSTPROC_LATENCY_CYCLES
 
 
 def load_asic_report(path, design: str | None = None) -> dict:

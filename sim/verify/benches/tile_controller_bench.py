@@ -20,7 +20,7 @@ every field is optional:
 Tests (each records its measured numbers in $AIMCGEN_BENCH_REPORT under its own name):
 - test_golden_with_random_stalls: the deterministic MacroModel behind random ready stalls and random bank
   read delays; accumulators and overflow flags equal GoldenTile(spec, w).run(xs) bit for bit.
-- test_at_analog_bound: no stalls, banks read at once: MVMs start every analog_bound_cycles(spec) cycles
+- test_at_command_bound: no stalls, banks read at once: MVMs start every serial_schedule_commands(spec) cycles
   and the macro executes exactly that many commands per MVM (and results still equal the golden model).
 - test_programming_port: PROG writes and read-backs through the prog stream, then an MVM on the new
   weights equals the golden model.
@@ -46,7 +46,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, SimTimeoutError, Timer, with_timeout
 
 from aimcgen.rtl.row_driver import input_vector_layout
-from aimcgen.contract.schedule import analog_bound_cycles, drive_cycles
+from aimcgen.contract.schedule import serial_schedule_commands, drive_cycles
 from aimcgen.rtl.tile_controller import ProgOp, prog_request_layout
 from aimcgen.contract.adc import adc_code, conversion_cycles
 from aimcgen.sim.verify.cocotb_macro import CocotbAnalogMacro, PhysicsMacroModel, pack, read_signed, read_unsigned
@@ -141,7 +141,7 @@ class TileBench:
         """MVMs xs back to back; returns (accumulators, overflow flags), both (len(xs), cols)."""
         if timeout_cycles is None:
             stall = self.macro.stall_probability
-            per_mvm = analog_bound_cycles(self.spec) / (1.0 - stall) + self.spec.tile.cols
+            per_mvm = serial_schedule_commands(self.spec) / (1.0 - stall) + self.spec.tile.cols
             timeout_cycles = int(4 * per_mvm * len(xs) + 2 * sum(self.bank_delays) + 200)
         feeder = cocotb.start_soon(self.feed(xs))
         try:
@@ -357,16 +357,16 @@ async def test_golden_with_random_stalls(dut):
     acc, ovf = await tb.run_mvms(xs)
     golden = GoldenTile(spec, w).run(xs)
     check_equal(acc, ovf, golden.accumulator, golden.overflow, xs, f"{spec.name} golden, random stalls")
-    assert tb.macro.commands == analog_bound_cycles(spec) * len(xs), (
+    assert tb.macro.commands == serial_schedule_commands(spec) * len(xs), (
         f"macro executed {tb.macro.commands} commands for {len(xs)} MVMs, expected "
-        f"{analog_bound_cycles(spec)} per MVM")
+        f"{serial_schedule_commands(spec)} per MVM")
     record_bench_report("test_golden_with_random_stalls", {
         "mvms": len(xs), "cycles": tb.cycle - start, "commands": tb.macro.commands,
         "overflows": int(ovf.sum())})
 
 
 @cocotb.test()
-async def test_at_analog_bound(dut):
+async def test_at_command_bound(dut):
     spec, cfg = load_bench_config()
     w, xs = golden_stimulus(spec, {**cfg, "seed": cfg.get("seed", 1) + 10})
     tb = TileBench(dut, spec, MacroModel(spec, w))
@@ -374,14 +374,14 @@ async def test_at_analog_bound(dut):
     acc, ovf = await tb.run_mvms(xs)
     golden = GoldenTile(spec, w).run(xs)
     check_equal(acc, ovf, golden.accumulator, golden.overflow, xs, f"{spec.name} golden, no stalls")
-    bound = analog_bound_cycles(spec)
+    bound = serial_schedule_commands(spec)
     periods = np.diff(tb.starts).tolist()
     assert periods == [bound] * (len(xs) - 1), (
-        f"MVM start periods {periods}, expected {bound} cycles each (the analog bound: "
+        f"MVM start periods {periods}, expected {bound} cycles each (the serial command bound: "
         f"{spec.input.steps} steps x ({drive_cycles(spec)} INTEGRATE + {spec.columns_per_adc} x "
         f"{conversion_cycles(spec.adc)} ADC commands))")
     assert tb.macro.commands == bound * len(xs)
-    record_bench_report("test_at_analog_bound", {"mvms": len(xs), "cycles_per_mvm": bound})
+    record_bench_report("test_at_command_bound", {"mvms": len(xs), "cycles_per_mvm": bound})
 
 
 @cocotb.test()
