@@ -245,7 +245,6 @@ int aimc_drift_compensate(aimc_dev_t *dev, uint32_t mode, const int32_t *cal_xs,
 {
     uint64_t now[AIMC_CFG_LOGICAL_COLS], r0 = 0u, rt = 0u;
     int32_t scale[AIMC_CFG_LOGICAL_COLS];
-    static const int32_t zero[1] = {0};
     uint32_t c;
     if (reference == NULL || (mode != AIMC_DRIFT_GLOBAL && mode != AIMC_DRIFT_PER_COLUMN))
         return AIMC_ERR_ARG;
@@ -259,12 +258,5 @@ int aimc_drift_compensate(aimc_dev_t *dev, uint32_t mode, const int32_t *cal_xs,
     } else {
         CHECK(aimc_pcdc_rescale(base_scale, AIMC_CFG_LOGICAL_COLS, reference, now, scale));
     }
-    CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, scale, base_offset));
-    if (base_offset == NULL)
-        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
-            CHECK(aimc_load_coefficients(dev, c, 1u, NULL, zero));
-    if (new_scale)
-        for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
-            new_scale[c] = scale[c];
-    return AIMC_OK;
+    return aimc_load_compensation(dev, scale, base_offset, new_scale);
 }

@@ -419,16 +419,11 @@ int aimc_gdc_measure(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, const i
     return AIMC_OK;
 }
 
-int aimc_gdc_calibrate(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, uint64_t reference,
-                       const int32_t *base_scale, const int32_t *base_offset, int32_t *new_scale,
-                       uint32_t *gain_q16)
+int aimc_load_compensation(aimc_dev_t *dev, const int32_t *scale, const int32_t *base_offset,
+                           int32_t *new_scale)
 {
-    int32_t scale[AIMC_CFG_LOGICAL_COLS];
-    uint64_t readout, ref = reference, now;
-    uint32_t c;
     static const int32_t zero[1] = {0};
-    CHECK(aimc_gdc_measure(dev, cal_xs, n, base_scale, &readout));
-    CHECK(aimc_gdc_rescale(base_scale, AIMC_CFG_LOGICAL_COLS, reference, readout, scale));
+    uint32_t c;
     CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, scale, base_offset));
     if (base_offset == NULL)
         for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
@@ -436,6 +431,18 @@ int aimc_gdc_calibrate(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, uint6
     if (new_scale)
         for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
             new_scale[c] = scale[c];
+    return AIMC_OK;
+}
+
+int aimc_gdc_calibrate(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, uint64_t reference,
+                       const int32_t *base_scale, const int32_t *base_offset, int32_t *new_scale,
+                       uint32_t *gain_q16)
+{
+    int32_t scale[AIMC_CFG_LOGICAL_COLS];
+    uint64_t readout, ref = reference, now;
+    CHECK(aimc_gdc_measure(dev, cal_xs, n, base_scale, &readout));
+    CHECK(aimc_gdc_rescale(base_scale, AIMC_CFG_LOGICAL_COLS, reference, readout, scale));
+    CHECK(aimc_load_compensation(dev, scale, base_offset, new_scale));
     if (gain_q16) {
         now = readout;
         while (ref >= (1ull << 40) || now >= (1ull << 40)) {

@@ -247,6 +247,10 @@ int aimc_gdc_calibrate(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, uint6
                        uint32_t *gain_q16);
 /* Per-column calibration against the programmed weights and per-column drift compensation (with this
  * global one as an option): aimc_calibrate.h. */
+/* Loads compensated coefficients: `scale` for all logical columns with `base_offset` (NULL: zero offsets),
+ * and copies `scale` to `new_scale` (may be NULL). The common last step of every drift compensation. */
+int aimc_load_compensation(aimc_dev_t *dev, const int32_t *scale, const int32_t *base_offset,
+                           int32_t *new_scale);
 /* The rescaling alone (no bus access): s' = round(s * reference / readout), clamped. */
 int aimc_gdc_rescale(const int32_t *base_scale, uint32_t count, uint64_t reference, uint64_t readout,
                      int32_t *new_scale);
