@@ -1,8 +1,10 @@
 """The accelerator in Amaranth's simulator as firmware sees it: register access by name, and a run with the
 analog macros served by Python models."""
 
+import numpy as np
 from amaranth.sim import Simulator
 
+from aimcgen.contract.aimc_registers import col_stride
 from aimcgen.sim.verify.amaranth_macro import serve_macro
 from aimcgen.sim.verify.wishbone_master import wb_read, wb_write
 
@@ -29,6 +31,21 @@ class Host:
 
     async def read_window(self, window, index):
         return await wb_read(self.ctx, self.bus, self.map.window(window).address + 4 * index)
+
+    async def write_weights(self, spec, w):
+        """Every logical weight w[r, c] through the WEIGHTS window (row stride col_stride(spec))."""
+        for (r, c), value in np.ndenumerate(w):
+            await self.write_window("WEIGHTS", r * col_stride(spec) + c, value)
+
+    async def mvm(self, x, outputs):
+        """One MVM as firmware runs it: inputs, CTRL.start, poll OUT_COUNT, read `outputs` signed outputs."""
+        count = await self.read("OUT_COUNT")
+        for i, value in enumerate(x):
+            await self.write_window("INPUT", i, value)
+        await self.write("CTRL", 1)
+        while await self.read("OUT_COUNT") == count:
+            pass
+        return [signed32(await self.read_window("OUTPUT", c), 32) for c in range(outputs)]
 
 
 def simulate(dut, *testbenches, macros=()):

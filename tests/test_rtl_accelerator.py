@@ -40,16 +40,9 @@ def test_register_driven_mvms_equal_golden(coefficient_copy):
             await host.write_window("OFFSET", c, int(offset[c]) & 0xFFFFFFFF)
         info["offset_back"] = signed32(await host.read_window("OFFSET", 1), 32)
         info["scale_back"] = signed32(await host.read_window("SCALE", 3), 32)
-        for (r, c), value in np.ndenumerate(w):
-            await host.write_window("WEIGHTS", r * col_stride(spec) + c, int(value) & 0xFFFFFFFF)
+        await host.write_weights(spec, w)
         for x in xs:
-            count = await host.read("OUT_COUNT")
-            for i, value in enumerate(x):
-                await host.write_window("INPUT", i, int(value) & 0xFFFFFFFF)
-            await host.write("CTRL", 1)
-            while await host.read("OUT_COUNT") == count:
-                pass
-            got.append([signed32(await host.read_window("OUTPUT", c), 32) for c in range(spec.logical_cols)])
+            got.append(await host.mvm(x, spec.logical_cols))
         info["errors"] = await host.read("ERRORS")
         try:
             await host.read_window("WEIGHTS", 0)
@@ -110,19 +103,12 @@ def test_layer_sequencer_through_registers():
     async def firmware(ctx):
         host = Host(ctx, dut)
         await host.write("CONFIG", 0)
-        for (r, c), value in np.ndenumerate(w):
-            await host.write_window("WEIGHTS", r * col_stride(spec) + c, int(value) & 0xFFFFFFFF)
+        await host.write_weights(spec, w)
         await host.write("LAYER_COUNT", len(layers))
         for i, (start, count) in enumerate(layers):
             await host.write(f"LAYER_{i}", start | count << 16)
         for x in xs:
-            count = await host.read("OUT_COUNT")
-            for i, value in enumerate(x):
-                await host.write_window("INPUT", i, int(value) & 0xFFFFFFFF)
-            await host.write("CTRL", 1)
-            while await host.read("OUT_COUNT") == count:
-                pass
-            got.append([signed32(await host.read_window("OUTPUT", 0), 32)])
+            got.append(await host.mvm(x, 1))
 
     simulate(dut, firmware)
     expected = GoldenAccelerator(spec, w).run_layers(xs, layers)

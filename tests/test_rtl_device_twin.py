@@ -8,7 +8,6 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
-from aimcgen.contract.aimc_registers import col_stride
 from aimcgen.contract.device_twin import stuck_map, twin_active
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.rtl.boundary import AnalogOp
@@ -19,7 +18,7 @@ from aimcgen.rtl.tile_controller import TileController
 from aimcgen.sim.models.golden import GoldenAccelerator, GoldenTile
 from aimcgen.spec import SpecError, from_dict
 
-from amaranth_registers import Host, signed32, simulate
+from amaranth_registers import Host, simulate
 from amaranth_streams import send
 from test_rtl_emulated_tile import Periphery
 
@@ -42,6 +41,13 @@ def _run(dut, bench):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+
+
+async def _issued(ctx, periphery, op, **kw):
+    """Cycles from issuing a command until the tile accepts it (what the one before it still occupies)."""
+    before = periphery.cycles
+    await periphery.command(ctx, op, **kw)
+    return periphery.cycles - before
 
 
 @pytest.mark.parametrize("error, stuck", [("on", "on"), ("on", "off"), ("off", "on")])
@@ -142,17 +148,12 @@ def test_write_timing_with_the_twin():
     dut = EmulatedCrossbar(_twin_spec())
     periphery = Periphery(dut, dut.spec)
 
-    async def issued(ctx, op, **kw):
-        before = periphery.cycles
-        await periphery.command(ctx, op, **kw)
-        return periphery.cycles - before
-
     async def bench(ctx):
         # Accepted at once; the next command 7 cycles later, a next write 8 (the leap of the G- draw).
-        assert await issued(ctx, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
-        assert await issued(ctx, AnalogOp.PROG_READ, row=1, col=2) == 7
-        assert await issued(ctx, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 1
-        assert await issued(ctx, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 8
+        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
+        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 7
+        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 1
+        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 8
 
     _run(dut, bench)
 
@@ -187,20 +188,13 @@ def test_accelerator_reports_yield_and_failing_addresses_like_the_golden_model()
         host = Host(ctx, dut)
         await host.write("CONFIG", 0)
         info["ctrl"] = await host.read("PROG_CTRL")          # the spec's reset values: no write needed
-        for (r, c), value in np.ndenumerate(w):
-            await host.write_window("WEIGHTS", r * col_stride(spec) + c, int(value) & 0xFFFFFFFF)
+        await host.write_weights(spec, w)
         while (await host.read("STATUS")) & 0b100:
             pass
         for name in ("PROG_STATUS", "PROG_COUNT", "PROG_FAIL_ADDR", "PROG_FIRST_FAIL_ADDR", "ERRORS"):
             info[name] = await host.read(name)
         for x in xs:
-            count = await host.read("OUT_COUNT")
-            for i, value in enumerate(x):
-                await host.write_window("INPUT", i, int(value) & 0xFFFFFFFF)
-            await host.write("CTRL", 1)
-            while await host.read("OUT_COUNT") == count:
-                pass
-            got.append([signed32(await host.read_window("OUTPUT", c), 32) for c in range(spec.logical_cols)])
+            got.append(await host.mvm(x, spec.logical_cols))
 
     simulate(dut, firmware)
     golden = GoldenAccelerator(spec, np.zeros_like(w))
@@ -276,25 +270,15 @@ def test_drift_epoch_register_ages_the_whole_grid():
     dut = Accelerator(spec)
     got = {}
 
-    async def mvm(host, x):
-        count = await host.read("OUT_COUNT")
-        for i, value in enumerate(x):
-            await host.write_window("INPUT", i, int(value) & 0xFFFFFFFF)
-        await host.write("CTRL", 1)
-        while await host.read("OUT_COUNT") == count:
-            pass
-        return [signed32(await host.read_window("OUTPUT", c), 32) for c in range(spec.logical_cols)]
-
     async def firmware(ctx):
         host = Host(ctx, dut)
         await host.write("CONFIG", 0)
-        for (r, c), value in np.ndenumerate(w):
-            await host.write_window("WEIGHTS", r * col_stride(spec) + c, int(value) & 0xFFFFFFFF)
+        await host.write_weights(spec, w)
         while (await host.read("STATUS")) & 0b100:
             pass
         for epoch in (0, 12):
             await host.write("DRIFT_EPOCH", epoch)
-            got[epoch] = [await mvm(host, x) for x in xs]
+            got[epoch] = [await host.mvm(x, spec.logical_cols) for x in xs]
         got["epoch"] = await host.read("DRIFT_EPOCH")
 
     simulate(dut, firmware)
@@ -313,19 +297,14 @@ def test_write_and_refresh_timing_with_drift():
     periphery = Periphery(dut, spec)
     cells = spec.tile.rows * spec.tile.cols
 
-    async def issued(ctx, op, **kw):
-        before = periphery.cycles
-        await periphery.command(ctx, op, **kw)
-        return periphery.cycles - before
-
     async def bench(ctx):
         # Draws at 0 and 4 (errors), 8 and 25 (drift: each waits for the 16-cycle threshold scan of the one
         # before), the devices complete at 42, two pipeline stages, the store and its negation: 47.
-        assert await issued(ctx, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
-        assert await issued(ctx, AnalogOp.PROG_READ, row=1, col=2) == 47
+        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
+        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 47
         ctx.set(dut.drift_epoch, 9)
         # A refresh: a cycle to start, two per cell, two pipeline stages, the last negation, the accept.
-        assert await issued(ctx, AnalogOp.PROG_READ, row=1, col=2) == 1 + 2 * cells + 2 + 1 + 1
+        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 1 + 2 * cells + 2 + 1 + 1
 
     _run(dut, bench)
 
