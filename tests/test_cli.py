@@ -5,6 +5,7 @@ import json
 import pytest
 
 from aimcgen.cli import build_parser, main
+from aimcgen.presets import load_preset, loads
 
 
 @pytest.mark.parametrize("command", ["generate", "spec", "presets", "sim", "fpga", "asic", "evaluate"])
@@ -59,3 +60,20 @@ def test_parser_has_all_issue_subcommands():
     text = build_parser().format_help()
     for name in ("generate", "sim", "fpga", "asic", "evaluate"):
         assert name in text
+
+
+@pytest.mark.parametrize("command", [["spec"], ["generate"], ["evaluate"], ["deploy"], ["fpga", "--board", "ulx3s"],
+                                     ["asic"], ["formal"], ["sim"]])
+def test_every_single_design_command_takes_set_overrides(command, capsys):
+    """--set FIELD=VALUE is one option of every command that builds one design, validated before any work."""
+    assert main(command + ["--preset", "default", "--set", "adc.bits=4,6"]) == 2
+    assert "--set 'adc.bits=4,6': one value per field" in capsys.readouterr().err
+    assert main(command + ["--set", "adc.nope=1"]) == 2
+    assert "--set adc.nope: unknown field of [adc]" in capsys.readouterr().err
+
+
+def test_set_overrides_reach_the_spec(capsys):
+    assert main(["spec", "--preset", "tile64", "--set", "adc.bits=6", "--set", "adc.column_assignment=interleaved"]) == 0
+    spec = loads(capsys.readouterr().out)
+    assert spec.adc.bits == 6 and spec.adc.column_assignment == "interleaved"
+    assert spec.replace(adc={"bits": 8, "column_assignment": "blocks"}) == load_preset("tile64")

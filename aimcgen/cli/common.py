@@ -13,6 +13,7 @@ from aimcgen import spec_toml
 from aimcgen.presets import DEFAULT_PRESET, load_preset, preset_names
 from aimcgen.sim.eval.layers import NetworkError
 from aimcgen.spec import DesignSpec, SpecError
+from aimcgen.spec_override import apply, parse_override
 from aimcgen.staging import OutputError
 
 # numpy's generators take any seed >= 0; 32 bits keep seeds the same in the C and Verilog RNGs. nextpnr
@@ -33,18 +34,30 @@ class OptionError(ValueError):
     """A command-line option's value is out of its range; the message names the option and the range."""
 
 
-def add_spec_options(parser: argparse.ArgumentParser) -> None:
+def add_spec_options(parser: argparse.ArgumentParser, overrides: bool = True) -> None:
+    """--spec FILE or --preset NAME, and (unless `overrides` is False: sweep has its own multi-valued --set)
+    --set FIELD=VALUE, applied by load_spec."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--spec", type=Path, metavar="FILE", help="design spec TOML file (UTF-8, at most "
                        f"{spec_toml.MAX_SPEC_BYTES // (1 << 20)} MiB)")
     group.add_argument("--preset", metavar="NAME",
                        help=f"shipped preset ({', '.join(preset_names())}); default: {DEFAULT_PRESET}")
+    if overrides:
+        parser.add_argument("--set", dest="spec_overrides", action="append", default=[], metavar="FIELD=VALUE",
+                            help="change a field of that spec (see `aimcgen spec --fields`), e.g. "
+                                 "adc.bits=6; repeatable")
 
 
 def load_spec(args: argparse.Namespace) -> DesignSpec:
-    if args.spec is not None:
-        return spec_toml.load(args.spec)
-    return load_preset(args.preset or DEFAULT_PRESET)
+    """The chosen spec with every --set FIELD=VALUE applied (one value each), validated as a whole."""
+    spec = spec_toml.load(args.spec) if args.spec is not None else load_preset(args.preset or DEFAULT_PRESET)
+    values = {}
+    for item in getattr(args, "spec_overrides", []):
+        path, parsed = parse_override(item)
+        if len(parsed) != 1:
+            raise SpecError(f"--set {item!r}: one value per field (a sweep over values is `aimcgen sweep`)")
+        values[path] = parsed[0]
+    return apply(spec, values) if values else spec
 
 
 def error(message: str) -> int:

@@ -15,8 +15,6 @@ from aimcgen.sim.deploy.report import deploy
 from aimcgen.sim.deploy.rtl_check import DeployError
 from aimcgen.sim.verify.cocotb_setup import SIMULATORS, available_simulators, unavailable_reason
 from aimcgen.sim.eval.network import NetworkError
-from aimcgen.spec import SpecError
-from aimcgen.spec_override import apply, parse_override
 
 
 def add_deploy_parser(subparsers) -> argparse.ArgumentParser:
@@ -31,8 +29,6 @@ def add_deploy_parser(subparsers) -> argparse.ArgumentParser:
                     "that does not fit exits 2 naming the short resource and the spec change that fits.",
         epilog="example: aimcgen deploy --preset tile64 --set array.col_tiles=2")
     add_spec_options(p)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
-                   help="change a spec field (see `aimcgen spec --fields`), e.g. array.col_tiles=2; repeatable")
     p.add_argument("--model", type=Path, metavar="FILE", help="network: .npz or .onnx (default: digits MLP)")
     p.add_argument("--test-npz", type=Path, metavar="FILE", help="test set (x_test, y_test[, x_calib]) for "
                    "models without one; default: the digits test set")
@@ -51,18 +47,6 @@ def add_deploy_parser(subparsers) -> argparse.ArgumentParser:
                    "installed, else verilator)")
     p.set_defaults(func=cmd_deploy)
     return p
-
-
-def spec_with_overrides(args: argparse.Namespace):
-    """The chosen spec with every --set FIELD=VALUE applied (one value each), validated."""
-    values = {}
-    for item in args.overrides:
-        path, parsed = parse_override(item)
-        if len(parsed) != 1:
-            raise SpecError(f"--set {item!r}: deploy takes one value per field")
-        values[path] = parsed[0]
-    spec = load_spec(args)
-    return apply(spec, values) if values else spec
 
 
 def _error(message: str) -> int:
@@ -84,7 +68,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
             return _error(f"--rtl-check: {reason}")
     if not (math.isfinite(args.t_s) and args.t_s >= 0):
         return _error(f"--t = {args.t_s}: must be a finite number of seconds >= 0")
-    spec = spec_with_overrides(args)
+    spec = load_spec(args)
     try:
         net = load_eval_network(args.model, args.test_npz)
     except (NetworkError, OSError, KeyError) as exc:

@@ -27,7 +27,7 @@ def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
                     "sweep.png. Runs one Dask task per (point, chip) on a local cluster of --workers "
                     "processes, or on the cluster of --scheduler (its workers need aimcgen installed).",
         epilog="example: aimcgen sweep --preset tile64 --set adc.bits=4,6,8 --seeds 10 --times 1,86400")
-    add_spec_options(p)
+    add_spec_options(p, overrides=False)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=V1,V2,...",
                    help="sweep a spec field (see `aimcgen spec --fields`), e.g. adc.bits=4,6,8 or "
                         "adc.kind=sar,flash; repeat for a product of fields")
