@@ -202,6 +202,10 @@ class DeviceSpec:
                                          "time: no drift or relaxation)", default=0.0)
     wire_r_ohm: float = _float(0.0, 100.0, "wire resistance per cell segment of the word and bit lines in ohm "
                                "(IR drop, float physics model only; 0 = ideal wires)", default=0.0)
+    ir_drop_order: str = _choice(("off", "on"), "evaluation mapping against IR drop: on puts each tile's rows "
+                                 "with the largest expected current nearest the sense amplifiers and its heaviest "
+                                 "columns nearest the row drivers (rule in sim/eval/ir_drop_order.py); the host "
+                                 "permutes inputs and outputs back, so only the wires see it", default="off")
 
 
 @dataclass(frozen=True)

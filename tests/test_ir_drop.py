@@ -126,3 +126,27 @@ def test_physics_model_reads_through_the_wires():
     assert np.max(np.abs(whole - weights)) > 0.05                   # the wires do change the reading
     ideal_wires = dataclasses.replace(spec, device=device_preset("ideal"))
     np.testing.assert_array_equal(PhysicsCrossbar(ideal_wires, weights, 0).conductances(1.0), weights)
+
+
+@pytest.mark.parametrize("rows, cols, block_rows, block_cols", [(12, 6, 5, 3), (16, 4, 16, 2), (9, 5, 1, 5)])
+def test_a_leading_block_solves_like_its_whole_tile(rows, cols, block_rows, block_cols):
+    """Devices at 0 uS outside a leading block: the block alone, with the rows below it as series segments to
+    the sense amplifiers, reads exactly what the whole tile reads on that block."""
+    rng = np.random.default_rng(rows * cols + block_rows)
+    g_plus, g_minus = np.zeros((rows, cols)), np.zeros((rows, cols))
+    g_plus[:block_rows, :block_cols] = rng.uniform(0.0, 25.0, (block_rows, block_cols))
+    g_minus[:block_rows, :block_cols] = rng.uniform(0.0, 25.0, (block_rows, block_cols))
+    whole = tile_wires(g_plus, g_minus, 40.0)
+    block = tile_wires(g_plus[:block_rows, :block_cols], g_minus[:block_rows, :block_cols], 40.0,
+                       sense_segments=rows - block_rows + 1)
+    for w, b in zip(whole, block):
+        np.testing.assert_allclose(b, w[:block_rows, :block_cols], rtol=1e-9, atol=1e-12)
+    # The series segments matter: a block read as if it were the whole tile reads differently.
+    alone = tile_wires(g_plus[:block_rows, :block_cols], g_minus[:block_rows, :block_cols], 40.0)
+    assert rows == block_rows or np.max(np.abs(alone[0] - whole[0][:block_rows, :block_cols])) > 1e-6
+
+
+@pytest.mark.parametrize("segments", [0, -1, 1.5, True])
+def test_bad_sense_segments_are_refused(segments):
+    with pytest.raises(ValueError, match="sense_segments"):
+        effective_conductances(np.ones((2, 2)), 1.0, segments)

@@ -5,8 +5,9 @@
 
 - FloatBackend: the float reference (Network.forward).
 - PhysicsBackend: every tile a sim.models.physics.PhysicsCrossbar (programming noise, stuck devices, drift and
-  relaxation at time t_s, read noise) of the block of devices the layer occupies, the ADC, the saturating
-  shift-add, row-tile partial sums and the post-processor in integers as in the RTL; optional global drift
+  relaxation at time t_s, read noise, IR drop of the wires at device.wire_r_ohm) of the block of devices the
+  layer occupies, the ADC, the saturating shift-add, row-tile partial sums and the post-processor in integers
+  as in the RTL; optional global drift
   compensation per tile (calibrated on calibration inputs at the same t_s, applied before the ADC as
   PhysicsCrossbar.mvm does). Sources can be switched off one by one (`Sources`): device ones through
   dataclasses.replace on the DeviceSpec, ADC quantization and clipping through an idealized ADC/accumulator
@@ -36,7 +37,7 @@ from aimcgen.spec import DesignSpec, device_preset
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
 from aimcgen.sim.eval.network import Network
 
-SOURCES = ("programming", "read", "drift", "stuck", "adc_quantization", "adc_clipping")
+SOURCES = ("programming", "read", "drift", "stuck", "adc_quantization", "adc_clipping", "ir_drop")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Sources:
     stuck: bool = True
     adc_quantization: bool = True
     adc_clipping: bool = True
+    ir_drop: bool = True            # the wires' resistance, device.wire_r_ohm (off: ideal wires)
 
     @classmethod
     def none(cls) -> "Sources":
@@ -84,6 +86,8 @@ def device_with_sources(spec: DesignSpec, sources: Sources) -> DesignSpec:
     if not sources.stuck:
         changes["stuck_set_fraction"] = 0.0
         changes["stuck_reset_fraction"] = 0.0
+    if not sources.ir_drop:
+        changes["wire_r_ohm"] = 0.0
     return dataclasses.replace(spec, device=dataclasses.replace(dev, **changes)) if changes else spec
 
 

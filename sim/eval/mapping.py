@@ -22,6 +22,12 @@ code range. When the hardware activation is relu/clip but the layer has none, y_
 the non-negative codes (argmax and later layers are unaffected: the zero point is folded into the next layer's
 bias). When the hardware has no activation but the layer has relu, the host applies relu to the output codes
 (flagged in the report).
+
+With device.ir_drop_order = "on" every layer's rows and columns are reordered inside their tiles against IR
+drop (rule and index conventions in sim.eval.ir_drop_order, from the same calibration inputs): weight_codes,
+scale and offset are then in physical order, `pad_input` drives physical row p with layer input row_order[p]
+and `finish` returns the outputs in layer order. Deployment (grid given) refuses it: the layer sequencer
+hands one layer's physical outputs to the next layer without the host's reordering.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import numpy as np
 
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.spec import DesignSpec, SpecError
+from aimcgen.sim.eval.ir_drop_order import inverse, ir_drop_orders
 from aimcgen.sim.eval.network import Network
 from aimcgen.sim.eval.quantize import DeviceLevels, quantize_layer
 
@@ -59,6 +66,8 @@ class LayerMapping:
     scale_saturated: int = 0
     offset_saturated: int = 0
     positions: int = 1              # MVMs per input vector (output positions of a convolution)
+    row_order: np.ndarray | None = None  # (in,) layer row on physical row p (device.ir_drop_order); None: as is
+    col_order: np.ndarray | None = None  # (out,) layer column on physical column p; None: as is
 
     @property
     def row_tiles(self) -> int:
@@ -77,9 +86,11 @@ class LayerMapping:
         return self.in_features * self.out_features / (self.spec.logical_rows * self.spec.logical_cols)
 
     def finish(self, out_codes: np.ndarray) -> np.ndarray:
-        """Post-processor output codes (batch, logical_cols) -> this layer's codes (batch, out): host relu,
-        and for hidden layers the layer sequencer's clamp to the input range."""
+        """Post-processor output codes (batch, logical_cols) -> this layer's codes (batch, out) in layer
+        order: host relu, and for hidden layers the layer sequencer's clamp to the input range."""
         y = out_codes[:, :self.out_features]
+        if self.col_order is not None:
+            y = y[:, inverse(self.col_order)]
         if self.host_relu:
             y = np.maximum(y, 0)
         if self.hidden:
@@ -104,8 +115,9 @@ class NetworkMapping:
         return np.clip(np.round((x - first.x_zero) / first.x_scale), -m, m).astype(np.int64)
 
     def pad_input(self, layer: LayerMapping, x_codes: np.ndarray) -> np.ndarray:
+        """Input codes in layer order (batch, in) -> the physical rows (batch, logical_rows), zero padded."""
         out = np.zeros((len(x_codes), layer.spec.logical_rows), dtype=np.int64)
-        out[:, :x_codes.shape[1]] = x_codes
+        out[:, :x_codes.shape[1]] = x_codes if layer.row_order is None else x_codes[:, layer.row_order]
         return out
 
     def layer_input(self, layer: LayerMapping, codes: np.ndarray) -> np.ndarray:
@@ -186,6 +198,11 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
     hw_act = post.activation
     x_scale = _percentile_abs(calib_x, input_percentile) / m_in
     x_zero = 0.0
+    reorder = spec.device.ir_drop_order == "on"
+    if reorder and grid is not None:
+        raise SpecError("device.ir_drop_order = 'on': deployment runs layers back to back through the "
+                        "layer sequencer, which cannot undo the reordering between layers; set it to 'off' (it "
+                        "is an evaluation option)")
     if weight_quantization not in ("mse", "max_abs"):
         raise ValueError(f"weight_quantization = {weight_quantization!r}: 'mse' or 'max_abs'")
     dev_levels = (DeviceLevels.measure(spec.device, levels) if device_aware and weight_quantization == "mse"
@@ -220,8 +237,12 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
             w_scale = np.where(w_scale > 0, w_scale, 1.0)
             w_codes = np.clip(np.round(w / w_scale), -levels, levels).astype(np.int64)
             w_eff = w_codes * w_scale
+        row_order = col_order = None
+        if reorder:
+            row_order, col_order = ir_drop_orders(w_codes, x_in, spec.tile.rows, spec.tile.cols)
+            notes.append("rows and columns reordered in their tiles against IR drop (device.ir_drop_order)")
         codes = np.zeros((lspec.logical_rows, lspec.logical_cols), dtype=np.int64)
-        codes[:w.shape[0], :w.shape[1]] = w_codes
+        codes[:w.shape[0], :w.shape[1]] = w_codes if not reorder else w_codes[row_order][:, col_order]
         b_eff = layer.bias + x_zero * w.sum(axis=0)
         if weight_bias_correction and len(x_in):
             b_eff = b_eff - np.mean(x_in, axis=0) @ (w_eff - w)
@@ -260,6 +281,8 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
             notes.append(f"scale codes round with up to {100 * err:.0f} % error: postproc.scale_frac_bits "
                          f"= {f} is too coarse for scale {scale_real.min():.3g}..{scale_real.max():.3g}")
         pad = lspec.logical_cols - w.shape[1]
+        if reorder:
+            scale_c, offset_c = scale_c[col_order], offset_c[col_order]
         scale_full = np.concatenate([scale_c, np.zeros(pad, dtype=np.int64)])
         offset_full = np.concatenate([offset_c, np.zeros(pad, dtype=np.int64)])
         if layer.positions > 1 and x_zero != 0 and any(getattr(layer, "pads", ())):
@@ -267,6 +290,6 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
         layers.append(LayerMapping(i, w.shape[0], w.shape[1], layer.activation, lspec, codes,
                                    w_scale, x_scale, x_zero, y_scale, y_zero, scale_full, offset_full,
                                    host_relu, hidden, notes, err, int(sat_s.sum()), int(sat_o.sum()),
-                                   layer.positions))
+                                   layer.positions, row_order, col_order))
         x_scale, x_zero = y_scale, y_zero
     return NetworkMapping(net, spec, layers)

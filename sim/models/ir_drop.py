@@ -14,7 +14,8 @@ The network (`tile_wires`: one tile of R rows and C weight columns):
   the first device, one segment between neighbouring devices; its right end is open. Rows not driven are
   held at 0 V by their driver (which keeps the network linear in the inputs).
 - Each device column is sensed at its bottom end by a virtual ground (0 V): one segment from the node of
-  the last row to the sense amplifier, one segment between neighbouring rows; its top end is open.
+  the last row to the sense amplifier (`sense_segments` segments in series when the rows below the modelled
+  ones are left out, see below), one segment between neighbouring rows; its top end is open.
 - A device of conductance G joins row node (i, k) to column node (i, k).
 
 Solver (`effective_conductances`): entry (i, k) is the current into column k's virtual ground with 1 V on
@@ -28,6 +29,12 @@ whose wires drop most of the drive converge slowly: after MAX_SWEEPS an error na
 With wire_r_ohm = 0 the result is the conductance matrix itself (no solve). Slightly negative entries (the
 physics model's additive read noise of a device at 0) are taken as they are: the network stays linear and,
 with devices far smaller than the wire conductance 1/wire_r_ohm, the iteration still converges.
+
+Unprogrammed devices (exactly 0 uS) draw no current, so a tile whose devices outside its leading block of
+a rows x c weight columns are all 0 is solved exactly on that block alone: the row wires beyond device column
+2c carry nothing (open end), and the R - a rows below the block only lengthen every column wire's path to
+its sense amplifier, R - a + 1 segments in series (`sense_segments`, 1 for a whole tile). The physics model
+solves its active block so (PhysicsCrossbar.wired); `tests/test_ir_drop.py` checks it against the whole tile.
 """
 
 from __future__ import annotations
@@ -87,13 +94,17 @@ class _Tridiagonal:
         return out
 
 
-def _sense_currents(g_s: np.ndarray, g_wire: float, sources: np.ndarray, wire_r_ohm: float) -> np.ndarray:
-    """Sense currents (device columns, len(sources)) in A for 1 V on each row in `sources`."""
+def _sense_currents(g_s: np.ndarray, g_wire: float, sources: np.ndarray, wire_r_ohm: float,
+                    g_sense: float) -> np.ndarray:
+    """Sense currents (device columns, len(sources)) in A for 1 V on each row in `sources`; g_sense is the
+    conductance from the last row's column node to the sense amplifier."""
     rows, cols = g_s.shape
     # A row wire node has the driver or a left neighbour, plus a right neighbour except at the open end.
     row_lines = _Tridiagonal((g_wire * (1 + (np.arange(cols) < cols - 1)))[:, None] + g_s.T, g_wire)
-    # A column wire node has the sense amplifier or a lower neighbour, plus an upper one except at the top.
-    col_lines = _Tridiagonal((g_wire * (1 + (np.arange(rows) > 0)))[:, None] + g_s, g_wire)
+    # A column wire node has an upper neighbour except at the top, and a lower one or the sense amplifier.
+    position = np.arange(rows)
+    below = np.where(position == rows - 1, g_sense, g_wire)
+    col_lines = _Tridiagonal((g_wire * (position > 0) + below)[:, None] + g_s, g_wire)
     drive = np.zeros((cols, rows, len(sources)))
     drive[0, sources, np.arange(len(sources))] = g_wire      # a 1 V source behind the driver segment
     g_rows = g_s.T[:, :, None]                               # (device column, row, 1)
@@ -103,7 +114,7 @@ def _sense_currents(g_s: np.ndarray, g_wire: float, sources: np.ndarray, wire_r_
     for _ in range(MAX_SWEEPS):
         row_nodes = row_lines.solve(drive + g_rows * column_nodes.transpose(1, 0, 2))
         column_nodes = col_lines.solve(g_cols * row_nodes.transpose(1, 0, 2))
-        sense = column_nodes[rows - 1] * g_wire
+        sense = column_nodes[rows - 1] * g_sense
         if previous is not None and np.max(np.abs(sense - previous)) <= TOLERANCE * np.max(np.abs(sense)):
             return sense
         previous = sense
@@ -111,10 +122,14 @@ def _sense_currents(g_s: np.ndarray, g_wire: float, sources: np.ndarray, wire_r_
                       f"{rows}x{cols}-device array; the wire network did not converge in {MAX_SWEEPS} sweeps")
 
 
-def effective_conductances(g_us, wire_r_ohm: float) -> np.ndarray:
+def effective_conductances(g_us, wire_r_ohm: float, sense_segments: int = 1) -> np.ndarray:
     """Sense current per volt, (rows, device columns) in uS: entry (i, k) is the current into column k's
-    virtual ground with 1 V on row i and 0 V on every other row. Equals g_us when wire_r_ohm = 0."""
+    virtual ground with 1 V on row i and 0 V on every other row. Equals g_us when wire_r_ohm = 0.
+    sense_segments: wire segments in series from the last row to the sense amplifiers (module docstring)."""
     g = _check(g_us, wire_r_ohm)
+    if isinstance(sense_segments, bool) or not isinstance(sense_segments, (int, np.integer)) \
+            or sense_segments < 1:
+        raise ValueError(f"IR drop: sense_segments = {sense_segments!r}: must be an integer >= 1")
     if wire_r_ohm == 0:
         return g.copy()
     g_s, g_wire = g * US, 1.0 / wire_r_ohm
@@ -122,7 +137,7 @@ def effective_conductances(g_us, wire_r_ohm: float) -> np.ndarray:
     out = np.empty_like(g)
     for start in range(0, rows, CHUNK):
         sources = np.arange(start, min(start + CHUNK, rows))
-        out[sources] = _sense_currents(g_s, g_wire, sources, wire_r_ohm).T / US
+        out[sources] = _sense_currents(g_s, g_wire, sources, wire_r_ohm, g_wire / int(sense_segments)).T / US
     return out
 
 
@@ -138,8 +153,10 @@ def interleave(g_plus_us, g_minus_us) -> np.ndarray:
     return out
 
 
-def tile_wires(g_plus_us, g_minus_us, wire_r_ohm: float) -> tuple[np.ndarray, np.ndarray]:
+def tile_wires(g_plus_us, g_minus_us, wire_r_ohm: float, sense_segments: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Effective (G+, G-) of a tile, each (rows, cols) in uS, the pairs interleaved on the rows:
-    x @ (G+ - G-) of the result is the tile's differential column current for row voltages x."""
-    effective = effective_conductances(interleave(g_plus_us, g_minus_us), wire_r_ohm)
+    x @ (G+ - G-) of the result is the tile's differential column current for row voltages x.
+    sense_segments > 1: the leading block of a larger tile whose other devices are unprogrammed (module
+    docstring)."""
+    effective = effective_conductances(interleave(g_plus_us, g_minus_us), wire_r_ohm, sense_segments)
     return effective[:, 0::2], effective[:, 1::2]

@@ -352,17 +352,15 @@ class PhysicsCrossbar:
 
     def wired(self, g_us: np.ndarray) -> np.ndarray:
         """Devices (2, active rows, active cols) in uS as the periphery sees them through the tile's wires:
-        with device.wire_r_ohm > 0 the effective conductances of sim.models.ir_drop, solved on the whole
-        tile (devices outside the active block are unprogrammed, 0 uS, but their wire segments still carry
-        the current to the sense amplifiers); g_us itself otherwise."""
+        with device.wire_r_ohm > 0 the effective conductances of sim.models.ir_drop of the whole tile
+        (devices outside the active block are unprogrammed, 0 uS, but the wire segments of the rows below
+        it still carry the current to the sense amplifiers), solved exactly on the active block with those
+        tile.rows - active rows + 1 segments in series to the sense amplifiers; g_us itself otherwise."""
         r_ohm = self.spec.device.wire_r_ohm
         if r_ohm == 0:
             return g_us
-        rows, cols = self.active
-        whole = np.zeros((2, self.spec.tile.rows, self.spec.tile.cols))
-        whole[:, :rows, :cols] = g_us
-        plus, minus = tile_wires(whole[0], whole[1], r_ohm)
-        return np.stack([plus[:rows, :cols], minus[:rows, :cols]])
+        plus, minus = tile_wires(g_us[0], g_us[1], r_ohm, sense_segments=self.spec.tile.rows - self.active[0] + 1)
+        return np.stack([plus, minus])
 
     def conductances(self, t_s: float = 0.0, purpose: str = "read") -> np.ndarray:
         """Effective differential conductance (active rows, active cols) at t_s, in code units, of one read
