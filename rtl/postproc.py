@@ -82,6 +82,17 @@ def scale_slices(bits: int) -> list[tuple[int, int]]:
 _FLAGS = data.StructLayout({"overflow": 1, "last": 1})
 
 
+def _outside_output_range(value, bits: int):
+    """(value < 0, value > 2^(bits-1) - 1, value < -2^(bits-1)) of a signed value, as reductions of its bits
+    rather than magnitude comparators: the value fits `bits` bits exactly when its bits from bits-1 up to the
+    sign are all equal, so it is above the range when it is non-negative with one of them set, below when
+    negative with one of them clear. (A compare against a constant reaches the cell library as a carry chain;
+    on hermes256 that chain was the post-processor's critical path at ss_100C_1v60.)"""
+    sign = value[-1]
+    upper = value[bits - 1:len(value) - 1]          # empty when the value fits `bits` bits by its width
+    return sign, ~sign & upper.any(), sign & ~upper.all()
+
+
 class AffinePostProcessor(wiring.Component):
     """One column per cycle: `inp` (accumulator, its coefficients, flags) to `out` (output code, flags).
 
@@ -152,8 +163,8 @@ class AffinePostProcessor(wiring.Component):
         activated = Signal.like(rounded)
         m.d.comb += rounded.eq(add >> f)
         high, low = fmt.output.max, fmt.output.min
-        assert low < 0 <= high
-        negative, above_high, below_low = rounded < 0, rounded > high, rounded < low
+        assert low == -high - 1 == -(1 << (fmt.output.bits - 1))
+        negative, above_high, below_low = _outside_output_range(rounded, fmt.output.bits)
         too_high, too_low = Signal(), Signal()
         if post.activation == "relu":
             m.d.comb += [activated.eq(Mux(negative, 0, rounded)), too_high.eq(above_high), too_low.eq(0)]
