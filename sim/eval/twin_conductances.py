@@ -1,0 +1,101 @@
+"""The digital twin's device conductances against the physics model's, per target level and time since programming.
+
+Why: the emulated tile (contract.device_twin, device_twin_drift) stores integer device codes that land with a
+programming error and drift by a factor per (drift code, epoch); the physics model (sim.models.physics) is the
+statistical reference. Both are measured here on the same devices: one device per write aimed at code k
+(the G+ of a weight k), `devices` writes per level k = 0..L, in conductance-code units (1 = g_max / L).
+
+- twin: contract.device_twin.DeviceTwin with programming_error and drift on (stuck off: a per-level
+  statistic of healthy devices), one PROG_WRITE per device (no verify retries), the device code d_e it
+  holds at drift epoch e (contract.device_twin_drift.drifted);
+- physics: sim.models.physics.program (programming noise, clamped at 0) then conductance_at at t =
+  EPOCH_SECONDS[e] with the read noise switched off (drift, and RRAM relaxation): the device's state, which
+  is what the twin stores. The twin has no counterpart of the time point's shared 1/f noise (physics: one
+  draw per device and time point, aihwkit's accumulated 1/f): `physics_read_std` is one whole read of the
+  physics device (state plus 1/f and white read noise) for comparison; the twin adds its per-read part
+  (contract.device_read_noise) to each ADC sample, not to the stored code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from aimcgen.contract.device_twin import DeviceTwin
+from aimcgen.contract.device_twin_drift import EPOCH_SECONDS, drifted
+from aimcgen.sim.models import physics
+from aimcgen.spec import DesignSpec
+
+
+@dataclass(frozen=True)
+class LevelStatistics:
+    """Mean and standard deviation (code units) of devices aimed at `level`, at drift epoch `epoch`."""
+    level: int
+    epoch: int
+    physics_mean: float
+    physics_std: float
+    twin_mean: float
+    twin_std: float
+    physics_read_std: float         # one whole physics read (with 1/f and white read noise)
+
+    @property
+    def mean_error(self) -> float:
+        return self.twin_mean - self.physics_mean
+
+    @property
+    def std_error(self) -> float:
+        return self.twin_std - self.physics_std
+
+
+def twin_device_spec(spec: DesignSpec) -> DesignSpec:
+    """The spec with the twin's programming error and drift on, stuck devices off."""
+    return spec.replace(twin={"programming_error": "on", "drift": "on", "stuck": "off"})
+
+
+def twin_codes(spec: DesignSpec, devices: int, epochs) -> np.ndarray:
+    """Device codes (levels, epochs, devices) of the twin: `devices` writes per level, one tile's generator
+    (noise.seed, tile 0) running through the levels in order."""
+    spec = twin_device_spec(spec)
+    rows, cols, levels = spec.tile.rows, spec.tile.cols, spec.tile.conductance_levels
+    twin = DeviceTwin(spec, 0, np.zeros((rows, cols), dtype=np.int64))
+    out = np.zeros((levels + 1, len(epochs), devices), dtype=np.int64)
+    for k in range(levels + 1):
+        code, drift = np.zeros(devices, dtype=np.int64), np.zeros(devices, dtype=np.int64)
+        for n in range(devices):
+            r, c = divmod(n % (rows * cols), cols)
+            twin.write(r, c, k)
+            code[n], drift[n] = twin.devices.plus[r, c], twin.devices.plus_drift[r, c]
+        for i, e in enumerate(epochs):
+            out[k, i] = drifted(code, drift, twin.factors, e)
+    return out
+
+
+def physics_codes(spec: DesignSpec, devices: int, epochs, seed: int, *, read: bool = False) -> np.ndarray:
+    """Conductances in code units (levels, epochs, devices) of physics devices aimed at each level: their
+    state (read=False: programming, drift, relaxation) or one whole read (read=True)."""
+    dev, levels = spec.device, spec.tile.conductance_levels
+    quiet = dataclasses.replace(dev, read_noise_q=(0.0, 0.0, 0.0), read_noise_rel=0.0)
+    rng = np.random.default_rng(seed)
+    target = np.repeat(np.arange(levels + 1, dtype=np.float64)[:, None], devices, axis=1) * dev.g_max_us / levels
+    g_prog = physics.program(target, dev, rng, stuck=np.zeros(target.shape, dtype=np.int8))
+    nu = physics.drift_exponents(target, dev, rng)
+    relax_z = rng.standard_normal(target.shape)
+    out = np.zeros((levels + 1, len(epochs), devices))
+    for i, e in enumerate(epochs):
+        g = physics.conductance_at(g_prog, target, nu, float(EPOCH_SECONDS[e]), dev if read else quiet, rng,
+                                   relax_z)
+        out[:, i] = g * levels / dev.g_max_us
+    return out
+
+
+def level_statistics(spec: DesignSpec, epochs, *, devices: int = 2000, seed: int = 0) -> list[LevelStatistics]:
+    """Per level and epoch, twin against physics on `devices` devices each (physics draws from `seed`, the
+    twin from the spec's noise.seed)."""
+    twin = twin_codes(spec, devices, epochs).astype(np.float64)
+    state = physics_codes(spec, devices, epochs, seed)
+    read = physics_codes(spec, devices, epochs, seed, read=True)
+    return [LevelStatistics(k, e, float(state[k, i].mean()), float(state[k, i].std()), float(twin[k, i].mean()),
+                            float(twin[k, i].std()), float(read[k, i].std()))
+            for k in range(twin.shape[0]) for i, e in enumerate(epochs)]
