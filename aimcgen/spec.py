@@ -95,14 +95,20 @@ class AdcSpec:
     full_scale: int = _int(1, 1 << 40, "integrated column charge (in units of one conductance code for "
                            "one drive cycle) at the top of the ADC range; a power of two >= 2^(bits-1)",
                            default=32)
-    gain_sigma: float = _float(0.0, 0.5, "per-ADC gain error spread, relative sigma (float physics model; "
+    gain_sigma: float = _float(0.0, 0.5, "per-ADC gain error spread, relative sigma (physics model, and the "
+                               "emulated tile and golden model bit-exactly, drawn from noise.seed; "
                                "contract.adc_errors)", default=0.0)
-    offset_sigma_lsb: float = _float(0.0, 64.0, "per-ADC offset spread (comparator offset) in LSB (float physics "
-                                     "model; contract.adc_errors)", default=0.0)
+    offset_sigma_lsb: float = _float(0.0, 64.0, "per-ADC offset spread (comparator offset) in LSB (physics "
+                                     "model, emulated tile and golden model; contract.adc_errors)", default=0.0)
     cap_mismatch_sigma: float = _float(0.0, 0.2, "SAR unit-capacitor mismatch, relative sigma of one unit "
-                                       "capacitor (sar only; float physics model)", default=0.0)
+                                       "capacitor (sar only; physics model, emulated tile and golden model)",
+                                       default=0.0)
     ramp_inl_lsb: float = _float(-16.0, 16.0, "ramp INL: bow of this many LSB at mid-scale, 0 at both ends "
-                                 "(ramp only; float physics model)", default=0.0)
+                                 "(ramp only; physics model, emulated tile and golden model)", default=0.0)
+    column_assignment: str = _choice(("blocks", "interleaved"), "which columns share an ADC's column mux "
+                                     "(contract.adc_columns): blocks: ADC a serves columns a*G..a*G+G-1; "
+                                     "interleaved: position p holds columns p*A..p*A+A-1 (A = count, "
+                                     "G = tile.cols / count)", default="blocks")
 
     @property
     def lsb_shift(self) -> int:

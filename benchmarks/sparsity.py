@@ -13,25 +13,33 @@ these counts on random sparse inputs). Per MVM:
 Part 1, synthetic: inputs uniform in -max..max with a share of exact zeros (0, 25, 50, 75, 90 %), one layer
 on all columns and one on 10 columns (0..9) (on default: 5 columns, 0..4), for the presets default
 (bit-serial, and with PWM inputs), tile64 (bit-serial) and hermes256 (PWM), each option alone and all
-together. Part 2, the digits MLP deployed on tile64 (and tile64 with
-PWM inputs): the MVM inputs the chip sees for the test set (pixels, then ReLU activations), each MVM under
-its own layer's columns.
+together. Part 2, the digits MLP deployed on tile64 (as shipped, with adc.column_assignment = interleaved,
+and with PWM inputs): the MVM inputs the chip sees for the test set (pixels, then ReLU activations), each MVM
+under its own layer's columns.
 Timed: the whole script (plans and energy, no RTL).
+Part 3, with --rtl N (a few minutes per run): the digits MLP on tile64 with interleaved ADC columns, options
+none and all, through the generated Verilog of the whole emulated chip (sim.deploy.rtl_check, noise on) for
+the first N test inputs: output codes against the golden model's, and the measured cycles per inference
+(from the CTRL.start acknowledge to that of the OUT_COUNT read, polling included).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.energy import mvm_energy
 from aimcgen.sim.deploy.report import dataset
+from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import mvm_inputs
 from aimcgen.sim.eval.estimates import EnergyModel
 from aimcgen.sim.eval.network import default_model_path, load_network
 from aimcgen.sim.models.activity import Activity, accelerator_activity
+from aimcgen.sim.verify.cocotb_setup import SIMULATORS
 
 from aimcgen.contract.sparsity import conversion_plan, local_columns
 from aimcgen.presets import load_preset
@@ -120,11 +128,34 @@ def digits(spec, name, model):
               f"{1e9 * energy / len(x):.2f} | {commands / base - 1:+.1%} |")
 
 
+def rtl_check(spec, name, inferences, simulator):
+    """Part 3: each variant's program through the generated Verilog, against the golden model."""
+    net = load_network(default_model_path())
+    x, _, calib = dataset(net, None)
+    print(f"\nRTL check on {name}: first {inferences} test inputs, {simulator}, noise on")
+    print("| options | output codes compared | mismatches | RTL cycles / inference [min, max] | run (s) |")
+    print("|---|---|---|---|---|")
+    for label, s in (v for v in variants(spec) if v[0] in ("none", "all")):
+        program = compile_network(net, s, calib)
+        with tempfile.TemporaryDirectory(prefix="sparsity_rtl_") as build:
+            t0 = time.perf_counter()
+            r = check_program_on_rtl(program, s, x[:inferences], simulator=simulator, build_dir=Path(build),
+                                     progress=lambda _: None)
+        low, high = r["cycles_per_inference_rtl_range"]
+        print(f"| {label} | {r['codes_compared']} | {r['rtl_mismatches']} | {r['cycles_per_inference_rtl']:.1f} "
+              f"[{low}, {high}] | {time.perf_counter() - t0:.0f} |")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--mvms", type=int, default=400, help="random MVMs per point of part 1")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--rtl", type=int, default=0, metavar="N",
+                   help="also check N digits inferences on the RTL (tile64, interleaved; part 3)")
+    p.add_argument("--simulator", choices=SIMULATORS, default="icarus", help="simulator of --rtl")
     args = p.parse_args(argv)
+    if args.rtl < 0:
+        p.error(f"--rtl = {args.rtl}: must be >= 0")
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     model = EnergyModel()
@@ -136,8 +167,14 @@ def main(argv=None):
         synthetic(load_preset(name), name, args.mvms, rng, model)
     tile64 = load_preset("tile64")
     digits(tile64, "tile64", model)
+    digits(tile64.replace(adc={"column_assignment": "interleaved"}),
+           "tile64 with interleaved ADC columns (--set adc.column_assignment=interleaved)", model)
     digits(tile64.replace(input={"encoding": "pwm"}), "tile64 with PWM inputs", model)
-    print(f"\nwhole script: {time.perf_counter() - t0:.1f} s")
+    print(f"\nparts 1 and 2: {time.perf_counter() - t0:.1f} s")
+    if args.rtl:
+        rtl_check(tile64.replace(adc={"column_assignment": "interleaved"}), "tile64 with interleaved ADC columns",
+                  args.rtl, args.simulator)
+        print(f"\nwhole script: {time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Shift-add accumulators with saturation, double-buffered so post-processing overlaps the next MVM.
 
 Every ADC result of step k of an MVM is added, shifted left by k, into the accumulator of its column:
-    acc[a*G + col_sel] = sat((0 if first else acc[a*G + col_sel]) + (codes[a] << shift))
+    acc[j] = sat((0 if first else acc[j]) + (codes[a] << shift)),  j = column(a, col_sel)
+(j the tile column at position col_sel of ADC a, contract.adc_columns: a*G + col_sel for blocks,
+col_sel*A + a for interleaved),
 saturating at datapath_formats(spec).accumulator after each add, exactly as sim.models.golden.shift_add; the
 column's overflow flag is sticky over the MVM (cleared by `first`, set by every saturation). One transfer
 per cycle, one adder per ADC (reading and writing its G columns through the col_sel mux).
@@ -42,6 +44,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from aimcgen.contract.adc_columns import column_adc
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.boundary import adc_codes_layout, command_layout
 from aimcgen.spec import DesignSpec
@@ -82,7 +85,7 @@ class ShiftAddAccumulator(wiring.Component):
         count, group, cols = spec.adc.count, spec.columns_per_adc, spec.tile.cols
         inp = self.inp.payload
 
-        # Column a*G + g is element [a][g]; the flat layout views the same bits by tile column.
+        # Element [a][g] is the column at position g of ADC a (contract.adc_columns).
         grouped = data.ArrayLayout(data.ArrayLayout(signed(fmt.bits), group), count)
         grouped_flags = data.ArrayLayout(data.ArrayLayout(1, group), count)
         acc = Signal(grouped)
@@ -147,7 +150,10 @@ class ShiftAddAccumulator(wiring.Component):
             self.inp.ready.eq(~inp.last | ~(pending | self.bank_valid)),
         ]
         with m.If(copy):
-            m.d.sync += [bank.eq(acc), bank_overflow.eq(overflow), self.bank_valid.eq(1)]
+            m.d.sync += self.bank_valid.eq(1)
+            for j in range(cols):
+                a, g = column_adc(spec, j)
+                m.d.sync += [bank[j].eq(acc[a][g]), bank_overflow[j].eq(overflow[a][g])]
         with m.Elif(self.bank_release):
             m.d.sync += self.bank_valid.eq(0)
 

@@ -17,7 +17,11 @@ Commands (`AnalogOp`), each accepted on a cycle with cmd.valid & cmd.ready:
 Responses are registered: after a command is accepted, its response fields hold from the next cycle until
 the next command is accepted. A macro that needs several cycles for a command with a response (COMPARE,
 CONVERT, PROG_READ) must do that work before it raises ready; only INTEGRATE and PROG_WRITE, which answer
-nothing, may keep the macro busy after acceptance (ready low for the next command). Column `col_sel` of ADC a is tile column a * (cols / adc.count) + col_sel.
+nothing, may keep the macro busy after acceptance (ready low for the next command).
+
+Column `col_sel` of ADC a (its column position) is the tile column contract.adc_columns.adc_column gives, by
+the spec's adc.column_assignment (A = adc.count, G = cols / A): blocks: a * G + col_sel; interleaved:
+col_sel * A + a.
 """
 
 from __future__ import annotations

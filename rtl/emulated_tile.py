@@ -33,7 +33,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 
+from aimcgen.contract.adc_columns import column_adc
 from aimcgen.contract.formats import SignedFormat, datapath_formats
+from aimcgen.contract.adc_errors import chip_thresholds
+from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
 from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
@@ -127,7 +130,8 @@ class EmulatedCrossbar(wiring.Component):
             m.d.sync += rd_data.eq(rd_port.data)
         wr = weights.write_port(granularity=1)      # one enable per column (array element)
 
-        # --- Column integrators, grouped by ADC so the column mux is a plain index.
+        # --- Column integrators, grouped by ADC so the column mux is a plain index: charge[a][p] is the
+        # column at position p of ADC a (contract.adc_columns).
         charge = Signal(data.ArrayLayout(data.ArrayLayout(signed(fmt.charge.bits), group), adcs))
 
         next_row = Signal(range(rows))
@@ -148,7 +152,8 @@ class EmulatedCrossbar(wiring.Component):
 
         with m.If(integrating):
             for j in range(cols):
-                column = charge[j // group][j % group]
+                a, p = column_adc(spec, j)          # contract.adc_columns: adc.column_assignment
+                column = charge[a][p]
                 with m.If(en_left[0]):
                     m.d.sync += column.eq(column + rd_data[j])
             m.d.sync += [
@@ -239,6 +244,11 @@ class EmulatedCrossbar(wiring.Component):
         rounding = 1 << (shift - 1) if flash and shift > 0 else 0
         level_fmt = SignedFormat.holding((fmt.charge.min + rounding) >> shift,
                                          (fmt.charge.max + rounding) >> shift)
+        # ADC errors (contract.adc_errors): each ADC compares the whole sample with its chip's thresholds
+        # (rtl/adc_thresholds.py), so a SAR or ramp holds the sample, not the level; no errors, none built.
+        tables = chip_thresholds(spec, self.tile_index)
+        if tables is not None and not flash:
+            shift, level_fmt = 0, fmt.charge
 
         # With the twin's device read noise each sample's gain comes from its column's variance
         # (contract.device_read_noise), accumulated beside the integrators from the same row words.
@@ -263,7 +273,13 @@ class EmulatedCrossbar(wiring.Component):
                 noise.draw.eq(sampling),
                 sample.eq((charge[a][cmd.col_sel] if group > 1 else charge[a][0]) + noise.value),
             ]
-            if flash:
+            if tables is not None:
+                m.submodules[f"thresholds_{a}"] = erring = AdcThresholds(spec, tables[a])
+            if flash and tables is not None:
+                m.d.comb += erring.sample.eq(sample)
+                with m.If(sampling):
+                    m.d.sync += code[a].eq(erring.code)
+            elif flash:
                 m.d.comb += level.eq((sample + rounding) >> shift)
                 with m.If(sampling):
                     m.d.sync += code[a].eq(Mux(level > adc.code_max, adc.code_max,
@@ -273,8 +289,10 @@ class EmulatedCrossbar(wiring.Component):
                 m.d.comb += level.eq(Mux(sampling, sample >> shift, held))
                 with m.If(sampling):
                     m.d.sync += held.eq(level)
+                if tables is not None:
+                    m.d.comb += [erring.sample.eq(level), erring.trial.eq(cmd.trial[a])]
                 with m.If(accept & (op == AnalogOp.COMPARE)):
-                    m.d.sync += comp[a].eq(level >= cmd.trial[a])
+                    m.d.sync += comp[a].eq(level >= cmd.trial[a] if tables is None else erring.comp)
         # The generators draw together, so they are ready together.
         m.d.comb += [self.resp.comp.eq(comp), self.resp.code.eq(code), noise_ready.eq(ready[0])]
         return m

@@ -16,6 +16,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigne
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from aimcgen.contract.adc_columns import adc_column
 from aimcgen.contract.device_read_noise import CLASS_BITS, gain_max, gain_table, variance_bits, variance_table
 from aimcgen.spec import DesignSpec
 
@@ -75,8 +76,8 @@ class ReadNoiseVariance(wiring.Component):
         top_shift = max(width - CLASS_BITS, 0)
         for a in range(spec.adc.count):
             picked = Signal(width, name=f"picked_{a}")
-            m.d.comb += picked.eq(Array(variance[a * group:(a + 1) * group])[self.col_sel] if group > 1
-                                  else variance[a])
+            served = [variance[adc_column(spec, a, p)] for p in range(group)]   # contract.adc_columns
+            m.d.comb += picked.eq(Array(served)[self.col_sel] if group > 1 else served[0])
             # s = max(bit_length(V) - P, 0): the highest b with V >= 2^(P + b), plus one.
             shift = Signal(range(top_shift + 1), name=f"shift_{a}")
             s = Const(0, len(shift))

@@ -219,10 +219,18 @@ class TileController(wiring.Component):
                 m.d.comb += lowest.eq(k)
         if sp.layer_columns == "on":
             lo, hi = self.col_lo, self.col_hi
-            m.d.comb += [
-                plan_first.eq(lo % group),
-                plan_count.eq(Mux(hi <= lo, 0, Mux(hi - lo >= group, group, hi - lo))),
-            ]
+            if spec.adc.column_assignment == "interleaved":
+                # contract.sparsity's position span: positions lo//A .. (hi-1)//A (A = adc.count)
+                count = spec.adc.count
+                m.d.comb += [
+                    plan_first.eq(Mux(hi <= lo, 0, lo // count)),
+                    plan_count.eq(Mux(hi <= lo, 0, (hi - 1) // count - lo // count + 1)),
+                ]
+            else:
+                m.d.comb += [
+                    plan_first.eq(lo % group),
+                    plan_count.eq(Mux(hi <= lo, 0, Mux(hi - lo >= group, group, hi - lo))),
+                ]
         else:
             m.d.comb += [plan_first.eq(0), plan_count.eq(group)]
         skip_zero = sp.skip_zero_tiles == "on" or sp.skip_zero_planes == "on"

@@ -7,6 +7,7 @@ import pytest
 from aimcgen.rtl.tile_controller import TileController
 from aimcgen.sim.models.activity import Activity, tile_activity
 from aimcgen.sim.models.golden import GoldenTile
+from aimcgen.sim.models.mvm_cycles import tile_mvm_cycles
 from aimcgen.sim.verify.amaranth_macro import read_banks, run_tile_mvms, serve_macro
 from aimcgen.sim.verify.macro_model import MacroModel
 from amaranth.sim import Simulator
@@ -27,6 +28,15 @@ SPECS = {
                 {"pwm_window": "on", "skip_zero_tiles": "on", "layer_columns": "on"}),
     "bit_serial_all": ({"tile": {"rows": 8, "cols": 12}, "input": {"bits": 4}, "adc": {"count": 2}},
                        {"skip_zero_planes": "on", "skip_zero_tiles": "on", "layer_columns": "on"}),
+    # adc.column_assignment = interleaved (contract.adc_columns): a layer's columns sit at few positions;
+    # 3 ADCs, so the tile controller's lo // A is not a shift
+    "bit_serial_all_interleaved": ({"tile": {"rows": 8, "cols": 12}, "input": {"bits": 4},
+                                    "adc": {"count": 3, "column_assignment": "interleaved"}},
+                                   {"skip_zero_planes": "on", "skip_zero_tiles": "on", "layer_columns": "on"}),
+    "pwm_all_interleaved": ({"tile": {"rows": 6, "cols": 8}, "input": {"bits": 3, "encoding": "pwm"},
+                             "adc": {"kind": "ramp", "bits": 4, "count": 2, "full_scale": 16,
+                                     "column_assignment": "interleaved"}, "accumulator": {"bits": 6}},
+                            {"pwm_window": "on", "skip_zero_tiles": "on", "layer_columns": "on"}),
     # one flash ADC per column: a converted step is a single command
     "flash_per_column": ({"tile": {"rows": 8, "cols": 3}, "input": {"bits": 4},
                           "adc": {"kind": "flash", "bits": 5, "count": 3, "full_scale": 32},
@@ -203,3 +213,5 @@ def test_back_to_back_period_is_the_planned_commands_plus_the_zero_pass(name):
     expected = [tile_activity(x[None], p, spec).analog_commands + int(spec.columns_per_adc - p.positions.sum())
                 for x, p in zip(xs, plans)]
     assert np.diff(starts).tolist() == expected[:-1]
+    # sim.models.mvm_cycles (the latency estimates' count) states the same rule
+    assert tile_mvm_cycles(conversion_plan(xs, spec), spec).tolist() == expected

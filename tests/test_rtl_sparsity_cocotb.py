@@ -20,6 +20,10 @@ SPECS = {
     "pwm_sparse": {"tile": {"rows": 8, "cols": 6}, "input": {"bits": 3, "encoding": "pwm"},
                    "adc": {"kind": "flash", "bits": 5, "count": 3, "full_scale": 32}, "accumulator": {"bits": 8},
                    "sparsity": {"pwm_window": "on", "skip_zero_tiles": "on", "layer_columns": "on"}},
+    "bit_serial_interleaved": {"tile": {"rows": 8, "cols": 12}, "input": {"bits": 4},
+                               "adc": {"count": 3, "column_assignment": "interleaved"},
+                               "sparsity": {"skip_zero_planes": "on", "skip_zero_tiles": "on",
+                                            "layer_columns": "on"}},
 }
 
 

@@ -3,11 +3,17 @@
 Rules, per tile and per MVM, from the tile's R inputs x_i (|x_i| read as min(|x_i|, 2^(bits-1)-1), as the
 row drivers read the code -2^(bits-1)) and the layer's columns inside the tile, a local range [lo, hi)
 (the whole tile when sparsity.layer_columns is off or the MVM has no layer descriptors):
-- positions: ADC a serves columns a*G..a*G+G-1 (G = tile.cols / adc.count) through its mux, so a column
-  position p converts one column per ADC. With layer_columns on, the tile converts the positions
-  (lo + j) mod G for j = 0..min(G, hi - lo) - 1: every position that holds a column of the range on some
-  ADC (the other ADCs' columns at those positions are converted too: the ADCs share the command), in
-  that order (j ascending, starting at position lo mod G); with layer_columns off, p = 0..G-1.
+- positions: each of the A = adc.count ADCs has G = tile.cols / A column positions (its mux inputs), and a
+  column position p converts one column per ADC (contract.adc_columns says which: adc.column_assignment).
+  With layer_columns on, the tile converts every position that holds a column of the range on some ADC
+  (the other ADCs' columns at those positions are converted too: the ADCs share the command), n of them,
+  the positions (f + j) mod G for j = 0..n-1, in that order (j ascending):
+    blocks (column a*G + p):       f = lo mod G,  n = min(G, hi - lo);
+    interleaved (column p*A + a):  f = lo // A,   n = (hi - 1) // A - lo // A + 1 (the positions
+                                   lo//A .. (hi-1)//A; f + n <= G, so they never wrap);
+  n = 0 when hi <= lo (f is then lo mod G for blocks, 0 for interleaved: nothing is converted). With
+  layer_columns off, f = 0 and n = G (p = 0..G-1).
+  Example, 64 columns, 8 ADCs, layer on [0, 10): blocks converts all 8 positions, interleaved 2 (0, 1).
 - idle MVM: if no position is converted (hi <= lo), or every x_i = 0 and skip_zero_tiles or
   skip_zero_planes is on, the tile neither drives nor converts: no INTEGRATE, no sample, no noise draw.
 - steps: bit_serial with skip_zero_planes: the bit planes k whose bit is set in OR_i |x_i| (ascending);
@@ -60,14 +66,25 @@ def magnitudes(x: np.ndarray, spec: DesignSpec) -> np.ndarray:
     return np.minimum(np.abs(np.asarray(x, dtype=np.int64)), spec.input.max_magnitude)
 
 
-def column_positions(spec: DesignSpec, lo: int, hi: int) -> np.ndarray:
-    """(G,) bool: the positions converted for the local column range [lo, hi) (layer_columns on)."""
-    group = spec.columns_per_adc
-    positions = np.zeros(group, dtype=bool)
+def position_span(spec: DesignSpec, lo: int, hi: int) -> tuple[int, int]:
+    """(f, n): the first position converted for the local column range [lo, hi) and how many positions
+    from there (mod G) are converted, by the module docstring's rule."""
+    group, count = spec.columns_per_adc, spec.adc.count
     if spec.sparsity.layer_columns != "on":
-        positions[:] = True
-    elif hi > lo:
-        positions[(lo + np.arange(min(group, hi - lo))) % group] = True
+        return 0, group
+    if hi <= lo:
+        return (0 if spec.adc.column_assignment == "interleaved" else lo % group), 0
+    if spec.adc.column_assignment == "interleaved":
+        return lo // count, (hi - 1) // count - lo // count + 1
+    return lo % group, min(group, hi - lo)
+
+
+def column_positions(spec: DesignSpec, lo: int, hi: int) -> np.ndarray:
+    """(G,) bool: the positions converted for the local column range [lo, hi)."""
+    group = spec.columns_per_adc
+    first, n = position_span(spec, lo, hi)
+    positions = np.zeros(group, dtype=bool)
+    positions[(first + np.arange(n)) % group] = True
     return positions
 
 
@@ -91,7 +108,7 @@ def conversion_plan(x: np.ndarray, spec: DesignSpec, columns: tuple[int, int] | 
         drive = np.full(batch, drive_cycles(spec), dtype=np.int64)
     steps[idle] = False
     positions[idle] = False
-    first = np.full(batch, lo % spec.columns_per_adc if sp.layer_columns == "on" else 0, dtype=np.int64)
+    first = np.full(batch, position_span(spec, lo, hi)[0], dtype=np.int64)
     return ConversionPlan(steps, positions, np.where(idle, 0, drive), first)
 
 

@@ -8,6 +8,9 @@ the RTL states it (rtl.postproc.LATENCY = AffinePostProcessor.latency, one cycle
 in Amaranth's simulator by tests/test_rtl_postproc.py); layers run one after the other. Not counted: the
 accumulator's register stages before the result bank, the core's register in front of the post-processor,
 and the cycles the other columns of a layer take to stream out one per cycle.
+With a [sparsity] option on and the layers' inputs given, an MVM takes the cycles its conversion plans
+take instead (sim.models.mvm_cycles: the busiest tile's analog commands plus its zero-pass cycles, counted
+from the same plans as the activity counters), mean over the inputs, times the positions, rounded up.
 Energies and operations below are per MVM, times the positions.
 
 Area: analog array (2 devices per weight, DEVICE_CELL_UM2 each) plus ADCs (ADC_AREA_UM2 per ADC, by kind)
@@ -27,6 +30,7 @@ TOPS/W counts 2 operations (multiply and add) per weight of the mapped layer (no
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +40,7 @@ from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.contract.encoding import drive_steps
 from aimcgen.rtl.postproc import LATENCY as POSTPROC_PIPELINE_LATENCY
 from aimcgen.sim.models.activity import accelerator_activity
+from aimcgen.sim.models.mvm_cycles import grid_mvm_cycles
 
 # --- constants ---------------------------------------------------------------------------------------
 # Read voltage across a device during integration. HERMES applies read pulses of ~0.2-0.3 V to its PCM
@@ -102,6 +107,13 @@ def layer_latency_cycles(layer_spec, positions: int = 1) -> int:
     return serial_schedule_commands(layer_spec) * positions + POSTPROC_LATENCY_CYCLES
 
 
+def counted_latency_cycles(layer_spec, x: np.ndarray, positions: int = 1) -> int:
+    """A layer's MVMs at the cycles the plans for its MVM inputs x (n, logical_rows) take (mean over x),
+    rounded up, then the pipeline."""
+    per_mvm = float(grid_mvm_cycles(x, layer_spec).mean())
+    return math.ceil(per_mvm * positions) + POSTPROC_LATENCY_CYCLES
+
+
 def load_asic_report(path, design: str | None = None) -> dict:
     """The parts of an asic_report.json the estimates use; ValueError naming the file if it has no
     synthesis.total.area_um2 or is of another design than `design` (the synthesis is of the design spec
@@ -162,6 +174,7 @@ def estimate(mapping, x_codes_per_layer: list[np.ndarray] | None = None, *, mode
         conversions = ls.tiles * ls.tile.cols * ls.input.steps
         if x_codes_per_layer is not None and ls.sparsity.any:   # the ADC samples the activity counters count
             conversions = accelerator_activity(xp, ls).conversions / len(xp)
+            cycles = counted_latency_cycles(ls, xp, layer.positions)    # and the cycles of the same plans
         adc_j = conversions * model.adc_energy(ls.adc.kind, ls.adc.bits)
         digital_j = conversions * model.e_add_j + ls.logical_cols * (model.e_mult_j + 2 * model.e_add_j) \
             + (ls.array.row_tiles - 1) * ls.logical_cols * model.e_add_j

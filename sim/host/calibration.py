@@ -10,6 +10,17 @@ firmware end with the same SCALE/OFFSET codes for the same read-outs:
 3. each column fitted against the exact product with the weights the host programmed
    (contract.calibration.fit_columns) and its SCALE / OFFSET written.
 
+`calibrate_columns_centred` (host only; the C driver has no counterpart yet) is the same measurement and fit
+for columns whose offset puts their read-outs outside the measurement window (a bit-serial column multiplies
+an ADC's offset by 2^steps - 1: 1 LSB of offset is 127 accumulator LSBs for 8-bit inputs, the whole window of
+an 8-bit output). It first centres each column j on the window by a per-column trim c_j:
+    c_j = 0; in each of `rounds` rounds: OFFSET_j = (M - c_j) 2^f, SCALE = 2^f, run xs; with y_out the
+    read-outs of column j and k_in, k_hi, k_lo the numbers inside (low, high), >= high and <= low:
+        k_in >= n / 2:  c_j += round_half_even(mean over the samples inside of (y_out - M))
+        else:           c_j += (high - low) // 2 if k_hi >= k_lo else -((high - low) // 2)
+then measures once more with the last OFFSET_j: y_out + c_j is the column's acc + M, counted inside its own
+window (low + c_j, high + c_j) and fitted by contract.calibration.fit_columns as in calibrate_columns.
+
 Drift compensation (global or per column, after aihwkit) rescales the scales from read-outs of the same
 vectors taken right after programming (`drift_readouts`) and now (`compensate_drift`).
 """
@@ -66,6 +77,47 @@ def calibrate_columns(host, spec: DesignSpec, weights, xs, target_scale, target_
     host.load_coefficients(np.full(cols, unity_scale(spec)), np.full(cols, measuring))
     y_out = host.run(xs)
     sums = rule.column_sums(rule.ideal_products(xs, w), y_out, window)
+    scale, offset, status = rule.fit_columns(sums, target_scale, target_offset, spec)
+    host.load_coefficients(scale, offset)
+    model = np.array([rule.column_model(c, spec) for c in sums]).reshape(cols, 2)
+    return ColumnCalibration(scale, offset, status, np.array([c.n for c in sums]), model[:, 0], model[:, 1])
+
+
+def calibrate_columns_centred(host, spec: DesignSpec, weights, xs, target_scale, target_offset,
+                              rounds: int = 6) -> ColumnCalibration:
+    """calibrate_columns with each column first centred on the measurement window (module docstring)."""
+    _check_spec(host, spec)
+    cols = spec.logical_cols
+    w = np.asarray(weights, dtype=np.int64)
+    xs = np.atleast_2d(np.asarray(xs, dtype=np.int64))
+    if w.shape != (spec.logical_rows, cols):
+        raise rule.CalibrationError(f"calibration weights: expected shape {(spec.logical_rows, cols)}, "
+                                    f"got {w.shape}")
+    if not isinstance(rounds, int) or rounds < 0:
+        raise rule.CalibrationError(f"calibration rounds = {rounds!r}: must be an integer >= 0")
+    window = rule.measurement_window(spec)
+    f = spec.postproc.scale_frac_bits
+    half = (window.high - window.low) // 2
+    trim = np.zeros(cols, dtype=np.int64)
+    host.set_layers([(0, 0)])
+
+    def measure() -> np.ndarray:
+        host.load_coefficients(np.full(cols, unity_scale(spec)), (window.offset - trim) << f)
+        return np.asarray(host.run(xs), dtype=np.int64)
+
+    for _ in range(rounds):
+        y_out = measure()
+        inside = (y_out > window.low) & (y_out < window.high)
+        k_in, k_hi, k_lo = inside.sum(0), (y_out >= window.high).sum(0), (y_out <= window.low).sum(0)
+        mean_in = np.where(inside, y_out - window.offset, 0).sum(0) / np.maximum(k_in, 1)
+        step = np.where(2 * k_in >= len(xs), np.rint(mean_in).astype(np.int64),
+                        np.where(k_hi >= k_lo, half, -half))
+        trim += step
+    y_out = measure()
+    q = rule.ideal_products(xs, w)
+    sums = [rule.column_sums(q[:, [j]], y_out[:, [j]] + trim[j],
+                             rule.MeasurementWindow(window.offset, window.low + int(trim[j]),
+                                                    window.high + int(trim[j])))[0] for j in range(cols)]
     scale, offset, status = rule.fit_columns(sums, target_scale, target_offset, spec)
     host.load_coefficients(scale, offset)
     model = np.array([rule.column_model(c, spec) for c in sums]).reshape(cols, 2)

@@ -3,10 +3,12 @@
 One tile, per MVM and per drive step k (see contract.encoding):
     charge[j]  = sum_i drive_k[i] * W[i, j]                      (integer charge, conductance code x cycle)
     sample[j]  = charge[j] + noise                               (contract.noise: one draw per ADC sample)
-    code[j]    = ADC(sample[j])                                  (contract.adc: per ADC kind)
+    code[j]    = ADC(sample[j])                                  (contract.adc: per ADC kind; with the
+                                                                  spec's ADC errors contract.adc_errors)
     acc[j]     = sat(acc[j] + (code[j] << k))                    (saturating, sticky overflow)
-ADC a serves the contiguous columns a*G .. a*G+G-1 (G = cols / adc.count) through its column mux and
-samples them in that order in every step, steps in order, MVMs in order.
+ADC a serves G = cols / adc.count columns through its column mux (which ones: contract.adc_columns, by
+adc.column_assignment; blocks: the contiguous columns a*G .. a*G+G-1) and samples its positions 0..G-1 in
+that order in every step, steps in order, MVMs in order.
 
 The accelerator is a grid of row_tiles x col_tiles tiles: tile (r, c) holds weight block (r, c) and has tile
 index r * col_tiles + c (its noise seed). Partial sums of the tiles of one column group are added in r order
@@ -32,6 +34,8 @@ import numpy as np
 
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.adc import adc_code
+from aimcgen.contract.adc_errors import column_thresholds, convert
+from aimcgen.contract.adc_columns import adc_major_index
 from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
 from aimcgen.contract.device_twin import DeviceState, DeviceTwin, analog_yield, verify_passes
 from aimcgen.contract.device_twin_drift import EPOCH_SECONDS
@@ -71,6 +75,8 @@ class GoldenTile:
         self.weights = self.twin.weights()
         self._weights_f64 = self.weights.astype(np.float64)
         self.noise = TileNoise(spec, tile_index)
+        # The chip's ADC errors (contract.adc_errors.chip_draws from noise.seed): each column's ADC table.
+        self.adc_table = column_thresholds(spec, tile_index)
         if read_noise_on(spec):
             self.noise.multiplier = RAW_GAIN    # draws are the centred sums c, sized per sample in _sized
 
@@ -136,7 +142,8 @@ class GoldenTile:
         steps, adcs, group = spec.input.steps, spec.adc.count, spec.columns_per_adc
         n = self.noise.draw(batch * steps * group)             # (adcs, batch*steps*group)
         n = n.reshape(adcs, batch, steps, group)                # sample index = (b*steps + k)*group + p
-        return n.transpose(2, 1, 0, 3).reshape(steps, batch, adcs * group)
+        by_adc = n.transpose(2, 1, 0, 3).reshape(steps, batch, adcs * group)
+        return by_adc[..., adc_major_index(spec)]               # contract.adc_columns: to tile columns
 
     def run(self, x: np.ndarray, columns: tuple[int, int] | None = None) -> TileResult:
         """MVMs of x (batch, rows); `columns` is the layer's local column range [lo, hi) (sparsity)."""
@@ -145,9 +152,16 @@ class GoldenTile:
         if spec.sparsity.any:
             return self._run_sparse(x, conversion_plan(x, spec, columns))
         samples = self.charges(x) + self._sized(x, self.sample_noise(x.shape[0]))
-        codes = adc_code(samples, spec.adc)
+        codes = self._adc_codes(samples)
         acc, overflow = shift_add(codes, step_weights(spec.input), spec)
         return TileResult(codes, acc, overflow)
+
+    def _adc_codes(self, samples: np.ndarray) -> np.ndarray:
+        """Codes of the samples (..., cols): contract.adc's ideal rule, or with the spec's ADC errors this
+        chip's ADCs (contract.adc_errors.convert on the tables the emulated tile compares against)."""
+        if self.adc_table is None:
+            return adc_code(samples, self.spec.adc)
+        return convert(samples, self.adc_table, self.spec.adc)
 
     def _sized(self, x: np.ndarray, noise: np.ndarray) -> np.ndarray:
         """With twin.read_noise on, each sample's raw draw sized by its column's devices and drive
@@ -167,9 +181,10 @@ class GoldenTile:
         noise = np.zeros_like(drawn)
         np.put_along_axis(noise, np.broadcast_to(order, drawn.shape), drawn, axis=3)   # back to positions
         taken = plan.samples
-        noise = noise.transpose(2, 1, 0, 3).reshape(spec.input.steps, x.shape[0], adcs * group)
-        codes = adc_code(self.charges(x) + self._sized(x, noise), spec.adc)
-        converted = np.tile(taken.transpose(1, 0, 2), (1, 1, adcs))     # (steps, batch, cols)
+        by_column = adc_major_index(spec)                                # contract.adc_columns
+        noise = noise.transpose(2, 1, 0, 3).reshape(spec.input.steps, x.shape[0], adcs * group)[..., by_column]
+        codes = self._adc_codes(self.charges(x) + self._sized(x, noise))
+        converted = taken.transpose(1, 0, 2)[..., by_column % group]     # (steps, batch, cols)
         codes = np.where(converted, codes, 0)
         fmt = datapath_formats(spec).accumulator
         acc = np.zeros(codes.shape[1:], dtype=np.int64)

@@ -41,6 +41,7 @@ import numpy as np
 from numpy.polynomial import polynomial
 
 from aimcgen.contract.adc import adc_code
+from aimcgen.contract.adc_columns import column_adc
 from aimcgen.contract.adc_errors import AdcErrorDraws, convert, has_errors, thresholds
 from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
 from aimcgen.contract.weight_codes import check_weights
@@ -299,11 +300,11 @@ class PhysicsCrossbar:
             return None
         rng = self.rng if self.streams is None else self.streams.rng("adc_errors")
         table = thresholds(adc, AdcErrorDraws.draw(adc, adc.count, rng))
-        return table[np.arange(self.active[1]) // self.spec.columns_per_adc]
+        return table[column_adc(self.spec, np.arange(self.active[1]))[0]]   # contract.adc_columns
 
     def adc_codes(self, charges: np.ndarray) -> np.ndarray:
         """ADC codes of charges (..., active cols): the ideal rule (contract.adc) or, with the spec's ADC
-        errors, this tile's ADCs (contract.adc_errors; ADC a converts columns a*G..a*G+G-1)."""
+        errors, this tile's ADCs (contract.adc_errors; which ADC converts a column: contract.adc_columns)."""
         if self._adc_table is None:
             return adc_code(charges, self.spec.adc)
         return convert(charges, self._adc_table, self.spec.adc)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aimcgen.contract.adc_columns import column_table
 from aimcgen.contract.device_twin import DeviceState
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.sim.models.golden import GoldenAccelerator, VerifyResult
@@ -91,11 +92,11 @@ class Scoreboard:
         if not self.sample_coverage:
             return
         cov, spec = self.coverage, self.spec
-        group = spec.columns_per_adc
+        served = column_table(spec)                                     # (adcs, G): each ADC's columns
         for t, tile in enumerate(result.tiles):
             bins = adc_bin_of(tile.codes, spec.adc)                     # (steps, batch, cols)
             for a in range(spec.adc.count):
-                columns = slice(a * group, (a + 1) * group)
+                columns = served[a]
                 counts = np.bincount(bins[:, :, columns].ravel(), minlength=len(ADC_BINS))
                 for i, n in enumerate(counts):
                     if n:

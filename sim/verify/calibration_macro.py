@@ -53,7 +53,7 @@ class ColumnErrorMacroModel(MacroModel):
         self.offset_charge = np.asarray(offset_lsb, dtype=np.float64).reshape(cols) * float(1 << spec.adc.lsb_shift)
 
     def _sample(self, col_sel: int) -> None:
-        columns = np.arange(self.spec.adc.count) * self.spec.columns_per_adc + col_sel
+        columns = self.served[:, col_sel]                       # ADC a samples its position col_sel
         sample = self.charge[columns] + self._sample_noise()
         self.held = self.gain[columns] * sample + self.offset_charge[columns]
 

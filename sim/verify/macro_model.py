@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2
+from aimcgen.contract.adc_columns import column_table
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.contract.noise import TileNoise
 from aimcgen.spec import DesignSpec
@@ -50,6 +51,7 @@ class AnalogMacroModel(ABC):
         self.spec = spec
         self.charge = np.zeros(spec.tile.cols, dtype=dtype)
         self.held = np.zeros(spec.adc.count, dtype=dtype)
+        self.served = column_table(spec)        # (adcs, G): the column at each ADC's mux position
         self.response = MacroResponse(code=[0] * spec.adc.count)
         self.commands = 0
 
@@ -70,7 +72,7 @@ class AnalogMacroModel(ABC):
         """The code a verifying read of the device pair at (row, col) sees."""
 
     def _sample(self, col_sel: int) -> None:
-        columns = np.arange(self.spec.adc.count) * self.spec.columns_per_adc + col_sel
+        columns = self.served[:, col_sel]                       # ADC a samples its position col_sel
         self.held = self.charge[columns] + self._sample_noise()
 
     def execute(self, op: int, *, start: int = 0, col_sel: int = 0, trial=(), row: int = 0, col: int = 0,
