@@ -46,9 +46,10 @@ draws are 0, -3, -1, -5, 1, -2, 3, -2, -1, -1 (tests/test_contract_docs.py recom
 
 With every `[sparsity]` option off, samples are never skipped (an all-zero input still samples every
 column); with one on, the conversions the tile controller skips draw no sample (contract.sparsity says which
-ones). Either way the draw sequence depends only on how many conversions the ADC has done: ADC a serves the contiguous columns a*G..a*G+G-1
-(G = tile.cols / adc.count) and samples them in that order in every drive step, steps in order, MVMs in
-order (sim.models.golden). The noise is added to the integer column charge before the ADC (contract.adc).
+ones). Either way the draw sequence depends only on how many conversions the ADC has done: ADC a serves
+G = tile.cols / adc.count columns, its positions 0..G-1 (which columns: contract.adc_columns; with the default
+adc.column_assignment = "blocks" the contiguous columns a*G..a*G+G-1), and samples them in position order in
+every drive step, steps in order, MVMs in order (sim.models.golden). The noise is added to the integer column charge before the ADC (contract.adc).
 The noise exists only in the emulated tile: it is set by `noise.sigma_lsb` alone (`device.model = "ideal"`
 does not turn it off; `noise.sigma_lsb = 0` does).
 
@@ -230,14 +231,20 @@ class TileNoise:
         """The next `samples` noise values of every ADC, shape (adcs, samples); advances the states."""
         return self.draw_samples(samples, 1, 1)[0].T
 
-    def draw_samples(self, batch: int, steps: int, group: int) -> np.ndarray:
+    def draw_samples(self, batch: int, steps: int, group: int, out: np.ndarray | None = None) -> np.ndarray:
         """The next batch*steps*group draws of every ADC where a tile samples them, shape (steps, batch,
         adcs*group): [k, b, a*group + p] is ADC a's draw number (b*steps + k)*group + p, the sampling order of
-        sim.models.golden (column a*group + p in drive step k of MVM b). Same draws and advance as draw()."""
+        sim.models.golden (column a*group + p in drive step k of MVM b). Same draws and advance as draw().
+        `out`, when given, is an array of that shape and noise_dtype(multiplier) to write the draws into."""
         adcs, per_batch = len(self.states), steps * group
         samples = batch * per_batch
         heads = _block_heads(self.states, samples // ROW_LEAPS + 1)
-        out = np.empty((steps, batch, adcs, group), dtype=noise_dtype(self.multiplier))
+        shape, dtype = (steps, batch, adcs, group), noise_dtype(self.multiplier)
+        if out is None:
+            out = np.empty(shape, dtype=dtype)
+        elif out.dtype != dtype or out.size != steps * batch * adcs * group:
+            raise ValueError(f"draw_samples: out must hold {steps}x{batch}x{adcs * group} {np.dtype(dtype)}")
+        out = out.reshape(shape)
         chunk = max(1, self.CHUNK // (adcs * per_batch))                    # MVMs per pass
         blocks = min(chunk * per_batch, samples) // ROW_LEAPS + 2           # covers any chunk's draws
         if self._work.shape[2] < blocks:                                     # kept between draws

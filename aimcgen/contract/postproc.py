@@ -53,4 +53,7 @@ def postprocess(acc: np.ndarray, scale: np.ndarray, offset: np.ndarray, spec: De
         np.maximum(p, 0, out=p)
     elif post.activation == "clip":
         np.clip(p, 0, post.clip_high, out=p)
-    return datapath_formats(spec).output.saturate(p)
+    out = datapath_formats(spec).output
+    saturated = (p < out.min) | (p > out.max)
+    np.clip(p, out.min, out.max, out=p)                 # what out.saturate returns, without a second array
+    return p, saturated

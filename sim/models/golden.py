@@ -41,7 +41,7 @@ from aimcgen.contract.device_twin import DeviceState, DeviceTwin, analog_yield, 
 from aimcgen.contract.device_twin_drift import EPOCH_SECONDS
 from aimcgen.contract.device_read_noise import RAW_GAIN, read_noise_on
 from aimcgen.contract import device_read_noise
-from aimcgen.contract.noise import TileNoise
+from aimcgen.contract.noise import TileNoise, noise_dtype
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.contract.postproc import check_coefficients, postprocess, unity_scale
 from aimcgen.contract.sparsity import ConversionPlan, conversion_plan, local_columns
@@ -72,8 +72,9 @@ class GoldenTile:
     def __init__(self, spec: DesignSpec, weights: np.ndarray, tile_index: int = 0):
         self.spec = spec
         self.twin = DeviceTwin(spec, tile_index, check_weights(weights, spec, (spec.tile.rows, spec.tile.cols)))
-        self.weights = self.twin.weights()
-        self._weights_f64 = self.weights.astype(np.float64)
+        self._charge_dtype = charge_dtype(spec)
+        self._adopt_weights()
+        self._work: tuple[np.ndarray, ...] = ()      # the dense path's work arrays (_work_arrays)
         self.noise = TileNoise(spec, tile_index)
         # The chip's ADC errors (contract.adc_errors.chip_draws from noise.seed): each column's ADC table.
         self.adc_table = column_thresholds(spec, tile_index)
@@ -81,14 +82,19 @@ class GoldenTile:
             self.noise.multiplier = RAW_GAIN    # draws are the centred sums c, sized per sample in _sized
 
     def set_weight(self, row: int, col: int, code: int) -> None:
-        """Reprogram one device pair (a weight write between MVMs); keeps the float64 copy the charges are
+        """Reprogram one device pair (a weight write between MVMs); keeps the float copy the charges are
         computed from in step, which writing `weights` directly would not."""
         code = int(check_weights(np.array([[code]]), self.spec, (1, 1))[0, 0])
         self._store(row, col, self.twin.set(row, col, code))
 
     def _store(self, row: int, col: int, code: int) -> None:
         self.weights[row, col] = code
-        self._weights_f64[row, col] = code
+        self._weights_f[row, col] = code
+
+    def _adopt_weights(self) -> None:
+        """Read the devices' weights (at the current epoch) and their float copy for the charge matmul."""
+        self.weights = self.twin.weights()
+        self._weights_f = self.weights.astype(self._charge_dtype)
 
     def program(self, row: int, col: int, target: int) -> int:
         """One PROG_WRITE of the emulated tile: the devices land with their programming error (two draws of
@@ -105,8 +111,7 @@ class GoldenTile:
         generators restart and DRIFT_EPOCH returns to 0): the object is shared, later writes update it."""
         self.twin.devices = devices
         self.twin.epoch = 0
-        self.weights = self.twin.weights()
-        self._weights_f64 = self.weights.astype(np.float64)
+        self._adopt_weights()
 
     def set_drift_epoch(self, epoch: int) -> None:
         """The chip's drift epoch (DRIFT_EPOCH, contract.device_twin_drift): every read sees the devices then."""
@@ -116,8 +121,7 @@ class GoldenTile:
         if not valid or not 0 <= epoch < len(EPOCH_SECONDS):
             raise SpecError(f"drift epoch = {epoch!r}: must be an integer in 0..{len(EPOCH_SECONDS) - 1}")
         self.twin.epoch = int(epoch)
-        self.weights = self.twin.weights()
-        self._weights_f64 = self.weights.astype(np.float64)
+        self._adopt_weights()
 
     def program_verify(self, row: int, col: int, target: int, tolerance: int, max_retries: int) -> VerifyResult:
         """The program-and-verify engine's loop: write, read back, retry up to max_retries times."""
@@ -128,21 +132,27 @@ class GoldenTile:
         return VerifyResult(row, col, False, max_retries + 1, read_back)
 
     def charges(self, x: np.ndarray) -> np.ndarray:
-        """Noise-free integrated charge per step: (steps, batch, cols).
+        """Noise-free integrated charge per step: (steps, batch, cols), int64."""
+        drive = np.empty((self.spec.input.steps,) + x.shape, dtype=self._charge_dtype)
+        out = np.empty((self.spec.input.steps, x.shape[0], self.spec.tile.cols), dtype=self._charge_dtype)
+        return self._charges_into(x, drive, out).astype(np.int64)
 
-        Computed with float64 BLAS: the spec bounds every column charge below 2^40, so every partial sum
-        is an integer that float64 holds exactly, and the result is the integer matmul, only faster.
-        """
-        drive = drive_steps(x, self.spec.input).astype(np.float64)
-        return (drive @ self._weights_f64).astype(np.int64)
+    def _charges_into(self, x: np.ndarray, drive: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The charges into `out` (steps, batch, cols) in the charge dtype, `drive` a work array like x per
+        step: one BLAS matmul, which is the integer matmul exactly (charge_dtype)."""
+        rows, cols = self.spec.tile.rows, self.spec.tile.cols
+        narrow = np.int8 if self.spec.input.encoding == "bit_serial" else np.int32
+        np.copyto(drive, drive_steps(x, self.spec.input, dtype=narrow), casting="unsafe")
+        np.matmul(drive.reshape(-1, rows), self._weights_f, out=out.reshape(-1, cols))
+        return out
 
-    def sample_noise(self, batch: int) -> np.ndarray:
-        """Noise added to each sampled charge, in the ADCs' sampling order: (steps, batch, cols)."""
+    def sample_noise(self, batch: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Noise added to each sampled charge, in the ADCs' sampling order: (steps, batch, cols) (into `out`,
+        a work array of contract.noise's dtype, when given)."""
         spec = self.spec
-        steps, adcs, group = spec.input.steps, spec.adc.count, spec.columns_per_adc
-        n = self.noise.draw(batch * steps * group)             # (adcs, batch*steps*group)
-        n = n.reshape(adcs, batch, steps, group)                # sample index = (b*steps + k)*group + p
-        by_adc = n.transpose(2, 1, 0, 3).reshape(steps, batch, adcs * group)
+        by_adc = self.noise.draw_samples(batch, spec.input.steps, spec.columns_per_adc, out=out)
+        if spec.adc.column_assignment == "blocks":              # adc-major order is the column order
+            return by_adc
         return by_adc[..., adc_major_index(spec)]               # contract.adc_columns: to tile columns
 
     def run(self, x: np.ndarray, columns: tuple[int, int] | None = None) -> TileResult:
@@ -151,10 +161,22 @@ class GoldenTile:
         x = check_inputs(x, spec.input, spec.tile.rows)
         if spec.sparsity.any:
             return self._run_sparse(x, conversion_plan(x, spec, columns))
-        samples = self.charges(x) + self._sized(x, self.sample_noise(x.shape[0]))
+        drive, samples, noise = self._work_arrays(x.shape[0])
+        self._charges_into(x, drive, samples)
+        samples += self._sized(x, self.sample_noise(x.shape[0], out=noise))
         codes = self._adc_codes(samples)
         acc, overflow = shift_add(codes, step_weights(spec.input), spec)
         return TileResult(codes, acc, overflow)
+
+    def _work_arrays(self, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Drive, samples and noise arrays for a batch, kept for the next call of the same size: fresh
+        multi-megabyte arrays on every call cost more in page faults than the arithmetic on them."""
+        steps, rows, cols = self.spec.input.steps, self.spec.tile.rows, self.spec.tile.cols
+        if not self._work or self._work[0].shape[1] != batch:
+            self._work = (np.empty((steps, batch, rows), dtype=self._charge_dtype),
+                          np.empty((steps, batch, cols), dtype=self._charge_dtype),
+                          np.empty((steps, batch, cols), dtype=noise_dtype(self.noise.multiplier)))
+        return self._work
 
     def _adc_codes(self, samples: np.ndarray) -> np.ndarray:
         """Codes of the samples (..., cols): contract.adc's ideal rule, or with the spec's ADC errors this
@@ -206,15 +228,38 @@ def _write_target(spec: DesignSpec, target) -> int:
     return int(target)
 
 
+def charge_dtype(spec: DesignSpec) -> type:
+    """The float type the charges are computed in: float32 when every charge plus noise, and every sum the
+    ADC forms from it (q + 2^(lsb_shift-1)), stays below 2^24 in magnitude, so float32 holds each partial sum
+    of the matmul exactly and BLAS's result is the integer matmul bit for bit at float32's speed; else float64
+    (exact below 2^53; the spec bounds every charge below 2^40)."""
+    bound = -datapath_formats(spec).charge.min + (1 << spec.adc.lsb_shift)
+    return np.float32 if bound <= 1 << 24 else np.float64
+
+
 def shift_add(codes: np.ndarray, shifts: np.ndarray, spec: DesignSpec):
     """Saturating accumulation of codes << shift, step by step as the RTL's accumulator does."""
     fmt = datapath_formats(spec).accumulator
+    reach = max(-spec.adc.code_min, spec.adc.code_max) * sum(1 << int(k) for k in shifts)
+    if -reach >= fmt.min and reach <= min(fmt.max, (1 << 31) - 1):    # nothing can saturate: a weighted sum
+        return _weighted_sum(codes, shifts), np.zeros(codes.shape[1:], dtype=bool)
     acc = np.zeros(codes.shape[1:], dtype=np.int64)
     overflow = np.zeros(codes.shape[1:], dtype=bool)
     for code, shift in zip(codes, shifts):                    # steps: at most input.bits - 1
         acc, clipped = fmt.saturate(acc + (code << shift))
         overflow |= clipped
     return acc, overflow
+
+
+def _weighted_sum(codes: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """sum over steps of codes[k] << shifts[k], int64, through one int32 work array (the caller has checked
+    that every partial sum fits both the accumulator and 32 bits)."""
+    acc = np.left_shift(codes[0], int(shifts[0]), dtype=np.int64)
+    term = np.empty(codes.shape[1:], dtype=np.int32) if len(codes) > 1 else None
+    for code, shift in zip(codes[1:], shifts[1:]):
+        np.left_shift(code, int(shift), out=term, dtype=np.int32)
+        acc += term
+    return acc
 
 
 @dataclass
@@ -287,14 +332,17 @@ class GoldenAccelerator:
         fmt = datapath_formats(spec).accumulator
         column_groups = []
         for c in range(ct):
-            acc, overflow = results[c].accumulator, results[c].overflow.copy()
+            acc, overflow = results[c].accumulator, results[c].overflow
             for r in range(1, spec.array.row_tiles):
                 part = results[r * ct + c]
                 acc, clipped = fmt.saturate(acc + part.accumulator)
-                overflow |= clipped | part.overflow
+                overflow = overflow | clipped | part.overflow
             column_groups.append((acc, overflow))
-        acc = np.concatenate([g[0] for g in column_groups], axis=1)
-        overflow = np.concatenate([g[1] for g in column_groups], axis=1)
+        if ct == 1:                                     # one column group: its arrays are the chip's
+            acc, overflow = column_groups[0]
+        else:
+            acc = np.concatenate([g[0] for g in column_groups], axis=1)
+            overflow = np.concatenate([g[1] for g in column_groups], axis=1)
         outputs, saturated = postprocess(acc, self.scale, self.offset, spec)
         return AcceleratorResult(outputs, acc, overflow, saturated, results)
 
