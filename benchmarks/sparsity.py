@@ -35,7 +35,7 @@ from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.energy import mvm_energy
 from aimcgen.sim.deploy.report import dataset
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
-from aimcgen.sim.deploy.run import mvm_inputs
+from aimcgen.sim.deploy.run import mvm_schedule
 from aimcgen.sim.eval.estimates import EnergyModel
 from aimcgen.sim.eval.network import default_model_path, load_network
 from aimcgen.sim.models.activity import Activity, accelerator_activity
@@ -106,8 +106,8 @@ def digits(spec, name, model):
     net = load_network(default_model_path())
     x, _, calib = dataset(net, None)
     program = compile_network(net, spec, calib)
-    inputs = mvm_inputs(program, spec, x)
-    n_layers = len(program.layers)
+    schedule = mvm_schedule(program, spec, x)       # every MVM batch with its layer descriptor
+    inputs = np.concatenate([batch.inputs for batch in schedule])
     print(f"\ndigits MLP on {name}: {len(x)} test inputs, {len(inputs)} MVMs, "
           f"{(inputs == 0).mean():.1%} of the MVM inputs are zero")
     print("| options | commands / inference | zero pass / inference | conversions / inference | "
@@ -116,12 +116,10 @@ def digits(spec, name, model):
     base = None
     for label, s in variants(spec):
         total, zero, energy = Activity(), 0, 0.0
-        for i, layer in enumerate(program.layers):
-            xi = inputs[i::n_layers]                  # the sequencer's MVMs alternate through the layers
-            span = (layer.col_range[0], layer.col_range[1] - layer.col_range[0])
-            total = total + accelerator_activity(xi, s, span)
-            zero += zero_pass_cycles(s, xi, span)
-            energy += sum(mvm_energy(s, program.weights, xi, model).values())
+        for batch in schedule:
+            total = total + accelerator_activity(batch.inputs, s, batch.descriptor)
+            zero += zero_pass_cycles(s, batch.inputs, batch.descriptor)
+            energy += sum(mvm_energy(s, program.weights, batch.inputs, model, batch.descriptor).values())
         commands = total.analog_commands / s.tiles / len(x)
         base = commands if base is None else base
         print(f"| {label} | {commands:.1f} | {zero / len(x):.1f} | {total.conversions / len(x):.1f} | "

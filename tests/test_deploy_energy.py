@@ -1,5 +1,7 @@
 """Energy per inference of a chip program, counted from the chip's own MVMs."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,9 @@ from aimcgen.presets import load_preset
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.energy import energy_per_inference, mvm_energy
 from aimcgen.sim.deploy.report import dataset
+from aimcgen.sim.deploy.run import cycles_per_inference, mvm_schedule
+from aimcgen.sim.eval.estimates import POSTPROC_LATENCY_CYCLES
+from aimcgen.sim.models.mvm_cycles import grid_mvm_cycles
 from aimcgen.sim.eval.estimates import EnergyModel, estimate
 from aimcgen.sim.eval.mapping import map_network
 from aimcgen.sim.eval.network import checked_test_set, default_model_path, load_network
@@ -80,3 +85,24 @@ def test_the_evaluation_estimate_counts_conversions_with_sparsity():
         zeros = [np.zeros((4, layer.in_features), dtype=np.int64) for layer in mapping.layers]
         energy[name] = estimate(mapping, zeros)["energy_per_inference_j"]
     assert energy["dense"]["adc"] > 0 and energy["sparse"]["adc"] == 0
+
+
+def test_deployed_chip_counts_each_mvm_under_its_layer_descriptor(program_and_x):
+    """With interleaved ADC columns and layer_columns the digits MLP's 32- and 10-column layers convert 4 and
+    2 of the 8 positions: the deployed energy and cycles count exactly that (sim.deploy.run.mvm_schedule)."""
+    program, x = program_and_x
+    spec = SPEC.replace(adc={"column_assignment": "interleaved"}, sparsity={"layer_columns": "on"})
+    schedule = mvm_schedule(program, spec, x)
+    assert [b.layer for b in schedule] == [0, 1]
+    assert [b.descriptor for b in schedule] == [tuple(d) for s in program.segments for d in s.descriptors]
+    dense, sparse = energy_per_inference(program, SPEC, x), energy_per_inference(program, spec, x)
+    model = EnergyModel()
+    per_sample = model.adc_energy(spec.adc.kind, spec.adc.bits)
+    steps, adcs = spec.input.steps, spec.adc.count
+    assert dense["energy_per_inference_j"]["adc"] == pytest.approx(2 * steps * 64 * per_sample)
+    assert sparse["energy_per_inference_j"]["adc"] == pytest.approx(steps * (4 + 2) * adcs * per_sample)
+    cycles = cycles_per_inference(program, spec, x)
+    plans = [grid_mvm_cycles(b.inputs, spec, b.descriptor).sum() / len(x) for b in schedule]
+    assert cycles["per_layer"] == [math.ceil(c) + POSTPROC_LATENCY_CYCLES for c in plans]
+    assert cycles["cycles"] < cycles_per_inference(program, spec)["cycles"]       # the dense bound
+    assert cycles_per_inference(program, SPEC, x) == cycles_per_inference(program, SPEC)  # no option: the bound

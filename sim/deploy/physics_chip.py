@@ -41,8 +41,9 @@ class PhysicsChip:
                                   for xbar in row] for i, row in enumerate(self.tiles)])
         return self.factors
 
-    def mvm(self, x: np.ndarray) -> np.ndarray:
-        """Post-processor output codes (batch, logical_cols) of one MVM on the whole grid."""
+    def mvm(self, x: np.ndarray, layer: tuple[int, int] | None = None) -> np.ndarray:
+        """Post-processor output codes (batch, logical_cols) of one MVM on the whole grid (the layer
+        descriptor `layer` changes only which conversions the [sparsity] options skip, not the codes)."""
         spec = self.spec
         fmt = datapath_formats(spec).accumulator
         shifts = step_weights(spec.input)

@@ -75,7 +75,7 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
     accuracy["intervals"] = {**{name: st.accuracy_stat(c) for name, c in correct.items()},
                              "physics": st.accuracy_stat(physics)}
     progress(f"physics {st.describe(accuracy['intervals']['physics'])} % over {chips} chip(s) at t = {t_s:g} s")
-    report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y))
+    report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y), x=x)
     report["energy"] = energy_per_inference(program, spec, x)
     report["neurobench"] = neurobench
     if rtl_check:
@@ -94,8 +94,8 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
 
 
 def build_report(program: ChipProgram, spec: DesignSpec, net: Network, accuracy: dict, *, chips: int,
-                 t_s: float, seed: int, test_inputs: int) -> dict:
-    cycles = cycles_per_inference(program, spec)
+                 t_s: float, seed: int, test_inputs: int, x=None) -> dict:
+    cycles = cycles_per_inference(program, spec, x)         # counted from the plans for x with [sparsity]
     used = sorted({t for l in program.layers for t in l.tiles})
     placed = sum((l.row_range[1] - l.row_range[0]) * (l.col_range[1] - l.col_range[0]) for l in program.layers)
     layers = [{"index": l.index, "kind": l.kind,

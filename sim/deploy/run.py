@@ -11,12 +11,16 @@ schedule with the sequencer's feedback (result columns -> input rows 0..count-1,
 Cycles per inference (model): per layer, its MVMs (1, or the positions of a convolution) back to back at the
 serial command bound -- contract.schedule.serial_schedule_commands of the chip: the tile controller's commands per MVM
 (drive cycles and ADC conversions of every input step; the chip's tiles run in parallel) -- plus the
-post-processor pipeline (sim.eval.estimates.layer_latency_cycles), summed over the layers. Not counted: the
-host's steps, input/output transfers, register writes between segments.
+post-processor pipeline (sim.eval.estimates.layer_latency_cycles), summed over the layers. With a [sparsity]
+option on and the inputs given, each MVM counts instead the cycles its conversion plan takes
+(sim.models.mvm_cycles.grid_mvm_cycles, under the MVM's own layer descriptor), summed over the MVMs the chip
+runs for those inputs (mvm_schedule) and divided by the inputs. Not counted: the host's steps,
+input/output transfers, register writes between segments.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,11 +32,16 @@ from aimcgen.sim.deploy.physics_chip import PhysicsChip
 from aimcgen.contract.chip_program import ChipProgram, host_steps_after, im2col
 from aimcgen.sim.eval.estimates import POSTPROC_LATENCY_CYCLES, layer_latency_cycles
 from aimcgen.sim.models.golden import GoldenAccelerator
+from aimcgen.sim.models.mvm_cycles import grid_mvm_cycles
 from aimcgen.spec import DesignSpec
 
 CYCLES_COUNT = ("per layer: MVMs x serial_schedule_commands (tile controller commands per MVM: drive cycles and "
                 f"ADC conversions of every input step, tiles in parallel) + {POSTPROC_LATENCY_CYCLES} "
                 "post-processor pipeline cycles, summed over the layers; host steps and I/O not counted")
+CYCLES_COUNTED = ("per layer: the cycles of the conversion plans of its MVMs for the test inputs (drive, "
+                  "conversions and zero-pass cycles the [sparsity] options leave, the busiest tile's; "
+                  "sim.models.mvm_cycles) per inference + " f"{POSTPROC_LATENCY_CYCLES} post-processor pipeline "
+                  "cycles, summed over the layers; host steps and I/O not counted")
 
 # (MVM inputs (n, logical_rows), descriptors) -> the last descriptor's output codes (n, count)
 SegmentRunner = Callable[[np.ndarray, list], np.ndarray]
@@ -66,12 +75,13 @@ def execute(program: ChipProgram, x, run_segment: SegmentRunner) -> ChipRun:
     return ChipRun(np.argmax(codes, axis=1), codes, codes * last.y_scale + last.y_zero)
 
 
-def sequencer(mvm: Callable[[np.ndarray], np.ndarray], max_magnitude: int) -> SegmentRunner:
-    """The layer sequencer over a batch, from one-MVM outputs (n, logical_cols): a non-last result in
-    columns start..start+count-1 becomes input rows 0..count-1 (others 0), clamped to the input range."""
+def sequencer(mvm: Callable[[np.ndarray, tuple[int, int]], np.ndarray], max_magnitude: int) -> SegmentRunner:
+    """The layer sequencer over a batch, from one-MVM outputs (n, logical_cols) of mvm(x, descriptor): a
+    non-last result in columns start..start+count-1 becomes input rows 0..count-1 (others 0), clamped to the
+    input range."""
     def run(x: np.ndarray, descriptors) -> np.ndarray:
         for k, (start, count) in enumerate(descriptors):
-            out = mvm(x)[:, start:start + count]
+            out = mvm(x, (start, count))[:, start:start + count]
             if k < len(descriptors) - 1:
                 n = min(count, x.shape[1])
                 x = np.zeros_like(x)
@@ -127,17 +137,37 @@ def run_golden(program: ChipProgram, spec: DesignSpec, x, *, noise: bool = True,
     return execute(program, x, chip.run_layers)
 
 
+@dataclass(frozen=True)
+class MvmBatch:
+    """The MVMs one descriptor of one segment runs over the batch: its layer, inputs and descriptor."""
+    layer: int                      # index into program.layers
+    inputs: np.ndarray              # (n, logical_rows) input codes
+    descriptor: tuple[int, int]     # (start, count) logical columns of the layer descriptor
+
+
+def mvm_schedule(program: ChipProgram, spec: DesignSpec, x) -> list[MvmBatch]:
+    """Every MVM the chip runs for inputs x, in order, from the noise-free golden model: per segment and
+    descriptor the batch of inputs the sequencer feeds it."""
+    chip = golden_chip(program, spec, noise=False)
+    segments = iter(program.segments)
+    seen: list[MvmBatch] = []
+
+    def run_segment(rows: np.ndarray, descriptors) -> np.ndarray:
+        seg = next(segments)
+        calls = iter(seg.layers)                    # the sequencer runs the descriptors in order, once each
+
+        def mvm(v, descriptor):
+            seen.append(MvmBatch(next(calls), v, descriptor))
+            return chip.run(v, descriptor).outputs
+        return sequencer(mvm, spec.input.max_magnitude)(rows, descriptors)
+
+    execute(program, x, run_segment)
+    return seen
+
+
 def mvm_inputs(program: ChipProgram, spec: DesignSpec, x) -> np.ndarray:
     """Every MVM input (n, logical_rows) the chip sees for inputs x, from the noise-free golden model."""
-    chip = golden_chip(program, spec, noise=False)
-    seen = []
-
-    def mvm(v):
-        seen.append(v)
-        return chip.run(v).outputs
-
-    execute(program, x, sequencer(mvm, spec.input.max_magnitude))
-    return np.concatenate(seen)
+    return np.concatenate([batch.inputs for batch in mvm_schedule(program, spec, x)])
 
 
 def run_physics(program: ChipProgram, spec: DesignSpec, x, *, seed: int = 0, t_s: float = 1.0,
@@ -150,8 +180,17 @@ def run_physics(program: ChipProgram, spec: DesignSpec, x, *, seed: int = 0, t_s
     return execute(program, x, sequencer(chip.mvm, spec.input.max_magnitude))
 
 
-def cycles_per_inference(program: ChipProgram, spec: DesignSpec) -> dict:
-    """The model's cycles per inference (CYCLES_COUNT says what they count), per layer and in total."""
-    per_layer = [layer_latency_cycles(spec, layer.positions) for layer in program.layers]
-    return {"cycles": int(sum(per_layer)), "per_layer": per_layer, "per_mvm": serial_schedule_commands(spec),
-            "counts": CYCLES_COUNT}
+def cycles_per_inference(program: ChipProgram, spec: DesignSpec, x=None) -> dict:
+    """The model's cycles per inference, per layer and in total: the serial command bound (CYCLES_COUNT), or,
+    with a [sparsity] option on and inputs x given, the cycles of the MVMs' conversion plans (CYCLES_COUNTED)."""
+    dense = serial_schedule_commands(spec)
+    if x is None or not spec.sparsity.any:
+        per_layer = [layer_latency_cycles(spec, layer.positions) for layer in program.layers]
+        return {"cycles": int(sum(per_layer)), "per_layer": per_layer, "per_mvm": dense, "counts": CYCLES_COUNT}
+    counted, mvms = np.zeros(len(program.layers)), 0
+    for batch in mvm_schedule(program, spec, x):
+        counted[batch.layer] += grid_mvm_cycles(batch.inputs, spec, batch.descriptor).sum()
+        mvms += len(batch.inputs)
+    per_layer = [math.ceil(c / len(x)) + POSTPROC_LATENCY_CYCLES for c in counted]
+    return {"cycles": int(sum(per_layer)), "per_layer": per_layer, "per_mvm": round(counted.sum() / mvms, 1),
+            "per_mvm_dense": dense, "counts": CYCLES_COUNTED}
