@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/twin.py [--part conductances|accuracy|all] [--presets tile64,default]
                                         [--devices pcm,rram] [--per-level 2000] [--chips 30]
+                                        [--compensation off,on] [--epochs "1 s,1 day,1 year"]
 
 Conductances (sim.eval.twin_conductances): per preset, device and target level k, mean and std (code units,
 1 = g_max / L) of devices aimed at k, written once, at the twin's drift epochs 1 s, 1 h, 1 day and 1 year
@@ -14,6 +15,7 @@ on `chips` twin chips (golden model, every twin effect on, one programming shot)
 chips (sim.eval.backends.measure_chips) at epochs 1, 7, 12, without and with global drift compensation (twin:
 the firmware's digital rescale of SCALE; physics: an analog gain before the ADC). Accuracy mean [95 % t
 interval over chips]; twin - physics with its Welch 95 % interval (different random generators: unpaired).
+`--compensation` and `--epochs` pick accuracy cells, e.g. one cell on more chips.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def conductances(presets, devices, per_level: int) -> None:
                       f"tolerance; one physics read adds up to {worst_read:.2f} (rms, in quadrature) of read noise")
 
 
-def accuracy(presets, devices, chips: int) -> None:
+def accuracy(presets, devices, chips: int, compensations=(False, True), epochs=tuple(ACCURACY_EPOCHS)) -> None:
     net = load_network(default_model_path())
     xt, yt, xc = net.meta["x_test"], net.meta["y_test"], net.meta["x_calib"]
     print(f"\n## Accuracy: digits MLP {net.describe()}, {len(yt)} test samples, float "
@@ -85,8 +87,9 @@ def accuracy(presets, devices, chips: int) -> None:
         for device in devices:
             spec = with_device(load_preset(preset), device)
             mapping = map_network(net, spec, xc)
-            for comp in (False, True):
-                for name, e in ACCURACY_EPOCHS.items():
+            for comp in compensations:
+                for name in epochs:
+                    e = ACCURACY_EPOCHS[name]
                     twin = measure_twin_chips(mapping, xt, yt, xc, chips, epoch=e, compensation=comp)
                     phys = measure_chips(mapping, xt, yt, xc, chips, t_s=float(EPOCH_SECONDS[e]),
                                          compensation=comp)["correct"]
@@ -105,7 +108,14 @@ def main() -> None:
     parser.add_argument("--devices", default="pcm,rram")
     parser.add_argument("--per-level", type=int, default=2000)
     parser.add_argument("--chips", type=int, default=30)
+    parser.add_argument("--compensation", default="off,on", help="accuracy cells: off, on or off,on")
+    parser.add_argument("--epochs", default=",".join(ACCURACY_EPOCHS),
+                        help=f"accuracy cells, among: {', '.join(ACCURACY_EPOCHS)}")
     args = parser.parse_args()
+    compensations = [{"off": False, "on": True}.get(c.strip()) for c in args.compensation.split(",")]
+    epochs = [e.strip() for e in args.epochs.split(",")]
+    if None in compensations or not set(epochs) <= set(ACCURACY_EPOCHS):
+        parser.error(f"--compensation takes off and/or on; --epochs takes {', '.join(ACCURACY_EPOCHS)}")
     print(f"benchmarks/twin.py: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
           "times are wall clock of each block")
     devices = args.devices.split(",")
@@ -113,7 +123,7 @@ def main() -> None:
     if args.part in ("conductances", "all"):
         conductances(args.presets.split(","), devices, args.per_level)
     if args.part in ("accuracy", "all"):
-        accuracy(args.accuracy_presets.split(","), devices, args.chips)
+        accuracy(args.accuracy_presets.split(","), devices, args.chips, compensations, epochs)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

@@ -16,8 +16,8 @@ Timing (cycles from acceptance to the next possible acceptance):
   cycle). With the digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
   programming error (G+ draws at acceptance, G- after the generator's 4-cycle leap, then the stored code and
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
-  4 with stuck devices alone; 47 with drift, which draws four times per write and searches each drift
-  code's threshold table one word per cycle (rtl/drift_code_scanner.py).
+  4 with stuck devices alone; 29 with drift, which draws four times per write and binary-searches each
+  drift code's threshold row, 7 cycles per device (rtl/drift_code_scanner.py).
 - With twin read_noise on nothing changes in the timing: each column's read-noise variance
   (rtl/read_noise_variance.py, contract.device_read_noise) is accumulated in the INTEGRATE cycles that
   add its charge, and the sample's gain is looked up in the cycle it samples.
@@ -40,7 +40,7 @@ from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
 from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
-from aimcgen.contract.device_twin_drift import EPOCH_BITS
+from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
 from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.rtl.read_noise_variance import ReadNoiseVariance
 from aimcgen.contract.weight_codes import check_weights
@@ -114,10 +114,14 @@ class EmulatedCrossbar(wiring.Component):
         # --- Weight memory: one word per row, so integration reads every column of a row at once. Each row
         # is held twice, as programmed and negated (address bit `row_bits` set), so a row driven with
         # negative polarity reads its negated word and every column integrator is a plain adder.
+        # With twin drift the weights are fine (contract.device_twin_drift: `fraction` more bits, 2^-fraction
+        # code) and so are the integrators; the charge an ADC samples is rounded once, at the sample.
+        fraction = fraction_bits(spec)
         row_bits = len(cmd.row)
-        word = data.ArrayLayout(signed(fmt.weight.bits), cols)
+        word = data.ArrayLayout(signed(fmt.weight.bits + fraction), cols)
         padding = [[0] * cols] * ((1 << row_bits) - rows)
-        init = self.stored_init.tolist() + padding + (-self.stored_init).tolist() + padding
+        fine_init = self.stored_init << fraction
+        init = fine_init.tolist() + padding + (-fine_init).tolist() + padding
         # The read port is enabled only by INTEGRATE, never while the write port writes (PROG_WRITE), so
         # collisions never happen. It is an asynchronous port and a register (with the port's enable)
         # rather than a synchronous port: Yosys merges the two into the block RAM's read port and, told
@@ -132,7 +136,7 @@ class EmulatedCrossbar(wiring.Component):
 
         # --- Column integrators, grouped by ADC so the column mux is a plain index: charge[a][p] is the
         # column at position p of ADC a (contract.adc_columns).
-        charge = Signal(data.ArrayLayout(data.ArrayLayout(signed(fmt.charge.bits), group), adcs))
+        charge = Signal(data.ArrayLayout(data.ArrayLayout(signed(fmt.charge.bits + fraction), group), adcs))
 
         next_row = Signal(range(rows))
         en_left = Signal(rows)      # bit 0: enable of the row whose word is on the read port
@@ -140,7 +144,7 @@ class EmulatedCrossbar(wiring.Component):
 
         prog_row = Signal.like(cmd.row)
         prog_col = Signal.like(cmd.col)
-        prog_negated = Signal.like(cmd.target)
+        prog_negated = Signal(signed(fmt.weight.bits + fraction))
 
         with m.If(integrating):
             # The next row, in its polarity (bit 0 of sign_left is the row on the read port).
@@ -184,7 +188,9 @@ class EmulatedCrossbar(wiring.Component):
         write_now = Signal()
         m.d.comb += write_now.eq(accept & (op == AnalogOp.PROG_WRITE))
         store_now = Signal()
-        stored = Signal(signed(fmt.weight.bits))
+        stored = Signal(signed(fmt.weight.bits + fraction))      # the integrators' (fine) weight
+        # The whole weight PROG_READ returns: the stored weight itself unless it has fraction bits.
+        stored_code = Signal(signed(fmt.weight.bits)) if fraction else stored
         store_row, store_col = Signal.like(cmd.row), Signal.like(cmd.col)
         if twin_active(spec):
             m.submodules.twin = twin = TwinDevices(spec, self.tile_index, self.init_weights, len(cmd.row),
@@ -196,6 +202,8 @@ class EmulatedCrossbar(wiring.Component):
                 store_now.eq(twin.store), stored.eq(twin.stored), store_row.eq(twin.store_row),
                 store_col.eq(twin.store_col),
             ]
+            if fraction:
+                m.d.comb += stored_code.eq(twin.stored_code)
         else:
             m.d.comb += [store_now.eq(write_now), stored.eq(target), store_row.eq(cmd.row),
                          store_col.eq(cmd.col)]
@@ -226,7 +234,7 @@ class EmulatedCrossbar(wiring.Component):
         cell = Signal(signed(fmt.weight.bits))
         read_in_range = Signal()
         m.d.comb += [
-            cell_wr.addr.eq(Cat(store_col, store_row)), cell_wr.data.eq(stored), cell_wr.en.eq(store_now),
+            cell_wr.addr.eq(Cat(store_col, store_row)), cell_wr.data.eq(stored_code), cell_wr.en.eq(store_now),
             cell_rd.addr.eq(Cat(cmd.col, cmd.row)),
         ]
         # Held until the next PROG_READ (the register takes the port's enable).
@@ -269,9 +277,15 @@ class EmulatedCrossbar(wiring.Component):
                 m.d.comb += noise.gain.eq(read_variance.gain[a])
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
             level = Signal(signed(level_fmt.bits), name=f"level_{a}")
+            held_charge = charge[a][cmd.col_sel] if group > 1 else charge[a][0]
+            if fraction:
+                # contract.device_twin_drift: charge = (fine_sum + 2^(F-1)) >> F, once per sample.
+                rounded = Signal(signed(fmt.charge.bits), name=f"charge_{a}")
+                m.d.comb += rounded.eq((held_charge + (1 << (fraction - 1))) >> fraction)
+                held_charge = rounded
             m.d.comb += [
                 noise.draw.eq(sampling),
-                sample.eq((charge[a][cmd.col_sel] if group > 1 else charge[a][0]) + noise.value),
+                sample.eq(held_charge + noise.value),
             ]
             if tables is not None:
                 m.submodules[f"thresholds_{a}"] = erring = AdcThresholds(spec, tables[a])

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.device_twin import programming_seed, sigma_multipliers
 from aimcgen.contract.device_twin_drift import UNIFORM_BITS, drift_on
+from aimcgen.contract.device_twin_relaxation import Z_BITS, Z_CENTER
 from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS
 from aimcgen.rtl.leaping_lfsr import LeapingLfsr, check_leap_cycles
 from aimcgen.spec import DesignSpec, check_tile_index
@@ -26,7 +27,8 @@ class ProgrammingNoiseGenerator(wiring.Component):
     Ports: `code` (the aimed device code 0..L), `landed` (min(max(code + e, 0), L) for the current state,
     contract.device_twin), `draw` (strobe: leap to the next state; only while `ready`), `ready` (low for
     `leap_cycles` - 1 cycles after a draw), `uniform` (the state's low 16 bits: the drift draw of
-    contract.device_twin_drift). With every sigma multiplier 0 (programming error off) `landed` is `code`;
+    contract.device_twin_drift), `relax_z` (its upper two bytes centred: the relaxation direction of
+    contract.device_twin_relaxation). With every sigma multiplier 0 (programming error off) `landed` is `code`;
     without drift as well, `ready` is 1 and no state register is built.
     """
 
@@ -46,6 +48,7 @@ class ProgrammingNoiseGenerator(wiring.Component):
             "draw": In(1),
             "ready": Out(1),
             "uniform": Out(UNIFORM_BITS),
+            "relax_z": Out(signed(Z_BITS)),
         })
 
     def elaborate(self, platform):
@@ -58,7 +61,8 @@ class ProgrammingNoiseGenerator(wiring.Component):
         m.submodules.lfsr = lfsr = LeapingLfsr(self.seed_state, leap_cycles=self.leap_cycles)
         m.d.comb += [lfsr.draw.eq(self.draw), self.ready.eq(lfsr.ready)]
         state = lfsr.state
-        m.d.comb += self.uniform.eq(state[:UNIFORM_BITS])
+        m.d.comb += [self.uniform.eq(state[:UNIFORM_BITS]),
+                     self.relax_z.eq(state[16:24] + state[24:32] - Z_CENTER)]
         if not any(self.multipliers):
             m.d.comb += self.landed.eq(self.code)
             return m

@@ -6,8 +6,10 @@ each column's variance V_j: every integrated row adds its weight's table entry V
 odd factor 2c + 1 (c the INTEGRATE command number since `start`, so a PWM window sums x^2 per row). The
 factors times the table are L + 1 shared registers stepped by 2 VT[k] per command (constants for
 bit-serial, whose steps are one command each), so a column pays one small mux and one adder, no
-multiplier. At a sample, each ADC's selected column's V goes through a leading-one detector and a shift to
-its variance class, and a constant ROM gives the gain.
+multiplier. With twin drift the row words are fine weights (contract.device_twin_drift, 2^-F code): a
+column's table index is its whole weight's magnitude, (|fine| + 2^(F-1)) >> F. At a sample, each ADC's
+selected column's V goes through a leading-one detector and a shift to its variance class, and a constant
+ROM gives the gain.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.adc_columns import adc_column
 from aimcgen.contract.device_read_noise import CLASS_BITS, gain_max, gain_table, variance_bits, variance_table
+from aimcgen.contract.device_twin_drift import fraction_bits
 from aimcgen.spec import DesignSpec
 
 
@@ -26,8 +29,8 @@ class ReadNoiseVariance(wiring.Component):
 
     Ports: `begin` (an INTEGRATE is accepted this cycle) with its `start` bit (start: every V_j = 0 and
     c = 0; else c + 1); `add` (add the row `word`, signed weights of every column, to the variances);
-    `col_sel` (the column position each ADC samples); `gain` (per ADC, the gain of that column's variance
-    class, contract.device_read_noise).
+    `col_sel` (the column position each ADC samples; `word` holds fine weights with twin drift); `gain`
+    (per ADC, the gain of that column's variance class, contract.device_read_noise).
     """
 
     def __init__(self, spec: DesignSpec):
@@ -39,7 +42,7 @@ class ReadNoiseVariance(wiring.Component):
         self.gains = [min(g, gain_max(spec)) for g in gain_table(spec)]
         super().__init__({
             "begin": In(1), "start": In(1), "add": In(1),
-            "word": In(data.ArrayLayout(signed(spec.tile.weight_bits), spec.tile.cols)),
+            "word": In(data.ArrayLayout(signed(spec.tile.weight_bits + fraction_bits(spec)), spec.tile.cols)),
             "col_sel": In(range(max(2, spec.columns_per_adc))),
             "gain": Out(data.ArrayLayout(unsigned(max(gain_max(spec), 1).bit_length()), spec.adc.count)),
         })
@@ -49,6 +52,7 @@ class ReadNoiseVariance(wiring.Component):
         m = Module()
         levels, cols, group = spec.tile.conductance_levels, spec.tile.cols, spec.columns_per_adc
         width = variance_bits(spec)
+        fraction = fraction_bits(spec)
 
         # (2c + 1) VT[k] for the command being integrated.
         if spec.input.encoding == "pwm":
@@ -66,7 +70,12 @@ class ReadNoiseVariance(wiring.Component):
         for j, v in enumerate(variance):
             w = self.word[j]
             magnitude = Signal(range(levels + 2), name=f"magnitude_{j}")
-            m.d.comb += magnitude.eq(Mux(w < 0, -w, w))
+            if fraction:
+                fine = Signal(len(w), name=f"fine_magnitude_{j}")
+                m.d.comb += [fine.eq(Mux(w < 0, -w, w)),
+                             magnitude.eq((fine + (1 << (fraction - 1))) >> fraction)]
+            else:
+                m.d.comb += magnitude.eq(Mux(w < 0, -w, w))
             with m.If(self.begin & self.start):
                 m.d.sync += v.eq(0)
             with m.Elif(self.add):

@@ -1,13 +1,16 @@
-"""The devices of the emulated tile's digital twin: where each write lands, stuck devices, drift.
+"""The devices of the emulated tile's digital twin: where each write lands, stuck devices, drift, relaxation.
 
 `EmulatedCrossbar` stores one signed weight per cell, which every read uses. With the twin on
 (contract.device_twin, contract.device_twin_drift) that weight is no longer the target: this component
 lands each PROG_WRITE's two devices with their programming error (draws of the tile's
 ProgrammingNoiseGenerator), overrides stuck devices (a ROM of flags per cell), and with drift keeps every
-device's landed and drift codes in a block RAM so that it can re-read the whole tile when the drift epoch
-changes (a refresh: one cell per two cycles through a two-stage pipeline, the factor table in block RAM
-and then the products; the tile answers no command meanwhile). Whatever it computes, it hands to the
-tile as a `store` of one weight at one cell.
+device's landed and drift codes (and, where the preset relaxes, its relaxation direction,
+contract.device_twin_relaxation) in a block RAM so that it can re-read the whole tile when the drift epoch
+changes (a refresh: one cell per two cycles through a two-stage pipeline, the factor table, and with
+relaxation the spread table, in block RAM and then the products and the clamp; the tile answers no
+command meanwhile). Whatever it computes, it hands to the tile as a `store` of one weight at one cell:
+with drift the fine weight (FRACTION_BITS more bits, which the integrators sum) and the whole weight
+(which PROG_READ returns), contract.device_twin_drift.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.device_twin import preload_devices, stuck_map, stuck_on
-from aimcgen.contract.device_twin_drift import DRIFT_CODES, EPOCH_BITS, FACTOR_FRAC_BITS, drift_on, factor_table
+from aimcgen.contract.device_twin_drift import (DRIFT_CODES, EPOCH_BITS, FACTOR_FRAC_BITS, drift_on, factor_table,
+                                               fraction_bits)
+from aimcgen.contract.device_twin_relaxation import SPREAD_FRAC_BITS, Z_BITS, Z_CENTER, relaxation_on, spread_table
 from aimcgen.rtl.drift_code_scanner import DriftCodeScanner
 from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
 from aimcgen.spec import DesignSpec
@@ -27,8 +32,11 @@ from aimcgen.spec import DesignSpec
 
 def device_layout(spec: DesignSpec) -> data.StructLayout:
     levels = spec.tile.conductance_levels
-    return data.StructLayout({"plus": range(levels + 1), "minus": range(levels + 1),
-                              "plus_drift": range(DRIFT_CODES), "minus_drift": range(DRIFT_CODES)})
+    fields = {"plus": range(levels + 1), "minus": range(levels + 1),
+              "plus_drift": range(DRIFT_CODES), "minus_drift": range(DRIFT_CODES)}
+    if relaxation_on(spec):         # contract.device_twin_relaxation: each device's lasting direction z
+        fields.update(plus_relax=signed(Z_BITS), minus_relax=signed(Z_BITS))
+    return data.StructLayout(fields)
 
 
 class TwinDevices(wiring.Component):
@@ -37,8 +45,9 @@ class TwinDevices(wiring.Component):
     Ports: `write` (strobe in the cycle the tile accepts a PROG_WRITE of `target` at `row`, `col`; only
     while `write_ready`), `hold` (the tile is busy with something else: no refresh starts), `epoch` (the
     chip's drift epoch; ignored without drift), `busy` (the tile must accept no command: a write landing,
-    or a refresh pending or running), `store` / `store_row` / `store_col` / `stored` (strobe: the tile
-    stores weight `stored` at that cell, and its negation in the next cycle).
+    or a refresh pending or running), `store` / `store_row` / `store_col` / `stored` / `stored_code`
+    (strobe: the tile stores the fine weight `stored`, 2^-fraction_bits code, at that cell for its
+    integrators and its negation in the next cycle, and the whole weight `stored_code` for PROG_READ).
     """
 
     def __init__(self, spec: DesignSpec, tile_index: int, init_weights: np.ndarray, row_bits: int, col_bits: int):
@@ -46,13 +55,15 @@ class TwinDevices(wiring.Component):
         self.tile_index = tile_index
         self.stuck = stuck_map(spec, tile_index)
         self.init_devices = preload_devices(spec, init_weights, self.stuck)
+        fraction = fraction_bits(spec)
         super().__init__({
             "write": In(1), "row": In(row_bits), "col": In(col_bits),
             "target": In(signed(spec.tile.weight_bits)),
             "hold": In(1), "epoch": In(EPOCH_BITS),
             "write_ready": Out(1), "busy": Out(1),
             "store": Out(1), "store_row": Out(row_bits), "store_col": Out(col_bits),
-            "stored": Out(signed(spec.tile.weight_bits)),
+            "stored": Out(signed(spec.tile.weight_bits + fraction)),
+            "stored_code": Out(signed(spec.tile.weight_bits)),
         })
 
     def elaborate(self, platform):
@@ -60,6 +71,7 @@ class TwinDevices(wiring.Component):
         m = Module()
         levels = spec.tile.conductance_levels
         drift = drift_on(spec)
+        relax = relaxation_on(spec)
         m.submodules.programming_noise = gen = ProgrammingNoiseGenerator(spec, self.tile_index)
         m.d.comb += self.write_ready.eq(gen.ready)
         row_bits, col_bits = len(self.row), len(self.col)
@@ -106,9 +118,13 @@ class TwinDevices(wiring.Component):
                 if drift:
                     with m.Case(2):
                         m.d.comb += [gen.draw.eq(1), scanner.start.eq(1), scanner.aimed.eq(aims[0])]
+                        if relax:
+                            m.d.sync += new.plus_relax.eq(gen.relax_z)
                     with m.Case(3):
                         m.d.comb += [gen.draw.eq(1), scanner.start.eq(1), scanner.aimed.eq(aims[1])]
                         m.d.sync += new.plus_drift.eq(scanner.code)
+                        if relax:
+                            m.d.sync += new.minus_relax.eq(gen.relax_z)
                     with m.Case(4):
                         m.d.sync += new.minus_drift.eq(scanner.code)
             last = draws if drift else draws - 1
@@ -126,10 +142,13 @@ class TwinDevices(wiring.Component):
                 getattr(landed, name).eq(Mux(flag[0], Mux(flag[1], levels, 0), getattr(new, name))),
                 getattr(landed, f"{name}_drift").eq(Mux(flag[0], 0, getattr(new, f"{name}_drift"))),
             ]
+            if relax:
+                m.d.comb += getattr(landed, f"{name}_relax").eq(Mux(flag[0], 0, getattr(new, f"{name}_relax")))
 
         if not drift:
             m.d.comb += [self.busy.eq(landing | storing), self.store.eq(storing), self.store_row.eq(row),
-                         self.store_col.eq(col), self.stored.eq(landed.plus - landed.minus)]
+                         self.store_col.eq(col), self.stored.eq(landed.plus - landed.minus),
+                         self.stored_code.eq(landed.plus - landed.minus)]
             return m
 
         # --- Drift: the devices in a block RAM; a refresh re-reads every cell when the epoch changes.
@@ -139,6 +158,9 @@ class TwinDevices(wiring.Component):
             init[(i << col_bits) | j] = {"plus": int(d.plus[i, j]), "minus": int(d.minus[i, j]),
                                          "plus_drift": int(d.plus_drift[i, j]),
                                          "minus_drift": int(d.minus_drift[i, j])}
+            if relax:
+                init[(i << col_bits) | j].update(plus_relax=int(d.plus_relax[i, j]),
+                                                 minus_relax=int(d.minus_relax[i, j]))
         m.submodules.devices = devices = Memory(shape=device_layout(spec), depth=len(init), init=init,
                                                 attrs={"no_rw_check": 1})
         dev_wr, dev_rd = devices.write_port(), devices.read_port(domain="sync")
@@ -178,17 +200,39 @@ class TwinDevices(wiring.Component):
         with m.If(enter):
             m.d.sync += [held.eq(source), cell_factored.eq(Cat(Mux(refreshing, walk_col, col),
                                                               Mux(refreshing, walk_row, row)))]
-        weight = Signal(signed(spec.tile.weight_bits))
+        fraction = fraction_bits(spec)
+        shift = FACTOR_FRAC_BITS - fraction
+        weight = Signal(signed(spec.tile.weight_bits + fraction))      # the fine weight
+        if relax:       # contract.device_twin_relaxation: spreads per (device code, epoch), a block RAM
+            spreads = spread_table(spec)
+            m.submodules.spreads = spread_rom = Memory(shape=range(max(max(r) for r in spreads) + 1),
+                                                       depth=(levels + 1) << EPOCH_BITS, init=sum(spreads, []))
         drifted = []
         for name in ("plus", "minus"):
             port = rom.read_port(domain="sync")
             m.d.comb += [port.addr.eq(Cat(applied, getattr(source, f"{name}_drift"))), port.en.eq(enter)]
-            value = Signal(range(levels + 1), name=f"drifted_{name}")
-            m.d.comb += value.eq((getattr(held, name) * port.data + (1 << (FACTOR_FRAC_BITS - 1)))
-                                 >> FACTOR_FRAC_BITS)
+            value = Signal(range((levels << fraction) + 1), name=f"drifted_{name}")
+            fine = (getattr(held, name) * port.data + (1 << (shift - 1))) >> shift
+            if relax:
+                spread = spread_rom.read_port(domain="sync")
+                m.d.comb += [spread.addr.eq(Cat(applied, getattr(source, name))), spread.en.eq(enter)]
+                reach = (levels << fraction) + ((Z_CENTER * max(max(r) for r in spreads)) >> SPREAD_FRAC_BITS) + 1
+                moved = Signal(signed(reach.bit_length() + 1), name=f"relaxed_{name}")
+                m.d.comb += [moved.eq(fine + ((getattr(held, f"{name}_relax") * spread.data
+                                               + (1 << (SPREAD_FRAC_BITS - 1))) >> SPREAD_FRAC_BITS)),
+                             value.eq(Mux(moved < 0, 0, Mux(moved > (levels << fraction), levels << fraction,
+                                                             moved)))]
+            else:
+                m.d.comb += value.eq(fine)
             drifted.append(value)
         with m.If(factored):
             m.d.sync += [weight.eq(drifted[0] - drifted[1]), cell_product.eq(cell_factored)]
+        # The whole weight: |fine| rounded half up to a code, with the sign of fine.
+        magnitude = Signal(spec.tile.weight_bits + fraction)
+        rounded = Signal(spec.tile.weight_bits)
+        m.d.comb += [magnitude.eq(Mux(weight < 0, -weight, weight)),
+                     rounded.eq((magnitude + (1 << (fraction - 1))) >> fraction),
+                     self.stored_code.eq(Mux(weight < 0, -rounded, rounded))]
         m.d.comb += [self.store.eq(product), self.stored.eq(weight),
                      self.store_col.eq(cell_product[:col_bits]), self.store_row.eq(cell_product[col_bits:])]
         return m

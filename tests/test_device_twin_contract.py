@@ -12,6 +12,7 @@ from amaranth.sim import Simulator
 
 from aimcgen.contract import device_twin
 from aimcgen.contract import device_twin_drift as drift
+from aimcgen.contract import device_twin_relaxation as relaxation
 from aimcgen.contract.noise import state_sequence
 from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
 from aimcgen.sim.models.golden import GoldenTile
@@ -205,7 +206,7 @@ DOC_EPOCHS = (0, 1, 10, 60, 600, 3600, 21600, 86400, 259200, 604800, 2592000, 86
 
 
 def doc_factors(t0):
-    return [[round(((t + t0) / t0) ** (-(c * 0.0125)) * 4096) for t in DOC_EPOCHS] for c in range(16)]
+    return [[round(((t + t0) / t0) ** (-(c * 0.00390625)) * 4096) for t in DOC_EPOCHS] for c in range(64)]
 
 
 def doc_thresholds(mu_p, sigma_p, levels):
@@ -217,8 +218,8 @@ def doc_thresholds(mu_p, sigma_p, levels):
         mu = min(max(mu_p[0] * math.log(g) + mu_p[1], mu_p[2]), mu_p[3])
         sigma = min(max(sigma_p[0] * math.log(g) + sigma_p[1], sigma_p[2]), sigma_p[3])
         row = []
-        for j in range(1, 16):
-            x = (j - 0.5) * 0.0125
+        for j in range(1, 64):
+            x = (j - 0.5) * 0.00390625
             p = phi((x - mu) / sigma) - phi((-x - mu) / sigma) if sigma > 0 else (1.0 if mu < x else 0.0)
             row.append(round(p * 65536))
         table.append(row)
@@ -227,9 +228,10 @@ def doc_thresholds(mu_p, sigma_p, levels):
 
 def test_drift_docstring_and_tables():
     doc = " ".join(drift.__doc__.split())
-    for text in ("d_e = (d * F[c][e] + 2^11) >> 12",
-                 "F[c][e] = round(((EPOCH_SECONDS[e] + t0) / t0) ** (-(c * 0.0125)) * 4096)",
-                 "T[k][j] = round(P_j * 65536)", "c = the number of j in 1..15 with u >= T[k][j]",
+    for text in ("f_e = (d * F[c][e] + 2^7) >> 8", "fine = fp_e - fm_e", "charge = (fine_sum + 8) >> 4",
+                 "w = sign(fine) * ((|fine| + 8) >> 4)",
+                 "F[c][e] = round(((EPOCH_SECONDS[e] + t0) / t0) ** (-(c * 0.00390625)) * 4096)",
+                 "T[k][j] = round(P_j * 65536)", "c = the number of j in 1..63 with u >= T[k][j]",
                  "G+'s drift u = S_(4w+2) & 0xFFFF (k = kp) and G-'s drift u = S_(4w+3) & 0xFFFF (k = km)",
                  "takes the code of u = 32768"):
         assert text in doc, text
@@ -268,9 +270,99 @@ def test_drifting_writes_match_the_docstring():
                 st = stuck(i, j, p)
                 code = sum((states[2 + p] & 0xFFFF) >= t for t in thresholds[k])
                 devices[i, j, p] = ((doc_landed(states[p], k, mult, levels), code) if st is None else (st, 0))
-            assert golden.program(i, j, w) == sum(
-                (1 - 2 * p) * ((d * factors[c][epoch] + 2048) >> 12)
-                for p, (d, c) in ((p, devices[i, j, p]) for p in range(2)))
-        want = np.array([[sum((1 - 2 * p) * ((devices[i, j, p][0] * factors[devices[i, j, p][1]][epoch] + 2048)
-                                              >> 12) for p in range(2)) for j in range(8)] for i in range(8)])
-        np.testing.assert_array_equal(golden.weights, want)
+            fine = sum((1 - 2 * p) * ((d * factors[c][epoch] + 128) >> 8)
+                       for p, (d, c) in ((p, devices[i, j, p]) for p in range(2)))
+            assert golden.program(i, j, w) == doc_whole(fine)
+        fine = np.array([[sum((1 - 2 * p) * ((devices[i, j, p][0] * factors[devices[i, j, p][1]][epoch] + 128)
+                                              >> 8) for p in range(2)) for j in range(8)] for i in range(8)])
+        np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine))
+        np.testing.assert_array_equal(golden.twin.fine, fine)
+        drive = np.random.default_rng(epoch).integers(-7, 8, (3, 8))
+        np.testing.assert_array_equal(golden.twin.charges(drive), (drive @ fine + 8) >> 4)
+    # A year on, some weights sit between codes: the fine weights are not all multiples of 16.
+    assert (golden.twin.fine % 16 != 0).any()
+
+
+def doc_whole(fine):
+    """w = sign(fine) * ((|fine| + 8) >> 4)."""
+    return (1 if fine > 0 else -1 if fine < 0 else 0) * ((abs(fine) + 8) >> 4)
+
+
+def test_without_drift_the_fine_weights_are_the_weights():
+    spec = _spec()
+    init = np.random.default_rng(4).integers(-7, 8, (8, 8))
+    golden = GoldenTile(spec, init, 0)
+    assert golden.twin.fraction_bits == 0
+    np.testing.assert_array_equal(golden.twin.fine, golden.weights)
+    drive = np.random.default_rng(1).integers(-7, 8, (3, 8))
+    np.testing.assert_array_equal(golden.twin.charges(drive), drive @ golden.weights)
+
+
+# --- relaxation, as contract/device_twin_relaxation.py's docstring states it ---------------------------
+
+def doc_spreads(relax_us, g_max_us, t0, horizon, levels):
+    table = []
+    for d in range(levels + 1):
+        g = d / levels
+        p = 0.0
+        for c in reversed(relax_us):
+            p = p * g + c
+        row = []
+        for t in DOC_EPOCHS:
+            growth = min(max(math.log1p(t / t0) / math.log1p(horizon / t0), 0.0), 1.0)
+            row.append(round(max(p, 0.0) * levels / g_max_us * 16 * growth / math.sqrt(10922.5) * 65536))
+        table.append(row)
+    return table
+
+
+def test_relaxation_docstring_and_table():
+    doc = " ".join(relaxation.__doc__.split())
+    for text in ("z = ((S >> 16) & 0xFF) + ((S >> 24) & 0xFF) - 255",
+                 "growth = min(max(math.log1p(t / t0) / math.log1p(T / t0), 0.0), 1.0)",
+                 "R[d][e] = round(max(p, 0.0) * L / g_max_us * 16 * growth / math.sqrt(10922.5) * 65536)",
+                 "r_e = min(max(f_e + ((z * R[d][e] + 2^15) >> 16), 0), 16 L)", "fine weight is rp_e - rm_e"):
+        assert text in doc, text
+    spec = _spec(model="rram", stuck_set_fraction=0.1, stuck_reset_fraction=0.05).replace(twin={"drift": "on"})
+    dev = spec.device
+    assert relaxation.spread_table(spec) == doc_spreads(dev.relax_us, dev.g_max_us, dev.drift_t0_s,
+                                                         dev.relax_time_s, 7)
+    assert relaxation.relaxation_on(spec) and not relaxation.relaxation_on(_spec().replace(twin={"drift": "on"}))
+
+
+def test_relaxing_writes_match_the_docstring():
+    spec = _spec(model="rram", prog_noise_us=[0.8, 4.0, -2.0]).replace(twin={"drift": "on"})
+    dev, levels = spec.device, 7
+    mult = doc_multipliers(dev.prog_noise_us, dev.g_max_us, levels)
+    factors, thresholds = doc_factors(dev.drift_t0_s), doc_thresholds(dev.drift_mu, dev.drift_sigma, levels)
+    spreads = doc_spreads(dev.relax_us, dev.g_max_us, dev.drift_t0_s, dev.relax_time_s, levels)
+    golden = GoldenTile(spec, np.zeros((8, 8), dtype=np.int64), 0)
+    s = doc_seed(77, 0)
+    devices = {}                # (row, col, polarity) -> (code, drift code, z)
+    rng = np.random.default_rng(9)
+    for _ in range(40):
+        i, j, w = int(rng.integers(8)), int(rng.integers(8)), int(rng.integers(-7, 8))
+        states = [s]
+        for _ in range(4):
+            states.append(doc_leap(states[-1]))
+        s = states[4]
+        for p, k in enumerate((max(w, 0), max(-w, 0))):
+            st = doc_stuck(77, 0, i, j, p, 0.1, 0.05, levels)
+            u, z = states[2 + p] & 0xFFFF, ((states[2 + p] >> 16) & 0xFF) + ((states[2 + p] >> 24) & 0xFF) - 255
+            devices[i, j, p] = ((doc_landed(states[p], k, mult, levels), sum(u >= t for t in thresholds[k]), z)
+                                if st is None else (st, 0, 0))
+        golden.program(i, j, w)
+
+    def read(i, j, p, epoch):
+        if (i, j, p) not in devices:
+            st = doc_stuck(77, 0, i, j, p, 0.1, 0.05, levels)
+            return 0 if st is None else st * 16
+        d, c, z = devices[i, j, p]
+        f = (d * factors[c][epoch] + 128) >> 8
+        return min(max(f + ((z * spreads[d][epoch] + 2 ** 15) >> 16), 0), 16 * levels)
+
+    for epoch in (0, 5, 7, 12):
+        golden.set_drift_epoch(epoch)
+        fine = np.array([[read(i, j, 0, epoch) - read(i, j, 1, epoch) for j in range(8)] for i in range(8)])
+        np.testing.assert_array_equal(golden.twin.fine, fine)
+        np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine))
+    assert any(z != 0 for _, _, z in devices.values()) and (golden.twin.fine % 16 != 0).any()

@@ -9,8 +9,11 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from aimcgen.contract.device_twin import stuck_map, twin_active
+from aimcgen.contract.device_twin_drift import drift_code, threshold_table
+from aimcgen.contract.encoding import drive_steps
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.rtl.boundary import AnalogOp
+from aimcgen.rtl.drift_code_scanner import DriftCodeScanner
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 from aimcgen.rtl.program_verify import ProgramVerifyEngine
 from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
@@ -209,9 +212,10 @@ def test_accelerator_reports_yield_and_failing_addresses_like_the_golden_model()
     np.testing.assert_array_equal(np.array(got), golden.run(xs).outputs)
 
 
-def test_drift_epochs_are_replayed_by_the_golden_model():
-    spec = _twin_spec().replace(twin={"drift": "on"}, device={"model": "pcm", "stuck_set_fraction": 0.05,
-                                                             "stuck_reset_fraction": 0.05})
+@pytest.mark.parametrize("model, read_noise", [("pcm", "off"), ("pcm", "on"), ("rram", "on")])
+def test_drift_epochs_are_replayed_by_the_golden_model(model, read_noise):
+    spec = _twin_spec().replace(twin={"drift": "on", "read_noise": read_noise},
+                                device={"model": model, "stuck_set_fraction": 0.05, "stuck_reset_fraction": 0.05})
     rng = np.random.default_rng(31)
     levels, m = spec.tile.conductance_levels, spec.input.max_magnitude
     init = rng.integers(-levels, levels + 1, (spec.tile.rows, spec.tile.cols))
@@ -252,8 +256,47 @@ def test_drift_epochs_are_replayed_by_the_golden_model():
     np.testing.assert_array_equal(seen["rewritten"][1], golden.run(xs).codes[:, 0])
     golden.set_drift_epoch(0)
     np.testing.assert_array_equal(seen["back"][0], golden.weights)
-    # Drift shrinks the weights: a year on, most are smaller in magnitude than after programming.
-    assert np.abs(seen[12][0]).sum() < 0.8 * np.abs(seen[0][0]).sum()
+    if model == "pcm":
+        # Drift shrinks the weights: a year on, most are smaller in magnitude than after programming.
+        assert np.abs(seen[12][0]).sum() < 0.8 * np.abs(seen[0][0]).sum()
+    else:
+        # RRAM relaxes (contract.device_twin_relaxation): a day on, written weights moved both ways.
+        moved = seen[7][0][:4] - seen[0][0][:4]
+        assert (moved > 0).any() and (moved < 0).any()
+    # The integrators summed the fine weights: summing the whole weights would give other charges.
+    golden.set_drift_epoch(12)
+    drive = drive_steps(xs, spec.input)
+    assert (golden.twin.charges(drive) != drive @ golden.weights).any()
+
+
+def test_drift_code_search_matches_the_contract():
+    spec = _twin_spec().replace(twin={"drift": "on"}, device={"model": "pcm"})
+    table = threshold_table(spec)
+    rng = np.random.default_rng(2)
+    cases = []
+    for k, row in enumerate(table):
+        edges = {max(min(t + d, 0xFFFF), 0) for t in row for d in (-1, 0, 1)} | {0, 0xFFFF}
+        cases += [(k, int(u)) for u in sorted(edges)[::3]] + [(k, int(u)) for u in rng.integers(0, 1 << 16, 8)]
+    dut = DriftCodeScanner(spec)
+    got = []
+
+    async def bench(ctx):
+        for k, u in cases:
+            ctx.set(dut.aimed, k)
+            ctx.set(dut.uniform, u)
+            ctx.set(dut.start, 1)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            cycles = 0
+            while ctx.get(dut.busy):
+                await ctx.tick()
+                cycles += 1
+            got.append((ctx.get(dut.code), cycles))
+
+    _run(dut, bench)
+    assert [c for c, _ in got] == [drift_code(u, table[k]) for k, u in cases]
+    assert {n for _, n in got} == {7}
+    assert len({c for c, _ in got}) > 20            # the cases reach many codes
 
 
 def test_drift_epoch_register_ages_the_whole_grid():
@@ -298,10 +341,11 @@ def test_write_and_refresh_timing_with_drift():
     cells = spec.tile.rows * spec.tile.cols
 
     async def bench(ctx):
-        # Draws at 0 and 4 (errors), 8 and 25 (drift: each waits for the 16-cycle threshold scan of the one
-        # before), the devices complete at 42, two pipeline stages, the store and its negation: 47.
+        # Draws at 0 and 4 (errors), 8 and 16 (drift: each waits for the 7-cycle binary search of the
+        # threshold row of the one before), the devices complete at 24, two pipeline stages, the store and
+        # its negation: 29.
         assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
-        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 47
+        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 29
         ctx.set(dut.drift_epoch, 9)
         # A refresh: a cycle to start, two per cell, two pipeline stages, the last negation, the accept.
         assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 1 + 2 * cells + 2 + 1 + 1

@@ -1,7 +1,7 @@
 """The digital twin's device conductances agree with the physics model's per target level (sim.eval
 .twin_conductances), within the tolerances BENCHMARKS.md states: 0.3 code units in mean and in std for PCM on
-tile64 at 1 s, 1 h, 1 day and 1 year, and for RRAM at 1 s (the twin has no RRAM relaxation: its spread stays
-that of programming, which the last test pins down)."""
+tile64 at 1 s, 1 h, 1 day and 1 year, and for RRAM (with relaxation, contract.device_twin_relaxation) at
+every level but the top one, which the twin clamps at L codes (the last test pins that down)."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ import pytest
 from aimcgen.contract.device_twin import sigma_lsb_table
 from aimcgen.presets import load_preset
 from aimcgen.sim.eval.backends import with_device
-from aimcgen.sim.eval.twin_conductances import level_statistics, physics_codes, twin_codes
+from aimcgen.sim.eval.twin_conductances import level_statistics, twin_codes
 
 TOL = 0.3                      # code units (g_max / L), mean and std
 EPOCHS = (1, 5, 7, 12)         # 1 s, 1 h, 1 day, 1 year
@@ -34,18 +34,26 @@ def test_pcm_drift_moves_both_alike(tile64_pcm):
     assert top[1].twin_mean > top[5].twin_mean > top[7].twin_mean > top[12].twin_mean
 
 
-def test_rram_agrees_after_programming():
-    rows = level_statistics(with_device(load_preset("tile64"), "rram"), (1,), devices=DEVICES, seed=5)
-    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in rows)
+@pytest.fixture(scope="module")
+def tile64_rram():
+    return level_statistics(with_device(load_preset("tile64"), "rram"), EPOCHS, devices=DEVICES, seed=5)
 
 
-def test_twin_rram_spread_is_programming_only():
+def test_rram_levels_agree_at_every_epoch_below_the_top(tile64_rram):
+    below = [r for r in tile64_rram if r.level < 15]
+    worst = max(below, key=lambda r: max(abs(r.mean_error), abs(r.std_error)))
+    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in below), worst
+    # The top level is clamped at L codes: the upper half of its relaxation is lost, as the docstring states.
+    top = {r.epoch: r for r in tile64_rram if r.level == 15}
+    assert -0.7 < top[12].mean_error < -0.2 and top[12].twin_std < top[12].physics_std
+
+
+def test_twin_rram_relaxes_with_lasting_directions():
     spec = with_device(load_preset("tile64"), "rram")
-    codes = twin_codes(spec, 400, (1, 12))
-    np.testing.assert_array_equal(codes[:, 0], codes[:, 1])           # no drift, no relaxation in the twin
-    # The physics device relaxes: its spread at a year is wider than at 1 s on mid levels.
-    phys = physics_codes(spec, 400, (1, 12), seed=5)
-    assert phys[7, 1].std() > 1.5 * phys[7, 0].std()
-    # The twin's programming spread follows the preset's sigma table (within the rounding of codes).
+    codes = twin_codes(spec, 400, (1, 7, 12))
+    # Relaxation grows until device.relax_time_s (1 day), then holds: each device keeps its direction.
+    np.testing.assert_array_equal(codes[:, 1], codes[:, 2])
+    assert codes[7, 1].std() > 1.5 * codes[7, 0].std()
+    # At 1 s the spread is programming's: the preset's sigma table (within the fine rounding).
     sigma = sigma_lsb_table(spec.replace(twin={"programming_error": "on"}))
     assert abs(codes[7, 0].std() - sigma[7]) < 0.15

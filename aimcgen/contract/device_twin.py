@@ -10,7 +10,9 @@ Devices. A weight code w (tile.weight_bits = b, L = 2^(b-1) - 1 = tile.conductan
 difference of two devices, G+ and G-, each holding a device code 0..L. A write of target w (a target
 -2^(b-1) is first replaced by -L, as without the twin) aims G+ at kp = max(w, 0) and G- at km = max(-w, 0);
 the stored weight, the one PROG_READ returns and every INTEGRATE sums, is dp - dm with dp, dm the device
-codes that actually landed.
+codes that actually landed (with drift: each device drifted, and relaxed where the preset relaxes, to the
+epoch, in 2^-4 code, which INTEGRATE sums, and PROG_READ returns the whole weight;
+contract.device_twin_drift, contract.device_twin_relaxation).
 
 Switches. `twin.programming_error = "on"` draws the programming error below; `twin.stuck = "on"` applies
 the stuck devices at device.stuck_set_fraction / device.stuck_reset_fraction; `twin.drift = "on"` adds
@@ -50,7 +52,7 @@ LSB for a device aimed at code k:
 Every accepted PROG_WRITE takes exactly two draws, whatever its target and address (also a device that is
 stuck, or an address beyond the tile): draw n for G+ (k = kp), draw n+1 for G- (k = km). The n-th write
 of a tile (counting every PROG_WRITE since configuration) therefore uses draws 2n and 2n+1 (with drift:
-4n and 4n+1, and 4n+2, 4n+3 for the drift codes).
+4n and 4n+1, and 4n+2, 4n+3 for the drift codes and relaxation directions).
 
 Stuck devices. Device (tile, row, col, polarity), polarity 0 for G+ and 1 for G-, draws one uniform
 32-bit word from its address alone (unsigned arithmetic modulo 2^32):
@@ -82,7 +84,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimcgen.contract.device_twin_drift import (DRAWS_PER_WRITE_WITH_DRIFT, MEDIAN_UNIFORM, drift_code, drift_on,
-                                               drifted, factor_table, threshold_table)
+                                               drifted, factor_table, fraction_bits, sampled_charge,
+                                               threshold_table, whole_weight)
+from aimcgen.contract.device_twin_relaxation import relax_z, relaxation_on, relaxed, spread_table
 from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS, SIGMA_OF_SUM, initial_state, state_sequence
 from aimcgen.spec import DesignSpec
 
@@ -184,12 +188,15 @@ def split_target(target: int, levels: int) -> tuple[int, int]:
 
 @dataclass
 class DeviceState:
-    """Per-device state of a tile, arrays of shape (rows, cols): landed codes of G+ and G-, and their drift
-    codes (contract.device_twin_drift; all 0 without drift)."""
+    """Per-device state of a tile, arrays of shape (rows, cols): landed codes of G+ and G-, their drift
+    codes (contract.device_twin_drift; all 0 without drift) and relaxation directions
+    (contract.device_twin_relaxation; all 0 without relaxation)."""
     plus: np.ndarray
     minus: np.ndarray
     plus_drift: np.ndarray
     minus_drift: np.ndarray
+    plus_relax: np.ndarray
+    minus_relax: np.ndarray
 
 
 def preload_devices(spec: DesignSpec, weights: np.ndarray, stuck: np.ndarray) -> DeviceState:
@@ -203,7 +210,8 @@ def preload_devices(spec: DesignSpec, weights: np.ndarray, stuck: np.ndarray) ->
         median = np.array([drift_code(MEDIAN_UNIFORM, row) for row in threshold_table(spec)], dtype=np.int64)
         for p, aimed in enumerate((np.maximum(w, 0), np.maximum(-w, 0))):
             drift[p] = np.where(stuck[..., p] >= 0, 0, median[aimed])
-    return DeviceState(plus, minus, drift[0], drift[1])
+    return DeviceState(plus, minus, drift[0], drift[1], np.zeros(w.shape, dtype=np.int64),
+                       np.zeros(w.shape, dtype=np.int64))
 
 
 def preload(weights: np.ndarray, stuck: np.ndarray) -> np.ndarray:
@@ -229,23 +237,48 @@ class DeviceTwin:
         self.draws = DRAWS_PER_WRITE_WITH_DRIFT if self.drift else DRAWS_PER_WRITE
         self.thresholds = threshold_table(spec) if self.drift else None
         self.factors = np.array(factor_table(spec), dtype=np.int64) if self.drift else None
+        self.spreads = np.array(spread_table(spec), dtype=np.int64) if relaxation_on(spec) else None
         self.epoch = 0
+        self.fraction_bits = fraction_bits(spec)
         self.devices = preload_devices(spec, weights, self.stuck)
+        self.weights()                      # sets `fine`, which weights() and weight() keep current
 
     def weights(self) -> np.ndarray:
-        """The weights every read sees now: G+ minus G-, each drifted to the current epoch."""
+        """The whole weights PROG_READ sees now (G+ minus G-, each drifted to the current epoch); also
+        refreshes `fine`, the weights INTEGRATE sums (2^-fraction_bits code), from the devices and epoch."""
         d = self.devices
         if not self.drift:
-            return d.plus - d.minus
-        return (drifted(d.plus, d.plus_drift, self.factors, self.epoch)
-                - drifted(d.minus, d.minus_drift, self.factors, self.epoch))
+            self.fine = d.plus - d.minus
+        else:
+            self.fine = (self.read_device(d.plus, d.plus_drift, d.plus_relax)
+                         - self.read_device(d.minus, d.minus_drift, d.minus_relax))
+        self._fine_f64 = self.fine.astype(np.float64)
+        return whole_weight(self.fine, self.fraction_bits)
 
     def weight(self, row: int, col: int) -> int:
+        """The whole weight of one cell; refreshes its fine weight."""
         d = self.devices
         if not self.drift:
-            return int(d.plus[row, col] - d.minus[row, col])
-        return int(drifted(d.plus[row, col], d.plus_drift[row, col], self.factors, self.epoch)
-                   - drifted(d.minus[row, col], d.minus_drift[row, col], self.factors, self.epoch))
+            fine = int(d.plus[row, col] - d.minus[row, col])
+        else:
+            fine = int(self.read_device(d.plus[row, col], d.plus_drift[row, col], d.plus_relax[row, col])
+                       - self.read_device(d.minus[row, col], d.minus_drift[row, col], d.minus_relax[row, col]))
+        self.fine[row, col] = fine
+        self._fine_f64[row, col] = fine
+        return int(whole_weight(fine, self.fraction_bits))
+
+    def read_device(self, code, drift, z):
+        """A device read at the epoch in fine units: drifted, then relaxed (contract.device_twin_relaxation)."""
+        fine = drifted(code, drift, self.factors, self.epoch, self.fraction_bits)
+        if self.spreads is None:
+            return fine
+        return relaxed(fine, code, z, self.spreads, self.epoch, self.levels)
+
+    def charges(self, drive: np.ndarray) -> np.ndarray:
+        """The charges the ADCs sample for drive (..., rows): the fine weights summed, rounded once
+        (contract.device_twin_drift). float64 BLAS, exact: every partial sum is an integer below 2^53."""
+        fine_sum = (np.asarray(drive, dtype=np.float64) @ self._fine_f64).astype(np.int64)
+        return sampled_charge(fine_sum, self.fraction_bits)
 
     def write(self, row: int, col: int, target: int) -> int:
         """One PROG_WRITE: two draws (G+, G-; four with drift), stuck devices override; returns the stored
@@ -262,6 +295,9 @@ class DeviceTwin:
             u_plus, u_minus = int(states[2]) & 0xFFFF, int(states[3]) & 0xFFFF
             d.plus_drift[row, col] = 0 if sp >= 0 else drift_code(u_plus, self.thresholds[kp])
             d.minus_drift[row, col] = 0 if sm >= 0 else drift_code(u_minus, self.thresholds[km])
+            if self.spreads is not None:
+                d.plus_relax[row, col] = 0 if sp >= 0 else relax_z(states[2])
+                d.minus_relax[row, col] = 0 if sm >= 0 else relax_z(states[3])
         return self.weight(row, col)
 
     def set(self, row: int, col: int, target: int) -> int:
@@ -270,6 +306,7 @@ class DeviceTwin:
         d = self.devices
         d.plus[row, col], d.minus[row, col] = one.plus[0, 0], one.minus[0, 0]
         d.plus_drift[row, col], d.minus_drift[row, col] = one.plus_drift[0, 0], one.minus_drift[0, 0]
+        d.plus_relax[row, col], d.minus_relax[row, col] = 0, 0
         return self.weight(row, col)
 
 

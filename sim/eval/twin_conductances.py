@@ -7,7 +7,9 @@ statistical reference. Both are measured here on the same devices: one device pe
 
 - twin: contract.device_twin.DeviceTwin with programming_error and drift on (stuck off: a per-level
   statistic of healthy devices), one PROG_WRITE per device (no verify retries), the device code d_e it
-  holds at drift epoch e (contract.device_twin_drift.drifted);
+  holds at drift epoch e (DeviceTwin.read_device: drifted, contract.device_twin_drift, and relaxed,
+  contract.device_twin_relaxation; in 2^-FRACTION_BITS code, reported here in code units, the resolution at
+  which the twin's integrators sum it);
 - physics: sim.models.physics.program (programming noise, clamped at 0) then conductance_at at t =
   EPOCH_SECONDS[e] with the read noise switched off (drift, and RRAM relaxation): the device's state, which
   is what the twin stores. The twin has no counterpart of the time point's shared 1/f noise (physics: one
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimcgen.contract.device_twin import DeviceTwin
-from aimcgen.contract.device_twin_drift import EPOCH_SECONDS, drifted
+from aimcgen.contract.device_twin_drift import EPOCH_SECONDS
 from aimcgen.sim.models import physics
 from aimcgen.spec import DesignSpec
 
@@ -55,20 +57,23 @@ def twin_device_spec(spec: DesignSpec) -> DesignSpec:
 
 
 def twin_codes(spec: DesignSpec, devices: int, epochs) -> np.ndarray:
-    """Device codes (levels, epochs, devices) of the twin: `devices` writes per level, one tile's generator
-    (noise.seed, tile 0) running through the levels in order."""
+    """Device conductances in code units (levels, epochs, devices) of the twin: the fine device codes over
+    2^fraction_bits; `devices` writes per level, one tile's generator (noise.seed, tile 0) running through
+    the levels in order."""
     spec = twin_device_spec(spec)
     rows, cols, levels = spec.tile.rows, spec.tile.cols, spec.tile.conductance_levels
     twin = DeviceTwin(spec, 0, np.zeros((rows, cols), dtype=np.int64))
-    out = np.zeros((levels + 1, len(epochs), devices), dtype=np.int64)
+    out = np.zeros((levels + 1, len(epochs), devices), dtype=np.float64)
     for k in range(levels + 1):
-        code, drift = np.zeros(devices, dtype=np.int64), np.zeros(devices, dtype=np.int64)
+        code, drift, z = (np.zeros(devices, dtype=np.int64) for _ in range(3))
         for n in range(devices):
             r, c = divmod(n % (rows * cols), cols)
             twin.write(r, c, k)
             code[n], drift[n] = twin.devices.plus[r, c], twin.devices.plus_drift[r, c]
+            z[n] = twin.devices.plus_relax[r, c]
         for i, e in enumerate(epochs):
-            out[k, i] = drifted(code, drift, twin.factors, e)
+            twin.epoch = e
+            out[k, i] = twin.read_device(code, drift, z) / (1 << twin.fraction_bits)
     return out
 
 

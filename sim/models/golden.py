@@ -143,6 +143,9 @@ class GoldenTile:
         rows, cols = self.spec.tile.rows, self.spec.tile.cols
         narrow = np.int8 if self.spec.input.encoding == "bit_serial" else np.int32
         np.copyto(drive, drive_steps(x, self.spec.input, dtype=narrow), casting="unsafe")
+        if self.twin.fraction_bits:     # twin drift: the fine weights summed, each charge rounded once
+            out[...] = self.twin.charges(drive)         # (contract.device_twin_drift)
+            return out
         np.matmul(drive.reshape(-1, rows), self._weights_f, out=out.reshape(-1, cols))
         return out
 
