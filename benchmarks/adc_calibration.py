@@ -7,9 +7,10 @@
 The golden model is the RTL's arithmetic bit for bit (ADC errors included, contract.adc_errors), so these are
 the emulated hardware's figures. Chip c = noise.seed c (c = 1..chips): its read-noise draws and its ADC error
 draws; the same chips in every column, so the differences are paired. Calibration per layer with the host
-driver's routines over the golden model (sim.eval.adc_calibration): "contract" is calibrate_columns (the C
-driver's aimc_calibrate_columns rule), "centred" is calibrate_columns_centred (the same fit after a
-per-column trim that centres each column's read-outs in the measurement window). Mean [Student t 95 %
+driver's routines over the golden model (sim.eval.adc_calibration): "plain" is calibrate_columns (the C
+driver's aimc_calibrate_columns), "centred" is calibrate_columns_centred (the C driver's
+aimc_calibrate_columns_centred: the same fit after a per-column trim that centres each column's read-outs
+in the measurement window; contract.calibration's centring rule, bit for bit the same registers). Mean [Student t 95 %
 interval over chips] in %; the last column: ADC errors calibrated (centred) minus no ADC errors (uncalibrated,
 the error-free figure), paired on chips and test samples (crossed two-way interval); it meets the target when
 its mean is at least -0.3 points.
@@ -34,7 +35,7 @@ COLUMNS = {                      # name: (ADC errors on, calibration routine)
     "no ADC errors": (False, None),
     "no ADC errors, calibrated (centred)": (False, "centred"),
     "ADC errors, uncalibrated": (True, None),
-    "ADC errors, calibrated (contract)": (True, "contract"),
+    "ADC errors, calibrated (plain)": (True, "plain"),
     "ADC errors, calibrated (centred)": (True, "centred"),
 }
 

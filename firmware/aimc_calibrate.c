@@ -131,24 +131,72 @@ int aimc_cal_fit(const aimc_cal_sums_t *c, int32_t target_scale, int32_t target_
     return AIMC_CAL_OK;
 }
 
-static int load_all(aimc_dev_t *dev, int32_t scale, int32_t offset)
+void aimc_cal_centring_add(aimc_cal_centring_t *c, int32_t y_out, const aimc_cal_window_t *window)
 {
-    uint32_t c;
-    for (c = 0; c < AIMC_CFG_LOGICAL_COLS; c++)
-        CHECK(aimc_load_coefficients(dev, c, 1u, &scale, &offset));
+    c->n++;
+    if (y_out >= window->high) {
+        c->above++;
+    } else if (y_out <= window->low) {
+        c->below++;
+    } else {
+        c->inside++;
+        c->sum_inside += (int64_t)y_out - window->offset;
+    }
+}
+
+int32_t aimc_cal_centring_step(const aimc_cal_centring_t *c, const aimc_cal_window_t *window)
+{
+    int32_t half = (int32_t)(((int64_t)window->high - window->low) / 2);
+    if (c->inside > 0u && 2u * (uint64_t)c->inside >= (uint64_t)c->n)
+        return (int32_t)floor_div(2 * c->sum_inside + (int64_t)c->inside, 2 * (int64_t)c->inside);
+    return c->above >= c->below ? half : -half;
+}
+
+/* One pass: OFFSET_j = (window->offset - trim_j) << f, the n vectors as MVMs, every read-out into the
+ * column's centring counts and (inside the window, with its trim) into its fit sums. */
+static int centring_pass(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                         const aimc_cal_window_t *window, const int32_t *trim, aimc_cal_centring_t *counts,
+                         aimc_cal_sums_t *sums)
+{
+    int32_t y[AIMC_CFG_LOGICAL_COLS], scale[AIMC_CFG_LOGICAL_COLS], offset[AIMC_CFG_LOGICAL_COLS];
+    aimc_cal_window_t trimmed[AIMC_CFG_LOGICAL_COLS];
+    const int32_t *x;
+    uint32_t k, i, j;
+    int64_t q;
+    for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
+        scale[j] = AIMC_CFG_SCALE_ONE;
+        offset[j] = (int32_t)(((int64_t)window->offset - trim[j]) * ((int64_t)1 << AIMC_CFG_SCALE_FRAC_BITS));
+        trimmed[j] = *window;
+        trimmed[j].offset = window->offset - trim[j];   /* y = output - offset + trim */
+        counts[j].n = counts[j].inside = counts[j].above = counts[j].below = 0u;
+        counts[j].sum_inside = 0;
+        sums[j].n = sums[j].range = 0u;
+        sums[j].sq = sums[j].sy = sums[j].sqq = sums[j].sqy = sums[j].max_q = sums[j].max_y = 0;
+    }
+    CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, scale, offset));
+    for (k = 0; k < n; k++) {
+        x = xs + (size_t)k * AIMC_CFG_LOGICAL_ROWS;
+        CHECK(aimc_mvm(dev, x, y, AIMC_CFG_LOGICAL_COLS));
+        for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
+            for (i = 0, q = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
+                q += (int64_t)x[i] * w[(size_t)i * ld + j];
+            aimc_cal_centring_add(&counts[j], y[j], window);
+            aimc_cal_add(&sums[j], q, y[j], &trimmed[j]);
+        }
+    }
     return AIMC_OK;
 }
 
-int aimc_calibrate_columns(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
-                           const aimc_cal_window_t *window, const int32_t *target_scale,
-                           const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
-                           uint8_t *status)
+int aimc_calibrate_columns_centred(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                                   const aimc_cal_window_t *window, uint32_t rounds, const int32_t *target_scale,
+                                   const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
+                                   uint8_t *status, int32_t *trim)
 {
     aimc_cal_sums_t sums[AIMC_CFG_LOGICAL_COLS];
-    int32_t y[AIMC_CFG_LOGICAL_COLS], scale[AIMC_CFG_LOGICAL_COLS], offset[AIMC_CFG_LOGICAL_COLS];
-    const int32_t *x;
-    uint32_t k, i, j, failed = 0;
-    int64_t q, measure_offset;
+    aimc_cal_centring_t counts[AIMC_CFG_LOGICAL_COLS];
+    int32_t c[AIMC_CFG_LOGICAL_COLS], scale[AIMC_CFG_LOGICAL_COLS], offset[AIMC_CFG_LOGICAL_COLS];
+    uint32_t r, j, failed = 0, moved;
+    int64_t measure_offset, trim_min, trim_max, next;
     int rc;
     if (dev == NULL || w == NULL || xs == NULL || window == NULL || target_scale == NULL ||
         target_offset == NULL || ld < AIMC_CFG_LOGICAL_COLS)
@@ -157,23 +205,28 @@ int aimc_calibrate_columns(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const
     if (window->low < AIMC_CFG_OUTPUT_MIN || window->high > AIMC_CFG_OUTPUT_MAX || window->low >= window->high ||
         measure_offset < AIMC_CFG_OFFSET_MIN || measure_offset > AIMC_CFG_OFFSET_MAX)
         return AIMC_ERR_RANGE;
+    /* OFFSET = (window->offset - c) << f within [OFFSET_MIN, OFFSET_MAX] */
+    trim_min = (int64_t)window->offset - floor_shift(AIMC_CFG_OFFSET_MAX, AIMC_CFG_SCALE_FRAC_BITS);
+    trim_max = (int64_t)window->offset + floor_shift(-(int64_t)AIMC_CFG_OFFSET_MIN, AIMC_CFG_SCALE_FRAC_BITS);
     for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
         if (target_scale[j] < AIMC_CFG_SCALE_MIN || target_scale[j] > AIMC_CFG_SCALE_MAX ||
             target_offset[j] < AIMC_CFG_OFFSET_MIN || target_offset[j] > AIMC_CFG_OFFSET_MAX)
             return AIMC_ERR_RANGE;
-        sums[j].n = sums[j].range = 0u;
-        sums[j].sq = sums[j].sy = sums[j].sqq = sums[j].sqy = sums[j].max_q = sums[j].max_y = 0;
+        c[j] = 0;
     }
     CHECK(aimc_single_layer(dev));
-    CHECK(load_all(dev, AIMC_CFG_SCALE_ONE, (int32_t)measure_offset));
-    for (k = 0; k < n; k++) {
-        x = xs + (size_t)k * AIMC_CFG_LOGICAL_ROWS;
-        CHECK(aimc_mvm(dev, x, y, AIMC_CFG_LOGICAL_COLS));
-        for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
-            for (i = 0, q = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
-                q += (int64_t)x[i] * w[(size_t)i * ld + j];
-            aimc_cal_add(&sums[j], q, y[j], window);
+    for (r = 0;; r++) {
+        CHECK(centring_pass(dev, w, ld, xs, n, window, c, counts, sums));
+        if (r == rounds)
+            break;
+        for (j = 0, moved = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
+            next = (int64_t)c[j] + aimc_cal_centring_step(&counts[j], window);
+            next = next < trim_min ? trim_min : (next > trim_max ? trim_max : next);
+            moved += next != c[j];
+            c[j] = (int32_t)next;
         }
+        if (!moved)
+            break;
     }
     for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
         rc = aimc_cal_fit(&sums[j], target_scale[j], target_offset[j], &scale[j], &offset[j]);
@@ -184,9 +237,20 @@ int aimc_calibrate_columns(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const
             new_scale[j] = scale[j];
         if (new_offset)
             new_offset[j] = offset[j];
+        if (trim)
+            trim[j] = c[j];
     }
     CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, scale, offset));
     return failed ? AIMC_ERR_CALIBRATION : AIMC_OK;
+}
+
+int aimc_calibrate_columns(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                           const aimc_cal_window_t *window, const int32_t *target_scale,
+                           const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
+                           uint8_t *status)
+{
+    return aimc_calibrate_columns_centred(dev, w, ld, xs, n, window, 0u, target_scale, target_offset, new_scale,
+                                          new_offset, status, NULL);
 }
 
 /* ------------------------------------------------------------------------------------------ drift */

@@ -83,6 +83,40 @@ int aimc_calibrate_columns(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const
                            const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
                            uint8_t *status);
 
+/* One column's read-outs of a centring pass (contract.calibration.CentringCounts): how many fell inside
+ * (window->low, window->high), at or above high, at or below low, and the sum of (output - window->offset)
+ * over those inside. Zero it before a pass. */
+typedef struct {
+    uint32_t n;
+    uint32_t inside;
+    uint32_t above;
+    uint32_t below;
+    int64_t sum_inside;
+} aimc_cal_centring_t;
+
+/* Adds one read-out (taken with OFFSET = (window->offset - trim) << f) to a column's centring counts. */
+void aimc_cal_centring_add(aimc_cal_centring_t *counts, int32_t y_out, const aimc_cal_window_t *window);
+
+/* The move of a column's trim after a pass (no bus access): floor((2 S + k_in) / (2 k_in)), the mean
+ * read-out inside the window rounded half up, when at least half the samples are inside; otherwise half a
+ * window, (high - low) >> 1, towards the side with more clamped samples (up on a tie). */
+int32_t aimc_cal_centring_step(const aimc_cal_centring_t *counts, const aimc_cal_window_t *window);
+
+/* aimc_calibrate_columns with each column first centred on the window (contract.calibration's centring
+ * rule). Why: bit-serial inputs multiply an ADC's offset by 2^steps - 1, so 1 LSB of it can push a column's
+ * read-outs out of the whole output window, and the plain routine fits a clamped cloud. Column j has a
+ * trim c_j (start 0) and is measured with SCALE = AIMC_CFG_SCALE_ONE, OFFSET_j = (window->offset - c_j) << f.
+ * Passes r = 0..rounds each run the n vectors; after a pass r < rounds every c_j moves by
+ * aimc_cal_centring_step, clamped so OFFSET_j stays in range; the pass in which no trim moves, or pass
+ * `rounds`, is the measurement: a sample counts when window->low < output < window->high, with the column's
+ * accumulator output - window->offset + c_j, fitted by aimc_cal_fit. rounds = 0 is aimc_calibrate_columns.
+ * trim (one per column, may be NULL) receives the c_j; the other arguments and the returns are those of
+ * aimc_calibrate_columns. At most (rounds + 1) n MVMs. */
+int aimc_calibrate_columns_centred(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                                   const aimc_cal_window_t *window, uint32_t rounds, const int32_t *target_scale,
+                                   const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
+                                   uint8_t *status, int32_t *trim);
+
 /* Per-column drift compensation (contract.calibration): readouts[j] = sum over the n vectors of |output j|
  * measured with base_scale and zero offsets (as aimc_gdc_measure, one sum per column). */
 int aimc_pcdc_measure(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, const int32_t *base_scale,

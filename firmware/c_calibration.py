@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aimcgen.contract.calibration import ColumnSums, MeasurementWindow
+from aimcgen.contract.calibration import CentringCounts, ColumnSums, MeasurementWindow
 from aimcgen.firmware.c_driver import Driver
 from aimcgen.firmware.c_header_types import read_header
 
@@ -23,6 +23,7 @@ CAL_STATUS = dict(TYPES.enums["aimc_cal_status_t"])
 DRIFT_MODE = dict(TYPES.enums["aimc_drift_mode_t"])
 Window = TYPES.structs["aimc_cal_window_t"]
 Sums = TYPES.structs["aimc_cal_sums_t"]
+Centring = TYPES.structs["aimc_cal_centring_t"]
 
 
 def c_sums(sums: ColumnSums) -> Sums:
@@ -64,6 +65,42 @@ class CalibrationDriver:
         status = self.lib.aimc_cal_fit(C.byref(c), C.c_int32(int(target_scale)), C.c_int32(int(target_offset)),
                                        C.byref(scale), C.byref(offset))
         return scale.value, offset.value, status
+
+    def centring_step(self, counts: CentringCounts, window: MeasurementWindow) -> int:
+        """aimc_cal_centring_step of a column's counts (no bus)."""
+        c = Centring()
+        c.n, c.inside, c.above, c.below, c.sum_inside = (counts.n, counts.inside, counts.above, counts.below,
+                                                         counts.sum_inside)
+        return int(self.lib.aimc_cal_centring_step(C.byref(c), C.byref(c_window(window))))
+
+    def centring_counts(self, y_out, window: MeasurementWindow) -> list[CentringCounts]:
+        """aimc_cal_centring_add of every read-out (n x cols) into fresh counts, as CentringCounts."""
+        y_out = np.asarray(y_out, dtype=np.int64)
+        w = c_window(window)
+        out = []
+        for j in range(y_out.shape[1]):
+            c = Centring()
+            for yk in y_out[:, j]:
+                self.lib.aimc_cal_centring_add(C.byref(c), C.c_int32(int(yk)), C.byref(w))
+            out.append(CentringCounts(c.n, c.inside, c.above, c.below, c.sum_inside))
+        return out
+
+    def calibrate_columns_centred(self, weights, xs, window: MeasurementWindow, rounds: int, target_scale,
+                                  target_offset, check: bool = True):
+        """aimc_calibrate_columns_centred: returns (status, new scale codes, new offset codes, per-column
+        status, trims)."""
+        drv, cols = self.drv, self.cols
+        w = np.asarray(weights)
+        xs = np.asarray(xs)
+        st = np.broadcast_to(np.asarray(target_scale), (cols,))
+        ot = np.broadcast_to(np.asarray(target_offset), (cols,))
+        new_scale, new_offset, trim = (C.c_int32 * cols)(), (C.c_int32 * cols)(), (C.c_int32 * cols)()
+        status = (C.c_uint8 * cols)()
+        rc = drv._call("aimc_calibrate_columns_centred", C.byref(drv.dev), drv._i32(w), C.c_uint32(w.shape[1]),
+                       drv._i32(xs), C.c_uint32(len(xs)), C.byref(c_window(window)), C.c_uint32(int(rounds)),
+                       drv._i32(st), drv._i32(ot), new_scale, new_offset, status, trim, check=check)
+        return (rc, np.array(list(new_scale)), np.array(list(new_offset)), np.array(list(status)),
+                np.array(list(trim)))
 
     def calibrate_columns(self, weights, xs, window: MeasurementWindow, target_scale, target_offset,
                           check: bool = True):

@@ -77,6 +77,35 @@ def test_centred_calibration_recovers_columns_outside_the_window():
     assert plain.mean() > free.mean() + 5          # the window-bound contract routine does not get there
 
 
+class CountingHost(GoldenChipHost):
+    """GoldenChipHost that counts the MVM batches (calibration passes) it runs."""
+
+    passes = 0
+
+    def run(self, xs):
+        self.passes += 1
+        return super().run(xs)
+
+
+def test_centring_stops_when_no_trim_moves_and_checks_rounds():
+    spec = _spec(2.0).replace(noise={"sigma_lsb": 0.0})
+    w = _weights(spec)
+    scale = np.full(spec.logical_cols, 1 << spec.postproc.scale_frac_bits)
+    offset = np.zeros(spec.logical_cols, dtype=np.int64)
+    xs = calibration_vectors(spec, w, 128, seed=5)
+    host = CountingHost(GoldenAccelerator(spec, w))
+    cal = calibrate_columns_centred(host, spec, w, xs, scale, offset, rounds=20)
+    assert np.any(cal.trim != 0) and np.all(cal.status == 0)
+    assert 2 <= host.passes < 21, host.passes       # the noise-free chip settles: the last pass moved nothing
+    again = CountingHost(GoldenAccelerator(spec, w))
+    capped = calibrate_columns_centred(again, spec, w, xs, scale, offset, rounds=host.passes - 1)
+    np.testing.assert_array_equal(capped.trim, cal.trim)
+    np.testing.assert_array_equal(capped.scale, cal.scale)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(CalibrationError, match="calibration rounds"):
+            calibrate_columns_centred(host, spec, w, xs, scale, offset, rounds=bad)
+
+
 def test_calibration_targets_take_out_the_mappings_floor_correction():
     net = load_network(default_model_path())
     spec = load_preset("tile64")

@@ -210,3 +210,60 @@ def test_integer_rule_is_the_exact_rounding_when_nothing_is_normalized(env):
         assert offset == max(-lim, min(lim - 1, ot + math.floor(v + Fraction(1, 2))))
         checked += 1
     assert checked > 50
+
+
+# ----------------------------------------------------------------------------- centring
+
+
+def test_centring_counts_and_step_c_equal_python(env):
+    """aimc_cal_centring_add / aimc_cal_centring_step against contract.calibration on random passes: read-outs
+    mostly inside, mostly clamped on one side, or a few inside."""
+    spec, _, cal = env
+    window = rule.measurement_window(spec)
+    rng = np.random.default_rng(1806)
+    kinds = set()
+    for case in range(400):
+        n = int(rng.integers(1, 40))
+        centre = window.offset + int(rng.choice([0, 1, -1])) * int(rng.integers(0, window.high - window.low))
+        y = (centre + rng.normal(0, rng.uniform(0.5, (window.high - window.low) / 3), (n, 3))).round()
+        y = np.clip(y, window.low - 5, window.high + 5).astype(np.int64)
+        py = rule.centring_counts(y, window)
+        assert cal.centring_counts(y, window) == py, f"case {case}: counts differ for {y.T}"
+        for k in py:
+            step = rule.centring_step(k, window)
+            assert cal.centring_step(k, window) == step, f"case {case}: {k}"
+            kinds.add("mean" if 2 * k.inside >= k.n and k.inside else ("up" if step > 0 else "down"))
+    assert kinds == {"mean", "up", "down"}
+
+
+def test_centring_step_rule():
+    window = rule.MeasurementWindow(0, -32, 31)
+    counts = rule.CentringCounts
+    assert rule.centring_step(counts(4, 2, 2, 0, 5), window) == 3          # mean 2.5 rounds half up
+    assert rule.centring_step(counts(4, 2, 0, 2, -5), window) == -2        # mean -2.5 rounds half up
+    assert rule.centring_step(counts(5, 2, 2, 1, 40), window) == 31        # fewer than half inside: jump up
+    assert rule.centring_step(counts(5, 2, 1, 2, 40), window) == -31       # more below: jump down
+    assert rule.centring_step(counts(4, 0, 2, 2, 0), window) == 31         # a tie jumps up
+
+
+def test_trim_limits_keep_the_offset_register_in_range():
+    spec = from_dict({"postproc": {"output_bits": 8, "scale_frac_bits": 4, "offset_bits": 12,
+                                   "activation": "relu"}})
+    window = rule.measurement_window(spec)
+    lo, hi = rule.trim_limits(window, spec)
+    f, half = spec.postproc.scale_frac_bits, 1 << (spec.postproc.offset_bits - 1)
+    assert (window.offset - lo) << f <= half - 1 < (window.offset - lo + 1) << f
+    assert (window.offset - hi) << f >= -half > (window.offset - hi - 1) << f
+    far = [rule.CentringCounts(8, 0, 8, 0, 0)] * 2
+    assert rule.next_trims([hi - 1, 0], far, window, spec) == [hi, (window.high - window.low) >> 1]
+
+
+def test_column_sums_with_a_trim_count_the_columns_accumulator():
+    window = rule.MeasurementWindow(0, -32, 31)
+    q = np.array([[10, 10], [20, 20], [30, 30]])
+    y = np.array([[5, 40], [6, 10], [31, -40]])
+    plain, trimmed = rule.column_sums(q, y, window, [0, 7])
+    assert (plain.n, plain.sy) == (2, 11)
+    assert (trimmed.n, trimmed.sy) == (1, 17)           # only 10 is inside; its accumulator is 10 + 7
+    with pytest.raises(rule.CalibrationError, match="3 trims for 2 columns"):
+        rule.column_sums(q, y, window, [0, 1, 2])

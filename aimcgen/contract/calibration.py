@@ -36,6 +36,22 @@ Offset o' = o_t + round_half_up((s_t Sq / 2^s - s' Sy) / n), the least-squares i
 acc * s' + o' = u * s_t + o_t at the centroid of the samples, and along the fitted line up to the rounding
 of s' (relative 2^-(bitlen(s')+1)).
 
+Centring (calibrate_columns_centred; the C driver's aimc_calibrate_columns_centred). Why: a bit-serial column
+multiplies its ADC's offset by 2^steps - 1 (1 ADC LSB is 127 accumulator LSBs for 8-bit inputs, the whole
+window of an 8-bit output), so the read-outs of the plain measurement clamp and the fit sees a truncated
+cloud. Each column j gets an integer trim c_j (start 0) and is measured with SCALE = 2^f and
+OFFSET_j = (M - c_j) 2^f, so y_out = acc + M - c_j. A pass runs all n calibration vectors; per column:
+    k_in = #{low < y_out < high},  k_hi = #{y_out >= high},  k_lo = #{y_out <= low},
+    S = sum over the k_in samples inside of (y_out - M)                       (exact integers)
+    step = floor((2 S + k_in) / (2 k_in))   when 2 k_in >= n and k_in > 0   (mean inside, round half up)
+    step = h  when k_hi >= k_lo, else -h,   h = (high - low) >> 1            (jump half a window)
+    c'_j = clamp(c_j + step, c_min, c_max),  c_min = M - floor(offset_max / 2^f),
+                                             c_max = M - ceil(offset_min / 2^f)  (OFFSET_j stays in range)
+Passes r = 0, 1, ..., R (R = `rounds`, CENTRING_ROUNDS by default): after pass r < R the trims become c';
+the pass whose c' equals c in every column (every column is centred: its trim does not move), or pass R,
+is the measurement: a sample of column j counts when low < y_out < high, with y = y_out - M + c_j (the
+column's accumulator), and the fit is the one above. R = 0 is the plain measurement (all c_j = 0).
+
 Per-column drift compensation (after aihwkit's PerColumnDriftCompensation, which reads the per-column mean
 |output| of a calibration input set and rescales each column by reference / readout; the global variant is
 aimc_gdc_* of the C driver): with base scales s and zero offsets, R_j = sum over the calibration vectors of
@@ -64,6 +80,7 @@ SUM_LIMIT = 1 << 31         # n * max|q| and n * max|y| stay below: every sum an
 RATIO_BITS = 31             # significant bits kept of D and N for the scale ratio
 SHIFT_LIMIT = 62            # bits a shifted numerator / denominator may reach (no int64 overflow)
 READOUT_LIMIT = 1 << 38     # drift readouts are halved together below this (as aimc_gdc_rescale)
+CENTRING_ROUNDS = 6         # default R: enough to walk a column in from 2-3 windows away and settle its mean
 
 
 class CalibrationError(SpecError):
@@ -102,22 +119,70 @@ class ColumnSums:
     max_y: int = 0
 
 
-def column_sums(q: np.ndarray, y_out: np.ndarray, window: MeasurementWindow) -> list[ColumnSums]:
+def column_sums(q: np.ndarray, y_out: np.ndarray, window: MeasurementWindow, trim=None) -> list[ColumnSums]:
     """Sums per column of the ideal products q (n x cols, exact integers) against the outputs y_out read
-    with the measurement coefficients (n x cols): only samples inside the window count."""
+    with the measurement coefficients (n x cols; column j with OFFSET = (M - trim_j) 2^f, trim None: all 0):
+    only samples inside the window count, y = y_out - M + trim_j."""
     q, y_out = np.asarray(q), np.asarray(y_out)
     if q.shape != y_out.shape or q.ndim != 2:
         raise CalibrationError(f"calibration: products {q.shape} and outputs {y_out.shape} must both be "
                                "(vectors, columns)")
+    trims = [0] * q.shape[1] if trim is None else [int(v) for v in np.ravel(trim)]
+    if len(trims) != q.shape[1]:
+        raise CalibrationError(f"calibration: {len(trims)} trims for {q.shape[1]} columns")
     sums = []
     for j in range(q.shape[1]):
         keep = (y_out[:, j] > window.low) & (y_out[:, j] < window.high)
         qs = [int(v) for v in q[keep, j]]
-        ys = [int(v) - window.offset for v in y_out[keep, j]]
+        ys = [int(v) - window.offset + trims[j] for v in y_out[keep, j]]
         sums.append(ColumnSums(len(qs), sum(qs), sum(ys), sum(v * v for v in qs),
                                sum(a * b for a, b in zip(qs, ys)), max(map(abs, qs), default=0),
                                max(map(abs, ys), default=0)))
     return sums
+
+
+@dataclass(frozen=True)
+class CentringCounts:
+    """One column's read-outs of a centring pass: how many fell inside, above and below the window, and the
+    sum of (y_out - M) over those inside."""
+    n: int
+    inside: int
+    above: int
+    below: int
+    sum_inside: int
+
+
+def centring_counts(y_out: np.ndarray, window: MeasurementWindow) -> list[CentringCounts]:
+    """CentringCounts per column of one pass's read-outs (n x cols)."""
+    y_out = np.asarray(y_out, dtype=np.int64)
+    if y_out.ndim != 2:
+        raise CalibrationError(f"calibration: outputs {y_out.shape} must be (vectors, columns)")
+    out = []
+    for col in y_out.T:
+        inside = (col > window.low) & (col < window.high)
+        out.append(CentringCounts(len(col), int(inside.sum()), int((col >= window.high).sum()),
+                                  int((col <= window.low).sum()), sum(int(v) - window.offset for v in col[inside])))
+    return out
+
+
+def centring_step(counts: CentringCounts, window: MeasurementWindow) -> int:
+    """The move of a column's trim after a pass (module docstring: mean inside, or half a window)."""
+    if counts.inside > 0 and 2 * counts.inside >= counts.n:
+        return (2 * counts.sum_inside + counts.inside) // (2 * counts.inside)
+    half = (window.high - window.low) >> 1
+    return half if counts.above >= counts.below else -half
+
+
+def trim_limits(window: MeasurementWindow, spec: DesignSpec) -> tuple[int, int]:
+    """(c_min, c_max): the trims whose OFFSET = (M - c) 2^f fits the OFFSET register."""
+    f, off = spec.postproc.scale_frac_bits, datapath_formats(spec).offset
+    return window.offset - (off.max >> f), window.offset + ((-off.min) >> f)
+
+
+def next_trims(trims, counts: list[CentringCounts], window: MeasurementWindow, spec: DesignSpec) -> list[int]:
+    """c' of every column after a pass (clamped to trim_limits)."""
+    lo, hi = trim_limits(window, spec)
+    return [_clamp(int(c) + centring_step(k, window), lo, hi) for c, k in zip(trims, counts)]
 
 
 def _clamp(v: int, lo: int, hi: int) -> int:

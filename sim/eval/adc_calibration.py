@@ -8,8 +8,9 @@ included), for the shipped digits MLP or any network mapping:
 - chip c = the mapping's layer specs with noise.seed = c (the emulated read noise and the ADC error draws,
   contract.adc_errors.chip_draws, both come from it), so "no ADC errors" and "ADC errors" on chip c share
   their read-noise draws; every layer is a GoldenAccelerator of its own grid (sim.eval.backends.GoldenBackend);
-- calibration: for every layer, the host driver's routine (sim.host.calibration.calibrate_columns, the C
-  driver's aimc_calibrate_columns rule of contract.calibration) through `GoldenChipHost`, with
+- calibration: for every layer, a host driver routine (sim.host.calibration: "plain" is calibrate_columns,
+  the C driver's aimc_calibrate_columns; "centred" is calibrate_columns_centred, the C driver's
+  aimc_calibrate_columns_centred; both rules of contract.calibration) through `GoldenChipHost`, with
   contract.calibration.calibration_vectors(layer spec, weight codes, n, seed = vector_seed + layer index),
   against the target SCALE codes of the mapping and the target OFFSET codes less the mapping's ADC floor-bias
   correction (round(scale * floor bias * row tiles), sim.eval.mapping.adc_floor_bias): the fit maps each
@@ -85,7 +86,7 @@ def calibration_targets(layer: LayerMapping) -> tuple[np.ndarray, np.ndarray]:
     return layer.scale, offset
 
 
-CALIBRATIONS = {"contract": calibrate_columns, "centred": calibrate_columns_centred}
+CALIBRATIONS = {"plain": calibrate_columns, "centred": calibrate_columns_centred}
 
 
 def calibrate_chip(backend: GoldenBackend, vectors: int, method: str = "centred",

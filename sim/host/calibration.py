@@ -10,16 +10,11 @@ firmware end with the same SCALE/OFFSET codes for the same read-outs:
 3. each column fitted against the exact product with the weights the host programmed
    (contract.calibration.fit_columns) and its SCALE / OFFSET written.
 
-`calibrate_columns_centred` (host only; the C driver has no counterpart yet) is the same measurement and fit
-for columns whose offset puts their read-outs outside the measurement window (a bit-serial column multiplies
-an ADC's offset by 2^steps - 1: 1 LSB of offset is 127 accumulator LSBs for 8-bit inputs, the whole window of
-an 8-bit output). It first centres each column j on the window by a per-column trim c_j:
-    c_j = 0; in each of `rounds` rounds: OFFSET_j = (M - c_j) 2^f, SCALE = 2^f, run xs; with y_out the
-    read-outs of column j and k_in, k_hi, k_lo the numbers inside (low, high), >= high and <= low:
-        k_in >= n / 2:  c_j += round_half_even(mean over the samples inside of (y_out - M))
-        else:           c_j += (high - low) // 2 if k_hi >= k_lo else -((high - low) // 2)
-then measures once more with the last OFFSET_j: y_out + c_j is the column's acc + M, counted inside its own
-window (low + c_j, high + c_j) and fitted by contract.calibration.fit_columns as in calibrate_columns.
+`calibrate_columns_centred` (the C driver's aimc_calibrate_columns_centred) is the same measurement and fit
+after each column is centred on the measurement window by a per-column OFFSET trim (contract.calibration's
+centring rule: passes of all vectors, the trim moved by the mean read-out inside the window or by half a
+window, until no trim moves or after `rounds` passes); the pass that ends it is the measurement. A
+bit-serial column multiplies its ADC's offset by 2^steps - 1, so without the trim its read-outs clamp.
 
 Drift compensation (global or per column, after aihwkit) rescales the scales from read-outs of the same
 vectors taken right after programming (`drift_readouts`) and now (`compensate_drift`).
@@ -48,6 +43,7 @@ class ColumnCalibration:
     samples: np.ndarray         # samples inside the measurement window
     gain: np.ndarray            # fitted acc / ideal accumulator (float summary, contract.calibration.column_model)
     offset_lsb: np.ndarray      # fitted accumulator offset in LSBs (float summary)
+    trim: np.ndarray            # centring trim c_j of each column (0 without centring)
 
     @property
     def failed(self) -> list[int]:
@@ -61,67 +57,53 @@ def _check_spec(host, spec: DesignSpec) -> None:
                                     f"design of this register map (hash {built:#010x})")
 
 
+def _checked(spec: DesignSpec, weights, xs) -> tuple[np.ndarray, np.ndarray]:
+    w = np.asarray(weights, dtype=np.int64)
+    xs = np.atleast_2d(np.asarray(xs, dtype=np.int64))
+    if w.shape != (spec.logical_rows, spec.logical_cols):
+        raise rule.CalibrationError(f"calibration weights: expected shape {(spec.logical_rows, spec.logical_cols)}, "
+                                    f"got {w.shape}")
+    return w, xs
+
+
+def _fit_and_load(host, spec: DesignSpec, sums, trim, target_scale, target_offset) -> ColumnCalibration:
+    scale, offset, status = rule.fit_columns(sums, target_scale, target_offset, spec)
+    host.load_coefficients(scale, offset)
+    model = np.array([rule.column_model(c, spec) for c in sums]).reshape(len(sums), 2)
+    return ColumnCalibration(scale, offset, status, np.array([c.n for c in sums]), model[:, 0], model[:, 1],
+                             np.asarray(trim, dtype=np.int64))
+
+
 def calibrate_columns(host, spec: DesignSpec, weights, xs, target_scale, target_offset) -> ColumnCalibration:
     """Measure every logical column with the vectors xs (n x logical_rows) against the programmed weights
     (logical_rows x logical_cols target codes) and load SCALE/OFFSET that map it onto the target codes."""
-    _check_spec(host, spec)
-    cols = spec.logical_cols
-    w = np.asarray(weights, dtype=np.int64)
-    xs = np.atleast_2d(np.asarray(xs, dtype=np.int64))
-    if w.shape != (spec.logical_rows, cols):
-        raise rule.CalibrationError(f"calibration weights: expected shape {(spec.logical_rows, cols)}, "
-                                    f"got {w.shape}")
-    window = rule.measurement_window(spec)
-    host.set_layers([(0, 0)])
-    measuring = window.offset << spec.postproc.scale_frac_bits
-    host.load_coefficients(np.full(cols, unity_scale(spec)), np.full(cols, measuring))
-    y_out = host.run(xs)
-    sums = rule.column_sums(rule.ideal_products(xs, w), y_out, window)
-    scale, offset, status = rule.fit_columns(sums, target_scale, target_offset, spec)
-    host.load_coefficients(scale, offset)
-    model = np.array([rule.column_model(c, spec) for c in sums]).reshape(cols, 2)
-    return ColumnCalibration(scale, offset, status, np.array([c.n for c in sums]), model[:, 0], model[:, 1])
+    return calibrate_columns_centred(host, spec, weights, xs, target_scale, target_offset, rounds=0)
 
 
 def calibrate_columns_centred(host, spec: DesignSpec, weights, xs, target_scale, target_offset,
-                              rounds: int = 6) -> ColumnCalibration:
-    """calibrate_columns with each column first centred on the measurement window (module docstring)."""
+                              rounds: int = rule.CENTRING_ROUNDS) -> ColumnCalibration:
+    """calibrate_columns with each column first centred on the measurement window (contract.calibration's
+    centring rule); rounds = 0 is calibrate_columns."""
     _check_spec(host, spec)
-    cols = spec.logical_cols
-    w = np.asarray(weights, dtype=np.int64)
-    xs = np.atleast_2d(np.asarray(xs, dtype=np.int64))
-    if w.shape != (spec.logical_rows, cols):
-        raise rule.CalibrationError(f"calibration weights: expected shape {(spec.logical_rows, cols)}, "
-                                    f"got {w.shape}")
-    if not isinstance(rounds, int) or rounds < 0:
+    w, xs = _checked(spec, weights, xs)
+    if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 0:
         raise rule.CalibrationError(f"calibration rounds = {rounds!r}: must be an integer >= 0")
     window = rule.measurement_window(spec)
-    f = spec.postproc.scale_frac_bits
-    half = (window.high - window.low) // 2
-    trim = np.zeros(cols, dtype=np.int64)
+    cols, f = spec.logical_cols, spec.postproc.scale_frac_bits
+    trim = [0] * cols
     host.set_layers([(0, 0)])
-
-    def measure() -> np.ndarray:
-        host.load_coefficients(np.full(cols, unity_scale(spec)), (window.offset - trim) << f)
-        return np.asarray(host.run(xs), dtype=np.int64)
-
-    for _ in range(rounds):
-        y_out = measure()
-        inside = (y_out > window.low) & (y_out < window.high)
-        k_in, k_hi, k_lo = inside.sum(0), (y_out >= window.high).sum(0), (y_out <= window.low).sum(0)
-        mean_in = np.where(inside, y_out - window.offset, 0).sum(0) / np.maximum(k_in, 1)
-        step = np.where(2 * k_in >= len(xs), np.rint(mean_in).astype(np.int64),
-                        np.where(k_hi >= k_lo, half, -half))
-        trim += step
-    y_out = measure()
-    q = rule.ideal_products(xs, w)
-    sums = [rule.column_sums(q[:, [j]], y_out[:, [j]] + trim[j],
-                             rule.MeasurementWindow(window.offset, window.low + int(trim[j]),
-                                                    window.high + int(trim[j])))[0] for j in range(cols)]
-    scale, offset, status = rule.fit_columns(sums, target_scale, target_offset, spec)
-    host.load_coefficients(scale, offset)
-    model = np.array([rule.column_model(c, spec) for c in sums]).reshape(cols, 2)
-    return ColumnCalibration(scale, offset, status, np.array([c.n for c in sums]), model[:, 0], model[:, 1])
+    for done in range(int(rounds) + 1):
+        host.load_coefficients(np.full(cols, unity_scale(spec)),
+                               np.array([(window.offset - c) << f for c in trim], dtype=np.int64))
+        y_out = np.asarray(host.run(xs), dtype=np.int64)
+        if done == rounds:
+            break
+        moved = rule.next_trims(trim, rule.centring_counts(y_out, window), window, spec)
+        if moved == trim:
+            break
+        trim = moved
+    sums = rule.column_sums(rule.ideal_products(xs, w), y_out, window, trim)
+    return _fit_and_load(host, spec, sums, trim, target_scale, target_offset)
 
 
 def drift_readouts(host, cal_xs, base_scale) -> np.ndarray:
