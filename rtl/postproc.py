@@ -10,8 +10,7 @@ The pipeline's registered stages (STAGES) hold one carry-propagate adder each at
 slow signoff corner (ss_100C_1v60) and on FPGAs:
 
     1. multiply      p_i = acc * scale[2i : 2i+2] for each 2-bit slice of the scale (SCALE_SLICE_BITS; the
-                     top slice signed, the others unsigned): one addition each, acc and acc << 1 selected by
-                     the slice's bits (in logic, no DSP block); and o = offset + 2^(f-1)
+                     top slice signed, the others unsigned): one addition each; and o = offset + 2^(f-1)
                      (the rounding constant folded in)
     2-4. sum 1..3    a tree adding SUM_FAN_IN = 3 terms per adder, one level per stage, over the terms
                      p_i << 2i and o: after SUM_LEVELS = 3 levels s = acc * scale + offset + 2^(f-1) exactly
@@ -83,16 +82,6 @@ def scale_slices(bits: int) -> list[tuple[int, int]]:
 _FLAGS = data.StructLayout({"overflow": 1, "last": 1})
 
 
-def _slice_product(acc, part):
-    """acc * part for a slice of at most SCALE_SLICE_BITS bits, written as the sum of acc << k over its set
-    bits (the sign bit of a signed slice subtracted): one adder in logic, so no FPGA DSP block is inferred,
-    whose fixed site and combinational multiplier made this the ULX3S periphery's critical path."""
-    terms = [Mux(part[k], acc << k, 0) for k in range(len(part))]
-    if part.shape().signed:
-        terms[-1] = -terms[-1]
-    return sum(terms[1:], terms[0])
-
-
 def _outside_output_range(value, bits: int):
     """(value < 0, value > 2^(bits-1) - 1, value < -2^(bits-1)) of a signed value, as reductions of its bits
     rather than magnitude comparators: the value fits `bits` bits exactly when its bits from bits-1 up to the
@@ -142,7 +131,7 @@ class AffinePostProcessor(wiring.Component):
             part = inp.scale[lo:hi]
             part = part.as_signed() if hi == fmt.scale.bits else part      # the top slice carries the sign
             product = Signal((inp.acc * part).shape(), name=f"product_{i}")
-            m.d.sync += product.eq(_slice_product(inp.acc, part))
+            m.d.sync += product.eq(inp.acc * part)
             terms.append(product << lo)
         mul_offset = Signal((inp.offset + half).shape())
         m.d.sync += mul_offset.eq(inp.offset + half)
