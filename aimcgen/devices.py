@@ -77,3 +77,13 @@ IDEAL = MappingProxyType(dict(
 ))
 
 DEVICE_PRESETS = {"pcm": PCM, "rram": RRAM, "ideal": IDEAL}
+
+
+def spread_polynomial(coeffs, g: float) -> float:
+    """A device statistics polynomial c0 + c1 g + c2 g^2 + ... (uS) at the normalized conductance g, by Horner's
+    rule in Python floats (p = 0.0; for c in reversed(coeffs): p = p * g + c): the exact order of operations
+    the digital twin's contracts specify, so tables built from it are reproducible bit for bit."""
+    p = 0.0
+    for c in reversed(coeffs):
+        p = p * g + c
+    return p

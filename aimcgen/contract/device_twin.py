@@ -88,6 +88,7 @@ from aimcgen.contract.device_twin_drift import (DRAWS_PER_WRITE_WITH_DRIFT, MEDI
                                                threshold_table, whole_weight)
 from aimcgen.contract.device_twin_relaxation import relax_z, relaxation_on, relaxed, spread_table
 from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS, SIGMA_OF_SUM, initial_state, state_sequence
+from aimcgen.devices import spread_polynomial
 from aimcgen.spec import DesignSpec
 
 PROG_STREAM = 4095                      # pseudo-ADC index of a tile's programming-noise stream
@@ -117,10 +118,7 @@ def sigma_lsb_table(spec: DesignSpec) -> list[float]:
     levels, dev = spec.tile.conductance_levels, spec.device
     table = []
     for k in range(levels + 1):
-        g = k / levels
-        p = 0.0
-        for c in reversed(dev.prog_noise_us):
-            p = p * g + c
+        p = spread_polynomial(dev.prog_noise_us, k / levels)
         table.append(min(max(p, 0.0) * levels / dev.g_max_us, float(levels)))
     return table
 

@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from aimcgen.contract.device_twin_drift import EPOCH_SECONDS, FRACTION_BITS, drift_on
+from aimcgen.devices import spread_polynomial
 from aimcgen.spec import DesignSpec
 
 Z_CENTER = 255
@@ -62,10 +63,7 @@ def spread_table(spec: DesignSpec) -> list[list[int]]:
     t0, horizon = dev.drift_t0_s, dev.relax_time_s
     table = []
     for d in range(levels + 1):
-        g = d / levels
-        p = 0.0
-        for c in reversed(dev.relax_us):
-            p = p * g + c
+        p = spread_polynomial(dev.relax_us, d / levels)
         row = []
         for t in EPOCH_SECONDS:
             growth = min(max(math.log1p(t / t0) / math.log1p(horizon / t0), 0.0), 1.0)
