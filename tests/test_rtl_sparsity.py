@@ -8,9 +8,8 @@ from aimcgen.rtl.tile_controller import TileController
 from aimcgen.sim.models.activity import Activity, tile_activity
 from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.sim.models.mvm_cycles import tile_mvm_cycles
-from aimcgen.sim.verify.amaranth_macro import read_banks, run_tile_mvms, serve_macro
+from aimcgen.sim.verify.amaranth_macro import read_banks, run_tile_mvms, simulate_tile
 from aimcgen.sim.verify.macro_model import MacroModel
-from amaranth.sim import Simulator
 
 from aimcgen.contract.sparsity import conversion_plan
 from aimcgen.spec import SpecError, from_dict
@@ -98,19 +97,7 @@ def run_sparse_mvms(spec, w, xs, columns, stall=None):
                 await ctx.tick().until(dut.x_done)
 
     bank_reader = read_banks(dut, spec, len(xs), results, on_valid=lambda: marks.__setitem__("last", cycle[0]))
-
-    async def macro_server(ctx):
-        await serve_macro(ctx, dut.analog, macro, stall)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_process(clock_counter)
-    sim.add_testbench(macro_server, background=True)
-    sim.add_testbench(feeder)
-    sim.add_testbench(bank_reader)
-    sim.run()
-    acc = np.array([r[0] for r in results])
-    ovf = np.array([r[1] for r in results], dtype=bool)
+    acc, ovf = simulate_tile(dut, macro, stall, clock_counter, feeder, bank_reader, results)
     return acc, ovf, marks["last"] - marks["first"], events, macro
 
 

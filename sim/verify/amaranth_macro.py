@@ -80,8 +80,15 @@ def run_tile_mvms(spec, w, xs, *, stall=None, bank_delay=0):
             ctx.set(dut.start.valid, 0)
             await ctx.tick().until(dut.x_done)
 
-    bank_reader = read_banks(dut, spec, len(xs), results, delay=bank_delay)
+    acc, ovf = simulate_tile(dut, macro, stall, clock_counter, feeder,
+                             read_banks(dut, spec, len(xs), results, delay=bank_delay), results)
+    return acc, ovf, starts, macro
 
+
+def simulate_tile(dut, macro: MacroModel, stall, clock_counter, feeder, bank_reader, results: list):
+    """Run a TileController at 100 MHz: `clock_counter` as a process, `macro` answering its analog port in the
+    background, then `feeder` and `bank_reader` (read_banks, filling `results`); returns the banks read as
+    (accumulators, overflow flags) arrays."""
     async def macro_server(ctx):
         await serve_macro(ctx, dut.analog, macro, stall)
 
@@ -92,6 +99,4 @@ def run_tile_mvms(spec, w, xs, *, stall=None, bank_delay=0):
     sim.add_testbench(feeder)
     sim.add_testbench(bank_reader)
     sim.run()
-    acc = np.array([r[0] for r in results])
-    ovf = np.array([r[1] for r in results], dtype=bool)
-    return acc, ovf, starts, macro
+    return np.array([r[0] for r in results]), np.array([r[1] for r in results], dtype=bool)
