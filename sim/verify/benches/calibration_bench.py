@@ -62,7 +62,8 @@ def apply_drift(spec, models, factors) -> None:
         model.gain = model.gain * gain
 
 
-def _errors(cfg) -> ColumnErrors:
+def bench_errors(cfg) -> ColumnErrors:
+    """The per-column gain and offset errors a calibration bench's config injects."""
     return ColumnErrors(np.array(cfg["gain"], dtype=np.float64), np.array(cfg["offset_lsb"], dtype=np.float64))
 
 
@@ -71,7 +72,7 @@ async def test_c_calibration(dut):
     spec, cfg = load_bench_config()
     Clock(dut.clk, CLOCK_NS, unit="ns").start()
     master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
-    models = serve_error_tiles(dut, spec, _errors(cfg))
+    models = serve_error_tiles(dut, spec, bench_errors(cfg))
     cycles, drv = await start_c_driver(dut, master, spec, cfg["library"])
     cal = CalibrationDriver(drv)
     window = measurement_window(spec)
@@ -106,7 +107,7 @@ async def test_c_calibration(dut):
 async def test_host_calibration(dut):
     spec, cfg = load_bench_config()
     Clock(dut.clk, CLOCK_NS, unit="ns").start()
-    serve_error_tiles(dut, spec, _errors(cfg))
+    serve_error_tiles(dut, spec, bench_errors(cfg))
     dut.rst.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk)

@@ -31,9 +31,8 @@ from aimcgen.contract.calibration import measurement_window
 from aimcgen.firmware.c_calibration import CalibrationDriver
 from aimcgen.firmware.c_driver import Driver
 from aimcgen.sim.host.calibration import calibrate_columns, calibrate_columns_centred
-from aimcgen.sim.verify.benches.calibration_bench import serve_error_tiles
+from aimcgen.sim.verify.benches.calibration_bench import bench_errors, serve_error_tiles
 from aimcgen.sim.verify.benches.firmware_bench import start_c_driver
-from aimcgen.sim.verify.calibration_macro import ColumnErrors
 from aimcgen.sim.verify.cocotb_run import load_bench_config, record_bench_report
 from aimcgen.sim.verify.cocotb_wishbone import WishboneMaster
 
@@ -63,8 +62,7 @@ async def _run(dut, name: str, calibrate) -> None:
     spec, cfg = load_bench_config()
     Clock(dut.clk, CLOCK_NS, unit="ns").start()
     master = WishboneMaster(dut, timeout_cycles=BUS_TIMEOUT_CYCLES)
-    serve_error_tiles(dut, spec, ColumnErrors(np.array(cfg["gain"], dtype=np.float64),
-                                              np.array(cfg["offset_lsb"], dtype=np.float64)))
+    serve_error_tiles(dut, spec, bench_errors(cfg))
     cycles, drv = await start_c_driver(dut, master, spec, cfg["library"])
     w = np.array(cfg["weights"])
     tests = np.array(cfg["test_vectors"])
