@@ -25,7 +25,7 @@ import numpy as np
 
 from aimcgen.contract.chip_program import ChipProgram
 from aimcgen.contract.encoding import drive_steps
-from aimcgen.sim.deploy.run import mvm_schedule
+from aimcgen.sim.deploy.run import MvmBatch, mvm_schedule
 from aimcgen.sim.eval.estimates import CITATIONS, EnergyModel
 from aimcgen.sim.models.activity import accelerator_activity
 from aimcgen.spec import DesignSpec
@@ -49,10 +49,13 @@ def mvm_energy(spec: DesignSpec, weights: np.ndarray, x: np.ndarray, model: Ener
     return {"array": array, "dac": dac, "adc": adc, "digital": digital}
 
 
-def energy_per_inference(program: ChipProgram, spec: DesignSpec, x, *, model: EnergyModel = EnergyModel()) -> dict:
-    """Energy per inference (J, by component and total), MVMs per inference, ops and TOPS/W for inputs x."""
+def energy_per_inference(program: ChipProgram, spec: DesignSpec, x, *, model: EnergyModel = EnergyModel(),
+                         schedule: list[MvmBatch] | None = None) -> dict:
+    """Energy per inference (J, by component and total), MVMs per inference, ops and TOPS/W for inputs x;
+    `schedule`: mvm_schedule(program, spec, x) when the caller has it already."""
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    schedule = mvm_schedule(program, spec, x)
+    if schedule is None:
+        schedule = mvm_schedule(program, spec, x)
     parts = dict.fromkeys(("array", "dac", "adc", "digital"), 0.0)
     for batch in schedule:
         for k, v in mvm_energy(spec, program.weights, batch.inputs, model, batch.descriptor).items():

@@ -36,7 +36,7 @@ from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.energy import energy_per_inference
 from aimcgen.contract.chip_program import ChipProgram, write_program
 from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
-from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
+from aimcgen.sim.deploy.run import cycles_per_inference, mvm_schedule, run_golden, run_physics
 from aimcgen.sim.eval import neurobench as nb
 from aimcgen.sim.eval import statistics as st
 from aimcgen.sim.eval.network import Network, checked_test_set
@@ -75,8 +75,10 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
     accuracy["intervals"] = {**{name: st.accuracy_stat(c) for name, c in correct.items()},
                              "physics": st.accuracy_stat(physics)}
     progress(f"physics {st.describe(accuracy['intervals']['physics'])} % over {chips} chip(s) at t = {t_s:g} s")
-    report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y), x=x)
-    report["energy"] = energy_per_inference(program, spec, x)
+    schedule = mvm_schedule(program, spec, x)              # every MVM batch: for the cycles and the energy
+    report = build_report(program, spec, net, accuracy, chips=chips, t_s=t_s, seed=seed, test_inputs=len(y), x=x,
+                          schedule=schedule)
+    report["energy"] = energy_per_inference(program, spec, x, schedule=schedule)
     report["neurobench"] = neurobench
     if rtl_check:
         with tempfile.TemporaryDirectory(prefix="aimcgen_rtl_check_") as build:
@@ -94,8 +96,8 @@ def deploy(spec: DesignSpec, net: Network, out_dir, *, chips: int = 3, t_s: floa
 
 
 def build_report(program: ChipProgram, spec: DesignSpec, net: Network, accuracy: dict, *, chips: int,
-                 t_s: float, seed: int, test_inputs: int, x=None) -> dict:
-    cycles = cycles_per_inference(program, spec, x)         # counted from the plans for x with [sparsity]
+                 t_s: float, seed: int, test_inputs: int, x=None, schedule=None) -> dict:
+    cycles = cycles_per_inference(program, spec, x, schedule)   # counted from the plans for x with [sparsity]
     used = sorted({t for l in program.layers for t in l.tiles})
     placed = sum((l.row_range[1] - l.row_range[0]) * (l.col_range[1] - l.col_range[0]) for l in program.layers)
     layers = [{"index": l.index, "kind": l.kind,

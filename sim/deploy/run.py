@@ -180,15 +180,17 @@ def run_physics(program: ChipProgram, spec: DesignSpec, x, *, seed: int = 0, t_s
     return execute(program, x, sequencer(chip.mvm, spec.input.max_magnitude))
 
 
-def cycles_per_inference(program: ChipProgram, spec: DesignSpec, x=None) -> dict:
+def cycles_per_inference(program: ChipProgram, spec: DesignSpec, x=None,
+                         schedule: list[MvmBatch] | None = None) -> dict:
     """The model's cycles per inference, per layer and in total: the serial command bound (CYCLES_COUNT), or,
-    with a [sparsity] option on and inputs x given, the cycles of the MVMs' conversion plans (CYCLES_COUNTED)."""
+    with a [sparsity] option on and inputs x given, the cycles of the MVMs' conversion plans (CYCLES_COUNTED);
+    `schedule`: mvm_schedule(program, spec, x) when the caller has it already."""
     dense = serial_schedule_commands(spec)
     if x is None or not spec.sparsity.any:
         per_layer = [layer_latency_cycles(spec, layer.positions) for layer in program.layers]
         return {"cycles": int(sum(per_layer)), "per_layer": per_layer, "per_mvm": dense, "counts": CYCLES_COUNT}
     counted, mvms = np.zeros(len(program.layers)), 0
-    for batch in mvm_schedule(program, spec, x):
+    for batch in mvm_schedule(program, spec, x) if schedule is None else schedule:
         counted[batch.layer] += grid_mvm_cycles(batch.inputs, spec, batch.descriptor).sum()
         mvms += len(batch.inputs)
     per_layer = [math.ceil(c / len(x)) + POSTPROC_LATENCY_CYCLES for c in counted]
