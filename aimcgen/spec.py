@@ -211,7 +211,13 @@ class DeviceSpec:
     ir_drop_order: str = _choice(("off", "on"), "evaluation mapping against IR drop: on puts each tile's rows "
                                  "with the largest expected current nearest the sense amplifiers and its heaviest "
                                  "columns nearest the row drivers (rule in sim/eval/ir_drop_order.py); the host "
-                                 "permutes inputs and outputs back, so only the wires see it", default="off")
+                                 "permutes inputs and outputs back, so only the wires see it; aimcgen deploy "
+                                 "orders only the hidden units between chained layers "
+                                 "(sim/deploy/ir_drop_chain.py)", default="off")
+    sense_amplifiers: str = _choice(("last_row", "first_row"), "floorplan of the IR-drop wire model: which end "
+                                    "of the bit lines the sense amplifiers sit at, next to tile row R - 1 "
+                                    "(last_row) or tile row 0 (first_row, where a mapping puts a layer's first "
+                                    "rows; rule in sim/models/ir_drop.py)", default="last_row")
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,17 @@ def _with(spec, *, order: str, device=None, wire_r_ohm: float = 0.0):
 
 @settings(max_examples=60, deadline=None)
 @given(rows=st.integers(1, 40), cols=st.integers(1, 40), tile_rows=st.integers(1, 16),
-       tile_cols=st.integers(1, 16), seed=st.integers(0, 2**32 - 1))
-def test_orders_are_per_tile_bijections_that_follow_the_rule(rows, cols, tile_rows, tile_cols, seed):
+       tile_cols=st.integers(1, 16), seed=st.integers(0, 2**32 - 1),
+       sense_amplifiers=st.sampled_from(["last_row", "first_row"]))
+def test_orders_are_per_tile_bijections_that_follow_the_rule(rows, cols, tile_rows, tile_cols, seed,
+                                                             sense_amplifiers):
     rng = np.random.default_rng(seed)
     w = rng.integers(-7, 8, (rows, cols)) * (rng.random((rows, cols)) < 0.7)
     x = rng.integers(-7, 8, (5, rows))
-    row_order, col_order = ir_drop_orders(w, x, tile_rows, tile_cols)
+    row_order, col_order = ir_drop_orders(w, x, tile_rows, tile_cols, sense_amplifiers)
     row_current, col_current = expected_currents(w, x)
-    for order, n, tile, current, sign in ((row_order, rows, tile_rows, row_current, 1),
+    row_sign = 1 if sense_amplifiers == "last_row" else -1     # heaviest row last, or first (at tile row 0)
+    for order, n, tile, current, sign in ((row_order, rows, tile_rows, row_current, row_sign),
                                           (col_order, cols, tile_cols, col_current, -1)):
         assert sorted(order) == list(range(n))                             # a bijection of the layer's lines
         np.testing.assert_array_equal(order // tile, np.arange(n) // tile)  # each line stays in its tile
@@ -47,6 +50,15 @@ def test_orders_are_per_tile_bijections_that_follow_the_rule(rows, cols, tile_ro
         np.testing.assert_array_equal(order[inv], np.arange(n))
         data = rng.integers(0, 100, (3, n))
         np.testing.assert_array_equal(data[:, order][:, inv], data)     # the inverse restores the order
+
+
+def test_the_default_floorplan_keeps_the_default_order():
+    rng = np.random.default_rng(3)
+    w, x = rng.integers(-7, 8, (30, 12)), rng.integers(-7, 8, (4, 30))
+    for a, b in zip(ir_drop_orders(w, x, 16, 8), ir_drop_orders(w, x, 16, 8, "last_row")):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="device.sense_amplifiers"):
+        ir_drop_orders(w, x, 16, 8, "middle")
 
 
 def test_inverse_refuses_what_is_not_a_permutation():
@@ -108,6 +120,35 @@ def test_reordering_lowers_the_ir_drop_error_of_the_first_layer(digits):
     assert ruled < 0.8 * plain and reverse > plain
 
 
+def test_first_row_sense_amplifiers_lower_the_error_and_their_rule_points_their_way(digits):
+    """On tile64 at 10 ohm the first layer (64 rows, a full tile) with the sense amplifiers next to row 0:
+    the first_row rule cuts the error, and the last_row rule's order (heaviest rows at the far end) does worse
+    than the first_row one."""
+    net, _, calib = digits
+    spec = _with(load_preset("tile64"), order="off", device=dataclasses.replace(
+        device_preset("ideal"), sense_amplifiers="first_row"), wire_r_ohm=10.0)
+    layer = map_network(net, spec, calib).layers[0]
+    n_in, n_out = layer.in_features, layer.out_features
+    w = layer.weight_codes[:n_in, :n_out]
+    x = np.abs(np.round(calib / layer.x_scale))
+
+    def error(row_order, col_order) -> float:
+        placed = np.zeros((spec.tile.rows, spec.tile.cols), dtype=np.int64)
+        placed[:n_in, :n_out] = w[row_order][:, col_order]
+        read = PhysicsCrossbar(spec, placed, 0, active=(n_in, n_out)).conductances(1.0)
+        xs = x[:, row_order]
+        exact = xs @ placed[:n_in, :n_out]
+        return float(np.sqrt(np.mean((xs @ read - exact) ** 2) / np.mean(exact ** 2)))
+
+    rows, cols = ir_drop_orders(w, x, spec.tile.rows, spec.tile.cols, "first_row")
+    last_rows, _ = ir_drop_orders(w, x, spec.tile.rows, spec.tile.cols, "last_row")
+    plain, ruled, wrong_end = error(np.arange(n_in), np.arange(n_out)), error(rows, cols), error(last_rows, cols)
+    assert ruled < 0.8 * plain and wrong_end > ruled
+    # The mapping follows the floorplan: its first layer carries the first_row rule's orders.
+    moved = map_network(net, _with(spec, order="on", device=spec.device, wire_r_ohm=10.0), calib).layers[0]
+    np.testing.assert_array_equal(moved.row_order, rows)
+
+
 def test_ir_drop_is_a_source_the_physics_backend_applies(digits):
     """device.wire_r_ohm reaches the accuracy run's tiles, and Sources(ir_drop=False) takes it out."""
     net, x, calib = digits
@@ -121,7 +162,9 @@ def test_ir_drop_is_a_source_the_physics_backend_applies(digits):
     np.testing.assert_array_equal(ideal, PhysicsBackend(no_wires, calib_x=calib).run(x)[0])
 
 
-def test_deployment_refuses_the_reordering(digits):
+def test_a_mapping_for_a_chip_grid_refuses_the_reordering(digits):
+    """Only the mapping for a chip's grid: deployment maps with the option off and orders the chain itself
+    (tests/test_ir_drop_deploy.py)."""
     net, _, calib = digits
     spec = load_preset("default").replace(device={"ir_drop_order": "on"})
     with pytest.raises(SpecError, match="device.ir_drop_order"):
@@ -155,9 +198,12 @@ def test_a_bad_order_value_is_refused_by_name(tmp_path, capsys):
     assert err.startswith("aimcgen: error: ") and err.count("\n") == 1 and "device.ir_drop_order" in err
 
 
-def test_deploy_cli_refuses_the_reordering_in_one_line(tmp_path, capsys):
-    argv = ["deploy", "--preset", "tile64", "--set", "device.ir_drop_order=on", "--out", str(tmp_path)]
-    assert main(argv) == 2
+def test_a_bad_sense_amplifier_end_is_refused_by_name(tmp_path, capsys):
+    spec = _spec_file(tmp_path)
+    text = open(spec).read()
+    assert 'sense_amplifiers = "last_row"' in text
+    open(spec, "w").write(text.replace('sense_amplifiers = "last_row"', 'sense_amplifiers = "left"'))
+    assert main(["evaluate", "--spec", spec, "--seeds", "1", "--no-plots", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("aimcgen: error: device.ir_drop_order") and err.count("\n") == 1
-    assert not any(tmp_path.iterdir())
+    assert err.startswith("aimcgen: error: ") and err.count("\n") == 1 and "device.sense_amplifiers" in err
+    assert "last_row" in err and "first_row" in err

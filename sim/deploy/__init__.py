@@ -6,6 +6,7 @@ runs through the layer sequencer (or the host, per im2col position) without repr
 - placement:    layers onto column ranges and rows 0..in-1 of the grid; sequencer segments; PlacementError
                 naming the short resource and the smallest array change that fits
 - compile:      placement + on-chip quantization (sim.eval.mapping with the chip's grid) -> a ChipProgram
+- ir_drop_chain: device.ir_drop_order = "on" on a chip: one order per hidden vector of chained dense layers
 - physics_chip: the program's weight matrix in devices (sim.models.physics), one Monte-Carlo chip
 - run:          the program on the golden model (one GoldenAccelerator, sequencer order) and the physics
                 chip with the host's steps; cycles per inference of the model

@@ -1,7 +1,8 @@
 """Tile-local row and column orders against IR drop: the mapping option `device.ir_drop_order = "on"`.
 
 Why: in a tile's wires (sim.models.ir_drop) every row is driven at its left end (tile column 0 nearest the
-driver) and every column is sensed at its bottom end (tile row R - 1 nearest the sense amplifier). A row
+driver) and every column is sensed at one end, device.sense_amplifiers: the bottom end ("last_row": tile row
+R - 1 nearest the sense amplifier) or the top end ("first_row": tile row 0 nearest). A row
 wire carries its devices' currents from the driver to each device, a column wire collects its devices'
 currents down to the sense amplifier; the voltage a wire loses is current times the segments it flows
 through. So the largest currents should flow through the fewest segments: the heaviest columns next to the
@@ -12,9 +13,10 @@ The rule, for a layer of integer weight codes W (in x out; |W[i, j]| is the cond
 one device of which is programmed) and its calibration inputs X (samples x in, what its crossbar integrates):
 - expected row current     r_i = mean_n |X[n, i]| * sum_j |W[i, j]|
 - expected column current  c_j = sum_i mean_n |X[n, i]| * |W[i, j]|
-- row tile a holds the layer rows a R .. min(in, (a + 1) R) - 1 (R = tile.rows; n_a of them); its tile rows
-  0 .. n_a - 1 hold them in ascending r_i, ties in ascending layer row (a stable sort): the heaviest row at
-  tile row n_a - 1, the used row nearest the sense amplifiers;
+- row tile a holds the layer rows a R .. min(in, (a + 1) R) - 1 (R = tile.rows; n_a of them) on its tile
+  rows 0 .. n_a - 1, the heaviest on the used row nearest the sense amplifiers, ties in ascending layer row
+  (a stable sort): with "last_row" in ascending r_i, the heaviest row at tile row n_a - 1; with "first_row"
+  in descending r_i, the heaviest row at tile row 0;
 - column tile b holds the layer columns b C .. min(out, (b + 1) C) - 1 (C = tile.cols; m_b of them); its
   tile columns 0 .. m_b - 1 hold them in descending c_j, ties in ascending layer column: the heaviest
   column at tile column 0, nearest the row drivers;
@@ -35,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aimcgen.sim.models.ir_drop import SENSE_ENDS, SENSE_LAST_ROW
+
 
 def expected_currents(weight_codes, inputs) -> tuple[np.ndarray, np.ndarray]:
     """(r, c): the expected row currents (in,) and column currents (out,) of the rule above, in conductance
@@ -52,12 +56,19 @@ def _tile_blocks(n: int, tile: int) -> list[np.ndarray]:
     return [np.arange(start, min(n, start + tile)) for start in range(0, n, tile)]
 
 
-def ir_drop_orders(weight_codes, inputs, tile_rows: int, tile_cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """(row_order, col_order) of a layer by the rule of the module docstring."""
+def ir_drop_orders(weight_codes, inputs, tile_rows: int, tile_cols: int,
+                   sense_amplifiers: str = SENSE_LAST_ROW) -> tuple[np.ndarray, np.ndarray]:
+    """(row_order, col_order) of a layer by the rule of the module docstring, for the sense amplifiers at
+    the tile's last row ("last_row") or first row ("first_row")."""
     if tile_rows < 1 or tile_cols < 1:
         raise ValueError(f"IR-drop order: tile {tile_rows} x {tile_cols} must be at least 1 x 1")
+    if sense_amplifiers not in SENSE_ENDS:
+        raise ValueError(f"IR-drop order: device.sense_amplifiers = {sense_amplifiers!r}: must be one of "
+                         f"{', '.join(SENSE_ENDS)}")
     row_current, col_current = expected_currents(weight_codes, inputs)
-    row_order = np.concatenate([block[np.argsort(row_current[block], kind="stable")]
+    # Heaviest rows last for the last row's sense amplifiers, first for the first row's.
+    row_key = row_current if sense_amplifiers == SENSE_LAST_ROW else -row_current
+    row_order = np.concatenate([block[np.argsort(row_key[block], kind="stable")]
                                 for block in _tile_blocks(len(row_current), tile_rows)])
     col_order = np.concatenate([block[np.argsort(-col_current[block], kind="stable")]
                                 for block in _tile_blocks(len(col_current), tile_cols)])

@@ -26,8 +26,9 @@ bias). When the hardware has no activation but the layer has relu, the host appl
 With device.ir_drop_order = "on" every layer's rows and columns are reordered inside their tiles against IR
 drop (rule and index conventions in sim.eval.ir_drop_order, from the same calibration inputs): weight_codes,
 scale and offset are then in physical order, `pad_input` drives physical row p with layer input row_order[p]
-and `finish` returns the outputs in layer order. Deployment (grid given) refuses it: the layer sequencer
-hands one layer's physical outputs to the next layer without the host's reordering.
+and `finish` returns the outputs in layer order. A mapping for a chip's grid (grid given) refuses it: the
+layer sequencer hands one layer's physical outputs to the next layer without the host's reordering;
+deployment quantizes with it off and places the layers in the chain orders of sim.deploy.ir_drop_chain.
 """
 
 from __future__ import annotations
@@ -200,9 +201,9 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
     x_zero = 0.0
     reorder = spec.device.ir_drop_order == "on"
     if reorder and grid is not None:
-        raise SpecError("device.ir_drop_order = 'on': deployment runs layers back to back through the "
-                        "layer sequencer, which cannot undo the reordering between layers; set it to 'off' (it "
-                        "is an evaluation option)")
+        raise SpecError("device.ir_drop_order = 'on': a mapping for a chip's grid runs layers back to back "
+                        "through the layer sequencer, which cannot undo the reordering between layers; map with "
+                        "it 'off' (sim.deploy.compile then applies the chain orders of sim.deploy.ir_drop_chain)")
     if weight_quantization not in ("mse", "max_abs"):
         raise ValueError(f"weight_quantization = {weight_quantization!r}: 'mse' or 'max_abs'")
     dev_levels = (DeviceLevels.measure(spec.device, levels) if device_aware and weight_quantization == "mse"
@@ -239,7 +240,8 @@ def map_network(net: Network, spec: DesignSpec, calib_x: np.ndarray, *, per_colu
             w_eff = w_codes * w_scale
         row_order = col_order = None
         if reorder:
-            row_order, col_order = ir_drop_orders(w_codes, x_in, spec.tile.rows, spec.tile.cols)
+            row_order, col_order = ir_drop_orders(w_codes, x_in, spec.tile.rows, spec.tile.cols,
+                                                  spec.device.sense_amplifiers)
             notes.append("rows and columns reordered in their tiles against IR drop (device.ir_drop_order)")
         codes = np.zeros((lspec.logical_rows, lspec.logical_cols), dtype=np.int64)
         codes[:w.shape[0], :w.shape[1]] = w_codes if not reorder else w_codes[row_order][:, col_order]

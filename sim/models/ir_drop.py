@@ -13,9 +13,14 @@ The network (`tile_wires`: one tile of R rows and C weight columns):
 - Row i is driven at its left end: an ideal source of V_i, one wire segment of `wire_r_ohm` to the node of
   the first device, one segment between neighbouring devices; its right end is open. Rows not driven are
   held at 0 V by their driver (which keeps the network linear in the inputs).
-- Each device column is sensed at its bottom end by a virtual ground (0 V): one segment from the node of
-  the last row to the sense amplifier (`sense_segments` segments in series when the rows below the modelled
-  ones are left out, see below), one segment between neighbouring rows; its top end is open.
+- Each device column is sensed by a virtual ground (0 V) at one end, the same end for every column: the
+  floorplan option `sense_amplifiers` (DeviceSpec.sense_amplifiers). "last_row" (the default): at the bottom
+  end, one segment from the node of tile row R - 1 to the sense amplifier (`sense_segments` segments in series
+  when the rows below the modelled ones are left out, see below), one segment between neighbouring rows; the
+  top end (row 0) is open. "first_row": the mirror image, one segment from the node of tile row 0 to the sense
+  amplifier (`sense_segments` in series), the bottom end (row R - 1) open. The "first_row" network of a tile
+  is the "last_row" network of the tile with its rows in reverse order, and is solved so: entry (i, k) of
+  the result is entry (R - 1 - i, k) of the reversed tile's solve.
 - A device of conductance G joins row node (i, k) to column node (i, k).
 
 Solver (`effective_conductances`): entry (i, k) is the current into column k's virtual ground with 1 V on
@@ -32,16 +37,21 @@ with devices far smaller than the wire conductance 1/wire_r_ohm, the iteration s
 
 Unprogrammed devices (exactly 0 uS) draw no current, so a tile whose devices outside its leading block of
 a rows x c weight columns are all 0 is solved exactly on that block alone: the row wires beyond device column
-2c carry nothing (open end), and the R - a rows below the block only lengthen every column wire's path to
-its sense amplifier, R - a + 1 segments in series (`sense_segments`, 1 for a whole tile). The physics model
-solves its active block so (PhysicsCrossbar.wired); `tests/test_ir_drop.py` checks it against the whole tile.
+2c carry nothing (open end). With "last_row" the R - a rows below the block only lengthen every column wire's
+path to its sense amplifier, R - a + 1 segments in series (`sense_segments`, 1 for a whole tile); with
+"first_row" they hang below the block on the open end of the column wires and carry nothing either, so the
+block sits 1 segment from its sense amplifiers (`sense_segments` = 1 whatever a). The physics model solves
+its active block so (PhysicsCrossbar.wired, `block_sense_segments`); `tests/test_ir_drop.py` checks both
+ends against the whole tile.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from aimcgen.spec import SpecError
+from aimcgen.spec import DeviceSpec, SpecError
 
 #: One microsiemens in siemens: the physics model keeps conductances in uS.
 US = 1e-6
@@ -51,6 +61,10 @@ TOLERANCE = 1e-12
 MAX_SWEEPS = 400
 #: Unit sources solved together: bounds the memory to about 6 x rows x device columns x CHUNK doubles.
 CHUNK = 64
+#: The values of DeviceSpec.sense_amplifiers (the spec field is their one definition): the bit lines' end next
+#: to tile row R - 1 ("last_row"), or next to row 0 ("first_row").
+SENSE_ENDS = next(f for f in dataclasses.fields(DeviceSpec) if f.name == "sense_amplifiers").metadata["choices"]
+SENSE_LAST_ROW, SENSE_FIRST_ROW = SENSE_ENDS
 
 
 class IrDropError(SpecError):
@@ -122,16 +136,37 @@ def _sense_currents(g_s: np.ndarray, g_wire: float, sources: np.ndarray, wire_r_
                       f"{rows}x{cols}-device array; the wire network did not converge in {MAX_SWEEPS} sweeps")
 
 
-def effective_conductances(g_us, wire_r_ohm: float, sense_segments: int = 1) -> np.ndarray:
+def _check_sense_end(sense_amplifiers) -> None:
+    if sense_amplifiers not in SENSE_ENDS:
+        raise ValueError(f"IR drop: device.sense_amplifiers = {sense_amplifiers!r}: must be one of "
+                         f"{', '.join(SENSE_ENDS)}")
+
+
+def block_sense_segments(tile_rows: int, block_rows: int, sense_amplifiers: str = SENSE_LAST_ROW) -> int:
+    """Segments in series from a tile's leading block of block_rows rows to its sense amplifiers (module
+    docstring): tile_rows - block_rows + 1 with "last_row", 1 with "first_row"."""
+    _check_sense_end(sense_amplifiers)
+    if not 1 <= block_rows <= tile_rows:
+        raise ValueError(f"IR drop: a block of {block_rows} rows does not fit a tile of {tile_rows} rows")
+    return tile_rows - block_rows + 1 if sense_amplifiers == SENSE_LAST_ROW else 1
+
+
+def effective_conductances(g_us, wire_r_ohm: float, sense_segments: int = 1,
+                           sense_amplifiers: str = SENSE_LAST_ROW) -> np.ndarray:
     """Sense current per volt, (rows, device columns) in uS: entry (i, k) is the current into column k's
     virtual ground with 1 V on row i and 0 V on every other row. Equals g_us when wire_r_ohm = 0.
-    sense_segments: wire segments in series from the last row to the sense amplifiers (module docstring)."""
+    sense_segments: wire segments in series from the row nearest the sense amplifiers (the last row, or the
+    first with sense_amplifiers = "first_row") to them (module docstring)."""
     g = _check(g_us, wire_r_ohm)
     if isinstance(sense_segments, bool) or not isinstance(sense_segments, (int, np.integer)) \
             or sense_segments < 1:
         raise ValueError(f"IR drop: sense_segments = {sense_segments!r}: must be an integer >= 1")
+    _check_sense_end(sense_amplifiers)
     if wire_r_ohm == 0:
         return g.copy()
+    if sense_amplifiers == SENSE_FIRST_ROW:
+        # The mirror image of the last_row network (module docstring): reverse the rows, solve, reverse back.
+        return effective_conductances(g[::-1], wire_r_ohm, sense_segments)[::-1].copy()
     g_s, g_wire = g * US, 1.0 / wire_r_ohm
     rows = g.shape[0]
     out = np.empty_like(g)
@@ -153,10 +188,12 @@ def interleave(g_plus_us, g_minus_us) -> np.ndarray:
     return out
 
 
-def tile_wires(g_plus_us, g_minus_us, wire_r_ohm: float, sense_segments: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def tile_wires(g_plus_us, g_minus_us, wire_r_ohm: float, sense_segments: int = 1,
+               sense_amplifiers: str = SENSE_LAST_ROW) -> tuple[np.ndarray, np.ndarray]:
     """Effective (G+, G-) of a tile, each (rows, cols) in uS, the pairs interleaved on the rows:
     x @ (G+ - G-) of the result is the tile's differential column current for row voltages x.
-    sense_segments > 1: the leading block of a larger tile whose other devices are unprogrammed (module
-    docstring)."""
-    effective = effective_conductances(interleave(g_plus_us, g_minus_us), wire_r_ohm, sense_segments)
+    sense_segments > 1: the leading block of a larger tile whose other devices are unprogrammed, with the
+    sense amplifiers at its last row (module docstring; block_sense_segments)."""
+    effective = effective_conductances(interleave(g_plus_us, g_minus_us), wire_r_ohm, sense_segments,
+                                       sense_amplifiers)
     return effective[:, 0::2], effective[:, 1::2]

@@ -46,7 +46,7 @@ from aimcgen.contract.adc_errors import AdcErrorDraws, convert, has_errors, thre
 from aimcgen.contract.encoding import check_inputs, drive_steps, step_weights
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.sim.models.golden import shift_add
-from aimcgen.sim.models.ir_drop import tile_wires
+from aimcgen.sim.models.ir_drop import block_sense_segments, tile_wires
 from aimcgen.spec import DesignSpec, DeviceSpec
 
 # aihwkit pcm.py (_ZERO_CLIP): floor of the normalized conductance before taking its logarithm.
@@ -354,13 +354,16 @@ class PhysicsCrossbar:
     def wired(self, g_us: np.ndarray) -> np.ndarray:
         """Devices (2, active rows, active cols) in uS as the periphery sees them through the tile's wires:
         with device.wire_r_ohm > 0 the effective conductances of sim.models.ir_drop of the whole tile
-        (devices outside the active block are unprogrammed, 0 uS, but the wire segments of the rows below
-        it still carry the current to the sense amplifiers), solved exactly on the active block with those
-        tile.rows - active rows + 1 segments in series to the sense amplifiers; g_us itself otherwise."""
-        r_ohm = self.spec.device.wire_r_ohm
-        if r_ohm == 0:
+        (devices outside the active block are unprogrammed, 0 uS), solved exactly on the active block: with
+        device.sense_amplifiers = "last_row" the wire segments of the rows below it still carry the current
+        to the sense amplifiers, tile.rows - active rows + 1 segments in series; with "first_row" the block
+        is next to them, 1 segment (ir_drop.block_sense_segments); g_us itself otherwise."""
+        dev = self.spec.device
+        if dev.wire_r_ohm == 0:
             return g_us
-        plus, minus = tile_wires(g_us[0], g_us[1], r_ohm, sense_segments=self.spec.tile.rows - self.active[0] + 1)
+        segments = block_sense_segments(self.spec.tile.rows, self.active[0], dev.sense_amplifiers)
+        plus, minus = tile_wires(g_us[0], g_us[1], dev.wire_r_ohm, sense_segments=segments,
+                                 sense_amplifiers=dev.sense_amplifiers)
         return np.stack([plus, minus])
 
     def conductances(self, t_s: float = 0.0, purpose: str = "read") -> np.ndarray:
