@@ -8,9 +8,12 @@ device's landed and drift codes (and, where the preset relaxes, its relaxation d
 contract.device_twin_relaxation) in a block RAM so that it can re-read the whole tile when the drift epoch
 changes (a refresh: one cell per two cycles through a two-stage pipeline, the factor table, and with
 relaxation the spread table, in block RAM and then the products and the clamp; the tile answers no
-command meanwhile). Whatever it computes, it hands to the tile as a `store` of one weight at one cell:
-with drift the fine weight (FRACTION_BITS more bits, which the integrators sum) and the whole weight
-(which PROG_READ returns), contract.device_twin_drift.
+command meanwhile). Where the preset has 1/f noise, the refresh also draws each cell's shared 1/f
+directions from a generator of its own that leaps once per cell, in the cell's two cycles, and moves each
+device by its table entry (contract.device_twin_flicker); a write in between stores its devices without.
+Whatever it computes, it hands to the tile as a `store` of one weight at one cell: with drift the fine
+weight (FRACTION_BITS more bits, which the integrators sum) and the whole weight (which PROG_READ returns),
+contract.device_twin_drift.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from amaranth.lib.wiring import In, Out
 from aimcgen.contract.device_twin import preload_devices, stuck_map, stuck_on
 from aimcgen.contract.device_twin_drift import (DRIFT_CODES, EPOCH_BITS, FACTOR_FRAC_BITS, drift_on, factor_table,
                                                fraction_bits)
+from aimcgen.contract.device_twin_flicker import FLICKER_FRAC_BITS, flicker_on, flicker_seed, flicker_table
 from aimcgen.contract.device_twin_relaxation import SPREAD_FRAC_BITS, Z_BITS, Z_CENTER, relaxation_on, spread_table
 from aimcgen.rtl.drift_code_scanner import DriftCodeScanner
+from aimcgen.rtl.leaping_lfsr import LeapingLfsr
 from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
 from aimcgen.spec import DesignSpec
 
@@ -72,6 +77,7 @@ class TwinDevices(wiring.Component):
         levels = spec.tile.conductance_levels
         drift = drift_on(spec)
         relax = relaxation_on(spec)
+        flicker = flicker_on(spec)
         m.submodules.programming_noise = gen = ProgrammingNoiseGenerator(spec, self.tile_index)
         m.d.comb += self.write_ready.eq(gen.ready)
         row_bits, col_bits = len(self.row), len(self.col)
@@ -203,15 +209,28 @@ class TwinDevices(wiring.Component):
         fraction = fraction_bits(spec)
         shift = FACTOR_FRAC_BITS - fraction
         weight = Signal(signed(spec.tile.weight_bits + fraction))      # the fine weight
+        if flicker:     # contract.device_twin_flicker: a draw per cell entering the pipeline in a refresh
+            m.submodules.flicker_noise = flicker_gen = LeapingLfsr(flicker_seed(spec, self.tile_index),
+                                                                   leap_cycles=2)
+            state = flicker_gen.state
+            directions = [Signal(signed(Z_BITS), name=f"flicker_z_{name}") for name in ("plus", "minus")]
+            m.d.comb += flicker_gen.draw.eq(refreshing & fetched)       # one cell every two cycles: always ready
+            with m.If(enter):           # a write's devices have no shared part until the next refresh
+                m.d.sync += [directions[0].eq(Mux(refreshing, state[0:8] + state[8:16] - Z_CENTER, 0)),
+                             directions[1].eq(Mux(refreshing, state[16:24] + state[24:32] - Z_CENTER, 0))]
+            flickers = flicker_table(spec)
+            m.submodules.flickers = flicker_rom = Memory(shape=range(max(max(r) for r in flickers) + 1),
+                                                         depth=(levels + 1) << EPOCH_BITS, init=sum(flickers, []))
         if relax:       # contract.device_twin_relaxation: spreads per (device code, epoch), a block RAM
             spreads = spread_table(spec)
             m.submodules.spreads = spread_rom = Memory(shape=range(max(max(r) for r in spreads) + 1),
                                                        depth=(levels + 1) << EPOCH_BITS, init=sum(spreads, []))
         drifted = []
-        for name in ("plus", "minus"):
+        for p, name in enumerate(("plus", "minus")):
             port = rom.read_port(domain="sync")
             m.d.comb += [port.addr.eq(Cat(applied, getattr(source, f"{name}_drift"))), port.en.eq(enter)]
-            value = Signal(range((levels << fraction) + 1), name=f"drifted_{name}")
+            top = levels << fraction
+            value = Signal(range(top + 1), name=f"drifted_{name}")
             fine = (getattr(held, name) * port.data + (1 << (shift - 1))) >> shift
             if relax:
                 spread = spread_rom.read_port(domain="sync")
@@ -224,6 +243,15 @@ class TwinDevices(wiring.Component):
                                                              moved)))]
             else:
                 m.d.comb += value.eq(fine)
+            if flicker:
+                entry = flicker_rom.read_port(domain="sync")
+                m.d.comb += [entry.addr.eq(Cat(applied, getattr(source, name))), entry.en.eq(enter)]
+                reach = top + ((top * Z_CENTER * max(max(r) for r in flickers)) >> FLICKER_FRAC_BITS) + 1
+                shared = Signal(signed(reach.bit_length() + 1), name=f"flickered_{name}")
+                scaled = directions[p] * entry.data         # beside the factor product, not after it
+                m.d.comb += shared.eq(value + ((value * scaled + (1 << (FLICKER_FRAC_BITS - 1))) >> FLICKER_FRAC_BITS))
+                value = Signal(range(top + 1), name=f"read_{name}")
+                m.d.comb += value.eq(Mux(shared < 0, 0, Mux(shared > top, top, shared)))
             drifted.append(value)
         with m.If(factored):
             m.d.sync += [weight.eq(drifted[0] - drifted[1]), cell_product.eq(cell_factored)]

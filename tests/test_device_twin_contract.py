@@ -12,6 +12,7 @@ from amaranth.sim import Simulator
 
 from aimcgen.contract import device_twin
 from aimcgen.contract import device_twin_drift as drift
+from aimcgen.contract import device_twin_flicker as flicker
 from aimcgen.contract import device_twin_relaxation as relaxation
 from aimcgen.contract.noise import state_sequence
 from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
@@ -243,22 +244,39 @@ def test_drift_docstring_and_tables():
 
 
 def test_drifting_writes_match_the_docstring():
+    # The PCM preset has 1/f noise: every refresh also moves the devices by their shared 1/f part
+    # (contract/device_twin_flicker.py's docstring, reimplemented here too).
     spec = _spec().replace(twin={"drift": "on"})
     dev, levels = spec.device, 7
     mult = doc_multipliers(dev.prog_noise_us, dev.g_max_us, levels)
     factors, thresholds = doc_factors(dev.drift_t0_s), doc_thresholds(dev.drift_mu, dev.drift_sigma, levels)
+    flicker = doc_flicker_table(dev.read_noise_q, dev.drift_t0_s, dev.t_read_s, levels)
     init = np.random.default_rng(3).integers(-7, 8, (8, 8))
     golden = GoldenTile(spec, init, 0)
-    s = doc_seed(77, 0)
+    s, fs = doc_seed(77, 0), doc_flicker_seed(77, 0)
     stuck = lambda r, c, p: doc_stuck(77, 0, r, c, p, 0.1, 0.05, levels)      # noqa: E731
-    devices = {}
-    for (i, j), w in np.ndenumerate(init):                # preload: targets, median drift codes
+    devices, directions = {}, {}
+    for (i, j), w in np.ndenumerate(init):                # preload: targets, median drift codes, no 1/f draw
         for p, k in enumerate((max(w, 0), max(-w, 0))):
             st = stuck(i, j, p)
             devices[i, j, p] = (k, sum(32768 >= t for t in thresholds[k])) if st is None else (st, 0)
+            directions[i, j, p] = 0
+
+    def fine_of(i, j, epoch):
+        return sum((1 - 2 * p) * doc_flickered((devices[i, j, p][0] * factors[devices[i, j, p][1]][epoch] + 128)
+                                               >> 8, devices[i, j, p][0], directions[i, j, p], flicker, epoch,
+                                               levels) for p in range(2))
+
     rng = np.random.default_rng(8)
-    for epoch in (0, 5, 12):
+    applied = 0
+    for epoch in (0, 5, 12, 0, 7):
         golden.set_drift_epoch(epoch)
+        if epoch != applied:                                # a refresh: one draw per cell in walk order
+            applied = epoch
+            for i in range(8):
+                for j in range(8):
+                    directions[i, j, 0], directions[i, j, 1] = doc_flicker_directions(fs)
+                    fs = doc_leap(fs)
         for _ in range(20):
             i, j, w = int(rng.integers(8)), int(rng.integers(8)), int(rng.integers(-7, 8))
             kp, km = max(w, 0), max(-w, 0)
@@ -270,17 +288,47 @@ def test_drifting_writes_match_the_docstring():
                 st = stuck(i, j, p)
                 code = sum((states[2 + p] & 0xFFFF) >= t for t in thresholds[k])
                 devices[i, j, p] = ((doc_landed(states[p], k, mult, levels), code) if st is None else (st, 0))
-            fine = sum((1 - 2 * p) * ((d * factors[c][epoch] + 128) >> 8)
-                       for p, (d, c) in ((p, devices[i, j, p]) for p in range(2)))
-            assert golden.program(i, j, w) == doc_whole(fine)
-        fine = np.array([[sum((1 - 2 * p) * ((devices[i, j, p][0] * factors[devices[i, j, p][1]][epoch] + 128)
-                                              >> 8) for p in range(2)) for j in range(8)] for i in range(8)])
+                directions[i, j, p] = 0                     # written since the refresh: no shared part yet
+            assert golden.program(i, j, w) == doc_whole(fine_of(i, j, epoch))
+        fine = np.array([[fine_of(i, j, epoch) for j in range(8)] for i in range(8)])
         np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine))
         np.testing.assert_array_equal(golden.twin.fine, fine)
         drive = np.random.default_rng(epoch).integers(-7, 8, (3, 8))
         np.testing.assert_array_equal(golden.twin.charges(drive), (drive @ fine + 8) >> 4)
-    # A year on, some weights sit between codes: the fine weights are not all multiples of 16.
+    # A day on, some weights sit between codes: the fine weights are not all multiples of 16; the last
+    # refresh moved some devices by their shared 1/f part.
     assert (golden.twin.fine % 16 != 0).any()
+    assert any(directions.values()) and any(flicker[d][7] for d in range(levels + 1))
+
+
+# --- the shared 1/f part, as contract/device_twin_flicker.py's docstring states it ----------------------
+
+def doc_flicker_seed(seed, tile):
+    x = doc_fmix((seed * 0x9E3779B9 + (tile * 4096 + 4095) * 0x85EBCA6B) & MASK32)
+    return x if x != 0 else 1
+
+
+def doc_flicker_directions(s):
+    return (s & 0xFF) + ((s >> 8) & 0xFF) - 255, ((s >> 16) & 0xFF) + ((s >> 24) & 0xFF) - 255
+
+
+def doc_flicker_table(read_noise_q, t0, tr, levels):
+    c, x, q_max = read_noise_q
+    table = []
+    for d in range(levels + 1):
+        row = []
+        for e, t in enumerate(DOC_EPOCHS):
+            total = max(math.log((t + t0 + tr) / (2.0 * tr)), 0.0)
+            r = min(max(math.log(1e-3 / (2.0 * tr)), 0.0), total)
+            s = total - r if e > 0 else 0.0
+            q = min(c / max((d / levels) ** x, 1e-3), q_max) if c != 0 else 0.0
+            row.append(round(math.sqrt(s) * q / math.sqrt(10922.5) * 2 ** 20))
+        table.append(row)
+    return table
+
+
+def doc_flickered(v, d, z, table, epoch, levels):
+    return min(max(v + ((v * z * table[d][epoch] + 2 ** 19) >> 20), 0), 16 * levels)
 
 
 def doc_whole(fine):
@@ -366,3 +414,53 @@ def test_relaxing_writes_match_the_docstring():
         np.testing.assert_array_equal(golden.twin.fine, fine)
         np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine))
     assert any(z != 0 for _, _, z in devices.values()) and (golden.twin.fine % 16 != 0).any()
+
+
+def test_flicker_docstring_and_table():
+    doc = " ".join(flicker.__doc__.split())
+    for text in ("S_0 = initial_state(noise.seed, tile, 4094)", "n = r * rows * cols + i * cols + j",
+                 "zp = (S & 0xFF) + ((S >> 8) & 0xFF) - 255", "zm = ((S >> 16) & 0xFF) + ((S >> 24) & 0xFF) - 255",
+                 "S = total - R if e > 0, else 0.0", "q = min(c / max((d / L) ** x, 1e-3), q_max)",
+                 "K[d][e] = round(math.sqrt(S) * q / math.sqrt(10922.5) * 2^20)",
+                 "r_e = min(max(v + ((v * z * K[d][e] + 2^19) >> 20), 0), 16 L)",
+                 "K[15][7] = 377, K[1][7] = 2194", "K[15][12] at 1 year: 434"):
+        assert text in doc, text
+    spec = _spec().replace(twin={"drift": "on"})
+    dev = spec.device
+    assert flicker.flicker_table(spec) == doc_flicker_table(dev.read_noise_q, dev.drift_t0_s, dev.t_read_s, 7)
+    big = spec.replace(tile={"weight_bits": 5})
+    table = flicker.flicker_table(big)
+    assert table == doc_flicker_table(dev.read_noise_q, dev.drift_t0_s, dev.t_read_s, 15)
+    assert (table[15][7], table[1][7], table[15][12]) == (377, 2194, 434)
+    assert all(row[0] == 0 for row in table) and flicker.flicker_on(spec)
+    # Only drift and a preset with 1/f noise build it.
+    assert not flicker.flicker_on(_spec())
+    assert not flicker.flicker_on(_spec(model="rram").replace(twin={"drift": "on"}))
+    assert not flicker.flicker_on(_spec(model="ideal").replace(twin={"drift": "on"}))
+    assert flicker.flicker_seed(spec, 3) == doc_flicker_seed(77, 3)
+
+
+def test_each_refresh_draws_new_directions_and_epoch_zero_has_none():
+    spec = _spec().replace(twin={"drift": "on"}, device={"stuck_set_fraction": 0.0, "stuck_reset_fraction": 0.0})
+    init = np.random.default_rng(4).integers(-7, 8, (8, 8))
+    golden = GoldenTile(spec, init, 0)
+    plain = GoldenTile(spec, init, 0)
+    plain.twin.flicker = None                       # the same devices without the shared 1/f part
+    start = golden.twin.flicker_state
+    golden.set_drift_epoch(7)
+    plain.set_drift_epoch(7)
+    first = golden.twin.flicker_z.copy()
+    assert golden.twin.flicker_state == int(state_sequence(np.array([start], dtype=np.uint32), 65)[0, 64])
+    assert (golden.twin.fine != plain.twin.fine).any()
+    golden.set_drift_epoch(7)                       # the same epoch: no refresh, no draw
+    np.testing.assert_array_equal(golden.twin.flicker_z, first)
+    golden.set_drift_epoch(12)
+    golden.set_drift_epoch(7)                       # another time point at 1 day: new draws
+    assert (golden.twin.flicker_z != first).mean() > 0.9
+    golden.set_drift_epoch(0)                       # epoch 0 is the tile without drift: exactly as before
+    plain.set_drift_epoch(0)
+    np.testing.assert_array_equal(golden.twin.fine, plain.twin.fine)
+    np.testing.assert_array_equal(golden.weights, GoldenTile(spec, init, 0).weights)
+    # The directions have the triangular law of two bytes: mean 0, standard deviation 104.5.
+    z = np.concatenate([flicker.refresh_draws(start, 64, 64)[p].ravel() for p in range(2)])
+    assert abs(z.mean()) < 3 and abs(z.std() - flicker.Z_SIGMA) < 3 and z.min() >= -255 and z.max() <= 255

@@ -2,14 +2,18 @@
 """The emulated tile as the devices' digital twin: programming error and stuck devices in the RTL, replayed
 bit for bit by the golden model, and program-and-verify retrying against them as on silicon."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from aimcgen.contract.device_twin import stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import drift_code, threshold_table
+from aimcgen.contract.device_twin_flicker import flicker_on
 from aimcgen.contract.encoding import drive_steps
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.rtl.boundary import AnalogOp
@@ -19,7 +23,7 @@ from aimcgen.rtl.program_verify import ProgramVerifyEngine
 from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
 from aimcgen.rtl.tile_controller import TileController
 from aimcgen.sim.models.golden import GoldenAccelerator, GoldenTile
-from aimcgen.spec import SpecError, from_dict
+from aimcgen.spec import SpecError, device_preset, from_dict
 
 from amaranth_registers import Host, simulate
 from amaranth_streams import send
@@ -267,6 +271,72 @@ def test_drift_epochs_are_replayed_by_the_golden_model(model, read_noise):
     golden.set_drift_epoch(12)
     drive = drive_steps(xs, spec.input)
     assert (golden.twin.charges(drive) != drive @ golden.weights).any()
+
+
+def test_shared_flicker_refreshes_are_replayed_by_the_golden_model():
+    # PCM has 1/f noise: every refresh draws each cell's shared part (contract.device_twin_flicker); a
+    # second refresh to the same epoch draws anew, a write in between stores its devices without it.
+    spec = _twin_spec().replace(twin={"drift": "on"},
+                                device={"model": "pcm", "stuck_set_fraction": 0.05, "stuck_reset_fraction": 0.05})
+    assert flicker_on(spec)
+    rng = np.random.default_rng(41)
+    levels, m = spec.tile.conductance_levels, spec.input.max_magnitude
+    init = rng.integers(-levels, levels + 1, (spec.tile.rows, spec.tile.cols))
+    xs = rng.integers(-m, m + 1, (1, spec.tile.rows))
+    dut = EmulatedCrossbar(spec, init_weights=init)
+    periphery = Periphery(dut, spec)
+    steps = [("epoch", 7), ("epoch", 12), ("epoch", 7), ("write", 7), ("epoch", 1), ("epoch", 0)]
+    seen = []
+
+    async def read_all(ctx):
+        return np.array([[await periphery.read(ctx, i, j) for j in range(spec.tile.cols)]
+                         for i in range(spec.tile.rows)])
+
+    async def bench(ctx):
+        for kind, value in steps:
+            if kind == "epoch":
+                ctx.set(dut.drift_epoch, value)
+            else:
+                for j in range(spec.tile.cols):
+                    await periphery.command(ctx, AnalogOp.PROG_WRITE, row=2, col=j, target=value - j)
+            seen.append((await read_all(ctx), await periphery.mvm_codes(ctx, xs[0])))
+
+    _run(dut, bench)
+    golden, plain = GoldenTile(spec, init), GoldenTile(spec, init)
+    plain.twin.flicker = None                   # the same devices without the shared 1/f part
+    fine = []
+    for (kind, value), (weights, codes) in zip(steps, seen):
+        for tile in (golden, plain):
+            if kind == "epoch":
+                tile.set_drift_epoch(value)
+            else:
+                for j in range(spec.tile.cols):
+                    tile.program(2, j, value - j)
+        np.testing.assert_array_equal(weights, golden.weights)
+        np.testing.assert_array_equal(codes, golden.run(xs).codes[:, 0])
+        fine.append(golden.twin.fine.copy())
+    assert (fine[0] != fine[2]).sum() > 10                      # two time points at 1 day: other draws
+    np.testing.assert_array_equal(golden.twin.fine, plain.twin.fine)      # epoch 0: no shared part
+    assert (fine[1] != plain_fine_at(spec, init, 12)).sum() > 10  # a year on, the shared part moved many
+
+
+def plain_fine_at(spec, init, epoch):
+    """Fine weights at `epoch` of the preloaded tile without the shared 1/f part."""
+    tile = GoldenTile(spec, init)
+    tile.twin.flicker = None
+    tile.set_drift_epoch(epoch)
+    return tile.twin.fine
+
+
+def test_shared_flicker_logic_is_built_only_for_drift_with_1_over_f_noise():
+    base = _twin_spec(rows=4, cols=4)
+    drifting = base.replace(twin={"drift": "on"})
+    cases = [(dataclasses.replace(drifting, device=device_preset("pcm")), True),
+             (dataclasses.replace(drifting, device=device_preset("rram")), False),      # white read noise only
+             (dataclasses.replace(base, device=device_preset("pcm")), False)]            # no drift: no refresh
+    for spec, built in cases:
+        text = rtlil.convert(EmulatedCrossbar(spec))
+        assert ("flicker_noise" in text) == built == flicker_on(spec)
 
 
 def test_drift_code_search_matches_the_contract():

@@ -1,7 +1,13 @@
 """The digital twin's device conductances agree with the physics model's per target level (sim.eval
 .twin_conductances), within the tolerances BENCHMARKS.md states: 0.3 code units in mean and in std for PCM on
 tile64 at 1 s, 1 h, 1 day and 1 year, and for RRAM (with relaxation, contract.device_twin_relaxation) at
-every level but the top one, which the twin clamps at L codes (the last test pins that down)."""
+every level but the top one, which the twin clamps at L codes (the last test pins that down). For PCM the
+physics state includes the time point's shared 1/f part, which the twin draws at every refresh
+(contract.device_twin_flicker): its spread per level matches within 0.08 code at 1 day, where the twin
+without it misses; the top level at 1 s, where the clamp at L codes cuts the upper half of both the
+programming error and the shared 1/f part, is pinned down separately."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -12,6 +18,7 @@ from aimcgen.sim.eval.backends import with_device
 from aimcgen.sim.eval.twin_conductances import level_statistics, twin_codes
 
 TOL = 0.3                      # code units (g_max / L), mean and std
+SPREAD_TOL = 0.08              # code units: std per level at 1 day with the shared 1/f part
 EPOCHS = (1, 5, 7, 12)         # 1 s, 1 h, 1 day, 1 year
 DEVICES = 600                  # per level: sampling error of a std ~ 0.6 / sqrt(1200) = 0.02 code
 
@@ -23,8 +30,25 @@ def tile64_pcm():
 
 def test_pcm_levels_agree_at_every_epoch(tile64_pcm):
     assert len(tile64_pcm) == 16 * len(EPOCHS)
-    worst = max(tile64_pcm, key=lambda r: max(abs(r.mean_error), abs(r.std_error)))
-    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in tile64_pcm), worst
+    rest = [r for r in tile64_pcm if (r.level, r.epoch) != (15, 1)]
+    worst = max(rest, key=lambda r: max(abs(r.mean_error), abs(r.std_error)))
+    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in rest), worst
+    # A second after programming the top level has not drifted below L yet: the clamp at L codes loses the
+    # upper half of its spread (programming error and shared 1/f part), as the contracts state.
+    top = next(r for r in tile64_pcm if (r.level, r.epoch) == (15, 1))
+    assert -0.45 < top.mean_error < -0.2 and -0.45 < top.std_error < -0.2
+
+
+def test_pcm_spread_at_one_day_has_the_shared_flicker(tile64_pcm):
+    day = [r for r in tile64_pcm if r.epoch == 7 and r.level > 0]
+    worst = max(day, key=lambda r: abs(r.std_error))
+    assert all(abs(r.std_error) <= SPREAD_TOL for r in day), worst
+    # The same twin on a device without 1/f noise (no shared part) is too tight against this physics.
+    spec = with_device(load_preset("tile64"), "pcm")
+    quiet = dataclasses.replace(spec, device=dataclasses.replace(spec.device, read_noise_q=(0.0, 0.0, 0.0)))
+    tight = twin_codes(quiet, DEVICES, (7,))
+    misses = [tight[r.level, 0].std() - r.physics_std for r in day]
+    assert min(misses) < -SPREAD_TOL and sum(m < 0 for m in misses) >= 13
 
 
 def test_pcm_drift_moves_both_alike(tile64_pcm):

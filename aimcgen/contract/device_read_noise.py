@@ -36,7 +36,10 @@ F(a) is the mean of (d Q(d/L))^2 over the programmed code d (1/f noise is |G| Q(
 device aimed at 0 is not silent: programming leaves it a little above 0, where Q is at its cap. The white
 term is two devices of sigma rel L / sqrt(2) each (physics: rel g_max / sqrt(2) in uS). For the PCM preset
 R = ln(2000) = 7.6009 at every t (total >= R from t = 0 on), so the table does not depend on the time
-since programming.
+since programming. The rest of the 1/f variance factor, S = total - R (at the time t of the drift epoch),
+is one draw per device and time point, shared by all reads then: not sample noise, so not here. With
+twin.drift "on" the twin adds it to the devices' stored read values at every drift refresh
+(contract.device_twin_flicker), whatever twin.read_noise says.
 
 Approximations (stated; the physics model stays the statistical reference): a weight w is read as G+
 aimed at |w| (capped at L) and G- aimed at 0, whatever the devices of the pair actually landed at (stuck
@@ -81,13 +84,12 @@ import math
 import numpy as np
 
 from aimcgen.contract.device_twin import sigma_lsb_table
+from aimcgen.contract.device_twin_flicker import Q_FLOOR, READ_WINDOW_S
 from aimcgen.contract.noise import MULTIPLIER_FRAC_BITS, SIGMA_OF_SUM
 from aimcgen.spec import DesignSpec
 
-READ_WINDOW_S = 1e-3              # the per-read 1/f band starts here (sim.models.physics.FLICKER_WINDOW_S)
 VAR_FRAC_BITS = 12                # fraction bits of VT and V_j
 CLASS_BITS = 4                    # P: precision bits of a variance class
-Q_FLOOR = 1e-3                    # aihwkit's floor of g^e in Q(g)
 # The 5-point Gauss-Hermite rule of N(0, 1): (node, weight), exact for polynomials up to degree 9.
 GAUSS_HERMITE_5 = ((0.0, 0.5333333333333333), (1.3556261799742659, 0.2220759220056126),
                    (-1.3556261799742659, 0.2220759220056126), (2.8569700138728056, 0.011257411327720691),

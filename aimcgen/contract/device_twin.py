@@ -11,8 +11,9 @@ difference of two devices, G+ and G-, each holding a device code 0..L. A write o
 -2^(b-1) is first replaced by -L, as without the twin) aims G+ at kp = max(w, 0) and G- at km = max(-w, 0);
 the stored weight, the one PROG_READ returns and every INTEGRATE sums, is dp - dm with dp, dm the device
 codes that actually landed (with drift: each device drifted, and relaxed where the preset relaxes, to the
-epoch, in 2^-4 code, which INTEGRATE sums, and PROG_READ returns the whole weight;
-contract.device_twin_drift, contract.device_twin_relaxation).
+epoch, plus the time point's shared 1/f noise where the preset has 1/f noise, in 2^-4 code, which
+INTEGRATE sums, and PROG_READ returns the whole weight; contract.device_twin_drift,
+contract.device_twin_relaxation, contract.device_twin_flicker).
 
 Switches. `twin.programming_error = "on"` draws the programming error below; `twin.stuck = "on"` applies
 the stuck devices at device.stuck_set_fraction / device.stuck_reset_fraction; `twin.drift = "on"` adds
@@ -86,6 +87,7 @@ import numpy as np
 from aimcgen.contract.device_twin_drift import (DRAWS_PER_WRITE_WITH_DRIFT, MEDIAN_UNIFORM, drift_code, drift_on,
                                                drifted, factor_table, fraction_bits, sampled_charge,
                                                threshold_table, whole_weight)
+from aimcgen.contract.device_twin_flicker import flicker_on, flicker_seed, flicker_table, flickered, refresh_draws
 from aimcgen.contract.device_twin_relaxation import relax_z, relaxation_on, relaxed, spread_table
 from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS, SIGMA_OF_SUM, initial_state, state_sequence
 from aimcgen.devices import spread_polynomial
@@ -236,6 +238,11 @@ class DeviceTwin:
         self.thresholds = threshold_table(spec) if self.drift else None
         self.factors = np.array(factor_table(spec), dtype=np.int64) if self.drift else None
         self.spreads = np.array(spread_table(spec), dtype=np.int64) if relaxation_on(spec) else None
+        # The time point's shared 1/f noise (contract.device_twin_flicker): its generator and the directions
+        # (zp, zm) per cell of the last refresh, 0 for devices written since.
+        self.flicker = np.array(flicker_table(spec), dtype=np.int64) if flicker_on(spec) else None
+        self.flicker_state = flicker_seed(spec, tile)
+        self.flicker_z = np.zeros((2,) + np.shape(weights), dtype=np.int64)
         self.epoch = 0
         self.fraction_bits = fraction_bits(spec)
         self.devices = preload_devices(spec, weights, self.stuck)
@@ -248,8 +255,8 @@ class DeviceTwin:
         if not self.drift:
             self.fine = d.plus - d.minus
         else:
-            self.fine = (self.read_device(d.plus, d.plus_drift, d.plus_relax)
-                         - self.read_device(d.minus, d.minus_drift, d.minus_relax))
+            self.fine = (self.read_device(d.plus, d.plus_drift, d.plus_relax, self.flicker_z[0])
+                         - self.read_device(d.minus, d.minus_drift, d.minus_relax, self.flicker_z[1]))
         self._fine_f64 = self.fine.astype(np.float64)
         return whole_weight(self.fine, self.fraction_bits)
 
@@ -259,18 +266,35 @@ class DeviceTwin:
         if not self.drift:
             fine = int(d.plus[row, col] - d.minus[row, col])
         else:
-            fine = int(self.read_device(d.plus[row, col], d.plus_drift[row, col], d.plus_relax[row, col])
-                       - self.read_device(d.minus[row, col], d.minus_drift[row, col], d.minus_relax[row, col]))
+            fz = self.flicker_z[:, row, col]
+            fine = int(self.read_device(d.plus[row, col], d.plus_drift[row, col], d.plus_relax[row, col], fz[0])
+                       - self.read_device(d.minus[row, col], d.minus_drift[row, col], d.minus_relax[row, col],
+                                          fz[1]))
         self.fine[row, col] = fine
         self._fine_f64[row, col] = fine
         return int(whole_weight(fine, self.fraction_bits))
 
-    def read_device(self, code, drift, z):
-        """A device read at the epoch in fine units: drifted, then relaxed (contract.device_twin_relaxation)."""
+    def read_device(self, code, drift, z, flicker_z=0):
+        """A device read at the epoch in fine units: drifted, then relaxed (contract.device_twin_relaxation),
+        then moved by the shared 1/f noise of direction flicker_z (contract.device_twin_flicker)."""
         fine = drifted(code, drift, self.factors, self.epoch, self.fraction_bits)
-        if self.spreads is None:
-            return fine
-        return relaxed(fine, code, z, self.spreads, self.epoch, self.levels)
+        if self.spreads is not None:
+            fine = relaxed(fine, code, z, self.spreads, self.epoch, self.levels)
+        if self.flicker is not None:
+            fine = flickered(fine, code, flicker_z, self.flicker, self.epoch, self.levels)
+        return fine
+
+    def set_epoch(self, epoch: int) -> None:
+        """DRIFT_EPOCH: a change re-reads the tile (a refresh), which draws every cell's shared 1/f
+        directions (contract.device_twin_flicker); the same epoch again changes nothing."""
+        if epoch == self.epoch:
+            return
+        self.epoch = int(epoch)
+        if self.flicker is not None:        # without the table the directions change nothing: skip the draws
+            rows, cols = self.flicker_z.shape[1:]
+            plus, minus, self.flicker_state = refresh_draws(self.flicker_state, rows, cols)
+            self.flicker_z = np.stack([plus, minus])
+        self.weights()
 
     def charges(self, drive: np.ndarray) -> np.ndarray:
         """The charges the ADCs sample for drive (..., rows): the fine weights summed, rounded once
@@ -287,6 +311,7 @@ class DeviceTwin:
         self.writes += 1
         sp, sm = self.stuck[row, col]
         d = self.devices
+        self.flicker_z[:, row, col] = 0
         d.plus[row, col] = sp if sp >= 0 else landed_code(states[0], kp, self.multipliers, self.levels)
         d.minus[row, col] = sm if sm >= 0 else landed_code(states[1], km, self.multipliers, self.levels)
         if self.drift:
@@ -305,6 +330,7 @@ class DeviceTwin:
         d.plus[row, col], d.minus[row, col] = one.plus[0, 0], one.minus[0, 0]
         d.plus_drift[row, col], d.minus_drift[row, col] = one.plus_drift[0, 0], one.minus_drift[0, 0]
         d.plus_relax[row, col], d.minus_relax[row, col] = 0, 0
+        self.flicker_z[:, row, col] = 0
         return self.weight(row, col)
 
 

@@ -12,7 +12,8 @@ to half its size, a bias the physics model does not have):
     f_e = (d * F[c][e] + 2^7) >> 8                (fine device: 2^-4 code; round half up;
                                                    F[c][0] = F[0][e] = 2^12, so f_e = 16 d)
     fine = fp_e - fm_e                            (the fine weight: G+ minus G-, 2^-4 code; a preset
-                                                   that relaxes reads each f_e relaxed first, below)
+                                                   that relaxes or has 1/f noise reads each f_e relaxed
+                                                   and moved by its shared 1/f part first, below)
 
 The fine weight is what every INTEGRATE adds: each column integrator sums drive * fine (2^-4 code x
 cycle), and the charge handed to the column's ADC sample (contract.noise, contract.adc, after it) is
@@ -66,6 +67,10 @@ configuration (no write) takes the code of u = 32768 (the median exponent of its
 
 Relaxation. A preset whose device.relax_us is not all zero (RRAM) also relaxes each device, read after its
 drift: contract.device_twin_relaxation.
+
+Shared 1/f noise. A preset with 1/f noise (device.read_noise_q c != 0: PCM) also moves each device, read
+after its drift and relaxation, by the time point's shared 1/f part, whose directions every refresh draws
+anew: contract.device_twin_flicker.
 
 What is stored. Every write stores the weight of the new devices at the current epoch; changing DRIFT_EPOCH
 re-reads every device of the tile (a refresh that walks the cells, two cycles each; the tile answers no

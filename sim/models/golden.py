@@ -20,8 +20,9 @@ With the digital twin on (spec [twin], contract.device_twin) each tile also hold
 stuck map, applied to the weights it is built with, and the programming-noise generator, which `program`
 (one PROG_WRITE) and `program_verify` (the engine's write/read/retry loop) advance exactly as the emulated
 tile's does; with drift, every device's drift code, read at the epoch `set_drift_epoch` sets
-(contract.device_twin_drift). `set_weight` stays an exact write (no draw; a stuck device still holds its
-stuck value); a WEIGHTS window write of the chip is `program_verify`, which replays the twin's draws when
+(contract.device_twin_drift; a change of epoch is a refresh, which with 1/f noise draws each device's
+shared 1/f part anew, contract.device_twin_flicker). `set_weight` stays an exact write (no draw; a stuck
+device still holds its stuck value); a WEIGHTS window write of the chip is `program_verify`, which replays the twin's draws when
 called in the order the writes reach each tile (the accelerator bench's scoreboard and sim.deploy do).
 With twin.read_noise on, each sample's noise is sized by its column (contract.device_read_noise).
 """
@@ -120,7 +121,7 @@ class GoldenTile:
         valid = isinstance(epoch, (int, np.integer)) and not isinstance(epoch, bool)
         if not valid or not 0 <= epoch < len(EPOCH_SECONDS):
             raise SpecError(f"drift epoch = {epoch!r}: must be an integer in 0..{len(EPOCH_SECONDS) - 1}")
-        self.twin.epoch = int(epoch)
+        self.twin.set_epoch(int(epoch))     # a change refreshes: new shared 1/f draws (device_twin_flicker)
         self._adopt_weights()
 
     def program_verify(self, row: int, col: int, target: int, tolerance: int, max_retries: int) -> VerifyResult:
