@@ -127,6 +127,10 @@ class AdcSpec:
 @dataclass(frozen=True)
 class AccumulatorSpec:
     bits: int = _int(4, 48, "signed width of the shift-add accumulator (saturating)", default=16)
+    tile_gain_bits: int = _int(0, 16, "width of the per-row-tile gain trims (TILE_GAIN window): row tile r >= 1's "
+                               "partial sums are scaled by a trim of tile_gain_bits - 1 fraction bits before "
+                               "they join the column sum, so calibration can match the row tiles' ADC gains "
+                               "(contract.tile_gain); 0: not built", default=0)
 
 
 @dataclass(frozen=True)
@@ -502,6 +506,9 @@ def validate(spec: DesignSpec) -> None:
     if acc.bits < need:
         raise SpecError(f"accumulator.bits = {acc.bits}: must be >= adc.bits + bit planes - 1 = {need} "
                         f"to hold one full-scale ADC code at the top bit plane")
+    if acc.tile_gain_bits == 1:
+        raise SpecError("accumulator.tile_gain_bits = 1: allowed 0 (no trims) or 2..16 (one integer bit, the "
+                        "rest fraction bits)")
     if post.scale_frac_bits > post.scale_bits + 16:
         raise SpecError(f"postproc.scale_frac_bits = {post.scale_frac_bits}: must be <= "
                         f"postproc.scale_bits + 16 = {post.scale_bits + 16}")

@@ -16,6 +16,8 @@
 #define RATIO_BITS 31                   /* RATIO_BITS */
 #define SHIFT_LIMIT 62                  /* SHIFT_LIMIT */
 #define READOUT_LIMIT ((uint64_t)1 << 38)
+#define GAIN_RATIO_BITS 23              /* contract.tile_gain_calibration.GAIN_RATIO_BITS */
+#define ALL_ROWS AIMC_CFG_ROW_TILES     /* centring_pass: no row tile selected, every row driven */
 
 static int bitlen(uint64_t v)
 {
@@ -82,52 +84,97 @@ void aimc_cal_add(aimc_cal_sums_t *c, int64_t q, int32_t y_out, const aimc_cal_w
     c->sqy += q * y;
 }
 
-int aimc_cal_fit(const aimc_cal_sums_t *c, int32_t target_scale, int32_t target_offset, int32_t *scale,
-                 int32_t *offset)
+/* Status, D and N of a column's fit (contract.calibration.fit_moments). */
+static int fit_moments(const aimc_cal_sums_t *c, int64_t *d, int64_t *bn)
 {
-    const int s = AIMC_CFG_ADC_LSB_SHIFT;
-    int64_t n, d, bn, a, m;
-    uint64_t num, den, mag;
-    int e_d, e_n, k;
-    int32_t sc;
-    *scale = target_scale;
-    *offset = target_offset;
+    int64_t n;
+    *d = *bn = 0;
     if (c->n < 2u)
         return AIMC_CAL_FEW_SAMPLES;
     if (c->range)
         return AIMC_CAL_RANGE;
     n = (int64_t)c->n;
-    d = n * c->sqq - c->sq * c->sq;
-    bn = n * c->sqy - c->sq * c->sy;
-    if (d == 0)
+    *d = n * c->sqq - c->sq * c->sq;
+    *bn = n * c->sqy - c->sq * c->sy;
+    if (*d == 0)
         return AIMC_CAL_NO_SPREAD;
-    if (bn <= 0)
+    if (*bn <= 0)
         return AIMC_CAL_BAD_GAIN;
-    e_d = bitlen((uint64_t)d) > RATIO_BITS ? bitlen((uint64_t)d) - RATIO_BITS : 0;
-    e_n = bitlen((uint64_t)bn) > RATIO_BITS ? bitlen((uint64_t)bn) - RATIO_BITS : 0;
-    k = e_d - e_n - s;
-    num = (uint64_t)abs64(target_scale) * ((uint64_t)d >> e_d);
-    den = (uint64_t)bn >> e_n;
-    if (num == 0u) {
-        mag = 0u;
-    } else if (k >= 0 && bitlen(num) + k > SHIFT_LIMIT) {
-        mag = UINT64_MAX;                               /* beyond the scale range: clamps */
-    } else if (k < 0 && bitlen(den) - k > SHIFT_LIMIT) {
-        mag = 0u;
-    } else {
-        if (k >= 0)
-            num <<= k;
-        else
-            den <<= -k;
-        mag = (2u * num + den) / (2u * den);            /* round half away from zero (magnitudes) */
-    }
-    sc = signed_scale(target_scale < 0, mag);
+    return AIMC_CAL_OK;
+}
+
+/* The shift e that leaves `bits` significant bits of v (contract.calibration.significant). */
+static int excess_bits(uint64_t v, int bits)
+{
+    return bitlen(v) > bits ? bitlen(v) - bits : 0;
+}
+
+/* round(num 2^k / den) half up (contract.calibration.rounded_ratio); UINT64_MAX for "huge". */
+static uint64_t rounded_ratio(uint64_t num, uint64_t den, int k)
+{
+    if (num == 0u)
+        return 0u;
+    if (k >= 0 && bitlen(num) + k > SHIFT_LIMIT)
+        return UINT64_MAX;
+    if (k < 0 && bitlen(den) - k > SHIFT_LIMIT)
+        return 0u;
+    if (k >= 0)
+        num <<= k;
+    else
+        den <<= -k;
+    return (2u * num + den) / (2u * den);
+}
+
+int aimc_cal_fit(const aimc_cal_sums_t *c, int32_t target_scale, int32_t target_offset, int32_t *scale,
+                 int32_t *offset)
+{
+    const int s = AIMC_CFG_ADC_LSB_SHIFT;
+    int64_t n, d, bn, a, m;
+    uint64_t mag;
+    int e_d, e_n, rc;
+    int32_t sc;
+    *scale = target_scale;
+    *offset = target_offset;
+    rc = fit_moments(c, &d, &bn);
+    if (rc != AIMC_CAL_OK)
+        return rc;
+    n = (int64_t)c->n;
+    e_d = excess_bits((uint64_t)d, RATIO_BITS);
+    e_n = excess_bits((uint64_t)bn, RATIO_BITS);
+    mag = rounded_ratio((uint64_t)abs64(target_scale) * ((uint64_t)d >> e_d), (uint64_t)bn >> e_n, e_d - e_n - s);
+    sc = signed_scale(target_scale < 0, mag);           /* UINT64_MAX: beyond the scale range, clamps */
     a = (int64_t)target_scale * c->sq;
     m = floor_shift(a, s) - (int64_t)sc * c->sy;
     a = s ? (int64_t)(((uint64_t)a >> (s - 1)) & 1u) : 0;  /* bit s-1 of A: the half of its fraction */
     *scale = sc;
     *offset = clamp32((int64_t)target_offset + floor_div(2 * m + n + a, 2 * n), AIMC_CFG_OFFSET_MIN,
                       AIMC_CFG_OFFSET_MAX);
+    return AIMC_CAL_OK;
+}
+
+int aimc_cal_tile_gain(const aimc_cal_sums_t *reference, const aimc_cal_sums_t *tile, uint32_t gain_bits,
+                       int32_t *gain)
+{
+    int64_t d0, n0, dr, nr;
+    uint64_t mag, top;
+    int e_n0, e_dr, e_d0, e_nr, rc;
+    if (reference == NULL || tile == NULL || gain == NULL || gain_bits < 2u || gain_bits > 16u)
+        return AIMC_ERR_ARG;
+    *gain = (int32_t)(1u << (gain_bits - 1u));
+    rc = fit_moments(reference, &d0, &n0);
+    if (rc != AIMC_CAL_OK)
+        return rc;
+    rc = fit_moments(tile, &dr, &nr);
+    if (rc != AIMC_CAL_OK)
+        return rc;
+    e_n0 = excess_bits((uint64_t)n0, GAIN_RATIO_BITS);
+    e_dr = excess_bits((uint64_t)dr, GAIN_RATIO_BITS);
+    e_d0 = excess_bits((uint64_t)d0, GAIN_RATIO_BITS);
+    e_nr = excess_bits((uint64_t)nr, GAIN_RATIO_BITS);
+    mag = rounded_ratio(((uint64_t)1 << (gain_bits - 1u)) * ((uint64_t)n0 >> e_n0) * ((uint64_t)dr >> e_dr),
+                        ((uint64_t)d0 >> e_d0) * ((uint64_t)nr >> e_nr), e_n0 + e_dr - e_d0 - e_nr);
+    top = ((uint64_t)1 << gain_bits) - 1u;
+    *gain = (int32_t)(mag > top ? top : mag);
     return AIMC_CAL_OK;
 }
 
@@ -152,13 +199,15 @@ int32_t aimc_cal_centring_step(const aimc_cal_centring_t *c, const aimc_cal_wind
     return c->above >= c->below ? half : -half;
 }
 
-/* One pass: OFFSET_j = (window->offset - trim_j) << f, the n vectors as MVMs, every read-out into the
- * column's centring counts and (inside the window, with its trim) into its fit sums. */
+/* One pass: OFFSET_j = (window->offset - trim_j) << f, the n vectors as MVMs (tile < ALL_ROWS: masked to
+ * that row tile's rows), every read-out into the column's centring counts and (inside the window, with
+ * its trim) into its fit sums. */
 static int centring_pass(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
-                         const aimc_cal_window_t *window, const int32_t *trim, aimc_cal_centring_t *counts,
-                         aimc_cal_sums_t *sums)
+                         const aimc_cal_window_t *window, const int32_t *trim, uint32_t tile,
+                         aimc_cal_centring_t *counts, aimc_cal_sums_t *sums)
 {
     int32_t y[AIMC_CFG_LOGICAL_COLS], scale[AIMC_CFG_LOGICAL_COLS], offset[AIMC_CFG_LOGICAL_COLS];
+    int32_t masked[AIMC_CFG_LOGICAL_ROWS];
     aimc_cal_window_t trimmed[AIMC_CFG_LOGICAL_COLS];
     const int32_t *x;
     uint32_t k, i, j;
@@ -176,6 +225,11 @@ static int centring_pass(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const i
     CHECK(aimc_load_coefficients(dev, 0u, AIMC_CFG_LOGICAL_COLS, scale, offset));
     for (k = 0; k < n; k++) {
         x = xs + (size_t)k * AIMC_CFG_LOGICAL_ROWS;
+        if (tile != ALL_ROWS) {                         /* only row tile `tile`'s rows driven */
+            for (i = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
+                masked[i] = i / AIMC_CFG_TILE_ROWS == tile ? x[i] : 0;
+            x = masked;
+        }
         CHECK(aimc_mvm(dev, x, y, AIMC_CFG_LOGICAL_COLS));
         for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
             for (i = 0, q = 0; i < AIMC_CFG_LOGICAL_ROWS; i++)
@@ -187,17 +241,13 @@ static int centring_pass(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const i
     return AIMC_OK;
 }
 
-int aimc_calibrate_columns_centred(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
-                                   const aimc_cal_window_t *window, uint32_t rounds, const int32_t *target_scale,
-                                   const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
-                                   uint8_t *status, int32_t *trim)
+/* The argument checks of the calibration routines. */
+static int check_calibration(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs,
+                             const aimc_cal_window_t *window, const int32_t *target_scale,
+                             const int32_t *target_offset)
 {
-    aimc_cal_sums_t sums[AIMC_CFG_LOGICAL_COLS];
-    aimc_cal_centring_t counts[AIMC_CFG_LOGICAL_COLS];
-    int32_t c[AIMC_CFG_LOGICAL_COLS], scale[AIMC_CFG_LOGICAL_COLS], offset[AIMC_CFG_LOGICAL_COLS];
-    uint32_t r, j, failed = 0, moved;
-    int64_t measure_offset, trim_min, trim_max, next;
-    int rc;
+    int64_t measure_offset;
+    uint32_t j;
     if (dev == NULL || w == NULL || xs == NULL || window == NULL || target_scale == NULL ||
         target_offset == NULL || ld < AIMC_CFG_LOGICAL_COLS)
         return AIMC_ERR_ARG;
@@ -205,18 +255,30 @@ int aimc_calibrate_columns_centred(aimc_dev_t *dev, const int32_t *w, uint32_t l
     if (window->low < AIMC_CFG_OUTPUT_MIN || window->high > AIMC_CFG_OUTPUT_MAX || window->low >= window->high ||
         measure_offset < AIMC_CFG_OFFSET_MIN || measure_offset > AIMC_CFG_OFFSET_MAX)
         return AIMC_ERR_RANGE;
-    /* OFFSET = (window->offset - c) << f within [OFFSET_MIN, OFFSET_MAX] */
-    trim_min = (int64_t)window->offset - floor_shift(AIMC_CFG_OFFSET_MAX, AIMC_CFG_SCALE_FRAC_BITS);
-    trim_max = (int64_t)window->offset + floor_shift(-(int64_t)AIMC_CFG_OFFSET_MIN, AIMC_CFG_SCALE_FRAC_BITS);
-    for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
+    for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++)
         if (target_scale[j] < AIMC_CFG_SCALE_MIN || target_scale[j] > AIMC_CFG_SCALE_MAX ||
             target_offset[j] < AIMC_CFG_OFFSET_MIN || target_offset[j] > AIMC_CFG_OFFSET_MAX)
             return AIMC_ERR_RANGE;
+    return AIMC_OK;
+}
+
+/* The centred measurement (contract.calibration's centring rule): the trims c (start 0) and the sums of the
+ * measurement pass, with the n vectors xs (tile < ALL_ROWS: masked to that row tile's rows). */
+static int measure_centred(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                           const aimc_cal_window_t *window, uint32_t rounds, uint32_t tile, int32_t *c,
+                           aimc_cal_sums_t *sums)
+{
+    aimc_cal_centring_t counts[AIMC_CFG_LOGICAL_COLS];
+    uint32_t r, j, moved;
+    int64_t trim_min, trim_max, next;
+    /* OFFSET = (window->offset - c) << f within [OFFSET_MIN, OFFSET_MAX] */
+    trim_min = (int64_t)window->offset - floor_shift(AIMC_CFG_OFFSET_MAX, AIMC_CFG_SCALE_FRAC_BITS);
+    trim_max = (int64_t)window->offset + floor_shift(-(int64_t)AIMC_CFG_OFFSET_MIN, AIMC_CFG_SCALE_FRAC_BITS);
+    for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++)
         c[j] = 0;
-    }
     CHECK(aimc_single_layer(dev));
     for (r = 0;; r++) {
-        CHECK(centring_pass(dev, w, ld, xs, n, window, c, counts, sums));
+        CHECK(centring_pass(dev, w, ld, xs, n, window, c, tile, counts, sums));
         if (r == rounds)
             break;
         for (j = 0, moved = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
@@ -228,6 +290,20 @@ int aimc_calibrate_columns_centred(aimc_dev_t *dev, const int32_t *w, uint32_t l
         if (!moved)
             break;
     }
+    return AIMC_OK;
+}
+
+int aimc_calibrate_columns_centred(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                                   const aimc_cal_window_t *window, uint32_t rounds, const int32_t *target_scale,
+                                   const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
+                                   uint8_t *status, int32_t *trim)
+{
+    aimc_cal_sums_t sums[AIMC_CFG_LOGICAL_COLS];
+    int32_t c[AIMC_CFG_LOGICAL_COLS], scale[AIMC_CFG_LOGICAL_COLS], offset[AIMC_CFG_LOGICAL_COLS];
+    uint32_t j, failed = 0;
+    int rc;
+    CHECK(check_calibration(dev, w, ld, xs, window, target_scale, target_offset));
+    CHECK(measure_centred(dev, w, ld, xs, n, window, rounds, ALL_ROWS, c, sums));
     for (j = 0; j < AIMC_CFG_LOGICAL_COLS; j++) {
         rc = aimc_cal_fit(&sums[j], target_scale[j], target_offset[j], &scale[j], &offset[j]);
         failed += rc != AIMC_CAL_OK;
@@ -251,6 +327,51 @@ int aimc_calibrate_columns(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const
 {
     return aimc_calibrate_columns_centred(dev, w, ld, xs, n, window, 0u, target_scale, target_offset, new_scale,
                                           new_offset, status, NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ row tiles */
+
+int aimc_calibrate_tile_gains(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                              const int32_t *tile_xs, uint32_t tile_n, const aimc_cal_window_t *window,
+                              uint32_t rounds, const int32_t *target_scale, const int32_t *target_offset,
+                              int32_t *gains, uint8_t *gain_status, int32_t *new_scale, int32_t *new_offset,
+                              uint8_t *status, int32_t *trim)
+{
+#ifdef AIMC_TILE_GAIN_BASE
+    aimc_cal_sums_t reference[AIMC_CFG_LOGICAL_COLS], sums[AIMC_CFG_LOGICAL_COLS];
+    int32_t c[AIMC_CFG_LOGICAL_COLS], g[AIMC_TILE_GAIN_DEPTH];
+    const int32_t *vectors;
+    uint32_t r, j, count, failed = 0;
+    int rc;
+    CHECK(check_calibration(dev, w, ld, xs, window, target_scale, target_offset));
+    for (j = 0; j < AIMC_TILE_GAIN_DEPTH; j++)
+        g[j] = (int32_t)(1u << (AIMC_TILE_GAIN_WIDTH - 1u));
+    CHECK(aimc_load_tile_gains(dev, g));
+    for (r = 0; r < AIMC_CFG_ROW_TILES; r++) {
+        vectors = tile_xs ? tile_xs + (size_t)r * tile_n * AIMC_CFG_LOGICAL_ROWS : xs;
+        count = tile_xs ? tile_n : n;
+        CHECK(measure_centred(dev, w, ld, vectors, count, window, rounds, r, c, r ? sums : reference));
+        for (j = 0; r && j < AIMC_CFG_LOGICAL_COLS; j++) {
+            rc = aimc_cal_tile_gain(&reference[j], &sums[j], AIMC_TILE_GAIN_WIDTH,
+                                    &g[(r - 1u) * AIMC_CFG_LOGICAL_COLS + j]);
+            failed += rc != AIMC_CAL_OK;
+            if (gain_status)
+                gain_status[(r - 1u) * AIMC_CFG_LOGICAL_COLS + j] = (uint8_t)rc;
+        }
+    }
+    CHECK(aimc_load_tile_gains(dev, g));
+    if (gains)
+        for (j = 0; j < AIMC_TILE_GAIN_DEPTH; j++)
+            gains[j] = g[j];
+    rc = aimc_calibrate_columns_centred(dev, w, ld, xs, n, window, rounds, target_scale, target_offset, new_scale,
+                                        new_offset, status, trim);
+    return rc == AIMC_OK && failed ? AIMC_ERR_CALIBRATION : rc;
+#else
+    (void)dev; (void)w; (void)ld; (void)xs; (void)n; (void)tile_xs; (void)tile_n; (void)window; (void)rounds;
+    (void)target_scale; (void)target_offset; (void)gains; (void)gain_status; (void)new_scale; (void)new_offset;
+    (void)status; (void)trim;
+    return AIMC_ERR_ARG;                /* built without trims */
+#endif
 }
 
 /* ------------------------------------------------------------------------------------------ drift */

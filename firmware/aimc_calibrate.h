@@ -117,6 +117,36 @@ int aimc_calibrate_columns_centred(aimc_dev_t *dev, const int32_t *w, uint32_t l
                                    const int32_t *target_offset, int32_t *new_scale, int32_t *new_offset,
                                    uint8_t *status, int32_t *trim);
 
+/* Per-row-tile gain trims (aimcgen/contract/tile_gain_calibration.py is the rule, bit for bit). Why: a
+ * logical column spanning several row tiles is converted by a different ADC in each; the accumulator sums
+ * them before SCALE, so one SCALE cannot undo unequal gains. The trim of row tile r >= 1 in column j makes
+ * it convert with row tile 0's gain (contract.tile_gain). */
+
+/* The trim of one column of row tile r >= 1 (no bus access) from the measurement sums of row tile 0
+ * (reference) and of row tile r: g = round(2^(gain_bits-1) N_0 D_r / (D_0 N_r)) half up, each of N_0, D_r,
+ * D_0, N_r first reduced to 23 significant bits, clamped to 0..2^gain_bits - 1. Returns aimc_cal_status_t
+ * (tile 0's status when its fit fails, else tile r's; *gain = unity 2^(gain_bits-1) unless AIMC_CAL_OK),
+ * AIMC_ERR_ARG for gain_bits outside 2..16 or a NULL pointer. */
+int aimc_cal_tile_gain(const aimc_cal_sums_t *reference, const aimc_cal_sums_t *tile, uint32_t gain_bits,
+                       int32_t *gain);
+
+/* The row tiles' trims, then aimc_calibrate_columns_centred (chips with the TILE_GAIN window only; others
+ * get AIMC_ERR_ARG). Every trim at unity (aimc_load_tile_gains); for r = 0..AIMC_CFG_ROW_TILES-1 the
+ * centred measurement (aimc_calibrate_columns_centred's passes, `rounds`) of row tile r alone: its vectors
+ * with every input outside rows r * AIMC_CFG_TILE_ROWS .. (r + 1) * AIMC_CFG_TILE_ROWS - 1 set to 0 (the
+ * routine masks them: tile_xs NULL: the n vectors xs; else tile_xs holds AIMC_CFG_ROW_TILES blocks of
+ * tile_n vectors, block r for row tile r); aimc_cal_tile_gain of every column of r >= 1 against r = 0; the
+ * trims loaded; then aimc_calibrate_columns_centred with xs. gains and gain_status ((AIMC_CFG_ROW_TILES - 1)
+ * x AIMC_CFG_LOGICAL_COLS, word (r - 1) * AIMC_CFG_LOGICAL_COLS + j) may be NULL, the other outputs are
+ * aimc_calibrate_columns_centred's. Returns AIMC_ERR_CALIBRATION when a trim stayed unity or a column could
+ * not be calibrated. At most (AIMC_CFG_ROW_TILES * tile_n + n) (rounds + 1) MVMs (tile_n = n without
+ * tile_xs). */
+int aimc_calibrate_tile_gains(aimc_dev_t *dev, const int32_t *w, uint32_t ld, const int32_t *xs, uint32_t n,
+                              const int32_t *tile_xs, uint32_t tile_n, const aimc_cal_window_t *window,
+                              uint32_t rounds, const int32_t *target_scale, const int32_t *target_offset,
+                              int32_t *gains, uint8_t *gain_status, int32_t *new_scale, int32_t *new_offset,
+                              uint8_t *status, int32_t *trim);
+
 /* Per-column drift compensation (contract.calibration): readouts[j] = sum over the n vectors of |output j|
  * measured with base_scale and zero offsets (as aimc_gdc_measure, one sum per column). */
 int aimc_pcdc_measure(aimc_dev_t *dev, const int32_t *cal_xs, uint32_t n, const int32_t *base_scale,

@@ -256,6 +256,25 @@ int aimc_load_coefficients(aimc_dev_t *dev, uint32_t first, uint32_t count, cons
     return AIMC_OK;
 }
 
+int aimc_load_tile_gains(aimc_dev_t *dev, const int32_t *gains)
+{
+#ifdef AIMC_TILE_GAIN_BASE
+    uint32_t i;
+    if (dev == NULL || gains == NULL)
+        return AIMC_ERR_ARG;
+    for (i = 0; i < AIMC_TILE_GAIN_DEPTH; i++)
+        if (!in_range(gains[i], 0, (int32_t)((1u << AIMC_TILE_GAIN_WIDTH) - 1u)))
+            return AIMC_ERR_RANGE;
+    for (i = 0; i < AIMC_TILE_GAIN_DEPTH; i++)
+        CHECK(wr(dev, AIMC_TILE_GAIN_BASE + 4u * i, (uint32_t)gains[i]));
+    return AIMC_OK;
+#else
+    (void)dev;
+    (void)gains;
+    return AIMC_ERR_ARG;                /* built without trims */
+#endif
+}
+
 int aimc_read_coefficients(aimc_dev_t *dev, uint32_t first, uint32_t count, int32_t *scale, int32_t *offset)
 {
     uint32_t i, v;

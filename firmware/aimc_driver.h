@@ -204,6 +204,14 @@ int aimc_load_coefficients(aimc_dev_t *dev, uint32_t first, uint32_t count, cons
                            const int32_t *offset);
 int aimc_read_coefficients(aimc_dev_t *dev, uint32_t first, uint32_t count, int32_t *scale, int32_t *offset);
 
+/* Per-row-tile gain trims (aimcgen/contract/tile_gain.py; only chips built with accumulator.tile_gain_bits
+ * > 0 and more than one row tile have the TILE_GAIN window, AIMC_TILE_GAIN_BASE in the register header).
+ * Writes all (AIMC_CFG_ROW_TILES - 1) * AIMC_CFG_LOGICAL_COLS trims, gains[(r - 1) * AIMC_CFG_LOGICAL_COLS +
+ * j] of row tile r >= 1 in logical column j, unsigned AIMC_TILE_GAIN_WIDTH bits (unity 1 << (width - 1)).
+ * AIMC_ERR_RANGE (nothing written) when a trim is outside 0..2^width - 1; AIMC_ERR_ARG on a chip without
+ * the window. */
+int aimc_load_tile_gains(aimc_dev_t *dev, const int32_t *gains);
+
 /* Layer sequencer: LAYER_COUNT = n and LAYER_0..n-1. aimc_single_layer restores one whole-grid layer. */
 int aimc_set_layers(aimc_dev_t *dev, const aimc_layer_t *layers, uint32_t n);
 int aimc_single_layer(aimc_dev_t *dev);

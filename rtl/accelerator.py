@@ -19,13 +19,15 @@ from aimcgen.rtl.boundary import analog_port_members
 from aimcgen.rtl.register_bank import RegisterBank
 from aimcgen.rtl.wishbone import WishboneSignature
 from aimcgen.contract.postproc import unity_scale
+from aimcgen.contract.tile_gain import tile_gain_on, unity_gain
 from aimcgen.spec import DesignSpec
 
 
 class Accelerator(wiring.Component):
-    """`coefficient_copy=True` (FPGA emulation) serves software reads of SCALE and OFFSET from a copy in
-    block RAM, a cycle later: the core's coefficient memories then have no read port for software, which
-    lets an FPGA put them in block RAM too. ASICs keep one copy (registers read by both)."""
+    """`coefficient_copy=True` (FPGA emulation) serves software reads of SCALE and OFFSET (and TILE_GAIN, when
+    the chip has trims) from a copy in block RAM, a cycle later: the core's coefficient memories then have no
+    read port for software, which lets an FPGA put them in block RAM too. ASICs keep one copy (registers read
+    by both)."""
 
     def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None, fault=None,
                  coefficient_copy: bool = False):
@@ -126,6 +128,16 @@ class Accelerator(wiring.Component):
                 regs.scale_ack.eq(regs.scale_stb),
                 regs.offset_ack.eq(regs.offset_stb),
             ]
+        if tile_gain_on(spec):
+            # TILE_GAIN: the core's trim memory, word (r - 1) * C + j as the window numbers it
+            m.d.comb += [
+                core.tile_gain_addr.eq(regs.tile_gain_addr),
+                core.tile_gain_wdata.eq(regs.tile_gain_wdata),
+                core.tile_gain_we.eq(regs.tile_gain_stb & regs.tile_gain_we),
+            ]
+            if not self.coefficient_copy:
+                m.d.comb += [regs.tile_gain_rdata.eq(core.tile_gain_rdata),
+                             regs.tile_gain_ack.eq(regs.tile_gain_stb)]
 
         # INPUT: writes wait until the load buffer is free (not being filled by the stream).
         m.d.comb += [
@@ -156,16 +168,21 @@ class Accelerator(wiring.Component):
         return m
 
     def _coefficient_copy(self, m, regs):
-        """SCALE and OFFSET read back from block RAM, written alongside the core's (same initial values)."""
+        """SCALE, OFFSET (and TILE_GAIN) read back from block RAM, written alongside the core's (same initial
+        values)."""
         spec = self.spec
         fmt = datapath_formats(spec)
         cols = spec.logical_cols
-        for name, shape, init in (("scale", signed(fmt.scale.bits), [unity_scale(spec)] * cols),
-                                  ("offset", signed(fmt.offset.bits), [])):
+        windows = [("scale", signed(fmt.scale.bits), cols, [unity_scale(spec)] * cols),
+                   ("offset", signed(fmt.offset.bits), cols, [])]
+        if tile_gain_on(spec):
+            depth = (spec.array.row_tiles - 1) * cols
+            windows.append(("tile_gain", spec.accumulator.tile_gain_bits, depth, [unity_gain(spec)] * depth))
+        for name, shape, depth, init in windows:
             stb, we = getattr(regs, f"{name}_stb"), getattr(regs, f"{name}_we")
             # An asynchronous port and a register: Yosys makes them the block RAM's read port (reads and
             # writes of one window never meet: the bus carries one access at a time).
-            copy = Memory(shape=shape, depth=cols, init=init, attrs={"no_rw_check": 1})
+            copy = Memory(shape=shape, depth=depth, init=init, attrs={"no_rw_check": 1})
             m.submodules[f"{name}_copy"] = copy
             write, read = copy.write_port(), copy.read_port(domain="comb")
             rdata, fetched = Signal(shape, name=f"{name}_copy_rdata"), Signal(name=f"{name}_copy_fetched")

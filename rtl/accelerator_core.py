@@ -4,7 +4,9 @@ Tile (r, c) of the row_tiles x col_tiles grid holds weight block (r, c) and sees
 All tiles start an MVM on the same input vector; when every tile's result bank is full, the output
 sequencer walks the logical columns: the partial sums of the row tiles of that column's group are added
 with saturation (in r order, as the golden model does), then the per-column affine post-processor turns
-each into an output code. Outputs go to the output stream (when enabled) and to an output window that
+each into an output code. With per-row-tile gain trims (contract.tile_gain) the partial sums of row tiles
+r >= 1 are trimmed first, in a register stage of their own (`_trim_stage`); without them that stage is not
+built. Outputs go to the output stream (when enabled) and to an output window that
 software reads. Weight writes go through one program-and-verify engine to the addressed tile.
 
 With `emulated=True` every tile's analog boundary is served by an `EmulatedCrossbar` inside; otherwise the
@@ -28,6 +30,8 @@ from aimcgen.contract.aimc_registers import MAX_RETRIES_BITS
 from aimcgen.rtl.program_verify import ProgramVerifyEngine
 from aimcgen.rtl.tile_controller import TileController
 from aimcgen.contract.postproc import unity_scale
+from aimcgen.contract.tile_gain import tile_gain_on, unity_gain
+from aimcgen.rtl.tile_gain import TileGainTrim
 from aimcgen.spec import DesignSpec
 
 
@@ -101,6 +105,14 @@ class AcceleratorCore(wiring.Component):
             members.update(analog_port_members(spec))
         if emulated and drift_on(spec):
             members["drift_epoch"] = In(EPOCH_BITS)     # the emulated devices' age (contract.device_twin_drift)
+        if tile_gain_on(spec):
+            # the TILE_GAIN window's trims: word (r - 1) * C + j (contract.tile_gain)
+            members.update({
+                "tile_gain_addr": In(range(max(2, (spec.array.row_tiles - 1) * cols))),
+                "tile_gain_wdata": In(spec.accumulator.tile_gain_bits),
+                "tile_gain_we": In(1),
+                "tile_gain_rdata": Out(spec.accumulator.tile_gain_bits),
+            })
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -198,8 +210,9 @@ class AcceleratorCore(wiring.Component):
         m.d.comb += banks_full.eq(Cat(*(t.bank_valid for t in tiles)) == (1 << ntiles) - 1)
         for tile in tiles:
             m.d.comb += tile.rd_col.eq(local)
+        trims = tile_gain_on(spec)
         sums, overflows = [], []
-        for c in range(col_tiles):
+        for c in range(0 if trims else col_tiles):     # with trims: _trim_stage's sums
             total = Const(0, signed(fmt.accumulator.bits))
             overflow = Const(0, 1)
             for r in range(row_tiles):
@@ -221,20 +234,29 @@ class AcceleratorCore(wiring.Component):
         acc_sel = Signal(signed(fmt.accumulator.bits))
         ovf_sel = Signal()
         with m.Switch(group):
-            for c in range(col_tiles):
+            for c in range(len(sums)):
                 with m.Case(c):
                     m.d.comb += [acc_sel.eq(sums[c]), ovf_sel.eq(overflows[c])]
+        # The column the register stage takes, when there is one, and when the sequencer moves on.
+        beat_col, column_ready, advance = col, banks_full, None
+        if trims:
+            beat_col, column_ready, advance, beat_taken = self._trim_stage(m, tiles, col, group, banks_full,
+                                                                           acc_sel, ovf_sel)
         # A register stage in front of the post-processor: the banks' wide read muxes, the partial-sum adds
         # and the coefficient reads get a cycle of their own instead of sharing one with the multiplier.
         beat = Signal(post.inp.payload.shape())
         beat_valid = Signal()
         take = Signal()                       # the sequencer's column moves into the register stage
         m.d.comb += [
-            scale_seq.addr.eq(col), offset_seq.addr.eq(col),
+            scale_seq.addr.eq(beat_col), offset_seq.addr.eq(beat_col),
             post.inp.valid.eq(beat_valid),
             post.inp.payload.eq(beat),
-            take.eq(banks_full & (~beat_valid | post.inp.ready)),
+            take.eq(column_ready & (~beat_valid | post.inp.ready)),
         ]
+        if trims:
+            m.d.comb += beat_taken.eq(take)
+        else:
+            advance = take
         with m.If(take):
             m.d.sync += [
                 beat_valid.eq(1),
@@ -242,11 +264,11 @@ class AcceleratorCore(wiring.Component):
                 beat.scale.eq(scale_seq.data),
                 beat.offset.eq(offset_seq.data),
                 beat.overflow.eq(ovf_sel),
-                beat.last.eq(col == cols - 1),
+                beat.last.eq(beat_col == cols - 1),
             ]
         with m.Elif(post.inp.ready):
             m.d.sync += beat_valid.eq(0)
-        with m.If(take):
+        with m.If(advance):
             with m.If(col == cols - 1):
                 m.d.sync += [col.eq(0), group.eq(0), local.eq(0)]
                 for tile in tiles:
@@ -387,7 +409,71 @@ class AcceleratorCore(wiring.Component):
         busy = Const(0, 1)
         for tile in tiles:
             busy = busy | tile.busy | tile.bank_valid
+        if trims:
+            busy = busy | column_ready                  # a column in the trim stage
         m.d.comb += self.busy.eq(busy | self.in_commit | inbuf.pending | chain_active | inbuf.active_valid |
                                  (passes != 0) | beat_valid | post.out.valid)
         return m
+
+    def _trim_stage(self, m, tiles, col, group, banks_full, acc_sel, ovf_sel):
+        """The per-row-tile gain trims (contract.tile_gain) in a register stage of their own in front of `beat`:
+        the sequencer's column moves into it when the banks are full and it is free (or emptied in that cycle):
+        each row tile's partial sum of that column is selected from its column group and, for r >= 1,
+        multiplied by its trim (one TileGainTrim per row tile r >= 1, whose product register is this stage's:
+        the bank read mux and one multiplier in front of it). `acc_sel`/`ovf_sel` are then the trims' rounding
+        and clamps and the saturating sum over the row tiles, in r order (in front of `beat`). The trims live in
+        a memory initialised to UNITY, written and read by software through the tile_gain_* port (TILE_GAIN
+        window).
+
+        Returns the stage's column, its valid flag, the sequencer's advance, and `beat_taken`, which the caller
+        drives with the beat register's take."""
+        spec = self.spec
+        fmt = datapath_formats(spec).accumulator
+        row_tiles, col_tiles, cols = spec.array.row_tiles, spec.array.col_tiles, spec.logical_cols
+        depth = (row_tiles - 1) * cols
+        gains = memory.Memory(shape=spec.accumulator.tile_gain_bits, depth=depth, init=[unity_gain(spec)] * depth)
+        m.submodules.tile_gain_mem = gains
+        gain_w, gain_sw = gains.write_port(), gains.read_port(domain="comb")
+        m.d.comb += [
+            gain_w.addr.eq(self.tile_gain_addr), gain_w.data.eq(self.tile_gain_wdata),
+            gain_w.en.eq(self.tile_gain_we),
+            gain_sw.addr.eq(self.tile_gain_addr), self.tile_gain_rdata.eq(gain_sw.data),
+        ]
+        trim_valid, trim_col = Signal(), Signal.like(col, name="trim_col")
+        trim_take, beat_taken = Signal(), Signal()
+        m.d.comb += trim_take.eq(banks_full & (~trim_valid | beat_taken))
+        with m.If(trim_take):
+            m.d.sync += [trim_valid.eq(1), trim_col.eq(col)]
+        with m.Elif(beat_taken):
+            m.d.sync += trim_valid.eq(0)
+        first, tile_overflow = Signal(signed(fmt.bits), name="partial_first"), Signal(name="partial_overflow")
+        trims, overflow = [], Const(0, 1)
+        for r in range(row_tiles):
+            part, flag = Signal(signed(fmt.bits), name=f"partial_{r}"), Signal(name=f"partial_overflow_{r}")
+            with m.Switch(group):
+                for c in range(col_tiles):
+                    with m.Case(c):
+                        tile = tiles[r * col_tiles + c]
+                        m.d.comb += [part.eq(tile.rd_acc), flag.eq(tile.rd_overflow)]
+            overflow = overflow | flag
+            if r == 0:
+                with m.If(trim_take):
+                    m.d.sync += first.eq(part)
+                continue
+            m.submodules[f"tile_gain_trim_{r}"] = trim = TileGainTrim(spec)      # registers p * g
+            gain = gains.read_port(domain="comb")
+            m.d.comb += [gain.addr.eq((r - 1) * cols + col), trim.partial.eq(part), trim.gain.eq(gain.data),
+                         trim.en.eq(trim_take)]
+            trims.append(trim)
+        with m.If(trim_take):
+            m.d.sync += tile_overflow.eq(overflow)
+        total, overflow = first, tile_overflow
+        for r, trim in enumerate(trims, 1):
+            wide = Signal(signed(fmt.bits + 1), name=f"psum_{r}")
+            sat = Signal(signed(fmt.bits), name=f"psum_sat_{r}")
+            m.d.comb += [wide.eq(total + trim.trimmed), sat.eq(Mux(wide > fmt.max, fmt.max, Mux(wide < fmt.min,
+                                                                                                 fmt.min, wide)))]
+            total, overflow = sat, overflow | trim.clipped | (wide != sat)
+        m.d.comb += [acc_sel.eq(total), ovf_sel.eq(overflow)]
+        return trim_col, trim_valid, trim_take, beat_taken
 

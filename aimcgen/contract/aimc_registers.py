@@ -11,6 +11,9 @@ layouts), with R = logical rows (tile.rows * row_tiles) and C = logical columns 
   OUTPUT   ro  vector of C, signed postproc.output_bits      the last output vector
   WEIGHTS  wo  matrix R x C, signed tile.weight_bits,        word row * S + col, S = col_stride(spec): C
                row_stride S                                  rounded up to a power of two (S >= C)
+  TILE_GAIN rw vector of (row_tiles - 1) * C, unsigned      word (r - 1) * C + j: the gain trim of row tile
+               accumulator.tile_gain_bits                    r >= 1 in logical column j (contract.tile_gain);
+                                                             only when tile_gain_bits > 0 and row_tiles > 1
 
 Out-of-range writes to INPUT and WEIGHTS (b = input.bits, resp. tile.weight_bits; the window's width is b):
 - a value outside -2^(b-1)..2^(b-1)-1, e.g. +2^(b-1), answers a bus error (Wishbone err, ERRORS.bus_error
@@ -58,6 +61,7 @@ from __future__ import annotations
 import hashlib
 
 from aimcgen import __version__
+from aimcgen.contract.tile_gain import tile_gain_on, unity_gain
 from aimcgen.contract.device_twin_drift import EPOCH_BITS
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.register_map import Field, MatrixLayout, Register, RegisterMap, VectorLayout, Window
@@ -234,5 +238,11 @@ def aimc_register_map(spec: DesignSpec) -> RegisterMap:
         f"-{levels + 1} is accepted and programmed as -{levels} by the emulated tile (a real macro gets "
         f"-{levels + 1}), which program-and-verify reports as a failure when PROG_CTRL.tolerance = 0"
         + (f"; words with col >= {cols} are acknowledged and dropped" if stride > cols else ""))
+    if tile_gain_on(spec):
+        add("TILE_GAIN", VectorLayout((spec.array.row_tiles - 1) * cols), "rw", spec.accumulator.tile_gain_bits,
+            False, f"per-row-tile gain trims (word (r - 1) * {cols} + j: row tile r >= 1, logical column j), "
+            f"unsigned, {spec.accumulator.tile_gain_bits - 1} fraction bits; {unity_gain(spec)} (1.0) after "
+            f"configuration on FPGAs and in simulation, undefined after ASIC power-up; rule in "
+            f"contract.tile_gain")
     return RegisterMap(spec.name, tuple(registers), tuple(windows),
                        f"register map of aimcgen accelerator {spec.name}")

@@ -189,33 +189,54 @@ def _clamp(v: int, lo: int, hi: int) -> int:
     return min(max(v, lo), hi)
 
 
+def fit_moments(sums: ColumnSums) -> tuple[int, int, int]:
+    """(status, D, N) of a column's least-squares fit (module docstring; D, N are 0 unless the status is OK)."""
+    n = sums.n
+    if n < 2:
+        return FEW_SAMPLES, 0, 0
+    if n * sums.max_q >= SUM_LIMIT or n * sums.max_y >= SUM_LIMIT:
+        return RANGE, 0, 0
+    d = n * sums.sqq - sums.sq * sums.sq
+    big_n = n * sums.sqy - sums.sq * sums.sy
+    if d == 0:
+        return NO_SPREAD, 0, 0
+    if big_n <= 0:
+        return BAD_GAIN, 0, 0
+    return OK, d, big_n
+
+
+def significant(v: int, bits: int) -> tuple[int, int]:
+    """(v >> e, e) with e = max(0, bitlen(v) - bits): v reduced to `bits` significant bits (v >= 0)."""
+    e = max(0, v.bit_length() - bits)
+    return v >> e, e
+
+
+def rounded_ratio(num: int, den: int, k: int) -> int | None:
+    """round(num 2^k / den) half up for num >= 0, den > 0, with every shifted operand below 2^SHIFT_LIMIT
+    (module docstring's scale rule): None when the result is "huge" (num << k would pass SHIFT_LIMIT bits),
+    0 when den << -k would."""
+    if num == 0:
+        return 0
+    if k >= 0 and num.bit_length() + k > SHIFT_LIMIT:
+        return None
+    if k < 0 and den.bit_length() - k > SHIFT_LIMIT:
+        return 0
+    num, den = (num << k, den) if k >= 0 else (num, den << -k)
+    return (2 * num + den) // (2 * den)
+
+
 def fit_column(sums: ColumnSums, target_scale: int, target_offset: int, spec: DesignSpec) -> tuple[int, int, int]:
     """(scale code, offset code, status) of one column by the rule of the module docstring."""
     fmt = datapath_formats(spec)
     s = spec.adc.lsb_shift
     st, ot, n = int(target_scale), int(target_offset), sums.n
-    if n < 2:
-        return st, ot, FEW_SAMPLES
-    if n * sums.max_q >= SUM_LIMIT or n * sums.max_y >= SUM_LIMIT:
-        return st, ot, RANGE
-    d = n * sums.sqq - sums.sq * sums.sq
-    big_n = n * sums.sqy - sums.sq * sums.sy
-    if d == 0:
-        return st, ot, NO_SPREAD
-    if big_n <= 0:
-        return st, ot, BAD_GAIN
-    e_d, e_n = max(0, d.bit_length() - RATIO_BITS), max(0, big_n.bit_length() - RATIO_BITS)
-    k = e_d - e_n - s
-    num, den = abs(st) * (d >> e_d), big_n >> e_n
-    if num == 0:
-        mag = 0
-    elif k >= 0 and num.bit_length() + k > SHIFT_LIMIT:
+    status, d, big_n = fit_moments(sums)
+    if status != OK:
+        return st, ot, status
+    (d, e_d), (big_n, e_n) = significant(d, RATIO_BITS), significant(big_n, RATIO_BITS)
+    mag = rounded_ratio(abs(st) * d, big_n, e_d - e_n - s)
+    if mag is None:
         mag = fmt.scale.max + 1 - fmt.scale.min            # beyond either end: clamps
-    elif k < 0 and den.bit_length() - k > SHIFT_LIMIT:
-        mag = 0
-    else:
-        num, den = (num << k, den) if k >= 0 else (num, den << -k)
-        mag = (2 * num + den) // (2 * den)
     scale = _clamp(-mag if st < 0 else mag, fmt.scale.min, fmt.scale.max)
     a = st * sums.sq
     m = (a >> s) - scale * sums.sy

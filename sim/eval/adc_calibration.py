@@ -14,7 +14,12 @@ included), for the shipped digits MLP or any network mapping:
   contract.calibration.calibration_vectors(layer spec, weight codes, n, seed = vector_seed + layer index),
   against the target SCALE codes of the mapping and the target OFFSET codes less the mapping's ADC floor-bias
   correction (round(scale * floor bias * row tiles), sim.eval.mapping.adc_floor_bias): the fit maps each
-  column onto the exact product, which already has no floor loss to correct.
+  column onto the exact product, which already has no floor loss to correct;
+- "tiles" (a layer whose spec has trims: accumulator.tile_gain_bits > 0 and more than one row tile) is
+  calibrate_tile_gains (the C driver's aimc_calibrate_tile_gains, contract.tile_gain_calibration): the row
+  tiles' gain trims, measured with per-tile vectors (contract.tile_gain_calibration.tile_vectors, the same
+  n and seed as the layer's calibration vectors), then the centred calibration; a layer without trims gets
+  the centred calibration alone.
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ from aimcgen.contract.aimc_registers import aimc_register_map
 from aimcgen.contract.calibration import CalibrationError, calibration_vectors
 from aimcgen.sim.eval.backends import GoldenBackend
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping, adc_floor_bias
-from aimcgen.sim.host.calibration import ColumnCalibration, calibrate_columns, calibrate_columns_centred
+from aimcgen.contract.tile_gain import tile_gain_on
+from aimcgen.contract.tile_gain_calibration import tile_vectors
+from aimcgen.sim.host.calibration import (ColumnCalibration, calibrate_columns, calibrate_columns_centred,
+                                          calibrate_tile_gains)
 from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.spec import AdcSpec, DesignSpec
 
@@ -75,6 +83,10 @@ class GoldenChipHost:
         self.accel.set_coefficients(self.accel.scale if scale is None else scale,
                                     self.accel.offset if offset is None else offset)
 
+    def load_tile_gains(self, gains) -> None:
+        """The TILE_GAIN window (contract.tile_gain)."""
+        self.accel.set_tile_gains(gains)
+
     def run(self, xs) -> np.ndarray:
         return self.accel.run(np.atleast_2d(np.asarray(xs, dtype=np.int64)), self.layer).outputs
 
@@ -86,7 +98,17 @@ def calibration_targets(layer: LayerMapping) -> tuple[np.ndarray, np.ndarray]:
     return layer.scale, offset
 
 
-CALIBRATIONS = {"plain": calibrate_columns, "centred": calibrate_columns_centred}
+def calibrate_tiles(host, spec: DesignSpec, weights, xs, target_scale, target_offset, seed: int = 0
+                    ) -> ColumnCalibration:
+    """The "tiles" method (module docstring): trims from per-tile vectors of `seed`, then centred."""
+    if not tile_gain_on(spec):
+        return calibrate_columns_centred(host, spec, weights, xs, target_scale, target_offset)
+    tile_xs = [tile_vectors(spec, weights, len(xs), seed, r) for r in range(spec.array.row_tiles)]
+    return calibrate_tile_gains(host, spec, weights, xs, target_scale, target_offset, tile_xs).columns
+
+
+CALIBRATIONS = {"plain": calibrate_columns, "centred": calibrate_columns_centred, "tiles": calibrate_tiles}
+SEEDED = ("tiles",)         # the routines that draw their own (per-tile) vectors from the layer's vector seed
 
 
 def calibrate_chip(backend: GoldenBackend, vectors: int, method: str = "centred",
@@ -97,10 +119,12 @@ def calibrate_chip(backend: GoldenBackend, vectors: int, method: str = "centred"
         raise CalibrationError(f"calibration method {method!r}: choose one of {', '.join(CALIBRATIONS)}")
     done = []
     for layer, accel in zip(backend.mapping.layers, backend.accels):
-        xs = calibration_vectors(layer.spec, layer.weight_codes, vectors, seed=vector_seed + layer.index)
+        seed = vector_seed + layer.index
+        xs = calibration_vectors(layer.spec, layer.weight_codes, vectors, seed=seed)
         scale, offset = calibration_targets(layer)
+        extra = {"seed": seed} if method in SEEDED else {}
         done.append(CALIBRATIONS[method](GoldenChipHost(accel), layer.spec, layer.weight_codes, xs, scale,
-                                         offset))
+                                         offset, **extra))
     return done
 
 

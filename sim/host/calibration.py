@@ -16,6 +16,11 @@ centring rule: passes of all vectors, the trim moved by the mean read-out inside
 window, until no trim moves or after `rounds` passes); the pass that ends it is the measurement. A
 bit-serial column multiplies its ADC's offset by 2^steps - 1, so without the trim its read-outs clamp.
 
+`calibrate_tile_gains` (the C driver's aimc_calibrate_tile_gains) first matches the gains of the row tiles
+of every column (contract.tile_gain_calibration: all trims at unity, each row tile measured alone by the
+centred measurement on vectors masked to its rows, TILE_GAIN = the ratio of tile 0's fitted slope to tile
+r's), then runs calibrate_columns_centred on the full vectors. The host object needs `load_tile_gains`.
+
 Drift compensation (global or per column, after aihwkit) rescales the scales from read-outs of the same
 vectors taken right after programming (`drift_readouts`) and now (`compensate_drift`).
 """
@@ -27,8 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from aimcgen.contract import calibration as rule
+from aimcgen.contract import tile_gain_calibration as tile_rule
 from aimcgen.contract.aimc_registers import spec_hash
 from aimcgen.contract.postproc import unity_scale
+from aimcgen.contract.tile_gain import tile_gain_on, unity_gains
 from aimcgen.spec import DesignSpec
 
 DRIFT_MODES = ("global", "per_column")
@@ -86,8 +93,17 @@ def calibrate_columns_centred(host, spec: DesignSpec, weights, xs, target_scale,
     centring rule); rounds = 0 is calibrate_columns."""
     _check_spec(host, spec)
     w, xs = _checked(spec, weights, xs)
+    sums, trim = measure_columns_centred(host, spec, w, xs, rounds)
+    return _fit_and_load(host, spec, sums, trim, target_scale, target_offset)
+
+
+def measure_columns_centred(host, spec: DesignSpec, weights, xs, rounds: int = rule.CENTRING_ROUNDS
+                            ) -> tuple[list[rule.ColumnSums], list[int]]:
+    """The centred measurement alone (contract.calibration's centring passes, then the measurement pass):
+    (per-column sums, per-column trims); leaves the measurement coefficients loaded."""
     if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or rounds < 0:
         raise rule.CalibrationError(f"calibration rounds = {rounds!r}: must be an integer >= 0")
+    w, xs = _checked(spec, weights, xs)
     window = rule.measurement_window(spec)
     cols, f = spec.logical_cols, spec.postproc.scale_frac_bits
     trim = [0] * cols
@@ -102,8 +118,57 @@ def calibrate_columns_centred(host, spec: DesignSpec, weights, xs, target_scale,
         if moved == trim:
             break
         trim = moved
-    sums = rule.column_sums(rule.ideal_products(xs, w), y_out, window, trim)
-    return _fit_and_load(host, spec, sums, trim, target_scale, target_offset)
+    return rule.column_sums(rule.ideal_products(xs, w), y_out, window, trim), trim
+
+
+@dataclass(frozen=True)
+class TileGainCalibration:
+    """What calibrate_tile_gains measured and loaded."""
+    gains: np.ndarray           # TILE_GAIN codes loaded, (row_tiles - 1, logical_cols): row r - 1 is tile r
+    status: np.ndarray          # their contract.calibration status codes (not OK: the trim stayed unity)
+    tile_gain: np.ndarray       # fitted gain of each row tile alone, (row_tiles, logical_cols), float summary
+    columns: ColumnCalibration  # the centred per-column calibration that followed
+
+    @property
+    def failed(self) -> list[tuple[int, int]]:
+        """(row tile r, column j) of the trims that stayed unity."""
+        return [(int(r) + 1, int(j)) for r, j in zip(*np.nonzero(self.status != rule.OK))]
+
+
+def _tile_vector_sets(spec: DesignSpec, xs: np.ndarray, tile_xs) -> list[np.ndarray]:
+    """Row tile r's measurement vectors: tile_xs[r] (None: xs), masked to its rows."""
+    rows = spec.array.row_tiles
+    if tile_xs is None:
+        return [tile_rule.mask_to_tile(xs, spec, r) for r in range(rows)]
+    if len(tile_xs) != rows:
+        raise rule.CalibrationError(f"tile gain calibration: {len(tile_xs)} per-tile vector sets for {rows} row "
+                                    "tiles")
+    sets = [np.atleast_2d(np.asarray(t, dtype=np.int64)) for t in tile_xs]
+    for r, t in enumerate(sets):
+        if t.ndim != 2 or t.shape[1] != spec.logical_rows:
+            raise rule.CalibrationError(f"tile gain calibration: row tile {r}'s vectors have shape {t.shape}, "
+                                        f"expected (n, {spec.logical_rows})")
+    return [tile_rule.mask_to_tile(t, spec, r) for r, t in enumerate(sets)]
+
+
+def calibrate_tile_gains(host, spec: DesignSpec, weights, xs, target_scale, target_offset, tile_xs=None,
+                         rounds: int = rule.CENTRING_ROUNDS) -> TileGainCalibration:
+    """The row tiles' gain trims, then the centred per-column calibration (module docstring; the rule is
+    contract.tile_gain_calibration's). xs: the calibration vectors (n x logical_rows); tile_xs: row tile
+    r's own vectors tile_xs[r] (contract.tile_gain_calibration.tile_vectors), None: xs masked to its rows."""
+    _check_spec(host, spec)
+    w, xs = _checked(spec, weights, xs)
+    if not tile_gain_on(spec):
+        raise rule.CalibrationError(f"tile gain calibration: spec {spec.name!r} has no trims "
+                                    "(accumulator.tile_gain_bits = 0 or one row tile)")
+    sets = _tile_vector_sets(spec, xs, tile_xs)
+    host.load_tile_gains(unity_gains(spec))
+    tile_sums = [measure_columns_centred(host, spec, w, v, rounds)[0] for v in sets]
+    gains, status = tile_rule.gain_trims(tile_sums, spec)
+    host.load_tile_gains(gains)
+    columns = calibrate_columns_centred(host, spec, w, xs, target_scale, target_offset, rounds)
+    fitted = np.array([[rule.column_model(c, spec)[0] for c in sums] for sums in tile_sums])
+    return TileGainCalibration(gains, status, fitted, columns)
 
 
 def drift_readouts(host, cal_xs, base_scale) -> np.ndarray:

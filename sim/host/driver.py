@@ -371,6 +371,18 @@ class AimcHost:
         if offset is not None:
             self.write_window("OFFSET", np.broadcast_to(np.asarray(offset), (self.logical_cols,)))
 
+    def load_tile_gains(self, gains) -> None:
+        """The per-row-tile gain trims (TILE_GAIN window, contract.tile_gain): gains[r - 1][j] of row tile
+        r >= 1 in logical column j, (row_tiles - 1) x logical_cols codes."""
+        if "TILE_GAIN" not in {w.name for w in self.regmap.windows}:
+            raise ValueError("tile gains: this accelerator has no TILE_GAIN window (accumulator.tile_gain_bits = 0 "
+                             "or one row tile)")
+        g = np.asarray(gains)
+        if g.ndim != 2 or g.shape[1] != self.logical_cols or g.size != self.regmap.window("TILE_GAIN").depth:
+            raise ValueError(f"tile gains: expected shape ({self.regmap.window('TILE_GAIN').depth // self.logical_cols}, "
+                             f"{self.logical_cols}), got {g.shape}")
+        self.write_window("TILE_GAIN", g.ravel())
+
     def run_mvm(self, x) -> np.ndarray:
         """One MVM: write INPUT, CTRL.start, wait until OUT_COUNT moves, read OUTPUT (logical_cols codes)."""
         x = np.asarray(x).ravel()

@@ -12,7 +12,8 @@ that order in every step, steps in order, MVMs in order.
 
 The accelerator is a grid of row_tiles x col_tiles tiles: tile (r, c) holds weight block (r, c) and has tile
 index r * col_tiles + c (its noise seed). Partial sums of the tiles of one column group are added in r order
-with saturation at the accumulator width; then each logical column is post-processed (contract.postproc).
+with saturation at the accumulator width (row tiles r >= 1 first scaled by their TILE_GAIN trims, when the
+chip has them: contract.tile_gain); then each logical column is post-processed (contract.postproc).
 Everything is vectorized over the batch; the state (noise generators) carries over between calls exactly as
 the hardware's does between MVMs.
 
@@ -46,6 +47,7 @@ from aimcgen.contract.noise import TileNoise, noise_dtype
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.contract.postproc import check_coefficients, postprocess, unity_scale
 from aimcgen.contract.sparsity import ConversionPlan, conversion_plan, local_columns
+from aimcgen.contract.tile_gain import check_gains, combine_row_tiles, unity_gain
 from aimcgen.spec import DesignSpec, SpecError
 
 
@@ -286,9 +288,15 @@ class GoldenAccelerator:
                                  r * spec.array.col_tiles + c)
                       for r in range(spec.array.row_tiles) for c in range(spec.array.col_tiles)]
         self.set_coefficients(unity_scale(spec) if scale is None else scale, 0 if offset is None else offset)
+        self.tile_gains = None          # the TILE_GAIN window's trims (contract.tile_gain); None: all unity
 
     def set_coefficients(self, scale, offset) -> None:
         self.scale, self.offset = check_coefficients(self.spec, scale, offset, self.spec.logical_cols)
+
+    def set_tile_gains(self, gains) -> None:
+        """The per-row-tile gain trims (TILE_GAIN window, shape (row_tiles - 1, logical_cols))."""
+        gains = check_gains(self.spec, gains)
+        self.tile_gains = None if np.all(gains == unity_gain(self.spec)) else gains
 
     def set_weight(self, row: int, col: int, code: int) -> None:
         """Reprogram the weight at logical (row, col): it lives in tile (row // rows, col // cols)."""
@@ -333,15 +341,12 @@ class GoldenAccelerator:
         rows, ct = spec.tile.rows, spec.array.col_tiles
         results = [tile.run(x[:, (i // ct) * rows:(i // ct + 1) * rows], local_columns(spec, i % ct, layer))
                    for i, tile in enumerate(self.tiles)]
-        fmt = datapath_formats(spec).accumulator
+        cols = spec.tile.cols
         column_groups = []
         for c in range(ct):
-            acc, overflow = results[c].accumulator, results[c].overflow
-            for r in range(1, spec.array.row_tiles):
-                part = results[r * ct + c]
-                acc, clipped = fmt.saturate(acc + part.accumulator)
-                overflow = overflow | clipped | part.overflow
-            column_groups.append((acc, overflow))
+            group = results[c::ct]                      # its row tiles, in r order
+            column_groups.append(combine_row_tiles([g.accumulator for g in group], [g.overflow for g in group],
+                                                   self.tile_gains, spec, slice(c * cols, (c + 1) * cols)))
         if ct == 1:                                     # one column group: its arrays are the chip's
             acc, overflow = column_groups[0]
         else:

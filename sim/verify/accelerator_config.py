@@ -25,6 +25,13 @@ from aimcgen.rtl.tile_controller import drive_cycles
 from aimcgen.spec import DesignSpec
 
 
+TILE_GAIN_BENCH = {"design": {"name": "aimc_trimmed"}, "array": {"row_tiles": 2, "col_tiles": 2},
+                   "accumulator": {"tile_gain_bits": 10}}
+"""The bench configuration with per-row-tile gain trims (contract.tile_gain): overrides of the default preset
+(`load_preset("default").replace(**TILE_GAIN_BENCH)`), a 2 x 2 grid so that the trims of both column groups
+are exercised; test_coefficient_loads then writes, reads back and runs random trims."""
+
+
 def emulated_mvm_cycles(spec: DesignSpec, driven_rows: int | None = None) -> int:
     """Rough cycles of one MVM on the emulated top (an INTEGRATE scans rows up to the highest driven one)."""
     rows = spec.tile.rows if driven_rows is None else driven_rows

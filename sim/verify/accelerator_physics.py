@@ -11,6 +11,7 @@ import numpy as np
 
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.postproc import postprocess
+from aimcgen.contract.tile_gain import combine_row_tiles
 from aimcgen.sim.verify.benches.tile_controller_bench import physics_error_budget, physics_expected, \
     physics_stimulus
 from aimcgen.sim.verify.cocotb_macro import PhysicsMacroModel
@@ -57,7 +58,6 @@ def physics_inputs(spec: DesignSpec, w: np.ndarray, rng: np.random.Generator, co
 def physics_recomputed(spec: DesignSpec, xs: np.ndarray, models, scale, offset) -> tuple[np.ndarray, np.ndarray]:
     """(outputs, accumulators) recomputed exactly from the macros' recorded conductance reads: per tile, then
     the saturating partial sums over the row tiles, then the post-processing."""
-    fmt = datapath_formats(spec)
     R, C = spec.tile.rows, spec.tile.cols
     tile_acc = []
     for i, model in enumerate(models):
@@ -65,11 +65,10 @@ def physics_recomputed(spec: DesignSpec, xs: np.ndarray, models, scale, offset) 
         acc, ovf, _ = physics_expected(spec, xs[:, r * R:(r + 1) * R], model)
         tile_acc.append((acc, ovf))
     acc = np.zeros((len(xs), spec.logical_cols), dtype=np.int64)
-    for c in range(spec.array.col_tiles):
-        total = tile_acc[c][0]
-        for r in range(1, spec.array.row_tiles):
-            total, _ = fmt.accumulator.saturate(total + tile_acc[r * spec.array.col_tiles + c][0])
-        acc[:, c * C:(c + 1) * C] = total
+    ct = spec.array.col_tiles
+    for c in range(ct):
+        group = tile_acc[c::ct]                 # its row tiles, in r order
+        acc[:, c * C:(c + 1) * C], _ = combine_row_tiles([a for a, _ in group], [o for _, o in group], None, spec)
     expected, _ = postprocess(acc, scale, offset, spec)
     return expected, acc
 

@@ -8,6 +8,10 @@ its reset values), in the order the bench issues them, so with the digital twin 
 devices land with the same programming errors and stuck values as the emulated tiles'; the scoreboard counts
 the verify failures the DUT must report. The devices outlive a reset (the DUT's memories keep them):
 `devices` hands over those of the previous test's golden model.
+
+Chips with per-row-tile gain trims (contract.tile_gain) start every test at UNITY (the bench writes UNITY back
+after the test that loads random trims); `set_tile_gains` follows the TILE_GAIN writes, and a mismatch names
+the trims of its column.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class Expectation:
     scale: np.ndarray
     offset: np.ndarray
     input_packet: int | None = None     # index of the input stream packet that started it
+    gains: np.ndarray | None = None     # the TILE_GAIN trims (row tiles 1.. x columns), None: all unity
 
 
 class Scoreboard:
@@ -128,12 +133,20 @@ class Scoreboard:
     def set_coefficients(self, scale, offset) -> None:
         self.golden.set_coefficients(scale, offset)
 
+    def set_tile_gains(self, gains) -> None:
+        """The TILE_GAIN window's trims, shape (row_tiles - 1, logical_cols) (contract.tile_gain)."""
+        self.golden.set_tile_gains(gains)
+
+    def _gains(self, cols) -> np.ndarray | None:
+        gains = self.golden.tile_gains
+        return None if gains is None else gains[:, cols].copy()
+
     def mvm(self, x, label: str, *, stream: bool, input_packet: int | None = None) -> Expectation:
         x = np.asarray(x, dtype=np.int64)
         result = self.golden.run(x[None])
         cols = np.arange(self.spec.logical_cols)
         e = Expectation(self.issued, label, x, result.outputs[0], cols, result.accumulator[0],
-                        self.golden.scale.copy(), self.golden.offset.copy(), input_packet)
+                        self.golden.scale.copy(), self.golden.offset.copy(), input_packet, self._gains(cols))
         return self._issue(e, stream)
 
     def chain(self, x, layers, label: str, *, stream: bool, input_packet: int | None = None) -> Expectation:
@@ -143,7 +156,8 @@ class Scoreboard:
         count = count or self.spec.logical_cols - start
         cols = np.arange(start, start + count)
         e = Expectation(self.issued, label, x, outputs, cols, self._last.accumulator[0][cols],
-                        self.golden.scale[cols].copy(), self.golden.offset[cols].copy(), input_packet)
+                        self.golden.scale[cols].copy(), self.golden.offset[cols].copy(), input_packet,
+                        self._gains(cols))
         return self._issue(e, stream)
 
     def _issue(self, e: Expectation, stream: bool) -> Expectation:
@@ -169,9 +183,11 @@ class Scoreboard:
         if len(bad) > 1:
             more += " (columns " + ", ".join(str(int(e.columns[j])) for j in bad[:8]) + \
                     (", ..." if len(bad) > 8 else "") + ")"
+        trims = "" if e.gains is None else f", tile gains {e.gains[:, i].tolist()}"
         self.failures.append(
             f"{head}, column {int(e.columns[i])}: expected {int(e.outputs[i])}, got {int(got[i])} (accumulator "
-            f"{int(e.acc[i])}, scale {int(e.scale[i])}, offset {int(e.offset[i])}; x = {show_vector(e.x)}){more}")
+            f"{int(e.acc[i])}, scale {int(e.scale[i])}, offset {int(e.offset[i])}{trims}; x = "
+            f"{show_vector(e.x)}){more}")
         return False
 
     def on_stream_packet(self, packet) -> Expectation | None:

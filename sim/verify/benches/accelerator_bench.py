@@ -15,6 +15,9 @@ Tests (each records its numbers in $AIMCGEN_BENCH_REPORT under its own name; cov
   no verify failures; MVMs on them equal the golden model; the unholdable code -2^(weight_bits-1) lands as
   -levels and is reported (ERRORS.prog_verify_fail, PROG_STATUS.failures, PROG_FAIL_ADDR).
 - test_coefficient_loads: random SCALE/OFFSET through their windows, read back (sign-extended), MVMs equal.
+  With per-row-tile gain trims (contract.tile_gain): TILE_GAIN reads UNITY, then random trims (0 and the
+  largest code among them) are written, read back and used by MVMs equal to the golden model; UNITY is
+  written back at the end (the other tests' scoreboards start at unity).
 - test_back_to_back_with_stalls: MVMs streamed back to back with random stalls on both streams; every
   output vector (values and `last` position) equals the golden model; OUT_COUNT and the sticky
   ERRORS.acc_overflow / output_saturated equal what the golden model saw.
@@ -55,6 +58,7 @@ import cocotb
 from aimcgen.contract.aimc_registers import ADC_KINDS, ENCODINGS, MAGIC, aimc_register_map, spec_hash, version_word
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.postproc import unity_scale
+from aimcgen.contract.tile_gain import tile_gain_on, unity_gain, unity_gains
 from aimcgen.rtl.tile_controller import drive_cycles
 from aimcgen.sim.verify.accelerator_config import setting
 from aimcgen.sim.verify.accelerator_coverage import coverage_report, global_coverage, reachable, saturation_rows
@@ -156,7 +160,35 @@ async def test_coefficient_loads(dut):
     scale, offset = tb.random_coefficients()
     writes += await tb.load_coefficients(scale, offset, read_back=True)
     tb.stream_mvms(tb.random_inputs(max(3, tb.mvms() // 2)))
-    await tb.finish(coefficient_writes=writes)
+    trims = await trimmed_mvms(tb) if tile_gain_on(tb.spec) else 0
+    await tb.finish(coefficient_writes=writes, tile_gain_writes=trims)
+
+
+async def trimmed_mvms(tb) -> int:
+    """TILE_GAIN: UNITY after configuration; random trims (one 0, one the largest code) written, read back,
+    MVMs on them; UNITY written back. Returns the number of trim writes."""
+    spec, regs = tb.spec, tb.regs
+    await tb.wait_idle()                                        # no MVM in flight while the trims change
+    unity = unity_gain(spec)
+    shape = unity_gains(spec).shape
+    depth = shape[0] * shape[1]
+    at_reset = [await regs.read_window("TILE_GAIN", i) for i in range(depth)]
+    assert at_reset == [unity] * depth, f"{tb.test}: TILE_GAIN reads {at_reset} before any write, expected {unity}"
+    gains = tb.rng.integers(unity // 2, unity + unity // 2 + 1, shape)
+    gains.flat[0], gains.flat[-1] = (1 << spec.accumulator.tile_gain_bits) - 1, 0
+    for i, g in enumerate(gains.ravel()):
+        await regs.write_window("TILE_GAIN", i, int(g))
+    tb.scoreboard.set_tile_gains(gains)
+    back = [await regs.read_window("TILE_GAIN", i) for i in range(depth)]
+    bad = [i for i in range(depth) if back[i] != gains.flat[i]]
+    assert not bad, (f"{tb.test}: TILE_GAIN[{bad[0]}] reads back {back[bad[0]]}, expected {int(gains.flat[bad[0]])} "
+                     f"(the value written); {len(bad)} word(s) differ")
+    tb.stream_mvms(tb.random_inputs(max(3, tb.mvms() // 2)), "trimmed MVM")
+    await tb.wait_idle()
+    for i in range(depth):
+        await regs.write_window("TILE_GAIN", i, unity)
+    tb.scoreboard.set_tile_gains(unity_gains(spec))
+    return 2 * depth
 
 
 @cocotb.test()
