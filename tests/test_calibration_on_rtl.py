@@ -12,21 +12,16 @@ see the same chip (same seeds, same MVMs in the same order), so they must load t
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
-from amaranth.back import verilog
 
 from aimcgen.contract.calibration import OK, calibration_vectors, ideal_products
 from aimcgen.contract.postproc import unity_scale
-from aimcgen.firmware.c_driver import STATUS_CODE, compile_driver_library
-from aimcgen.rtl.accelerator import Accelerator
+from aimcgen.firmware.c_driver import STATUS_CODE
 from aimcgen.sim.verify.calibration_macro import column_errors
 from aimcgen.sim.verify.calibration_uart_top import write_periphery_uart_top
-from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
-from aimcgen.sim.verify.cocotb_setup import unavailable_reason
 from aimcgen.spec import from_dict
+from calibration_rtl import periphery_verilog, random_weights, require_tools, run_driver_bench
 
 BENCH = "aimcgen.sim.verify.benches.calibration_bench"
 SIMULATOR = "verilator"
@@ -42,16 +37,11 @@ SEED = 18
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not installed")
-    reason = unavailable_reason(SIMULATOR)
-    if reason is not None:
-        pytest.skip(f"{SIMULATOR} not available: {reason}")
+    require_tools(SIMULATOR)
     spec = from_dict(SPEC)
     root = tmp_path_factory.mktemp("calibration_on_rtl")
     rng = np.random.default_rng(SEED)
-    levels = spec.tile.conductance_levels
-    w = rng.integers(-levels, levels + 1, (spec.logical_rows, spec.logical_cols))
+    w = random_weights(spec, rng)
     errors = column_errors(spec, SEED, gain_spread=0.15, offset_spread_lsb=4.0)
     cols = spec.logical_cols
     stim = {"weights": w, "gain": errors.gain, "offset_lsb": errors.offset_lsb,
@@ -64,13 +54,7 @@ def setup(tmp_path_factory):
 
 def run(setup, test: str, source, top):
     spec, root, stim, _ = setup
-    build = root / f"bench_{top}"
-    lib = compile_driver_library(spec, root / "firmware")
-    config = write_bench_config(build / "config.json", spec, library=str(lib), **stim)
-    result = run_bench(verilog_sources=[source], toplevel=top, test_module=BENCH, simulator=SIMULATOR,
-                       build_dir=build, testcase=test, extra_env={"AIMCGEN_BENCH_CONFIG": str(config)})
-    print(f"{test} on {top}: build {result.build_s:.1f} s, run {result.run_s:.1f} s")
-    return result.report[test]
+    return run_driver_bench(spec, root, BENCH, source, top, test, stim, SIMULATOR)[test]
 
 
 def ideal(spec, stim) -> np.ndarray:
@@ -101,8 +85,7 @@ def check_recovered(spec, stim, report, who: str) -> None:
 
 def test_c_driver_calibration_on_rtl(setup):
     spec, root, stim, reports = setup
-    source = root / "cal_rtl.v"
-    source.write_text(verilog.convert(Accelerator(spec, emulated=False), name="cal_rtl", emit_src=False))
+    source = periphery_verilog(spec, root, "cal_rtl")
     report = run(setup, "test_c_calibration", source, "cal_rtl")
     reports["c"] = report
     assert report["cal_status"] == STATUS_CODE["AIMC_OK"]

@@ -13,20 +13,15 @@ the same MVMs on the same chip, so they must load the same registers and give th
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
-from amaranth.back import verilog
 
 from aimcgen.contract.calibration import CENTRING_ROUNDS, OK, calibration_vectors, ideal_products
 from aimcgen.contract.postproc import unity_scale
-from aimcgen.firmware.c_driver import STATUS_CODE, compile_driver_library
-from aimcgen.rtl.accelerator import Accelerator
+from aimcgen.firmware.c_driver import STATUS_CODE
 from aimcgen.sim.verify.calibration_macro import column_errors
-from aimcgen.sim.verify.cocotb_run import run_bench, write_bench_config
-from aimcgen.sim.verify.cocotb_setup import unavailable_reason
 from aimcgen.spec import from_dict
+from calibration_rtl import periphery_verilog, random_weights, require_tools, run_driver_bench
 
 BENCH = "aimcgen.sim.verify.benches.centred_calibration_bench"
 SIMULATOR = "verilator"
@@ -44,16 +39,11 @@ TESTS = ("test_c_centred", "test_host_routine_centred")
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    if shutil.which("gcc") is None:
-        pytest.skip("gcc not installed")
-    reason = unavailable_reason(SIMULATOR)
-    if reason is not None:
-        pytest.skip(f"{SIMULATOR} not available: {reason}")
+    require_tools(SIMULATOR)
     spec = from_dict(SPEC)
     root = tmp_path_factory.mktemp("centred_calibration_on_rtl")
     rng = np.random.default_rng(SEED)
-    levels = spec.tile.conductance_levels
-    w = rng.integers(-levels, levels + 1, (spec.logical_rows, spec.logical_cols))
+    w = random_weights(spec, rng)
     errors = column_errors(spec, SEED, gain_spread=0.15, offset_spread_lsb=8.0)
     cols = spec.logical_cols
     stim = {"weights": w, "gain": errors.gain, "offset_lsb": errors.offset_lsb,
@@ -61,16 +51,8 @@ def reports(tmp_path_factory):
             "test_vectors": calibration_vectors(spec, w, 24, seed=SEED + 1),
             "target_scale": np.full(cols, unity_scale(spec)), "target_offset": np.zeros(cols, dtype=np.int64),
             "rounds": CENTRING_ROUNDS}
-    source = root / "cal_centred_rtl.v"
-    source.write_text(verilog.convert(Accelerator(spec, emulated=False), name="cal_centred_rtl", emit_src=False))
-    lib = compile_driver_library(spec, root / "firmware")
-    build = root / "bench"
-    config = write_bench_config(build / "config.json", spec, library=str(lib), **stim)
-    result = run_bench(verilog_sources=[source], toplevel="cal_centred_rtl", test_module=BENCH,
-                       simulator=SIMULATOR, build_dir=build, testcase=list(TESTS),
-                       extra_env={"AIMCGEN_BENCH_CONFIG": str(config)})
-    print(f"centred calibration bench: build {result.build_s:.1f} s, run {result.run_s:.1f} s")
-    return spec, stim, result.report
+    source = periphery_verilog(spec, root, "cal_centred_rtl")
+    return spec, stim, run_driver_bench(spec, root, BENCH, source, "cal_centred_rtl", list(TESTS), stim, SIMULATOR)
 
 
 def _ideal(spec, stim) -> np.ndarray:
