@@ -7,9 +7,21 @@
 - PhysicsBackend: every tile a sim.models.physics.PhysicsCrossbar (programming noise, stuck devices, drift and
   relaxation at time t_s, read noise, IR drop of the wires at device.wire_r_ohm) of the block of devices the
   layer occupies, the ADC, the saturating shift-add, row-tile partial sums and the post-processor in integers
-  as in the RTL; optional global drift
-  compensation per tile (calibrated on calibration inputs at the same t_s, applied before the ADC as
-  PhysicsCrossbar.mvm does). Sources can be switched off one by one (`Sources`): device ones through
+  as in the RTL; optional global drift compensation (`compensation`, COMPENSATIONS):
+  - "analog" (or True): per TILE, a factor on the charges before the ADC (PhysicsCrossbar.mvm's analog gain),
+    calibrated with PhysicsCrossbar.calibrate_drift_compensation on the calibration inputs flowing through the
+    (compensated) chip at the same t_s; the drifted signal is spread over the ADC's codes again.
+  - "digital": the firmware's rule, as the twin does it (sim.eval.twin_accuracy): per LAYER (all tiles of
+    the layer together, as one accelerator's aimc_gdc_measure), with x_l the layer's fixed calibration MVM
+    inputs (calibration_inputs: the calibration set on the noise-free golden model),
+        R(t) = sum over vectors and columns of |y_out| (contract.calibration.drift_readouts), y_out the
+               layer's post-processor outputs of x_l with the mapping's base scales and zero offsets, one
+               read (purpose "calibration") at time t;
+        scales = contract.calibration.global_rescale(base scales, R(0), R(t_s));
+    the layer then runs with these scales and the mapping's offsets; the ADC sees the drifted charges (no
+    analog gain). R(0) is a read at t = 0 s: no drift or relaxation, programming noise and read noise on.
+  - "off" (or False): none.
+  Sources can be switched off one by one (`Sources`): device ones through
   dataclasses.replace on the DeviceSpec, ADC quantization and clipping through an idealized ADC/accumulator
   (float codes, no clamps).
   Chip `seed` draws every random stream of every tile from (seed, layer, tile, stream name) alone
@@ -27,6 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from aimcgen.contract.calibration import drift_readouts, global_rescale
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.encoding import step_weights
 from aimcgen.sim.models.golden import GoldenAccelerator, shift_add
@@ -37,6 +50,7 @@ from aimcgen.spec import DesignSpec, device_preset
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
 from aimcgen.sim.eval.network import Network
 
+COMPENSATIONS = ("off", "analog", "digital")
 SOURCES = ("programming", "read", "drift", "stuck", "adc_quantization", "adc_clipping", "ir_drop")
 
 
@@ -146,17 +160,40 @@ class GoldenBackend(_MappedBackend):
         return self.accels[layer.index].run(x).outputs
 
 
+def calibration_inputs(mapping: NetworkMapping, calib_x) -> list[np.ndarray]:
+    """Per layer, the MVM inputs of the calibration set on the noise-free golden model: the fixed vectors a
+    firmware stores for aimc_gdc_measure (digital drift compensation)."""
+    return [t.inputs for t in GoldenBackend(mapping, noise=False).run_codes(calib_x)]
+
+
+def compensation_mode(compensation) -> str:
+    """One of COMPENSATIONS from a mode name or the older bool (True: "analog", False / None: "off")."""
+    if compensation is None or compensation is False:
+        return "off"
+    if compensation is True:
+        return "analog"
+    if isinstance(compensation, str) and compensation in COMPENSATIONS:
+        return compensation
+    raise ValueError(f"compensation = {compensation!r}: allowed {', '.join(COMPENSATIONS)}, True or False")
+
+
 class PhysicsBackend(_MappedBackend):
     """One programmed chip (one Monte-Carlo draw per seed) read at t_s seconds after programming."""
     name = "physics"
 
-    def __init__(self, mapping: NetworkMapping, *, t_s: float = 1.0, compensation: bool = True,
-                 seed: int = 0, sources: Sources = Sources(), calib_x=None, whole_tiles: bool = False):
-        """whole_tiles models every device of every tile; by default only the block the layer occupies
-        (PhysicsCrossbar active): same results for what is kept, except that the drift compensation
+    def __init__(self, mapping: NetworkMapping, *, t_s: float = 1.0, compensation: bool | str = True,
+                 seed: int = 0, sources: Sources = Sources(), calib_x=None, whole_tiles: bool = False,
+                 calib_inputs: list[np.ndarray] | None = None):
+        """compensation: "off", "analog" or "digital" (module docstring; True is "analog", False "off").
+        calib_x: the calibration set (analog, digital); calib_inputs: its per-layer MVM inputs
+        (calibration_inputs) for the digital mode, computed from calib_x when not given.
+        whole_tiles models every device of every tile; by default only the block the layer occupies
+        (PhysicsCrossbar active): same results for what is kept, except that the analog drift compensation
         read-out averages over the used columns only, and much faster on large, sparsely used tiles."""
-        self.mapping, self.t_s, self.compensation, self.sources = mapping, float(t_s), compensation, sources
+        mode = compensation_mode(compensation)
+        self.mapping, self.t_s, self.compensation, self.sources = mapping, float(t_s), mode, sources
         self.seed = int(seed)
+        self.scales = [layer.scale for layer in mapping.layers]    # the post-processor's SCALE codes per layer
         self.tiles: list[list[list[PhysicsCrossbar]]] = []      # [layer][row tile][col tile]
         for layer in mapping.layers:
             spec = device_with_sources(layer.spec, sources)
@@ -168,10 +205,16 @@ class PhysicsBackend(_MappedBackend):
                 streams=ChipStreams(self.seed, ("layer", layer.index, "tile", i, j)))
                 for j in range(layer.col_tiles)] for i in range(layer.row_tiles)])
         self.factors = None
-        if compensation:
+        if mode == "analog":
             if calib_x is None:
                 raise ValueError("drift compensation needs calibration inputs (calib_x)")
             self._calibrate(calib_x)
+        elif mode == "digital":
+            if calib_inputs is None:
+                if calib_x is None:
+                    raise ValueError("drift compensation needs calibration inputs (calib_x or calib_inputs)")
+                calib_inputs = calibration_inputs(mapping, calib_x)
+            self._rescale(calib_inputs)
 
     def _calibrate(self, calib_x) -> None:
         """Per tile global drift compensation factors from the calibration inputs flowing through the
@@ -185,7 +228,28 @@ class PhysicsBackend(_MappedBackend):
                                   for xbar in row] for i, row in enumerate(self.tiles[layer.index])])
             codes = self.mapping.layer_output(layer, self._layer(layer, x, purpose="calibration"))
 
-    def _layer(self, layer: LayerMapping, x: np.ndarray, purpose: str = "read") -> np.ndarray:
+    def _rescale(self, calib_inputs: list[np.ndarray]) -> None:
+        """Digital global drift compensation per layer: its scales become global_rescale(base, R(0), R(t_s))
+        (module docstring)."""
+        for layer in self.mapping.layers:
+            x = calib_inputs[layer.index]
+            reference, now = (self.readout(layer, x, t) for t in (0.0, self.t_s))
+            self.scales[layer.index] = global_rescale(layer.scale, reference, now, layer.spec)
+
+    def readout(self, layer: LayerMapping, x: np.ndarray, t_s: float) -> int:
+        """aimc_gdc_measure of one layer at t_s: sum |output| of its MVM inputs x with the base scales and
+        zero offsets (one read, purpose "calibration"; no compensation applied)."""
+        out = self._layer(layer, x, "calibration", t_s=t_s, scale=layer.scale, offset=np.zeros_like(layer.offset),
+                          compensated=False)
+        return int(drift_readouts(out).sum())
+
+    def _layer(self, layer: LayerMapping, x: np.ndarray, purpose: str = "read", *, t_s: float | None = None,
+               scale=None, offset=None, compensated: bool = True) -> np.ndarray:
+        """The layer's output codes of inputs x at t_s (default self.t_s), with the post-processor's scale
+        and offset (default: the backend's scales, the mapping's offsets) and the analog factors if any."""
+        t_s = self.t_s if t_s is None else float(t_s)
+        post_scale = np.asarray(self.scales[layer.index] if scale is None else scale)
+        post_offset = np.asarray(layer.offset if offset is None else offset)
         spec = layer.spec
         src = self.sources
         exact = src.adc_quantization and src.adc_clipping
@@ -198,8 +262,8 @@ class PhysicsBackend(_MappedBackend):
             acc = None
             for i in range(layer.row_tiles):
                 xbar = self.tiles[layer.index][i][j]
-                charges = xbar.column_charges(x[:, i * r:(i + 1) * r], self.t_s, purpose)
-                if self.factors is not None and len(self.factors) > layer.index:
+                charges = xbar.column_charges(x[:, i * r:(i + 1) * r], t_s, purpose)
+                if compensated and self.factors is not None and len(self.factors) > layer.index:
                     charges = charges * self.factors[layer.index][i][j]
                 if exact:
                     part = shift_add(xbar.adc_codes(charges), shifts, spec)[0]   # ADC errors too
@@ -228,7 +292,7 @@ class PhysicsBackend(_MappedBackend):
         n = acc.shape[1]
         out = np.zeros((len(acc), layer.scale.shape[0]), dtype=np.int64)
         # Columns without modelled devices have scale = offset = 0: their output code is 0 on any charge.
-        out[:, :n] = self._postprocess(acc, layer.scale[:n], layer.offset[:n], spec, exact)
+        out[:, :n] = self._postprocess(acc, post_scale[:n], post_offset[:n], spec, exact)
         return out
 
     @staticmethod
@@ -255,17 +319,18 @@ def relative_errors(outs: list[np.ndarray], ref: list[np.ndarray]) -> list[float
             for o, r in zip(outs, ref)]
 
 
-def measure_chips(mapping: NetworkMapping, x, y, calib_x, seeds, *, t_s: float, compensation: bool = True,
+def measure_chips(mapping: NetworkMapping, x, y, calib_x, seeds, *, t_s: float, compensation: bool | str = True,
                   sources: Sources = Sources(), ref=None) -> dict:
     """Chips `seeds` (an int n: chips 0..n-1; or an iterable of chip seeds) of one configuration:
     "correct" (chips, samples) booleans and, with the float reference outputs `ref`, "layer_error"
     (chips, layers). The unit of paired comparisons: the same seeds are the same chips."""
     seeds = range(seeds) if isinstance(seeds, (int, np.integer)) else list(seeds)
     y = np.asarray(y)
+    calib = calibration_inputs(mapping, calib_x) if compensation_mode(compensation) == "digital" else None
     correct, errs = [], []
     for seed in seeds:
         b = PhysicsBackend(mapping, t_s=t_s, compensation=compensation, seed=seed, sources=sources,
-                           calib_x=calib_x)
+                           calib_x=calib_x, calib_inputs=calib)
         outs = b.run(x)
         correct.append(np.argmax(outs[-1], axis=1) == y)
         if ref is not None:

@@ -18,8 +18,10 @@ FPGA and the RTL compute, and the golden model replays it bit for bit. One twin 
   MVM inputs are fixed vectors: each layer's inputs for the calibration set on the noise-free golden model
   (GoldenBackend(noise=False)), stored once as a firmware would store them.
 
-The physics back end compensates with an analog gain before the ADC instead (PhysicsCrossbar.mvm); the
-firmware's digital rescale keeps the ADC's codes where drift left them.
+The physics back end does the same per-layer digital rule with compensation="digital" (on the same fixed
+calibration MVM inputs, sim.eval.backends.calibration_inputs), the like-for-like comparison; its
+compensation="analog" is an analog gain per tile before the ADC instead (PhysicsCrossbar.mvm), which spreads
+the drifted signal over the ADC's codes again, where the digital rescale keeps the codes where drift left them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from aimcgen.contract.calibration import drift_readouts, global_rescale
-from aimcgen.sim.eval.backends import GoldenBackend
+from aimcgen.sim.eval.backends import GoldenBackend, calibration_inputs
 from aimcgen.sim.eval.mapping import LayerMapping, NetworkMapping
 from aimcgen.sim.models.golden import GoldenAccelerator
 from aimcgen.spec import DesignSpec
@@ -44,11 +46,6 @@ def twin_seed(chip: int, layer: int) -> int:
 def twin_layer_spec(spec: DesignSpec, chip: int, layer: int) -> DesignSpec:
     """The layer's spec as one chip of the twin: every twin effect on, one programming shot, its own seed."""
     return spec.replace(twin=TWIN_ON, program_verify={"max_retries": 0}, noise={"seed": twin_seed(chip, layer)})
-
-
-def calibration_inputs(mapping: NetworkMapping, calib_x) -> list[np.ndarray]:
-    """Per layer, the MVM inputs of the calibration set on the noise-free golden model."""
-    return [t.inputs for t in GoldenBackend(mapping, noise=False).run_codes(calib_x)]
 
 
 class TwinBackend(GoldenBackend):
