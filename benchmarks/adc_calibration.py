@@ -20,7 +20,8 @@ its mean is at least -0.3 points.
 contract.tile_gain; they stay at unity unless calibrated, so the other columns are unchanged) and adds the
 column "ADC errors, calibrated (tiles)" (sim.eval.adc_calibration's "tiles": the C driver's
 aimc_calibrate_tile_gains, the trims from per-tile vectors, then the centred calibration) and its
-difference against no ADC errors. T = 0 (default) prints the table without trims.
+difference against no ADC errors, and "tiles - centred": what the trims add, paired the same way. T = 0
+(default) prints the table without trims.
 """
 
 from __future__ import annotations
@@ -81,9 +82,10 @@ def main() -> None:
           + (" (per-row-tile gain trims, calibrated only by the tiles column)" if args.tile_gain_bits else ""))
     print(f"accuracy: {st.T_METHOD}; difference: {st.CROSSED_METHOD}; os.cpu_count() = {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}\n")
+    tiles_gain = ["tiles - centred (points)"] if args.tile_gain_bits else []
     print("| preset | ADC | " + " | ".join(columns) + " | "
-          + " | ".join(f"calibrated ({d}) - no errors (points)" for d in diffs) + " |")
-    print("|---|---|" + "---|" * (len(columns) + len(diffs)))
+          + " | ".join([f"calibrated ({d}) - no errors (points)" for d in diffs] + tiles_gain) + " |")
+    print("|---|---|" + "---|" * (len(columns) + len(diffs) + len(tiles_gain)))
     for preset in args.presets.split(","):
         spec = load_preset(preset)
         if args.tile_gain_bits:
@@ -99,6 +101,9 @@ def main() -> None:
             diff = st.paired_accuracy_stat(correct[f"ADC errors, calibrated ({d})"], correct["no ADC errors"])
             verdict = "meets" if diff["mean"] * 100 >= -TARGET_POINTS else "misses"
             cells.append(f"{st.describe(diff)} ({verdict} the {TARGET_POINTS}-point target)")
+        if tiles_gain:          # what the trims add to the centred calibration, paired on chips and samples
+            cells.append(st.describe(st.paired_accuracy_stat(correct["ADC errors, calibrated (tiles)"],
+                                                             correct["ADC errors, calibrated (centred)"])))
         print(f"| {preset} | {spec.adc.kind} {spec.adc.bits} bit, {spec.input.encoding} | "
               + " | ".join(st.describe(st.accuracy_stat(c)) for c in correct.values())
               + " | " + " | ".join(cells) + " |", flush=True)
