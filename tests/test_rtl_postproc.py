@@ -2,15 +2,16 @@
 """Affine post-processor: bit-exact to contract.postproc at the format corners, under stalls on both streams."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
-from amaranth.back import verilog
+from amaranth.back import rtlil, verilog
 from amaranth.sim import Simulator
 
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.presets import load_preset
-from aimcgen.rtl.postproc import BUFFER_DEPTH, LATENCY, STAGES, AffinePostProcessor
+from aimcgen.rtl.postproc import BUFFER_DEPTH, LATENCY, PRODUCT_STYLES, STAGES, AffinePostProcessor
 from aimcgen.sim.eval import estimates
 from aimcgen.contract.postproc import postprocess
 from aimcgen.spec import from_dict
@@ -43,11 +44,11 @@ def stimulus(spec, n_random, rng):
     return acc, scale, offset, rng.integers(0, 2, len(acc))
 
 
-def run(spec, acc, scale, offset, overflow, *, p_in_idle=0.0, p_out_ready=1.0, seed=0):
+def run(spec, acc, scale, offset, overflow, *, p_in_idle=0.0, p_out_ready=1.0, seed=0, style=None):
     """Stream the columns through; returns [(value, saturated, overflow, last)] and the cycle count."""
     rng = np.random.default_rng(seed)
     n = len(acc)
-    dut = AffinePostProcessor(spec)
+    dut = AffinePostProcessor(spec, product_style=style)
     got, cycles = [], [0]
 
     async def source(ctx):
@@ -89,15 +90,16 @@ def check(spec, acc, scale, offset, overflow, got):
     assert [g[3] for g in got] == [0] * (n - 1) + [1]
 
 
+@pytest.mark.parametrize("style", PRODUCT_STYLES)
 @pytest.mark.parametrize("activation", ["none", "relu", "clip"])
 @pytest.mark.parametrize("frac", [0, 5])
-def test_matches_golden_with_stalls(activation, frac):
+def test_matches_golden_with_stalls(activation, frac, style):
     spec = from_dict({"accumulator": {"bits": 12}, "postproc": {
         "scale_bits": 8, "scale_frac_bits": frac, "offset_bits": 10, "activation": activation,
         "clip_max": 50, "output_bits": 8}})
     rng = np.random.default_rng(frac * 7 + len(activation))
     acc, scale, offset, overflow = stimulus(spec, 100, rng)
-    got, _ = run(spec, acc, scale, offset, overflow, p_in_idle=0.3, p_out_ready=0.6, seed=frac)
+    got, _ = run(spec, acc, scale, offset, overflow, p_in_idle=0.3, p_out_ready=0.6, seed=frac, style=style)
     check(spec, acc, scale, offset, overflow, got)
 
 
@@ -112,11 +114,15 @@ def test_matches_golden_with_stalls(activation, frac):
     # 32-bit outputs: nothing saturates except the extreme products
     {"accumulator": {"bits": 24}, "postproc": {"scale_bits": 16, "scale_frac_bits": 3, "offset_bits": 32,
                                                 "activation": "relu", "output_bits": 32}},
-], ids=["frac_wider_than_offset", "frac_max", "wide"])
-def test_matches_golden_at_odd_formats(tables):
+    # the widest scale: 24 partial products and the offset term, 25 of the sum tree's 27
+    {"accumulator": {"bits": 20}, "postproc": {"scale_bits": 24, "scale_frac_bits": 20, "offset_bits": 32,
+                                                "output_bits": 16}},
+], ids=["frac_wider_than_offset", "frac_max", "wide", "widest_scale"])
+@pytest.mark.parametrize("style", PRODUCT_STYLES)
+def test_matches_golden_at_odd_formats(tables, style):
     spec = from_dict(tables)
     acc, scale, offset, overflow = stimulus(spec, 40, np.random.default_rng(1))
-    got, _ = run(spec, acc, scale, offset, overflow, p_in_idle=0.2, p_out_ready=0.5, seed=2)
+    got, _ = run(spec, acc, scale, offset, overflow, p_in_idle=0.2, p_out_ready=0.5, seed=2, style=style)
     check(spec, acc, scale, offset, overflow, got)
 
 
@@ -197,11 +203,42 @@ def test_out_ready_enables_no_stage_and_input_ready_is_registered():
     assert trace == [1] * BUFFER_DEPTH + [0] * 3
 
 
-def test_rejects_non_spec():
+def test_rejects_non_spec_and_unknown_style():
     with pytest.raises(TypeError, match="DesignSpec"):
         AffinePostProcessor({"postproc": {}})
+    with pytest.raises(ValueError, match="product_style 'booth'"):
+        AffinePostProcessor(load_preset("default"), product_style="booth")
 
 
 @pytest.mark.parametrize("preset", ["default", "tile64"])
 def test_converts_to_verilog(preset):
     assert "module postproc" in verilog.convert(AffinePostProcessor(load_preset(preset)), name="postproc")
+
+
+def _signal_multipliers(text):
+    """The $mul cells of an RTLIL text that multiply two signals (buffer[wr_ptr], the output buffer's write,
+    multiplies the pointer by the constant word width: such cells do not count)."""
+    muls = re.findall(r"cell \$mul .*?\n  end", text, flags=re.S)
+    operands = [re.findall(r"connect \\([AB]) (\S+)", cell) for cell in muls]
+    return [ports for ports in operands if not any(re.fullmatch(r"\d+'[01]+", v) for _, v in ports)]
+
+
+class _Platform:
+    def __init__(self, family):
+        self.family = family
+
+
+@pytest.mark.parametrize("preset", ["default", "tile64", "hermes256"])
+def test_select_style_on_ecp5_infers_no_multiplier(preset):
+    """On an ECP5 platform stage 1 selects partial products instead of multiplying: no multiplier of two
+    signals reaches synthesis, so no DSP block (a fixed site with a slow combinational multiply) lands in the
+    pipeline. Without a platform (ASIC) and on iCE40 it multiplies 2-bit scale slices."""
+    spec = load_preset(preset)
+    for dut, platform in ((AffinePostProcessor(spec), _Platform("ecp5")),
+                          (AffinePostProcessor(spec, product_style="select"), None)):
+        text = rtlil.convert(dut, name="postproc", platform=platform)
+        assert "cell $add" in text and not _signal_multipliers(text)
+    slices = -(-spec.postproc.scale_bits // 2)
+    for platform in (None, _Platform("iCE40")):
+        text = rtlil.convert(AffinePostProcessor(spec), name="postproc", platform=platform)
+        assert len(_signal_multipliers(text)) == slices
