@@ -118,7 +118,9 @@ class EmulatedCrossbar(wiring.Component):
         # code) and so are the integrators; the charge an ADC samples is rounded once, at the sample.
         fraction = fraction_bits(spec)
         row_bits = len(cmd.row)
-        word = data.ArrayLayout(signed(fmt.weight.bits + fraction), cols)
+        # With drift a device may read up to L + H codes (the headroom, contract.device_twin_drift): the word
+        # is fmt.fine_weight (tile.weight_bits + 5 bits), the integrators fmt.charge with `fraction` more.
+        word = data.ArrayLayout(signed(fmt.fine_weight.bits), cols)
         padding = [[0] * cols] * ((1 << row_bits) - rows)
         fine_init = self.stored_init << fraction
         init = fine_init.tolist() + padding + (-fine_init).tolist() + padding
@@ -144,7 +146,7 @@ class EmulatedCrossbar(wiring.Component):
 
         prog_row = Signal.like(cmd.row)
         prog_col = Signal.like(cmd.col)
-        prog_negated = Signal(signed(fmt.weight.bits + fraction))
+        prog_negated = Signal(signed(fmt.fine_weight.bits))
 
         with m.If(integrating):
             # The next row, in its polarity (bit 0 of sign_left is the row on the read port).
@@ -188,7 +190,7 @@ class EmulatedCrossbar(wiring.Component):
         write_now = Signal()
         m.d.comb += write_now.eq(accept & (op == AnalogOp.PROG_WRITE))
         store_now = Signal()
-        stored = Signal(signed(fmt.weight.bits + fraction))      # the integrators' (fine) weight
+        stored = Signal(signed(fmt.fine_weight.bits))      # the integrators' (fine) weight
         # The whole weight PROG_READ returns: the stored weight itself unless it has fraction bits.
         stored_code = Signal(signed(fmt.weight.bits)) if fraction else stored
         store_row, store_col = Signal.like(cmd.row), Signal.like(cmd.col)

@@ -14,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.device_twin import programming_seed, sigma_multipliers
-from aimcgen.contract.device_twin_drift import UNIFORM_BITS, drift_on
+from aimcgen.contract.device_twin_drift import UNIFORM_BITS, device_top, drift_on
 from aimcgen.contract.device_twin_relaxation import Z_BITS, Z_CENTER
 from aimcgen.contract.noise import CENTER, MULTIPLIER_FRAC_BITS
 from aimcgen.rtl.leaping_lfsr import LeapingLfsr, check_leap_cycles
@@ -24,12 +24,13 @@ from aimcgen.spec import DesignSpec, check_tile_index
 class ProgrammingNoiseGenerator(wiring.Component):
     """Landed device code of tile `tile_index`'s next programming draw for a device aimed at `code`.
 
-    Ports: `code` (the aimed device code 0..L), `landed` (min(max(code + e, 0), L) for the current state,
-    contract.device_twin), `draw` (strobe: leap to the next state; only while `ready`), `ready` (low for
-    `leap_cycles` - 1 cycles after a draw), `uniform` (the state's low 16 bits: the drift draw of
-    contract.device_twin_drift), `relax_z` (its upper two bytes centred: the relaxation direction of
-    contract.device_twin_relaxation). With every sigma multiplier 0 (programming error off) `landed` is `code`;
-    without drift as well, `ready` is 1 and no state register is built.
+    Ports: `code` (the aimed device code 0..L), `landed` (min(max(code + e, 0), L + H) for the current state,
+    contract.device_twin; H the headroom of contract.device_twin_drift, 0 without drift), `draw` (strobe:
+    leap to the next state; only while `ready`), `ready` (low for `leap_cycles` - 1 cycles after a draw),
+    `uniform` (the state's low 16 bits: the drift draw of contract.device_twin_drift), `relax_z` (its upper
+    two bytes centred: the relaxation direction of contract.device_twin_relaxation). With every sigma
+    multiplier 0 (programming error off) `landed` is `code`; without drift as well, `ready` is 1 and no state
+    register is built.
     """
 
     def __init__(self, spec: DesignSpec, tile_index: int = 0, *, leap_cycles: int = 4):
@@ -44,7 +45,7 @@ class ProgrammingNoiseGenerator(wiring.Component):
         levels = spec.tile.conductance_levels
         super().__init__({
             "code": In(range(levels + 1)),
-            "landed": Out(range(levels + 1)),
+            "landed": Out(range(device_top(spec) + 1)),     # with drift up to L + H (the headroom)
             "draw": In(1),
             "ready": Out(1),
             "uniform": Out(UNIFORM_BITS),
@@ -53,7 +54,7 @@ class ProgrammingNoiseGenerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        levels = self.spec.tile.conductance_levels
+        top = device_top(self.spec)
         if not any(self.multipliers) and not drift_on(self.spec):
             m.d.comb += [self.landed.eq(self.code), self.ready.eq(1)]
             return m
@@ -82,8 +83,8 @@ class ProgrammingNoiseGenerator(wiring.Component):
         m.d.comb += aimed.eq(self.code + error)
         with m.If(aimed < 0):
             m.d.comb += self.landed.eq(0)
-        with m.Elif(aimed > levels):
-            m.d.comb += self.landed.eq(levels)
+        with m.Elif(aimed > top):
+            m.d.comb += self.landed.eq(top)
         with m.Else():
             m.d.comb += self.landed.eq(aimed)
         return m

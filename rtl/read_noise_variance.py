@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.adc_columns import adc_column
 from aimcgen.contract.device_read_noise import CLASS_BITS, gain_max, gain_table, variance_bits, variance_table
-from aimcgen.contract.device_twin_drift import fraction_bits
+from aimcgen.contract.device_twin_drift import device_top, fine_weight_bits, fraction_bits
 from aimcgen.spec import DesignSpec
 
 
@@ -42,7 +42,7 @@ class ReadNoiseVariance(wiring.Component):
         self.gains = [min(g, gain_max(spec)) for g in gain_table(spec)]
         super().__init__({
             "begin": In(1), "start": In(1), "add": In(1),
-            "word": In(data.ArrayLayout(signed(spec.tile.weight_bits + fraction_bits(spec)), spec.tile.cols)),
+            "word": In(data.ArrayLayout(signed(fine_weight_bits(spec)), spec.tile.cols)),
             "col_sel": In(range(max(2, spec.columns_per_adc))),
             "gain": Out(data.ArrayLayout(unsigned(max(gain_max(spec), 1).bit_length()), spec.adc.count)),
         })
@@ -69,7 +69,7 @@ class ReadNoiseVariance(wiring.Component):
         variance = [Signal(width, name=f"variance_{j}") for j in range(cols)]
         for j, v in enumerate(variance):
             w = self.word[j]
-            magnitude = Signal(range(levels + 2), name=f"magnitude_{j}")
+            magnitude = Signal(range(device_top(spec) + 2), name=f"magnitude_{j}")   # drift: up to L + H
             if fraction:
                 fine = Signal(len(w), name=f"fine_magnitude_{j}")
                 m.d.comb += [fine.eq(Mux(w < 0, -w, w)),

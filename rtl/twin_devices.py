@@ -12,8 +12,10 @@ command meanwhile). Where the preset has 1/f noise, the refresh also draws each 
 directions from a generator of its own that leaps once per cell, in the cell's two cycles, and moves each
 device by its table entry (contract.device_twin_flicker); a write in between stores its devices without.
 Whatever it computes, it hands to the tile as a `store` of one weight at one cell: with drift the fine
-weight (FRACTION_BITS more bits, which the integrators sum) and the whole weight (which PROG_READ returns),
-contract.device_twin_drift.
+weight (FRACTION_BITS more bits, which the integrators sum) and the whole weight (which PROG_READ returns,
+capped at L), contract.device_twin_drift. With drift a device holds up to L + H codes (the headroom above
+the top level, device_top): its landed code, its drifted, relaxed and 1/f-moved value are clamped there,
+and the spread tables, which have rows 0..L, are read at min(code, L).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.device_twin import preload_devices, stuck_map, stuck_on
-from aimcgen.contract.device_twin_drift import (DRIFT_CODES, EPOCH_BITS, FACTOR_FRAC_BITS, drift_on, factor_table,
-                                               fraction_bits)
+from aimcgen.contract.device_twin_drift import (DRIFT_CODES, EPOCH_BITS, FACTOR_FRAC_BITS, device_top, drift_on,
+                                               factor_table, fine_weight_bits, fraction_bits)
 from aimcgen.contract.device_twin_flicker import FLICKER_FRAC_BITS, flicker_on, flicker_seed, flicker_table
 from aimcgen.contract.device_twin_relaxation import SPREAD_FRAC_BITS, Z_BITS, Z_CENTER, relaxation_on, spread_table
 from aimcgen.rtl.drift_code_scanner import DriftCodeScanner
@@ -36,8 +38,8 @@ from aimcgen.spec import DesignSpec
 
 
 def device_layout(spec: DesignSpec) -> data.StructLayout:
-    levels = spec.tile.conductance_levels
-    fields = {"plus": range(levels + 1), "minus": range(levels + 1),
+    top = device_top(spec)          # L + H: with drift a device may land above the top level
+    fields = {"plus": range(top + 1), "minus": range(top + 1),
               "plus_drift": range(DRIFT_CODES), "minus_drift": range(DRIFT_CODES)}
     if relaxation_on(spec):         # contract.device_twin_relaxation: each device's lasting direction z
         fields.update(plus_relax=signed(Z_BITS), minus_relax=signed(Z_BITS))
@@ -60,14 +62,13 @@ class TwinDevices(wiring.Component):
         self.tile_index = tile_index
         self.stuck = stuck_map(spec, tile_index)
         self.init_devices = preload_devices(spec, init_weights, self.stuck)
-        fraction = fraction_bits(spec)
         super().__init__({
             "write": In(1), "row": In(row_bits), "col": In(col_bits),
             "target": In(signed(spec.tile.weight_bits)),
             "hold": In(1), "epoch": In(EPOCH_BITS),
             "write_ready": Out(1), "busy": Out(1),
             "store": Out(1), "store_row": Out(row_bits), "store_col": Out(col_bits),
-            "stored": Out(signed(spec.tile.weight_bits + fraction)),
+            "stored": Out(signed(fine_weight_bits(spec))),
             "stored_code": Out(signed(spec.tile.weight_bits)),
         })
 
@@ -208,7 +209,7 @@ class TwinDevices(wiring.Component):
                                                               Mux(refreshing, walk_row, row)))]
         fraction = fraction_bits(spec)
         shift = FACTOR_FRAC_BITS - fraction
-        weight = Signal(signed(spec.tile.weight_bits + fraction))      # the fine weight
+        weight = Signal(signed(fine_weight_bits(spec)))      # the fine weight, up to 16 (L + H) (headroom)
         if flicker:     # contract.device_twin_flicker: a draw per cell entering the pipeline in a refresh
             m.submodules.flicker_noise = flicker_gen = LeapingLfsr(flicker_seed(spec, self.tile_index),
                                                                    leap_cycles=2)
@@ -226,26 +227,29 @@ class TwinDevices(wiring.Component):
             m.submodules.spreads = spread_rom = Memory(shape=range(max(max(r) for r in spreads) + 1),
                                                        depth=(levels + 1) << EPOCH_BITS, init=sum(spreads, []))
         drifted = []
+        top = device_top(spec) << fraction          # 16 (L + H): the headroom above the top level
         for p, name in enumerate(("plus", "minus")):
             port = rom.read_port(domain="sync")
             m.d.comb += [port.addr.eq(Cat(applied, getattr(source, f"{name}_drift"))), port.en.eq(enter)]
-            top = levels << fraction
             value = Signal(range(top + 1), name=f"drifted_{name}")
             fine = (getattr(held, name) * port.data + (1 << (shift - 1))) >> shift
+            # The spread tables have rows 0..L: a device landed above L reads L's row.
+            row = Signal(range(levels + 1), name=f"table_row_{name}")
+            code = getattr(source, name)
+            m.d.comb += row.eq(Mux(code > levels, levels, code))
             if relax:
                 spread = spread_rom.read_port(domain="sync")
-                m.d.comb += [spread.addr.eq(Cat(applied, getattr(source, name))), spread.en.eq(enter)]
-                reach = (levels << fraction) + ((Z_CENTER * max(max(r) for r in spreads)) >> SPREAD_FRAC_BITS) + 1
+                m.d.comb += [spread.addr.eq(Cat(applied, row)), spread.en.eq(enter)]
+                reach = top + ((Z_CENTER * max(max(r) for r in spreads)) >> SPREAD_FRAC_BITS) + 1
                 moved = Signal(signed(reach.bit_length() + 1), name=f"relaxed_{name}")
                 m.d.comb += [moved.eq(fine + ((getattr(held, f"{name}_relax") * spread.data
                                                + (1 << (SPREAD_FRAC_BITS - 1))) >> SPREAD_FRAC_BITS)),
-                             value.eq(Mux(moved < 0, 0, Mux(moved > (levels << fraction), levels << fraction,
-                                                             moved)))]
+                             value.eq(Mux(moved < 0, 0, Mux(moved > top, top, moved)))]
             else:
                 m.d.comb += value.eq(fine)
             if flicker:
                 entry = flicker_rom.read_port(domain="sync")
-                m.d.comb += [entry.addr.eq(Cat(applied, getattr(source, name))), entry.en.eq(enter)]
+                m.d.comb += [entry.addr.eq(Cat(applied, row)), entry.en.eq(enter)]
                 reach = top + ((top * Z_CENTER * max(max(r) for r in flickers)) >> FLICKER_FRAC_BITS) + 1
                 shared = Signal(signed(reach.bit_length() + 1), name=f"flickered_{name}")
                 scaled = directions[p] * entry.data         # beside the factor product, not after it
@@ -255,12 +259,14 @@ class TwinDevices(wiring.Component):
             drifted.append(value)
         with m.If(factored):
             m.d.sync += [weight.eq(drifted[0] - drifted[1]), cell_product.eq(cell_factored)]
-        # The whole weight: |fine| rounded half up to a code, with the sign of fine.
-        magnitude = Signal(spec.tile.weight_bits + fraction)
-        rounded = Signal(spec.tile.weight_bits)
+        # The whole weight: |fine| rounded half up to a code and capped at L, with the sign of fine.
+        magnitude = Signal(len(weight))
+        rounded = Signal(range(device_top(spec) + 1))
+        whole = Signal(range(levels + 1))
         m.d.comb += [magnitude.eq(Mux(weight < 0, -weight, weight)),
                      rounded.eq((magnitude + (1 << (fraction - 1))) >> fraction),
-                     self.stored_code.eq(Mux(weight < 0, -rounded, rounded))]
+                     whole.eq(Mux(rounded > levels, levels, rounded)),
+                     self.stored_code.eq(Mux(weight < 0, -whole, whole))]
         m.d.comb += [self.store.eq(product), self.stored.eq(weight),
                      self.store_col.eq(cell_product[:col_bits]), self.store_row.eq(cell_product[col_bits:])]
         return m

@@ -14,6 +14,7 @@ from aimcgen.contract import device_twin
 from aimcgen.contract import device_twin_drift as drift
 from aimcgen.contract import device_twin_flicker as flicker
 from aimcgen.contract import device_twin_relaxation as relaxation
+from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.contract.noise import state_sequence
 from aimcgen.rtl.programming_noise import ProgrammingNoiseGenerator
 from aimcgen.sim.models.golden import GoldenTile
@@ -111,7 +112,7 @@ def test_docstring_states_the_formulas_used_here():
                  "s = max(p, 0.0) * L / g_max_us", "s = min(s, L)", "M[k] = round(s / sqrt(21845) * 2^16)",
                  "S_0 = initial_state(noise.seed, tile, 4095)",
                  "x = (seed * 0x9E3779B9 + (tile * 4096 + 4096) * 0x85EBCA6B) mod 2^32",
-                 "e = (c * M[k] + 2^15) >> 16", "d = min(max(k + e, 0), L)",
+                 "e = (c * M[k] + 2^15) >> 16", "d = min(max(k + e, 0), L + H)",
                  "draw n for G+ (k = kp), draw n+1 for G- (k = km)",
                  "key = ((tile * 1024 + row) * 1024 + col) * 2 + polarity",
                  "x = (seed * 0x9E3779B9 + key * 0x85EBCA6B + 0x632BE5AB) mod 2^32",
@@ -230,7 +231,9 @@ def doc_thresholds(mu_p, sigma_p, levels):
 def test_drift_docstring_and_tables():
     doc = " ".join(drift.__doc__.split())
     for text in ("f_e = (d * F[c][e] + 2^7) >> 8", "fine = fp_e - fm_e", "charge = (fine_sum + 8) >> 4",
-                 "w = sign(fine) * ((|fine| + 8) >> 4)",
+                 "w = sign(fine) * min((|fine| + 8) >> 4, L)",
+                 "H = ceil(L / HEADROOM_DIVISOR) = (L + 3) // 4 with twin.drift \"on\" (HEADROOM_DIVISOR = 4)",
+                 "H = 0 with twin.drift \"off\"",
                  "F[c][e] = round(((EPOCH_SECONDS[e] + t0) / t0) ** (-(c * 0.00390625)) * 4096)",
                  "T[k][j] = round(P_j * 65536)", "c = the number of j in 1..63 with u >= T[k][j]",
                  "G+'s drift u = S_(4w+2) & 0xFFFF (k = kp) and G-'s drift u = S_(4w+3) & 0xFFFF (k = km)",
@@ -248,6 +251,7 @@ def test_drifting_writes_match_the_docstring():
     # (contract/device_twin_flicker.py's docstring, reimplemented here too).
     spec = _spec().replace(twin={"drift": "on"})
     dev, levels = spec.device, 7
+    top = levels + (levels + 3) // 4                      # L + H: the headroom with drift
     mult = doc_multipliers(dev.prog_noise_us, dev.g_max_us, levels)
     factors, thresholds = doc_factors(dev.drift_t0_s), doc_thresholds(dev.drift_mu, dev.drift_sigma, levels)
     flicker = doc_flicker_table(dev.read_noise_q, dev.drift_t0_s, dev.t_read_s, levels)
@@ -265,7 +269,7 @@ def test_drifting_writes_match_the_docstring():
     def fine_of(i, j, epoch):
         return sum((1 - 2 * p) * doc_flickered((devices[i, j, p][0] * factors[devices[i, j, p][1]][epoch] + 128)
                                                >> 8, devices[i, j, p][0], directions[i, j, p], flicker, epoch,
-                                               levels) for p in range(2))
+                                               levels, top) for p in range(2))
 
     rng = np.random.default_rng(8)
     applied = 0
@@ -287,11 +291,11 @@ def test_drifting_writes_match_the_docstring():
             for p, k in enumerate((kp, km)):
                 st = stuck(i, j, p)
                 code = sum((states[2 + p] & 0xFFFF) >= t for t in thresholds[k])
-                devices[i, j, p] = ((doc_landed(states[p], k, mult, levels), code) if st is None else (st, 0))
+                devices[i, j, p] = ((doc_landed(states[p], k, mult, top), code) if st is None else (st, 0))
                 directions[i, j, p] = 0                     # written since the refresh: no shared part yet
-            assert golden.program(i, j, w) == doc_whole(fine_of(i, j, epoch))
+            assert golden.program(i, j, w) == doc_whole(fine_of(i, j, epoch), levels)
         fine = np.array([[fine_of(i, j, epoch) for j in range(8)] for i in range(8)])
-        np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine))
+        np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine, levels))
         np.testing.assert_array_equal(golden.twin.fine, fine)
         drive = np.random.default_rng(epoch).integers(-7, 8, (3, 8))
         np.testing.assert_array_equal(golden.twin.charges(drive), (drive @ fine + 8) >> 4)
@@ -327,13 +331,13 @@ def doc_flicker_table(read_noise_q, t0, tr, levels):
     return table
 
 
-def doc_flickered(v, d, z, table, epoch, levels):
-    return min(max(v + ((v * z * table[d][epoch] + 2 ** 19) >> 20), 0), 16 * levels)
+def doc_flickered(v, d, z, table, epoch, levels, top):
+    return min(max(v + ((v * z * table[min(d, levels)][epoch] + 2 ** 19) >> 20), 0), 16 * top)
 
 
-def doc_whole(fine):
-    """w = sign(fine) * ((|fine| + 8) >> 4)."""
-    return (1 if fine > 0 else -1 if fine < 0 else 0) * ((abs(fine) + 8) >> 4)
+def doc_whole(fine, levels):
+    """w = sign(fine) * min((|fine| + 8) >> 4, L)."""
+    return (1 if fine > 0 else -1 if fine < 0 else 0) * min((abs(fine) + 8) >> 4, levels)
 
 
 def test_without_drift_the_fine_weights_are_the_weights():
@@ -368,7 +372,8 @@ def test_relaxation_docstring_and_table():
     for text in ("z = ((S >> 16) & 0xFF) + ((S >> 24) & 0xFF) - 255",
                  "growth = min(max(math.log1p(t / t0) / math.log1p(T / t0), 0.0), 1.0)",
                  "R[d][e] = round(max(p, 0.0) * L / g_max_us * 16 * growth / math.sqrt(10922.5) * 65536)",
-                 "r_e = min(max(f_e + ((z * R[d][e] + 2^15) >> 16), 0), 16 L)", "fine weight is rp_e - rm_e"):
+                 "r_e = min(max(f_e + ((z * R[min(d, L)][e] + 2^15) >> 16), 0), 16 (L + H))",
+                 "fine weight is rp_e - rm_e"):
         assert text in doc, text
     spec = _spec(model="rram", stuck_set_fraction=0.1, stuck_reset_fraction=0.05).replace(twin={"drift": "on"})
     dev = spec.device
@@ -380,6 +385,7 @@ def test_relaxation_docstring_and_table():
 def test_relaxing_writes_match_the_docstring():
     spec = _spec(model="rram", prog_noise_us=[0.8, 4.0, -2.0]).replace(twin={"drift": "on"})
     dev, levels = spec.device, 7
+    top = levels + (levels + 3) // 4                      # L + H: the headroom with drift
     mult = doc_multipliers(dev.prog_noise_us, dev.g_max_us, levels)
     factors, thresholds = doc_factors(dev.drift_t0_s), doc_thresholds(dev.drift_mu, dev.drift_sigma, levels)
     spreads = doc_spreads(dev.relax_us, dev.g_max_us, dev.drift_t0_s, dev.relax_time_s, levels)
@@ -396,7 +402,7 @@ def test_relaxing_writes_match_the_docstring():
         for p, k in enumerate((max(w, 0), max(-w, 0))):
             st = doc_stuck(77, 0, i, j, p, 0.1, 0.05, levels)
             u, z = states[2 + p] & 0xFFFF, ((states[2 + p] >> 16) & 0xFF) + ((states[2 + p] >> 24) & 0xFF) - 255
-            devices[i, j, p] = ((doc_landed(states[p], k, mult, levels), sum(u >= t for t in thresholds[k]), z)
+            devices[i, j, p] = ((doc_landed(states[p], k, mult, top), sum(u >= t for t in thresholds[k]), z)
                                 if st is None else (st, 0, 0))
         golden.program(i, j, w)
 
@@ -406,14 +412,40 @@ def test_relaxing_writes_match_the_docstring():
             return 0 if st is None else st * 16
         d, c, z = devices[i, j, p]
         f = (d * factors[c][epoch] + 128) >> 8
-        return min(max(f + ((z * spreads[d][epoch] + 2 ** 15) >> 16), 0), 16 * levels)
+        return min(max(f + ((z * spreads[min(d, levels)][epoch] + 2 ** 15) >> 16), 0), 16 * top)
 
+    above = 0
     for epoch in (0, 5, 7, 12):
         golden.set_drift_epoch(epoch)
         fine = np.array([[read(i, j, 0, epoch) - read(i, j, 1, epoch) for j in range(8)] for i in range(8)])
         np.testing.assert_array_equal(golden.twin.fine, fine)
-        np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine))
+        np.testing.assert_array_equal(golden.weights, np.vectorize(doc_whole)(fine, levels))
+        above += int((np.abs(fine) > 16 * levels + 8).sum())
+        assert np.abs(golden.weights).max() <= levels
     assert any(z != 0 for _, _, z in devices.values()) and (golden.twin.fine % 16 != 0).any()
+    # The headroom is exercised: devices landed above L, fine weights beyond 16 L read back as L.
+    assert any(d > levels for d, _, _ in devices.values()) and above > 0
+
+
+def test_headroom_rule_and_the_widths_it_costs():
+    from_doc = {1: 1, 7: 2, 15: 4, 127: 32}               # H = ceil(L / 4) with drift
+    for bits, levels in ((2, 1), (4, 7), (5, 15), (8, 127)):
+        spec = _spec().replace(tile={"weight_bits": bits})
+        on = spec.replace(twin={"drift": "on"})
+        assert drift.headroom_codes(spec) == 0 and drift.device_top(spec) == levels
+        assert drift.headroom_codes(on) == from_doc[levels] and drift.device_top(on) == levels + from_doc[levels]
+        assert drift.fine_weight_bits(spec) == bits and drift.fine_weight_bits(on) == bits + 5
+        fmt, fmt_on = datapath_formats(spec), datapath_formats(on)
+        assert fmt.fine_weight == fmt.weight and fmt_on.fine_weight == SignedFormat(bits + 5, 4)
+        assert fmt_on.fine_weight.contains([-16 * (levels + from_doc[levels]), 16 * (levels + from_doc[levels])])
+        drive = spec.input.max_magnitude if spec.input.encoding == "pwm" else 1
+        reach = spec.tile.rows * (levels + from_doc[levels]) * drive
+        assert fmt_on.charge.contains([-reach, reach])
+    assert drift.HEADROOM_DIVISOR == 4
+    # The whole weight stays a code of -L..L whatever the fine weight above 16 L.
+    np.testing.assert_array_equal(drift.whole_weight(np.array([-144, -120, -119, 119, 120, 143]), 4, 7),
+                                  [-7, -7, -7, 7, 7, 7])
+    np.testing.assert_array_equal(drift.whole_weight(np.array([-8, -7, 7, 8, 24]), 4, 7), [-1, 0, 0, 1, 2])
 
 
 def test_flicker_docstring_and_table():
@@ -422,7 +454,7 @@ def test_flicker_docstring_and_table():
                  "zp = (S & 0xFF) + ((S >> 8) & 0xFF) - 255", "zm = ((S >> 16) & 0xFF) + ((S >> 24) & 0xFF) - 255",
                  "S = total - R if e > 0, else 0.0", "q = min(c / max((d / L) ** x, 1e-3), q_max)",
                  "K[d][e] = round(math.sqrt(S) * q / math.sqrt(10922.5) * 2^20)",
-                 "r_e = min(max(v + ((v * z * K[d][e] + 2^19) >> 20), 0), 16 L)",
+                 "r_e = min(max(v + ((v * z * K[min(d, L)][e] + 2^19) >> 20), 0), 16 (L + H))",
                  "K[15][7] = 377, K[1][7] = 2194", "K[15][12] at 1 year: 434"):
         assert text in doc, text
     spec = _spec().replace(twin={"drift": "on"})

@@ -429,3 +429,43 @@ def test_golden_drift_epoch_is_checked():
         golden.set_drift_epoch(16)
     with pytest.raises(SpecError, match="twin.drift = 'off'"):
         GoldenTile(_twin_spec(), np.zeros((8, 8), dtype=np.int64)).set_drift_epoch(1)
+
+
+@pytest.mark.parametrize("model", ["pcm", "rram"])
+def test_devices_above_the_top_level_are_replayed_by_the_golden_model(model):
+    # With drift a device may hold up to L + H codes (contract.device_twin_drift's headroom): devices aimed
+    # at +-L land above L about half the time, the integrators sum them unclamped, PROG_READ caps at L.
+    spec = _twin_spec(stuck="off").replace(twin={"drift": "on"}, device={"model": model},
+                                           noise={"sigma_lsb": 0.5})
+    levels = spec.tile.conductance_levels
+    top = levels + (levels + 3) // 4
+    rows, cols = spec.tile.rows, spec.tile.cols
+    targets = np.where(np.arange(rows)[:, None] % 2 == 0, levels, -levels) * np.ones((1, cols), dtype=np.int64)
+    single = np.eye(rows, dtype=np.int64)           # one row driven at a time: its fine weights, rounded
+    dut = EmulatedCrossbar(spec)
+    periphery = Periphery(dut, spec)
+    seen = {}
+
+    async def bench(ctx):
+        for (i, j), w in np.ndenumerate(targets):
+            await periphery.command(ctx, AnalogOp.PROG_WRITE, row=i, col=j, target=int(w))
+        for epoch in (0, 5, 12):
+            ctx.set(dut.drift_epoch, epoch)
+            reads = np.array([[await periphery.read(ctx, i, j) for j in range(cols)] for i in range(rows)])
+            seen[epoch] = (reads, [await periphery.mvm_codes(ctx, x) for x in single])
+
+    _run(dut, bench)
+    golden = GoldenTile(spec, np.zeros((rows, cols), dtype=np.int64))
+    for (i, j), w in np.ndenumerate(targets):
+        golden.program(i, j, int(w))
+    beyond = 0
+    for epoch in (0, 5, 12):
+        golden.set_drift_epoch(epoch)
+        reads, codes = seen[epoch]
+        np.testing.assert_array_equal(reads, golden.weights)
+        for x, got in zip(single, codes):
+            np.testing.assert_array_equal(got, golden.run(x[None]).codes[:, 0])
+        fine = golden.twin.fine
+        assert np.abs(fine).max() <= 16 * top and np.abs(golden.weights).max() <= levels
+        beyond += int((np.abs(fine) > 16 * levels + 8).sum())
+    assert beyond > 10              # many devices read above the top level, and RTL agrees on every one

@@ -1,11 +1,12 @@
 """The digital twin's device conductances agree with the physics model's per target level (sim.eval
 .twin_conductances), within the tolerances BENCHMARKS.md states: 0.3 code units in mean and in std for PCM on
-tile64 at 1 s, 1 h, 1 day and 1 year, and for RRAM (with relaxation, contract.device_twin_relaxation) at
-every level but the top one, which the twin clamps at L codes (the last test pins that down). For PCM the
-physics state includes the time point's shared 1/f part, which the twin draws at every refresh
-(contract.device_twin_flicker): its spread per level matches within 0.08 code at 1 day, where the twin
-without it misses; the top level at 1 s, where the clamp at L codes cuts the upper half of both the
-programming error and the shared 1/f part, is pinned down separately."""
+tile64 at 1 s, 1 h, 1 day and 1 year, and for RRAM (with relaxation, contract.device_twin_relaxation), at
+every level, the top one included: with drift a device may hold up to L + H codes (the headroom of
+contract.device_twin_drift), so a device aimed at L keeps the upper half of its spread (the tests on the
+top level pin that down: clamped at L codes, as before the headroom, it missed by 0.35 code in mean at 1 s
+for PCM and 0.5 at 1 year for RRAM). For PCM the physics state includes the time point's shared 1/f part,
+which the twin draws at every refresh (contract.device_twin_flicker): its spread per level matches within
+0.08 code at 1 day, where the twin without it misses."""
 
 import dataclasses
 
@@ -30,13 +31,13 @@ def tile64_pcm():
 
 def test_pcm_levels_agree_at_every_epoch(tile64_pcm):
     assert len(tile64_pcm) == 16 * len(EPOCHS)
-    rest = [r for r in tile64_pcm if (r.level, r.epoch) != (15, 1)]
-    worst = max(rest, key=lambda r: max(abs(r.mean_error), abs(r.std_error)))
-    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in rest), worst
-    # A second after programming the top level has not drifted below L yet: the clamp at L codes loses the
-    # upper half of its spread (programming error and shared 1/f part), as the contracts state.
+    worst = max(tile64_pcm, key=lambda r: max(abs(r.mean_error), abs(r.std_error)))
+    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in tile64_pcm), worst
+    # A second after programming the top level has not drifted below L yet: with the headroom above L it
+    # keeps the upper half of its spread (programming error and shared 1/f part), a third of its std lost
+    # without it.
     top = next(r for r in tile64_pcm if (r.level, r.epoch) == (15, 1))
-    assert -0.45 < top.mean_error < -0.2 and -0.45 < top.std_error < -0.2
+    assert abs(top.mean_error) < 0.1 and abs(top.std_error) < 0.1 and top.twin_mean + 2 * top.twin_std > 15
 
 
 def test_pcm_spread_at_one_day_has_the_shared_flicker(tile64_pcm):
@@ -63,13 +64,12 @@ def tile64_rram():
     return level_statistics(with_device(load_preset("tile64"), "rram"), EPOCHS, devices=DEVICES, seed=5)
 
 
-def test_rram_levels_agree_at_every_epoch_below_the_top(tile64_rram):
-    below = [r for r in tile64_rram if r.level < 15]
-    worst = max(below, key=lambda r: max(abs(r.mean_error), abs(r.std_error)))
-    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in below), worst
-    # The top level is clamped at L codes: the upper half of its relaxation is lost, as the docstring states.
+def test_rram_levels_agree_at_every_epoch(tile64_rram):
+    worst = max(tile64_rram, key=lambda r: max(abs(r.mean_error), abs(r.std_error)))
+    assert all(abs(r.mean_error) <= TOL and abs(r.std_error) <= TOL for r in tile64_rram), worst
+    # The top level relaxes above L as in physics (the headroom of contract.device_twin_drift).
     top = {r.epoch: r for r in tile64_rram if r.level == 15}
-    assert -0.7 < top[12].mean_error < -0.2 and top[12].twin_std < top[12].physics_std
+    assert abs(top[12].mean_error) < 0.15 and top[12].twin_mean > 14.8
 
 
 def test_twin_rram_relaxes_with_lasting_directions():

@@ -7,7 +7,8 @@ both in hardware (rtl/emulated_tile.py, rtl/programming_noise.py) and the golden
 retries as on silicon. Everything below is integer arithmetic that a reader can reimplement from this text.
 
 Devices. A weight code w (tile.weight_bits = b, L = 2^(b-1) - 1 = tile.conductance_levels) is the
-difference of two devices, G+ and G-, each holding a device code 0..L. A write of target w (a target
+difference of two devices, G+ and G-, each holding a device code 0..L (0..L + H with drift, the headroom
+above the top level of contract.device_twin_drift). A write of target w (a target
 -2^(b-1) is first replaced by -L, as without the twin) aims G+ at kp = max(w, 0) and G- at km = max(-w, 0);
 the stored weight, the one PROG_READ returns and every INTEGRATE sums, is dp - dm with dp, dm the device
 codes that actually landed (with drift: each device drifted, and relaxed where the preset relaxes, to the
@@ -48,7 +49,8 @@ LSB for a device aimed at code k:
 
     c = (S & 0xFF) + ((S >> 8) & 0xFF) + ((S >> 16) & 0xFF) + ((S >> 24) & 0xFF) - 510     (-510..510)
     e = (c * M[k] + 2^15) >> 16           (`>>` arithmetic: floor(x / 2^16), round half up)
-    d = min(max(k + e, 0), L)             (the device code that landed, clamped to the code range)
+    d = min(max(k + e, 0), L + H)         (the device code that landed, clamped to the code range; H = 0
+                                           without drift, ceil(L / 4) with it: contract.device_twin_drift)
 
 Every accepted PROG_WRITE takes exactly two draws, whatever its target and address (also a device that is
 stuck, or an address beyond the tile): draw n for G+ (k = kp), draw n+1 for G- (k = km). The n-th write
@@ -84,8 +86,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aimcgen.contract.device_twin_drift import (DRAWS_PER_WRITE_WITH_DRIFT, MEDIAN_UNIFORM, drift_code, drift_on,
-                                               drifted, factor_table, fraction_bits, sampled_charge,
+from aimcgen.contract.device_twin_drift import (DRAWS_PER_WRITE_WITH_DRIFT, MEDIAN_UNIFORM, device_top, drift_code,
+                                               drift_on, drifted, factor_table, fraction_bits, sampled_charge,
                                                threshold_table, whole_weight)
 from aimcgen.contract.device_twin_flicker import flicker_on, flicker_seed, flicker_table, flickered, refresh_draws
 from aimcgen.contract.device_twin_relaxation import relax_z, relaxation_on, relaxed, spread_table
@@ -136,12 +138,13 @@ def programming_seed(spec: DesignSpec, tile: int) -> int:
     return initial_state(spec.noise.seed, tile, PROG_STREAM)
 
 
-def landed_code(state: int, k: int, multipliers: list[int], levels: int) -> int:
-    """The device code that lands for a device aimed at code k, drawn from LFSR state `state`."""
+def landed_code(state: int, k: int, multipliers: list[int], top: int) -> int:
+    """The device code that lands for a device aimed at code k, drawn from LFSR state `state`, clamped to
+    0..top (L + H: contract.device_twin_drift.device_top)."""
     s = int(state)
     c = (s & 0xFF) + ((s >> 8) & 0xFF) + ((s >> 16) & 0xFF) + ((s >> 24) & 0xFF) - CENTER
     e = (c * multipliers[k] + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
-    return min(max(k + e, 0), levels)
+    return min(max(k + e, 0), top)
 
 
 def device_uniform(seed: int, tile: int, row: int, col: int, polarity: int) -> int:
@@ -229,6 +232,7 @@ class DeviceTwin:
     def __init__(self, spec: DesignSpec, tile: int, weights: np.ndarray):
         self.spec = spec
         self.levels = spec.tile.conductance_levels
+        self.top = device_top(spec)         # L + H: the highest code a device lands at
         self.multipliers = sigma_multipliers(spec)
         self.stuck = stuck_map(spec, tile)
         self.state = programming_seed(spec, tile)
@@ -258,7 +262,7 @@ class DeviceTwin:
             self.fine = (self.read_device(d.plus, d.plus_drift, d.plus_relax, self.flicker_z[0])
                          - self.read_device(d.minus, d.minus_drift, d.minus_relax, self.flicker_z[1]))
         self._fine_f64 = self.fine.astype(np.float64)
-        return whole_weight(self.fine, self.fraction_bits)
+        return whole_weight(self.fine, self.fraction_bits, self.levels)
 
     def weight(self, row: int, col: int) -> int:
         """The whole weight of one cell; refreshes its fine weight."""
@@ -272,16 +276,16 @@ class DeviceTwin:
                                           fz[1]))
         self.fine[row, col] = fine
         self._fine_f64[row, col] = fine
-        return int(whole_weight(fine, self.fraction_bits))
+        return int(whole_weight(fine, self.fraction_bits, self.levels))
 
     def read_device(self, code, drift, z, flicker_z=0):
         """A device read at the epoch in fine units: drifted, then relaxed (contract.device_twin_relaxation),
         then moved by the shared 1/f noise of direction flicker_z (contract.device_twin_flicker)."""
         fine = drifted(code, drift, self.factors, self.epoch, self.fraction_bits)
         if self.spreads is not None:
-            fine = relaxed(fine, code, z, self.spreads, self.epoch, self.levels)
+            fine = relaxed(fine, code, z, self.spreads, self.epoch, self.levels, self.top)
         if self.flicker is not None:
-            fine = flickered(fine, code, flicker_z, self.flicker, self.epoch, self.levels)
+            fine = flickered(fine, code, flicker_z, self.flicker, self.epoch, self.levels, self.top)
         return fine
 
     def set_epoch(self, epoch: int) -> None:
@@ -312,8 +316,8 @@ class DeviceTwin:
         sp, sm = self.stuck[row, col]
         d = self.devices
         self.flicker_z[:, row, col] = 0
-        d.plus[row, col] = sp if sp >= 0 else landed_code(states[0], kp, self.multipliers, self.levels)
-        d.minus[row, col] = sm if sm >= 0 else landed_code(states[1], km, self.multipliers, self.levels)
+        d.plus[row, col] = sp if sp >= 0 else landed_code(states[0], kp, self.multipliers, self.top)
+        d.minus[row, col] = sm if sm >= 0 else landed_code(states[1], km, self.multipliers, self.top)
         if self.drift:
             u_plus, u_minus = int(states[2]) & 0xFFFF, int(states[3]) & 0xFFFF
             d.plus_drift[row, col] = 0 if sp >= 0 else drift_code(u_plus, self.thresholds[kp])

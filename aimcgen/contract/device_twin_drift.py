@@ -23,12 +23,32 @@ rounded once, when sampled:
 
 so the ADC thresholds, the noise draws and everything after the integrators are unchanged. The whole weight,
 which PROG_READ returns (and program-and-verify compares with its target) and which sizes the device read
-noise (contract.device_read_noise: VT[min(|w|, L)] with w the whole weight), rounds half away from zero:
+noise (contract.device_read_noise: VT[min(|w|, L)] with w the whole weight), rounds half away from zero
+and is capped at L (see Headroom below):
 
-    w = sign(fine) * ((|fine| + 8) >> 4)
+    w = sign(fine) * min((|fine| + 8) >> 4, L)
 
 With twin.drift "off" there are no fraction bits (FRACTION_BITS applies only with drift; the charge is the
 plain sum of the whole weights, as without the twin).
+
+Headroom above the top level. A device aimed at the top code L lands above it about half the time (its
+programming error, RRAM relaxation, the shared 1/f part), as in the physics model, which clamps at 0 only.
+With drift on (the twin stores fine values) a device therefore holds up to L + H codes:
+
+    H = ceil(L / HEADROOM_DIVISOR) = (L + 3) // 4     with twin.drift "on"     (HEADROOM_DIVISOR = 4)
+    H = 0                                             with twin.drift "off"    (no change at all)
+
+so a landed code is min(max(k + e, 0), L + H) (contract.device_twin) and every fine device value is
+clamped to 0..16 (L + H) (contract.device_twin_relaxation, contract.device_twin_flicker). Why L / 4: the
+widest top-level spread of the shipped presets is about L / 15 (RRAM at 1 year on L = 15: 1.0 code), so
+L / 4 is about 4 of its sigmas; and any H <= L + 1 costs the fine weight the same single bit
+(16 (L + H) < 2^(b + 4) with L = 2^(b-1) - 1), so a tighter rule would save nothing. A drifted device
+f_e = (d * F[c][e] + 2^7) >> 8 stays within 0..16 (L + H) (F <= 2^12), and the fine weight has
+fine_weight_bits(spec) = bit_length(16 (L + H)) + 1 bits (tile.weight_bits + 5 with drift); the
+integrators and the sampled charge are sized for L + H (contract.formats). The whole weight PROG_READ
+returns stays a code in -L..L (the boundary's read data has tile.weight_bits bits):
+
+    w = sign(fine) * min((|fine| + 8) >> 4, L)
 
 Epochs. Epoch e stands for t = EPOCH_SECONDS[e] seconds since programming (roughly log-spaced, with the
 points an accuracy study asks for):
@@ -95,6 +115,7 @@ MEDIAN_UNIFORM = 1 << (UNIFORM_BITS - 1)
 EPOCH_SECONDS = (0, 1, 10, 60, 600, 3600, 21600, 86400, 259200, 604800, 2592000, 8640000,
                  31536000, 94608000, 315360000, 946080000)
 EPOCH_BITS = 4
+HEADROOM_DIVISOR = 4                    # H = ceil(L / 4) codes above the top level, with drift only
 DRAWS_PER_WRITE_WITH_DRIFT = 4
 _G_FLOOR = 1e-7
 
@@ -106,6 +127,22 @@ def drift_on(spec: DesignSpec) -> bool:
 def fraction_bits(spec: DesignSpec) -> int:
     """Fraction bits of the stored weights and the integrators: FRACTION_BITS with drift, else 0."""
     return FRACTION_BITS if drift_on(spec) else 0
+
+
+def headroom_codes(spec: DesignSpec) -> int:
+    """H: the codes a device may hold above L, ceil(L / HEADROOM_DIVISOR) with drift, else 0."""
+    levels = spec.tile.conductance_levels
+    return -(-levels // HEADROOM_DIVISOR) if drift_on(spec) else 0
+
+
+def device_top(spec: DesignSpec) -> int:
+    """L + H: the highest code a device of the twin holds (L without drift)."""
+    return spec.tile.conductance_levels + headroom_codes(spec)
+
+
+def fine_weight_bits(spec: DesignSpec) -> int:
+    """Bits of the fine weight G+ - G- in -16 (L + H)..16 (L + H) (tile.weight_bits without drift)."""
+    return (device_top(spec) << fraction_bits(spec)).bit_length() + 1
 
 
 def factor_table(spec: DesignSpec) -> list[list[int]]:
@@ -150,12 +187,13 @@ def drifted(code, drift, factors: np.ndarray, epoch: int, fraction: int = FRACTI
     return (np.asarray(code, dtype=np.int64) * f + (1 << (shift - 1))) >> shift
 
 
-def whole_weight(fine, fraction: int):
-    """w = sign(fine) * ((|fine| + 2^(F-1)) >> F): the whole weight PROG_READ returns (F = 0: fine itself)."""
+def whole_weight(fine, fraction: int, levels: int):
+    """w = sign(fine) * min((|fine| + 2^(F-1)) >> F, L): the whole weight PROG_READ returns (F = 0: fine
+    itself)."""
     fine = np.asarray(fine, dtype=np.int64)
     if fraction == 0:
         return fine
-    return np.sign(fine) * ((np.abs(fine) + (1 << (fraction - 1))) >> fraction)
+    return np.sign(fine) * np.minimum((np.abs(fine) + (1 << (fraction - 1))) >> fraction, levels)
 
 
 def sampled_charge(fine_sum, fraction: int):

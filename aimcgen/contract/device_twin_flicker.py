@@ -40,18 +40,18 @@ c, x, q_max = device.read_noise_q, t0 = device.drift_t0_s, tr = device.t_read_s,
 K is all zero when c == 0. Example: the PCM preset with L = 15 at 1 day (e = 7) has S = 18.27 and
 K[15][7] = 377, K[1][7] = 2194 (K[15][12] at 1 year: 434).
 
-Read. A device of code d whose read value at epoch e after drift and relaxation is v (2^-4 code,
-contract.device_twin_drift and contract.device_twin_relaxation: 0 <= v <= 16 L) and whose direction is z
-reads
+Read. A device of code d (0..L + H, H the headroom of contract.device_twin_drift: ceil(L / 4) with drift)
+whose read value at epoch e after drift and relaxation is v (2^-4 code, contract.device_twin_drift and
+contract.device_twin_relaxation: 0 <= v <= 16 (L + H)) and whose direction is z reads
 
-    r_e = min(max(v + ((v * z * K[d][e] + 2^19) >> 20), 0), 16 L)      (`>>` arithmetic: floor)
+    r_e = min(max(v + ((v * z * K[min(d, L)][e] + 2^19) >> 20), 0), 16 (L + H))      (`>>` arithmetic: floor)
 
 so its spread is v Q(d / L) sqrt(S) (physics: |G| Q(g_prog) sqrt(S) z_s, G the drifted device), and the
 fine weight is rp_e - rm_e. Approximations (stated; the physics model stays the reference): Q is looked up
-at the landed code d (physics: the programmed conductance, finer than a code); the device is clamped to
-0..16 L (physics clamps at 0 only: before drift has moved it below, a device aimed at L loses the
-upper half of its spread, 0.35 code of mean at 1 s on tile64); z is triangular, not normal; a device written at an epoch e > 0 has no
-shared part until the next refresh.
+at the landed code d, at L's for a device landed above L (physics: the programmed conductance, finer than a
+code); the device is clamped to 0..16 (L + H) (physics clamps at 0 only; L + H is about 4 sigmas above the
+top level); z is triangular, not normal; a device written at an epoch e > 0 has no shared part until the
+next refresh.
 """
 
 from __future__ import annotations
@@ -115,9 +115,10 @@ def refresh_draws(state: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndar
     return plus, minus, int(states[-1])
 
 
-def flickered(value, code, z, table: np.ndarray, epoch: int, levels: int):
-    """r_e of devices with read values `value` (2^-4 code), codes `code` and directions `z` (arrays or ints)."""
+def flickered(value, code, z, table: np.ndarray, epoch: int, levels: int, top: int):
+    """r_e of devices with read values `value` (2^-4 code), codes `code` (0..top, the table read at
+    min(code, L)) and directions `z` (arrays or ints)."""
     v = np.asarray(value, dtype=np.int64)
-    k = np.asarray(table, dtype=np.int64)[np.asarray(code), epoch]
+    k = np.asarray(table, dtype=np.int64)[np.minimum(np.asarray(code), levels), epoch]
     noise = (v * np.asarray(z, dtype=np.int64) * k + (1 << (FLICKER_FRAC_BITS - 1))) >> FLICKER_FRAC_BITS
-    return np.clip(v + noise, 0, levels << FRACTION_BITS)
+    return np.clip(v + noise, 0, top << FRACTION_BITS)

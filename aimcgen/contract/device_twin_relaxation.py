@@ -27,12 +27,14 @@ device.drift_t0_s, T = device.relax_time_s and t = EPOCH_SECONDS[e] (contract.de
 Read. A device of code d with direction z, whose drifted fine value at epoch e is f_e
 (contract.device_twin_drift), reads
 
-    r_e = min(max(f_e + ((z * R[d][e] + 2^15) >> 16), 0), 16 L)      (`>>` arithmetic: floor)
+    r_e = min(max(f_e + ((z * R[min(d, L)][e] + 2^15) >> 16), 0), 16 (L + H))      (`>>` arithmetic: floor)
 
-and the fine weight is rp_e - rm_e. Without relaxation (every R = 0, e.g. the PCM preset) r_e = f_e and
-the RTL stores no direction. Approximations (stated; the physics model stays the reference): the spread is
-looked up at the landed code d, not at the target; the device is clamped to 0..L codes (physics clamps at 0
-only: a device aimed at L loses the upper half of its spread); z is triangular, not normal.
+with H the headroom above the top level (contract.device_twin_drift: H = ceil(L / 4) with drift), and the
+fine weight is rp_e - rm_e. Without relaxation (every R = 0, e.g. the PCM preset) r_e = f_e and the RTL
+stores no direction. Approximations (stated; the physics model stays the reference): the spread is looked up
+at the landed code d (a device landed above L at L's, the nearest target), not at the target; the device is
+clamped to 0..L + H codes (physics clamps at 0 only; L + H is about 4 sigmas above the top level); z is
+triangular, not normal.
 """
 
 from __future__ import annotations
@@ -77,8 +79,10 @@ def relaxation_on(spec: DesignSpec) -> bool:
     return drift_on(spec) and any(any(row) for row in spread_table(spec))
 
 
-def relaxed(fine, code, z, spreads: np.ndarray, epoch: int, levels: int):
-    """r_e of devices with drifted fine values `fine`, codes `code` and directions `z` (arrays or ints)."""
-    shift = np.asarray(z, dtype=np.int64) * np.asarray(spreads, dtype=np.int64)[np.asarray(code), epoch]
+def relaxed(fine, code, z, spreads: np.ndarray, epoch: int, levels: int, top: int):
+    """r_e of devices with drifted fine values `fine`, codes `code` (0..top, the table read at min(code, L))
+    and directions `z` (arrays or ints)."""
+    row = np.minimum(np.asarray(code), levels)
+    shift = np.asarray(z, dtype=np.int64) * np.asarray(spreads, dtype=np.int64)[row, epoch]
     moved = np.asarray(fine, dtype=np.int64) + ((shift + (1 << (SPREAD_FRAC_BITS - 1))) >> SPREAD_FRAC_BITS)
-    return np.clip(moved, 0, levels << FRACTION_BITS)
+    return np.clip(moved, 0, top << FRACTION_BITS)

@@ -10,7 +10,8 @@ statistical reference. Both are measured here on the same devices: one device pe
   holds at drift epoch e after a refresh to e (DeviceTwin.set_epoch, DeviceTwin.read_device: drifted,
   contract.device_twin_drift, relaxed, contract.device_twin_relaxation, and moved by the time point's
   shared 1/f noise, contract.device_twin_flicker; in 2^-FRACTION_BITS code, reported here in code units,
-  the resolution at which the twin's integrators sum it);
+  the resolution at which the twin's integrators sum it; clamped to 0..L + H codes, H = ceil(L / 4) the
+  headroom above the top level of contract.device_twin_drift);
 - physics: sim.models.physics.program (programming noise, clamped at 0) then conductance_at at t =
   EPOCH_SECONDS[e] without read noise (drift, and RRAM relaxation), plus the time point's shared 1/f part
   (`shared_flicker`: one draw per device and time point, aihwkit's accumulated 1/f): the device's state at
