@@ -23,18 +23,32 @@ from aimcgen.contract.tile_gain import tile_gain_on, unity_gain
 from aimcgen.spec import DesignSpec
 
 
+COPY_PORTS = ("async", "sync")
+"""How the coefficient copies' block RAM is read: "async" (an asynchronous port and a register, which Yosys
+folds into the RAM's synchronous read: a read is acknowledged in its second cycle) or "sync" (a synchronous
+port and one more register: acknowledged in its third cycle; the RAM's clock-to-output then drives only that
+register, not the bus read mux, which on the ULX3S's LFE5U-6 had been the critical path)."""
+
+SYNC_COPY_FAMILIES = ("ecp5",)
+"""FPGA families (the platform's `family`, any case) whose builds get the "sync" copy port when none is given;
+elsewhere "async" (on the iCE40 the extra register stage costs about 50 logic cells of the UP5K's 5280)."""
+
+
 class Accelerator(wiring.Component):
     """`coefficient_copy=True` (FPGA emulation) serves software reads of SCALE and OFFSET (and TILE_GAIN, when
-    the chip has trims) from a copy in block RAM, a cycle later: the core's coefficient memories then have no
-    read port for software, which lets an FPGA put them in block RAM too. ASICs keep one copy (registers read
-    by both)."""
+    the chip has trims) from a copy in block RAM, a cycle or two later (`copy_port`, COPY_PORTS): the core's
+    coefficient memories then have no read port for software, which lets an FPGA put them in block RAM too.
+    ASICs keep one copy (registers read by both)."""
 
     def __init__(self, spec: DesignSpec, *, emulated: bool = True, init_weights=None, fault=None,
-                 coefficient_copy: bool = False):
+                 coefficient_copy: bool = False, copy_port: str | None = None):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
+        if copy_port is not None and copy_port not in COPY_PORTS:
+            raise ValueError(f"copy_port {copy_port!r}: not one of {', '.join(COPY_PORTS)}")
         self.spec, self.emulated, self.init_weights = spec, emulated, init_weights
         self.coefficient_copy = coefficient_copy
+        self.copy_port = copy_port          # None: "sync" on a SYNC_COPY_FAMILIES platform, else "async"
         self.fault = fault                  # test-only fault of the post-processor (rtl.postproc.FAULTS)
         self.regmap = aimc_register_map(spec)
         members = {
@@ -120,7 +134,9 @@ class Accelerator(wiring.Component):
             core.coef_offset_we.eq(regs.offset_stb & regs.offset_we),
         ]
         if self.coefficient_copy:
-            self._coefficient_copy(m, regs)
+            port = self.copy_port or \
+                ("sync" if str(getattr(platform, "family", "")).lower() in SYNC_COPY_FAMILIES else "async")
+            self._coefficient_copy(m, regs, port)
         else:
             m.d.comb += [
                 regs.scale_rdata.eq(core.coef_scale_rdata),
@@ -167,7 +183,7 @@ class Accelerator(wiring.Component):
         ]
         return m
 
-    def _coefficient_copy(self, m, regs):
+    def _coefficient_copy(self, m, regs, port: str):
         """SCALE, OFFSET (and TILE_GAIN) read back from block RAM, written alongside the core's (same initial
         values)."""
         spec = self.spec
@@ -180,16 +196,19 @@ class Accelerator(wiring.Component):
             windows.append(("tile_gain", spec.accumulator.tile_gain_bits, depth, [unity_gain(spec)] * depth))
         for name, shape, depth, init in windows:
             stb, we = getattr(regs, f"{name}_stb"), getattr(regs, f"{name}_we")
-            # A synchronous port and one more register behind it (a read is acknowledged in its third cycle):
-            # the block RAM's clock-to-output then drives only that register, not the bus read mux (it was
-            # the ULX3S's critical path). Reads and writes of one window never meet: the bus carries one
-            # access at a time.
+            # The read port as COPY_PORTS says; reads and writes of one window never meet (the bus carries
+            # one access at a time).
             copy = Memory(shape=shape, depth=depth, init=init, attrs={"no_rw_check": 1})
             m.submodules[f"{name}_copy"] = copy
-            write, read = copy.write_port(), copy.read_port()
+            write = copy.write_port()
+            read = copy.read_port() if port == "sync" else copy.read_port(domain="comb")
             rdata, fetched = Signal(shape, name=f"{name}_copy_rdata"), Signal(name=f"{name}_copy_fetched")
-            pending = Signal(name=f"{name}_copy_pending")
-            m.d.sync += [rdata.eq(read.data), pending.eq(stb & ~we & ~pending & ~fetched), fetched.eq(pending)]
+            m.d.sync += rdata.eq(read.data)
+            if port == "sync":
+                pending = Signal(name=f"{name}_copy_pending")
+                m.d.sync += [pending.eq(stb & ~we & ~pending & ~fetched), fetched.eq(pending)]
+            else:
+                m.d.sync += fetched.eq(stb & ~we & ~fetched)
             m.d.comb += [
                 write.addr.eq(getattr(regs, f"{name}_addr")), write.data.eq(getattr(regs, f"{name}_wdata")),
                 write.en.eq(stb & we),

@@ -17,15 +17,15 @@ SPEC = {"tile": {"rows": 6, "cols": 4}, "array": {"row_tiles": 2, "col_tiles": 1
         "postproc": {"activation": "none", "scale_bits": 8, "scale_frac_bits": 2}, "noise": {"sigma_lsb": 1.0}}
 
 
-@pytest.mark.parametrize("coefficient_copy", [False, True])     # True: as in the FPGA emulation
-def test_register_driven_mvms_equal_golden(coefficient_copy):
+@pytest.mark.parametrize("coefficient_copy,copy_port", [(False, None), (True, "async"), (True, "sync")])
+def test_register_driven_mvms_equal_golden(coefficient_copy, copy_port):     # copies: as in the FPGA emulation
     spec = from_dict(SPEC)
     rng = np.random.default_rng(3)
     w = rng.integers(-7, 8, (spec.logical_rows, spec.logical_cols))
     scale = rng.integers(1, 127, spec.logical_cols)
     offset = rng.integers(-200, 200, spec.logical_cols)
     xs = rng.integers(-7, 8, (3, spec.logical_rows))
-    dut = Accelerator(spec, coefficient_copy=coefficient_copy)
+    dut = Accelerator(spec, coefficient_copy=coefficient_copy, copy_port=copy_port)
     got, info = [], {}
 
     async def firmware(ctx):

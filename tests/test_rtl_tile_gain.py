@@ -109,7 +109,8 @@ def test_trims_through_the_bus_equal_golden(grid, coefficient_copy, stall):
     rng = np.random.default_rng(sum(grid))
     w, gains, xs, hot = _stimulus(spec, rng)
     cols = spec.logical_cols
-    dut = Accelerator(spec, init_weights=w, coefficient_copy=coefficient_copy)
+    dut = Accelerator(spec, init_weights=w, coefficient_copy=coefficient_copy,
+                      copy_port="sync" if coefficient_copy else None)       # the ECP5 boards' copy port
     got, streamed, info = [], [], {}
 
     async def sink(ctx):
