@@ -96,16 +96,13 @@ def test_reordering_is_invisible_without_wire_resistance(digits, preset):
             np.testing.assert_array_equal(a.codes, b.codes)
 
 
-def test_reordering_lowers_the_ir_drop_error_of_the_first_layer(digits):
-    """On tile64 at 10 ohm per segment the rule cuts the first layer's IR-drop error; the reverse order raises
-    it (a check that the rule points the right way, drivers at the left, sense amplifiers at the bottom)."""
-    net, _, calib = digits
-    spec = _with(load_preset("tile64"), order="off", device=device_preset("ideal"), wire_r_ohm=10.0)
+def _first_layer_wire_error(spec, net, calib):
+    """The first layer's codes w, its calibration inputs' codes x, and error(row_order, col_order): the
+    relative RMS error of its MVM through the wires (ideal devices) with the layer placed in those orders."""
     layer = map_network(net, spec, calib).layers[0]
     n_in, n_out = layer.in_features, layer.out_features
     w = layer.weight_codes[:n_in, :n_out]
     x = np.abs(np.round(calib / layer.x_scale))
-    rows, cols = ir_drop_orders(w, x, spec.tile.rows, spec.tile.cols)
 
     def error(row_order, col_order) -> float:
         placed = np.zeros((spec.tile.rows, spec.tile.cols), dtype=np.int64)
@@ -115,7 +112,17 @@ def test_reordering_lowers_the_ir_drop_error_of_the_first_layer(digits):
         exact = xs @ placed[:n_in, :n_out]
         return float(np.sqrt(np.mean((xs @ read - exact) ** 2) / np.mean(exact ** 2)))
 
-    plain, ruled = error(np.arange(n_in), np.arange(n_out)), error(rows, cols)
+    return w, x, error
+
+
+def test_reordering_lowers_the_ir_drop_error_of_the_first_layer(digits):
+    """On tile64 at 10 ohm per segment the rule cuts the first layer's IR-drop error; the reverse order raises
+    it (a check that the rule points the right way, drivers at the left, sense amplifiers at the bottom)."""
+    net, _, calib = digits
+    spec = _with(load_preset("tile64"), order="off", device=device_preset("ideal"), wire_r_ohm=10.0)
+    w, x, error = _first_layer_wire_error(spec, net, calib)
+    rows, cols = ir_drop_orders(w, x, spec.tile.rows, spec.tile.cols)
+    plain, ruled = error(np.arange(w.shape[0]), np.arange(w.shape[1])), error(rows, cols)
     reverse = error(rows[::-1], cols[::-1])
     assert ruled < 0.8 * plain and reverse > plain
 
@@ -127,22 +134,11 @@ def test_first_row_sense_amplifiers_lower_the_error_and_their_rule_points_their_
     net, _, calib = digits
     spec = _with(load_preset("tile64"), order="off", device=dataclasses.replace(
         device_preset("ideal"), sense_amplifiers="first_row"), wire_r_ohm=10.0)
-    layer = map_network(net, spec, calib).layers[0]
-    n_in, n_out = layer.in_features, layer.out_features
-    w = layer.weight_codes[:n_in, :n_out]
-    x = np.abs(np.round(calib / layer.x_scale))
-
-    def error(row_order, col_order) -> float:
-        placed = np.zeros((spec.tile.rows, spec.tile.cols), dtype=np.int64)
-        placed[:n_in, :n_out] = w[row_order][:, col_order]
-        read = PhysicsCrossbar(spec, placed, 0, active=(n_in, n_out)).conductances(1.0)
-        xs = x[:, row_order]
-        exact = xs @ placed[:n_in, :n_out]
-        return float(np.sqrt(np.mean((xs @ read - exact) ** 2) / np.mean(exact ** 2)))
-
+    w, x, error = _first_layer_wire_error(spec, net, calib)
     rows, cols = ir_drop_orders(w, x, spec.tile.rows, spec.tile.cols, "first_row")
     last_rows, _ = ir_drop_orders(w, x, spec.tile.rows, spec.tile.cols, "last_row")
-    plain, ruled, wrong_end = error(np.arange(n_in), np.arange(n_out)), error(rows, cols), error(last_rows, cols)
+    plain = error(np.arange(w.shape[0]), np.arange(w.shape[1]))
+    ruled, wrong_end = error(rows, cols), error(last_rows, cols)
     assert ruled < 0.8 * plain and wrong_end > ruled
     # The mapping follows the floorplan: its first layer carries the first_row rule's orders.
     moved = map_network(net, _with(spec, order="on", device=spec.device, wire_r_ohm=10.0), calib).layers[0]
