@@ -61,7 +61,7 @@ import math
 import numpy as np
 
 from aimcgen.contract.device_twin_drift import EPOCH_SECONDS, FRACTION_BITS, drift_on
-from aimcgen.contract.device_twin_relaxation import Z_CENTER, Z_SIGMA
+from aimcgen.contract.device_twin_relaxation import Z_SIGMA, two_byte_z
 from aimcgen.contract.noise import initial_state, state_sequence
 from aimcgen.spec import DesignSpec
 
@@ -103,9 +103,7 @@ def flicker_seed(spec: DesignSpec, tile: int) -> int:
 def flicker_directions(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(zp, zm) of draw states (any shape): the low two bytes centred for G+, the high two for G-."""
     s = np.asarray(states, dtype=np.int64)
-    plus = (s & 0xFF) + ((s >> 8) & 0xFF) - Z_CENTER
-    minus = ((s >> 16) & 0xFF) + ((s >> 24) & 0xFF) - Z_CENTER
-    return plus, minus
+    return two_byte_z(s), two_byte_z(s >> 16)
 
 
 def refresh_draws(state: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, int]:

@@ -53,10 +53,14 @@ Z_BITS = 9                             # z in -255..255
 SPREAD_FRAC_BITS = 16
 
 
+def two_byte_z(values):
+    """The centred sum of the two low bytes of each value (int or integer array): -255..255, triangular."""
+    return (values & 0xFF) + ((values >> 8) & 0xFF) - Z_CENTER
+
+
 def relax_z(state: int) -> int:
     """z of a drift draw's state: its upper two bytes, centred."""
-    s = int(state)
-    return ((s >> 16) & 0xFF) + ((s >> 24) & 0xFF) - Z_CENTER
+    return two_byte_z(int(state) >> 16)
 
 
 def spread_table(spec: DesignSpec) -> list[list[int]]:
