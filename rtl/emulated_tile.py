@@ -38,13 +38,14 @@ from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.contract.adc_errors import chip_thresholds
 from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
-from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
+from aimcgen.rtl.noise import NoiseGenerator, leap_cycles, value_pipeline
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
 from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.rtl.read_noise_variance import ReadNoiseVariance
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
+from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout
 from aimcgen.spec import DesignSpec, check_tile_index
 
 
@@ -92,7 +93,7 @@ class EmulatedCrossbar(wiring.Component):
         m = Module()
 
         accept = Signal()
-        integrating = Signal()      # walking the latched rows, one memory word per cycle
+        integrating = Signal()      # serial: walking the latched rows; parallel: INTEGRATEs in the pipeline
         writing = Signal()          # second cycle of PROG_WRITE
         op = cmd.op
         # Every ADC samples its column (and draws its noise) on CONVERT (flash) or COMPARE with start.
@@ -102,82 +103,33 @@ class EmulatedCrossbar(wiring.Component):
         noise_ready = Signal()      # the noise generators have finished the leap of the last draw
         twin_busy = Signal()        # a write of the twin is landing its devices
         twin_ready = Signal(init=1) # the twin's programming-noise generator may draw again
+        parallel = spec.twin.integrate == "parallel"
+        # Parallel integrators pipeline INTEGRATEs: only the other commands wait until the charge is whole.
+        integrate_waits = integrating & (op != AnalogOp.INTEGRATE) if parallel else integrating
         m.d.comb += [
             # A sampling command waits for the noise leap, which a conversion of the spec's ADC always hides;
             # a write with the twin waits for the programming-noise leap of the last write.
-            self.cmd.ready.eq(~integrating & ~writing & ~twin_busy & (noise_ready | ~samples)
+            self.cmd.ready.eq(~integrate_waits & ~writing & ~twin_busy & (noise_ready | ~samples)
                               & (twin_ready | (op != AnalogOp.PROG_WRITE))),
             accept.eq(self.cmd.valid & self.cmd.ready),
             sampling.eq(accept & samples),
         ]
 
-        # --- Weight memory: one word per row, so integration reads every column of a row at once. Each row
-        # is held twice, as programmed and negated (address bit `row_bits` set), so a row driven with
-        # negative polarity reads its negated word and every column integrator is a plain adder.
-        # With twin drift the weights are fine (contract.device_twin_drift: `fraction` more bits, 2^-fraction
-        # code) and so are the integrators; the charge an ADC samples is rounded once, at the sample.
         fraction = fraction_bits(spec)
         row_bits = len(cmd.row)
-        # With drift a device may read up to L + H codes (the headroom, contract.device_twin_drift): the word
-        # is fmt.fine_weight (tile.weight_bits + 5 bits), the integrators fmt.charge with `fraction` more.
-        word = data.ArrayLayout(signed(fmt.fine_weight.bits), cols)
-        padding = [[0] * cols] * ((1 << row_bits) - rows)
+        # With drift a device may read up to L + H codes (the headroom, contract.device_twin_drift) and the
+        # weights are fine (fmt.fine_weight: `fraction` more bits, 2^-fraction code), so are the integrators;
+        # the charge an ADC samples is rounded once, at the sample.
         fine_init = self.stored_init << fraction
-        init = fine_init.tolist() + padding + (-fine_init).tolist() + padding
-        # The read port is enabled only by INTEGRATE, never while the write port writes (PROG_WRITE), so
-        # collisions never happen. It is an asynchronous port and a register (with the port's enable)
-        # rather than a synchronous port: Yosys merges the two into the block RAM's read port and, told
-        # no_rw_check, builds no collision logic (for a synchronous port it emulates read-first behaviour).
-        m.submodules.weights = weights = Memory(shape=word, depth=2 << row_bits, init=init,
-                                                attrs={"no_rw_check": 1})
-        rd_port = weights.read_port(domain="comb")
-        rd_addr, rd_en, rd_data = rd_port.addr, Signal(), Signal.like(rd_port.data)
-        with m.If(rd_en):
-            m.d.sync += rd_data.eq(rd_port.data)
-        wr = weights.write_port(granularity=1)      # one enable per column (array element)
-
-        # --- Column integrators, grouped by ADC so the column mux is a plain index: charge[a][p] is the
-        # column at position p of ADC a (contract.adc_columns).
-        charge = Signal(data.ArrayLayout(data.ArrayLayout(signed(fmt.charge.bits + fraction), group), adcs))
-
-        next_row = Signal(range(rows))
-        en_left = Signal(rows)      # bit 0: enable of the row whose word is on the read port
-        sign_left = Signal(rows)
-
-        prog_row = Signal.like(cmd.row)
-        prog_col = Signal.like(cmd.col)
-        prog_negated = Signal(signed(fmt.fine_weight.bits))
-
-        with m.If(integrating):
-            # The next row, in its polarity (bit 0 of sign_left is the row on the read port).
-            m.d.comb += [rd_addr.eq(Cat(next_row, sign_left[1] if rows > 1 else 0)), rd_en.eq(1)]
-        with m.Elif(accept & (op == AnalogOp.INTEGRATE)):
-            m.d.comb += [rd_addr.eq(Cat(Const(0, row_bits), self.row_sign[0])), rd_en.eq(1)]
-        with m.Else():
-            m.d.comb += rd_en.eq(0)
-
-        with m.If(integrating):
-            for j in range(cols):
-                a, p = column_adc(spec, j)          # contract.adc_columns: adc.column_assignment
-                column = charge[a][p]
-                with m.If(en_left[0]):
-                    m.d.sync += column.eq(column + rd_data[j])
-            m.d.sync += [
-                en_left.eq(en_left >> 1),
-                sign_left.eq(sign_left >> 1),
-                next_row.eq(Mux(next_row == rows - 1, 0, next_row + 1)),
-                # Rows above the highest enabled one add nothing: stop early.
-                integrating.eq(en_left[1:].any()),
-            ]
-        with m.Elif(accept & (op == AnalogOp.INTEGRATE)):
-            with m.If(cmd.start):
-                m.d.sync += charge.eq(0)
-            m.d.sync += [
-                en_left.eq(self.row_en),
-                sign_left.eq(self.row_sign),
-                next_row.eq(1),
-                integrating.eq(self.row_en.any()),
-            ]
+        if parallel:
+            # --- All rows at once (rtl/parallel_integrator.py): weights in registers, pipelined adder trees.
+            m.submodules.integrator = integrator = ParallelIntegrator(spec, fine_init, row_bits, len(cmd.col))
+            charge = integrator.charge
+            m.d.comb += [integrator.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
+                         integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
+                         integrator.row_sign.eq(self.row_sign), integrating.eq(integrator.busy)]
+        else:
+            charge, wr, en_left, rd_data = self._serial_integrators(m, fine_init, accept, integrating)
 
         # --- Programming: the stored code in one cycle, its negation in the next one, each through the
         # write port's per-column enables (a column beyond the tile enables none). Rows beyond the tile
@@ -209,19 +161,27 @@ class EmulatedCrossbar(wiring.Component):
         else:
             m.d.comb += [store_now.eq(write_now), stored.eq(target), store_row.eq(cmd.row),
                          store_col.eq(cmd.col)]
+        # The second cycle of a write stores the negation (serial) or nothing (parallel): the same timing.
         with m.If(store_now):
-            m.d.sync += [prog_row.eq(store_row), prog_col.eq(store_col), prog_negated.eq(-stored),
-                         writing.eq(1)]
+            m.d.sync += writing.eq(1)
         with m.If(writing):
             m.d.sync += writing.eq(0)
-        write_col = Signal.like(cmd.col)
-        m.d.comb += [
-            wr.addr.eq(Mux(writing, Cat(prog_row, 1), Cat(store_row, 0))),
-            write_col.eq(Mux(writing, prog_col, store_col)),
-        ]
-        for j in range(cols):
-            m.d.comb += [wr.data[j].eq(Mux(writing, prog_negated, stored)),
-                         wr.en[j].eq((writing | store_now) & (write_col == j))]
+        if parallel:
+            m.d.comb += [integrator.write.eq(store_now), integrator.write_row.eq(store_row),
+                         integrator.write_col.eq(store_col), integrator.write_data.eq(stored)]
+        else:
+            prog_row, prog_col = Signal.like(cmd.row), Signal.like(cmd.col)
+            prog_negated = Signal(signed(fmt.fine_weight.bits))
+            with m.If(store_now):
+                m.d.sync += [prog_row.eq(store_row), prog_col.eq(store_col), prog_negated.eq(-stored)]
+            write_col = Signal.like(cmd.col)
+            m.d.comb += [
+                wr.addr.eq(Mux(writing, Cat(prog_row, 1), Cat(store_row, 0))),
+                write_col.eq(Mux(writing, prog_col, store_col)),
+            ]
+            for j in range(cols):
+                m.d.comb += [wr.data[j].eq(Mux(writing, prog_negated, stored)),
+                             wr.en[j].eq((writing | store_now) & (write_col == j))]
 
         # PROG_READ answers from a copy with one code per word, addressed by (row, col): the answer comes
         # straight from the block RAM's output register, not through a column mux (a short path into
@@ -273,7 +233,8 @@ class EmulatedCrossbar(wiring.Component):
         ready = []
         for a in range(adcs):
             m.submodules[f"noise_{a}"] = noise = NoiseGenerator(spec, self.tile_index, a,
-                                                                leap_cycles=leap_cycles(spec))
+                                                                leap_cycles=leap_cycles(spec),
+                                                                pipeline=value_pipeline(spec))
             ready.append(noise.ready)
             if read_noise_on(spec):
                 m.d.comb += noise.gain.eq(read_variance.gain[a])
@@ -312,3 +273,69 @@ class EmulatedCrossbar(wiring.Component):
         # The generators draw together, so they are ready together.
         m.d.comb += [self.resp.comp.eq(comp), self.resp.code.eq(code), noise_ready.eq(ready[0])]
         return m
+
+    def _serial_integrators(self, m: Module, fine_init: np.ndarray, accept, integrating):
+        """twin.integrate = serial: one weight row per cycle from block RAM into the column integrators.
+        Returns (charge, the memory's write port, the enables left to walk, the row word being added)."""
+        spec = self.spec
+        fmt = datapath_formats(spec)
+        rows, cols = spec.tile.rows, spec.tile.cols
+        cmd, op = self.cmd.payload, self.cmd.payload.op
+        row_bits = len(cmd.row)
+        # --- Weight memory: one word per row, so integration reads every column of a row at once. Each row
+        # is held twice, as programmed and negated (address bit `row_bits` set), so a row driven with
+        # negative polarity reads its negated word and every column integrator is a plain adder.
+        word = data.ArrayLayout(signed(fmt.fine_weight.bits), cols)
+        padding = [[0] * cols] * ((1 << row_bits) - rows)
+        init = fine_init.tolist() + padding + (-fine_init).tolist() + padding
+        # The read port is enabled only by INTEGRATE, never while the write port writes (PROG_WRITE), so
+        # collisions never happen. It is an asynchronous port and a register (with the port's enable)
+        # rather than a synchronous port: Yosys merges the two into the block RAM's read port and, told
+        # no_rw_check, builds no collision logic (for a synchronous port it emulates read-first behaviour).
+        m.submodules.weights = weights = Memory(shape=word, depth=2 << row_bits, init=init,
+                                                attrs={"no_rw_check": 1})
+        rd_port = weights.read_port(domain="comb")
+        rd_addr, rd_en, rd_data = rd_port.addr, Signal(), Signal.like(rd_port.data)
+        with m.If(rd_en):
+            m.d.sync += rd_data.eq(rd_port.data)
+        wr = weights.write_port(granularity=1)      # one enable per column (array element)
+
+        # --- Column integrators, grouped by ADC so the column mux is a plain index: charge[a][p] is the
+        # column at position p of ADC a (contract.adc_columns).
+        charge = Signal(charge_layout(spec))
+
+        next_row = Signal(range(rows))
+        en_left = Signal(rows)      # bit 0: enable of the row whose word is on the read port
+        sign_left = Signal(rows)
+
+        with m.If(integrating):
+            # The next row, in its polarity (bit 0 of sign_left is the row on the read port).
+            m.d.comb += [rd_addr.eq(Cat(next_row, sign_left[1] if rows > 1 else 0)), rd_en.eq(1)]
+        with m.Elif(accept & (op == AnalogOp.INTEGRATE)):
+            m.d.comb += [rd_addr.eq(Cat(Const(0, row_bits), self.row_sign[0])), rd_en.eq(1)]
+        with m.Else():
+            m.d.comb += rd_en.eq(0)
+
+        with m.If(integrating):
+            for j in range(cols):
+                a, p = column_adc(spec, j)          # contract.adc_columns: adc.column_assignment
+                column = charge[a][p]
+                with m.If(en_left[0]):
+                    m.d.sync += column.eq(column + rd_data[j])
+            m.d.sync += [
+                en_left.eq(en_left >> 1),
+                sign_left.eq(sign_left >> 1),
+                next_row.eq(Mux(next_row == rows - 1, 0, next_row + 1)),
+                # Rows above the highest enabled one add nothing: stop early.
+                integrating.eq(en_left[1:].any()),
+            ]
+        with m.Elif(accept & (op == AnalogOp.INTEGRATE)):
+            with m.If(cmd.start):
+                m.d.sync += charge.eq(0)
+            m.d.sync += [
+                en_left.eq(self.row_en),
+                sign_left.eq(self.row_sign),
+                next_row.eq(1),
+                integrating.eq(self.row_en.any()),
+            ]
+        return charge, wr, en_left, rd_data

@@ -1,17 +1,22 @@
 """One ADC's read-noise generator: the hardware twin of `contract.noise`, so RTL and golden model agree bit for bit.
 
 The 32-bit Galois LFSR leaps 32 single steps per draw, in `leap_cycles` cycles (rtl/leaping_lfsr.py).
-An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest k that a conversion
-of the spec's ADC (contract.adc.conversion_cycles) hides: the leap never delays a conversion.
-`value` is combinational from the state, so a sampler adds the noise of the current state in the very cycle
-it strobes `draw`; the next draw sees the leaped state. With the twin's device read noise
-(contract.device_read_noise) the gain is not the constant M but the `gain` port, which the emulated tile
-drives per sample from the sampled column's variance class.
+`value` is the noise of the current state, so a sampler adds it in the very cycle it strobes `draw`; the
+next draw sees the leaped state. It comes from the state through `value_pipeline(spec)` registers:
+- 2 where a conversion takes at least 3 cycles and the gain is the constant M: the centred byte sum, then
+  the scaled value, each in a register, so the multiplier is off the sampler's path (a sample is charge
+  plus value into a comparator in one cycle);
+- 0 (combinational) for a one- or two-cycle conversion, and with the twin's device read noise
+  (contract.device_read_noise), whose gain is not M but the `gain` port, which the emulated tile drives per
+  sample from the sampled column's variance class.
+An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest power of two k <= 32
+with k + value_pipeline(spec) within one conversion of the spec's ADC (contract.adc.conversion_cycles):
+neither the leap nor the pipeline ever delays a conversion. `ready` is high once both are done.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Cat, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -30,9 +35,16 @@ def _check_index(name: str, value, limit: int, what: str) -> None:
         raise ValueError(f"{name} = {value}: must lie in 0..{limit - 1} ({what})")
 
 
+def value_pipeline(spec: DesignSpec) -> int:
+    """Registers between the LFSR state and `value` (module docstring): 2, or 0 for a one- or two-cycle
+    conversion or a variable gain."""
+    return 2 if conversion_cycles(spec.adc) >= 3 and not read_noise_on(spec) else 0
+
+
 def leap_cycles(spec: DesignSpec) -> int:
-    """Cycles per leap for the spec's ADC: the largest power of two (at most 32) within one conversion."""
-    interval = min(conversion_cycles(spec.adc), LEAP_STEPS)
+    """Cycles per leap for the spec's ADC: the largest power of two (at most 32) that, with the value
+    pipeline, fits in one conversion."""
+    interval = min(conversion_cycles(spec.adc) - value_pipeline(spec), LEAP_STEPS)
     return 1 << (interval.bit_length() - 1)
 
 
@@ -41,18 +53,23 @@ class NoiseGenerator(wiring.Component):
 
     Ports: `draw` (strobe: start the leap to the next state at the clock edge; only while `ready`),
     `value` (noise of the current state, signed, `datapath_formats(spec).noise` wide), `ready` (the leap of
-    the last draw is done: low for `leap_cycles` - 1 cycles after a draw). With noise.sigma_lsb so small
+    the last draw and the `pipeline` registers after it are done: low for `leap_cycles` - 1 + `pipeline`
+    cycles after a draw, and for `pipeline` cycles after reset). With noise.sigma_lsb so small
     that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is built.
     With twin.read_noise on, `gain` (In, up to contract.device_read_noise.gain_max) replaces M and the
     generator is always built.
     """
 
-    def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0, *, leap_cycles: int = 1):
+    def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0, *, leap_cycles: int = 1,
+                 pipeline: int = 0):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         _check_index("tile_index", tile_index, spec.tiles, f"the spec has {spec.tiles} tiles")
         _check_index("adc_index", adc_index, spec.adc.count, f"a tile has adc.count = {spec.adc.count} ADCs")
         check_leap_cycles(leap_cycles)
+        if pipeline not in (0, 2) or (pipeline and read_noise_on(spec)):
+            raise ValueError(f"pipeline = {pipeline}: must be 0 or 2 (0 with twin.read_noise on)")
+        self.pipeline = pipeline
         self.spec = spec
         self.tile_index = tile_index
         self.adc_index = adc_index
@@ -76,14 +93,22 @@ class NoiseGenerator(wiring.Component):
             return m
 
         m.submodules.lfsr = lfsr = LeapingLfsr(self.seed_state, leap_cycles=self.leap_cycles)
-        m.d.comb += [lfsr.draw.eq(self.draw), self.ready.eq(lfsr.ready)]
+        m.d.comb += lfsr.draw.eq(self.draw)
         state = lfsr.state
 
         # Sum of four uniform bytes, centred: -510..510.
         centred = Signal(signed(11))
-        m.d.comb += centred.eq(state[0:8] + state[8:16] + state[16:24] + state[24:32] - CENTER)
+        sum_now = state[0:8] + state[8:16] + state[16:24] + state[24:32] - CENTER
         # Fixed-point gain with round half up; `>>` of a signed value is arithmetic, as in contract.noise.
         gain = self.gain if self.variable_gain else self.multiplier
-        rounded = (centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
-        m.d.comb += self.value.eq(rounded)
+        if not self.pipeline:
+            m.d.comb += [centred.eq(sum_now), self.ready.eq(lfsr.ready)]
+            m.d.comb += self.value.eq((centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS)
+            return m
+        # Pipelined: each register follows the one before; `ready` waits until both hold the final state's
+        # (a draw changes the state at its edge even when the leap takes one cycle).
+        settled = Signal(2)
+        m.d.sync += [centred.eq(sum_now), settled.eq(Cat(lfsr.ready & ~self.draw, settled[0]))]
+        m.d.sync += self.value.eq((centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS)
+        m.d.comb += self.ready.eq(lfsr.ready & settled.all())
         return m

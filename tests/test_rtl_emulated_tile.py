@@ -17,7 +17,8 @@ from amaranth.sim import Simulator
 from aimcgen.presets import load_preset
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
-from aimcgen.rtl.noise import leap_cycles
+from aimcgen.rtl.noise import leap_cycles, value_pipeline
+from aimcgen.rtl.parallel_integrator import latency
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2
 from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.spec import SpecError, from_dict
@@ -112,9 +113,10 @@ def _run(dut, bench):
 
 
 def _spec(encoding, kind, *, input_bits=4, adc_bits=5, count=2, full_scale=32, weight_bits=4, sigma=2.5,
-          rows=8, cols=8, col_tiles=1):
+          rows=8, cols=8, col_tiles=1, integrate="serial"):
     return from_dict({
         "tile": {"rows": rows, "cols": cols, "weight_bits": weight_bits},
+        "twin": {"integrate": integrate},
         "input": {"bits": input_bits, "encoding": encoding},
         "adc": {"kind": kind, "bits": adc_bits, "count": count, "full_scale": full_scale},
         "array": {"col_tiles": col_tiles},
@@ -130,6 +132,12 @@ GOLDEN_CASES = {
                         col_tiles=2), 1),
     # Ramp with lsb_shift 2 and narrow codes (+-32): clipping is common.
     "bit_serial_ramp": (_spec("bit_serial", "ramp", adc_bits=4, full_scale=32, sigma=2.0), 0),
+    # twin.integrate = parallel: all rows at once, PWM's drive cycles pipelined back to back; 7 rows make
+    # an odd adder tree.
+    "bit_serial_sar_parallel": (_spec("bit_serial", "sar", adc_bits=5, full_scale=32, sigma=2.5,
+                                      integrate="parallel"), 0),
+    "pwm_flash_parallel": (_spec("pwm", "flash", input_bits=3, adc_bits=5, count=4, full_scale=64, sigma=3.0,
+                                 col_tiles=2, rows=7, integrate="parallel"), 1),
 }
 
 
@@ -234,10 +242,10 @@ def test_timing_and_registered_responses():
         assert await timed(ctx, AnalogOp.INTEGRATE, start=1, row_en=0) == 1
         assert await timed(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
         assert await timed(ctx, AnalogOp.PROG_READ, row=2, col=3) == 1
-        # Sampling commands (COMPARE with start, CONVERT) are at least leap_cycles apart: the noise leap.
-        # A 5-bit SAR conversion takes 5 cycles, so its samples are never delayed.
-        leap = leap_cycles(spec)
-        assert leap == 4
+        # Sampling commands (COMPARE with start, CONVERT) are at least leap_cycles + value_pipeline apart:
+        # the noise leap and its registers. A 5-bit SAR conversion takes 5 cycles: never delayed.
+        leap = leap_cycles(spec) + value_pipeline(spec)
+        assert (leap_cycles(spec), leap) == (2, 4)
         assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
         for _ in range(leap - 1):
             assert await issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
@@ -260,6 +268,39 @@ def test_timing_and_registered_responses():
             assert ctx.get(dut.resp) == held
 
     _run(dut, bench)
+
+
+def test_parallel_integrate_takes_one_cycle_and_samples_wait_for_the_pipeline():
+    spec = _spec("pwm", "sar", input_bits=4, adc_bits=5, full_scale=64, sigma=0.0, integrate="parallel")
+    weights = np.random.default_rng(4).integers(-7, 8, (spec.tile.rows, spec.tile.cols))
+    dut = EmulatedCrossbar(spec, init_weights=weights)
+    periphery = Periphery(dut, spec)
+    depth = latency(spec)
+    assert depth == 3                           # latch + ceil(3 adder levels / 2) stages for 8 rows
+
+    async def issued(ctx, op, **kw):
+        before = periphery.cycles
+        await periphery.command(ctx, op, **kw)
+        return periphery.cycles - before
+
+    async def bench(ctx):
+        everything = (1 << spec.tile.rows) - 1
+        for c in range(5):                       # back to back, whatever the rows: one cycle each
+            assert await issued(ctx, AnalogOp.INTEGRATE, start=c == 0, row_en=everything >> c,
+                                row_sign=0b1010_0101) == 1
+        # The sample waits until the last INTEGRATE has reached the charge, then reads all five.
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1 + depth
+        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
+        assert await issued(ctx, AnalogOp.PROG_READ, row=0, col=0) == 1 + depth
+        assert await issued(ctx, AnalogOp.PROG_WRITE, row=2, col=3, target=-5) == 1
+        assert await issued(ctx, AnalogOp.PROG_READ, row=2, col=3) == 2   # the write's second cycle
+
+    _run(dut, bench)
+
+
+def test_parallel_integrate_refuses_the_read_noise_variance():
+    with pytest.raises(SpecError, match="twin.integrate = 'parallel': needs twin.read_noise = 'off'"):
+        from_dict({"twin": {"integrate": "parallel", "read_noise": "on"}})
 
 
 def test_init_weights_read_back_and_programming_clamps():

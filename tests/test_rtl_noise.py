@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from aimcgen.rtl.noise import NoiseGenerator, leap_cycles
+from aimcgen.rtl.noise import NoiseGenerator, leap_cycles, value_pipeline
 from aimcgen.contract.noise import TileNoise, noise_multiplier
 from aimcgen.spec import from_dict
 
@@ -46,18 +46,45 @@ def test_draws_match_golden(sigma, tile, adc):
     assert any(expected)
 
 
-@pytest.mark.parametrize("cycles", [2, 4, 32])
-def test_leap_over_several_cycles_matches_golden(cycles):
+@pytest.mark.parametrize("pipeline", [0, 2])
+@pytest.mark.parametrize("cycles", [1, 2, 4, 32])
+def test_leap_over_several_cycles_matches_golden(cycles, pipeline):
     spec = _spec(0.5)
     expected = TileNoise(spec, 1).draw(60)[2].tolist()
-    dut = NoiseGenerator(spec, 1, 2, leap_cycles=cycles)
+    dut = NoiseGenerator(spec, 1, 2, leap_cycles=cycles, pipeline=pipeline)
     assert _rtl_draws(dut, 60, seed=cycles) == expected
+
+
+@pytest.mark.parametrize("cycles", [1, 4])
+def test_pipelined_value_is_ready_two_cycles_after_the_leap(cycles):
+    dut = NoiseGenerator(_spec(0.5), 0, 0, leap_cycles=cycles, pipeline=2)
+    readiness = []
+
+    async def bench(ctx):
+        for _ in range(3):
+            readiness.append(ctx.get(dut.ready))
+            await ctx.tick()
+        ctx.set(dut.draw, 1)
+        await ctx.tick()
+        ctx.set(dut.draw, 0)
+        for _ in range(cycles + 2):
+            readiness.append(ctx.get(dut.ready))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    # Two cycles after reset; then low for leap - 1 + 2 cycles after the draw.
+    assert readiness == [0, 0, 1] + [0] * (cycles + 1) + [1]
 
 
 def test_leap_cycles_hide_in_one_conversion():
     def kind(kind, bits):
         return from_dict({"adc": {"kind": kind, "bits": bits, "full_scale": 256}})
-    assert [leap_cycles(kind("sar", b)) for b in (3, 4, 6, 8)] == [2, 4, 4, 8]
+    # Conversions of 3 or more cycles leave 2 cycles for the value pipeline (rtl.noise.value_pipeline).
+    assert [value_pipeline(kind("sar", b)) for b in (2, 3, 8)] == [0, 2, 2]
+    assert [leap_cycles(kind("sar", b)) for b in (2, 3, 4, 6, 8)] == [2, 1, 2, 4, 4]
     assert leap_cycles(kind("flash", 4)) == 1 and leap_cycles(kind("ramp", 6)) == 32
     with pytest.raises(ValueError, match="leap_cycles = 3"):
         NoiseGenerator(_spec(1.0), 0, 0, leap_cycles=3)
