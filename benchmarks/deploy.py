@@ -138,7 +138,8 @@ def main(argv=None) -> int:
     print()
     if rtl_cycles:
         print(f"cycles per inference: model (serial command bound) {cycles_model}, RTL with the emulated tile "
-              f"{rtl_cycles:.0f} ({rtl_cycles / cycles_model:.2f}x: the emulated tile integrates one row per cycle)")
+              f"{rtl_cycles:.0f} ({rtl_cycles / cycles_model:.2f}x: the emulated tile's twin.integrate = "
+              f"{spec.twin.integrate})")
     return 0
 
 

@@ -1,12 +1,13 @@
 """FPGA emulation speed: MVMs per second of the emulated top on each board against Verilator's.
 
-    .venv/bin/python benchmarks/emulation_speed.py [--preset tile64] [--boards ecp5_evn,ulx3s] [--mvms 20]
-                                                   [--reuse] [--out build]
+    .venv/bin/python benchmarks/emulation_speed.py [--preset tile64] [--set FIELD=VALUE ...]
+                                                   [--boards ecp5_evn,ulx3s] [--mvms 20] [--reuse] [--out build]
 
-The design is the preset's emulated top (periphery plus emulated tiles, what `aimcgen fpga` puts on a board)
+The design is the preset's (with --set's changes, e.g. twin.integrate=parallel) emulated top (periphery plus emulated tiles, what `aimcgen fpga` puts on a board)
 doing back-to-back MVMs (random full-scale inputs streamed without stalls, outputs always ready).
 - cycles/MVM: counted in Amaranth's simulator over 3 MVMs after one warm-up (exact: the top is synchronous and
-  the stream never stalls, so a board runs the same cycles);
+  the stream never stalls, so a board runs the same cycles), beside the serial command bound
+  (contract.schedule.serial_schedule_commands: an analog macro answering every command in one cycle);
 - board MVMs/s = clock / cycles per MVM, at the clock the board runs the design at (the spec's clock through
   the board's PLL; no figure where the placed design misses that clock) and at nextpnr's Fmax (the fastest
   clock the placed design closes at); each board's figures
@@ -27,7 +28,10 @@ from amaranth.back import verilog
 
 from aimcgen.flows.fpga import FlowError, build_fpga, fpga_dir
 from aimcgen.flows.fpga_report import FpgaReport
+from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.presets import load_preset
+from aimcgen.spec import SpecError
+from aimcgen.spec_override import apply, parse_override
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.sim.verify.cocotb_setup import unavailable_reason
 from sim_speed import amaranth_run, cocotb_run
@@ -47,12 +51,20 @@ def board_report(spec, board: str, out: Path, reuse: bool) -> FpgaReport:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="tile64")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change one spec field (one value), e.g. twin.integrate=parallel; repeatable")
     parser.add_argument("--boards", default="ecp5_evn,ulx3s")
     parser.add_argument("--mvms", type=int, default=20, help="timed MVMs on Verilator")
     parser.add_argument("--reuse", action="store_true", help="use existing FPGA report.json files")
     parser.add_argument("--out", type=Path, default=Path("build"))
     args = parser.parse_args(argv)
-    spec = load_preset(args.preset)
+    try:
+        changes = dict(parse_override(text) for text in args.set)
+        if any(len(v) != 1 for v in changes.values()):
+            raise SpecError(f"--set {args.set}: one value per field")
+        spec = apply(load_preset(args.preset), {path: v[0] for path, v in changes.items()})
+    except SpecError as exc:
+        parser.exit(2, f"emulation_speed: {exc}\n")
     cycles = amaranth_run(spec, 3)
     per_mvm = cycles["cycles"] / cycles["mvms"]
     rows = []
@@ -73,7 +85,8 @@ def main(argv=None) -> int:
         print(f"emulation_speed: no Verilator figure: {reason}", file=sys.stderr)
     print(f"\n{spec.name} emulated top ({spec.tile.rows}x{spec.tile.cols} tiles x {spec.tiles}, "
           f"{spec.input.encoding}, {spec.adc.count} {spec.adc.bits}-bit {spec.adc.kind} ADCs per tile): "
-          f"{per_mvm:.0f} cycles per MVM back to back (Amaranth simulator, {cycles['mvms']} MVMs); "
+          f"twin.integrate = {spec.twin.integrate}: {per_mvm:.0f} cycles per MVM back to back (Amaranth "
+          f"simulator, {cycles['mvms']} MVMs; serial command bound {serial_schedule_commands(spec)}); "
           f"os.cpu_count() = {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}\n")
     print("| target | clock (MHz) | MVMs/s at that clock | vs Verilator | build (s) |")
     print("|---|---|---|---|---|")

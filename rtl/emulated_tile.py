@@ -2,18 +2,25 @@
 
 It lets the whole accelerator run on an FPGA or in RTL simulation before (or instead of) silicon, and it
 reproduces the golden model (sim.models.golden.GoldenTile) bit for bit, noise included, so every periphery test can
-compare against Python. Integration is digital and exact: one weight row per cycle from a BRAM-friendly
-memory (one word per tile row and polarity), all columns in parallel.
+compare against Python. Integration is digital and exact, in one of two structures (spec twin.integrate):
+serial, one weight row per cycle from a BRAM-friendly memory (one word per tile row and polarity), all
+columns in parallel; or parallel, every row at once from weight registers through pipelined adder trees
+(rtl/parallel_integrator.py). Both give the same sums.
 
 Timing (cycles from acceptance to the next possible acceptance):
-- INTEGRATE: 1 + (index of the highest enabled row + 1); a cycle with no enabled row takes 1.
+- INTEGRATE, serial: 1 + (index of the highest enabled row + 1); a cycle with no enabled row takes 1.
+- INTEGRATE, parallel: 1, back to back; every other command then waits until the last INTEGRATE's charge is
+  whole, rtl.parallel_integrator.latency(spec) = 1 + ceil(ceil(log2(rows)) / 2) cycles after its acceptance
+  (tile64: 4).
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
   A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
-  than `rtl.noise.leap_cycles` cycles after the last one (the noise generators leap in that many cycles);
-  a conversion of the spec's ADC takes at least as long, so the ADC controllers never see this wait.
+  than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` cycles after the last one (the noise generators
+  leap in that many cycles, then register the value); a conversion of the spec's ADC takes at least as
+  long, so the ADC controllers never see this wait. The same holds for the first sampling command after
+  reset, 2 cycles with a value pipeline.
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
-- PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; ready is low for one
-  cycle). With the digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
+- PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second, which the parallel
+  structure leaves idle; ready is low for one cycle). With the digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
   programming error (G+ draws at acceptance, G- after the generator's 4-cycle leap, then the stored code and
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
   4 with stuck devices alone; 29 with drift, which draws four times per write and binary-searches each

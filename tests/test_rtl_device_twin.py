@@ -57,9 +57,10 @@ async def _issued(ctx, periphery, op, **kw):
     return periphery.cycles - before
 
 
-@pytest.mark.parametrize("error, stuck", [("on", "on"), ("on", "off"), ("off", "on")])
-def test_writes_reads_and_mvms_match_the_golden_twin(error, stuck):
-    spec = _twin_spec(error=error, stuck=stuck)
+@pytest.mark.parametrize("error, stuck, integrate", [("on", "on", "serial"), ("on", "off", "serial"),
+                                                     ("off", "on", "serial"), ("on", "on", "parallel")])
+def test_writes_reads_and_mvms_match_the_golden_twin(error, stuck, integrate):
+    spec = _twin_spec(error=error, stuck=stuck).replace(twin={"integrate": integrate})
     rng = np.random.default_rng(21)
     levels, m = spec.tile.conductance_levels, spec.input.max_magnitude
     init = rng.integers(-levels, levels + 1, (spec.tile.rows, spec.tile.cols))
@@ -216,9 +217,10 @@ def test_accelerator_reports_yield_and_failing_addresses_like_the_golden_model()
     np.testing.assert_array_equal(np.array(got), golden.run(xs).outputs)
 
 
-@pytest.mark.parametrize("model, read_noise", [("pcm", "off"), ("pcm", "on"), ("rram", "on")])
-def test_drift_epochs_are_replayed_by_the_golden_model(model, read_noise):
-    spec = _twin_spec().replace(twin={"drift": "on", "read_noise": read_noise},
+@pytest.mark.parametrize("model, read_noise, integrate", [("pcm", "off", "serial"), ("pcm", "on", "serial"),
+                                                         ("rram", "on", "serial"), ("pcm", "off", "parallel")])
+def test_drift_epochs_are_replayed_by_the_golden_model(model, read_noise, integrate):
+    spec = _twin_spec().replace(twin={"drift": "on", "read_noise": read_noise, "integrate": integrate},
                                 device={"model": model, "stuck_set_fraction": 0.05, "stuck_reset_fraction": 0.05})
     rng = np.random.default_rng(31)
     levels, m = spec.tile.conductance_levels, spec.input.max_magnitude

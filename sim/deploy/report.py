@@ -184,8 +184,9 @@ def markdown(r: dict) -> str:
                   f"differ from the golden model. Cycles per inference on the RTL: "
                   f"{c['cycles_per_inference_rtl']:.0f} (range {c['cycles_per_inference_rtl_range'][0]}.."
                   f"{c['cycles_per_inference_rtl_range'][1]}; {c['cycles_rtl_counts']}) against "
-                  f"{r['cycles_per_inference_model']} predicted by the serial command schedule: the emulated tile integrates "
-                  "one row per cycle, so it is slower than the analog macro it stands for."]
+                  f"{r['cycles_per_inference_model']} predicted by the serial command schedule: "
+                  "the difference is the emulated tile's (twin.integrate: serial integration reads one row per "
+                  "cycle, parallel integration waits for its adder pipeline before each step's first sample)."]
         lines += [f"- {m}" for m in c["mismatches"]]
     return "\n".join(lines) + "\n"
 

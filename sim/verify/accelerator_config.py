@@ -8,8 +8,9 @@ The bench reads $AIMCGEN_BENCH_CONFIG, written by cocotb_run.write_bench_config(
   seed                  stimulus seed                                                         default 1
   mvms                  MVMs per streaming test                                   default: by design size
   active_rows           rows (per row tile) that random inputs drive and random weights fill: the
-                        emulated tile integrates one row per cycle up to the highest driven row, so big
-                        tiles are exercised on a band of rows                     default: all up to 64
+                        serial emulated tile (twin.integrate) integrates one row per cycle up to the
+                        highest driven row, so big tiles are exercised on a band of rows
+                                                                                  default: all up to 64
   weight_density        fraction of non-zero random weights in the active rows               default 1.0
   stall_in, stall_out   random stall probability of the input source / output sink           default 0.3
   macro_stall           analog top: ready-low probability of the Python macros               default 0.1
