@@ -251,11 +251,14 @@ class TwinSpec:
                               "(PCM 1/f grows with conductance, RRAM white noise from g_max), from a variance "
                               "accumulated during INTEGRATE; replaces noise.sigma_lsb's fixed sigma "
                               "(contract.device_read_noise)", default="off")
-    integrate: str = _choice(("serial", "parallel"), "how the emulated tile sums a column's rows: serial reads "
+    integrate: str = _choice(("serial", "parallel", "parallel_adc"),
+                             "how the emulated tile sums a column's rows (rtl.parallel_integrator): serial reads "
                              "one weight row per cycle from block RAM (an INTEGRATE takes 1 + highest enabled "
-                             "row + 1 cycles); parallel holds the weights in registers and sums all rows in "
-                             "pipelined adder trees (one INTEGRATE per cycle, the analog bound; the first "
-                             "sample after it waits rtl.parallel_integrator.latency cycles)", default="serial")
+                             "row + 1 cycles); parallel sums all rows of every column at once in pipelined "
+                             "adder trees, weights in registers (one INTEGRATE per cycle, the analog bound); "
+                             "parallel_adc has one tree per ADC sweeping its columns_per_adc columns, one per "
+                             "cycle (an INTEGRATE every columns_per_adc cycles, a fraction of the logic)",
+                             default="serial")
 
 
 @dataclass(frozen=True)
@@ -537,9 +540,9 @@ def validate(spec: DesignSpec) -> None:
     if dev.stuck_set_fraction + dev.stuck_reset_fraction > 0.5:
         raise SpecError(f"device.stuck_set_fraction + device.stuck_reset_fraction = "
                         f"{dev.stuck_set_fraction + dev.stuck_reset_fraction}: must be <= 0.5")
-    if spec.twin.integrate == "parallel" and spec.twin.read_noise == "on":
-        raise SpecError("twin.integrate = 'parallel': needs twin.read_noise = 'off' (the read-noise variance "
-                        "is accumulated one weight row per cycle, as twin.integrate = 'serial' reads them)")
+    if spec.twin.integrate != "serial" and spec.twin.read_noise == "on":
+        raise SpecError(f"twin.integrate = '{spec.twin.integrate}': needs twin.read_noise = 'off' (the read-noise "
+                        f"variance is accumulated one weight row per cycle, as twin.integrate = 'serial' reads them)")
     if dev.read_noise_q[0] < 0 or dev.read_noise_q[2] < 0:
         raise SpecError(f"device.read_noise_q = {list(dev.read_noise_q)}: c and qmax must be >= 0")
 

@@ -110,9 +110,14 @@ class EmulatedCrossbar(wiring.Component):
         noise_ready = Signal()      # the noise generators have finished the leap of the last draw
         twin_busy = Signal()        # a write of the twin is landing its devices
         twin_ready = Signal(init=1) # the twin's programming-noise generator may draw again
-        parallel = spec.twin.integrate == "parallel"
-        # Parallel integrators pipeline INTEGRATEs: only the other commands wait until the charge is whole.
-        integrate_waits = integrating & (op != AnalogOp.INTEGRATE) if parallel else integrating
+        parallel = spec.twin.integrate != "serial"
+        # Parallel integrators pipeline INTEGRATEs (rtl/parallel_integrator.py): an INTEGRATE waits for the
+        # trees, a sample for its column position's charge, every other command until no sum is owed.
+        integrate_waits = integrating
+        if parallel:
+            trees_free, position_ready = Signal(), Signal()
+            integrate_waits = Mux(op == AnalogOp.INTEGRATE, ~trees_free,
+                                  Mux(samples, ~position_ready, integrating))
         m.d.comb += [
             # A sampling command waits for the noise leap, which a conversion of the spec's ADC always hides;
             # a write with the twin waits for the programming-noise leap of the last write.
@@ -134,7 +139,11 @@ class EmulatedCrossbar(wiring.Component):
             charge = integrator.charge
             m.d.comb += [integrator.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
                          integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
-                         integrator.row_sign.eq(self.row_sign), integrating.eq(integrator.busy)]
+                         integrator.row_sign.eq(self.row_sign), integrating.eq(integrator.busy),
+                         trees_free.eq(integrator.accepting),
+                         position_ready.eq(integrator.ready_positions.bit_select(cmd.col_sel, 1)
+                                           | (cmd.col_sel >= group) if group > 1
+                                           else integrator.ready_positions[0])]
         else:
             charge, wr, en_left, rd_data = self._serial_integrators(m, fine_init, accept, integrating)
 

@@ -2,32 +2,43 @@
 
 Why: an analog crossbar sums all rows of a drive cycle in that cycle (Kirchhoff's current law); the serial
 emulated tile reads one weight row per cycle from block RAM, so on tile64 an INTEGRATE takes up to 65
-cycles. With twin.integrate = "parallel" the tile holds its weights in registers and sums each column's
-enabled rows in a pipelined adder tree, so it accepts one INTEGRATE every cycle.
+cycles. Here each column's enabled rows are summed in one pipelined adder tree. Two layouts (spec
+twin.integrate):
+- "parallel": one tree per column, the weights in registers; an INTEGRATE takes one cycle, back to back.
+- "parallel_adc": one tree per ADC, which sweeps the ADC's columns_per_adc = G columns one per cycle, the
+  weights in one small memory per ADC (a word per column position, every row in it: distributed RAM on an
+  ECP5). An INTEGRATE occupies the trees G cycles (the next one is accepted G cycles later), a G-th of the
+  logic: with bit-serial inputs (one INTEGRATE per step, then G conversions) it costs nothing, since the
+  conversions of position p start no sooner than p conversion-lengths after the INTEGRATE.
 
 The sums are exactly the serial tile's (the golden model's): row i adds w_ij to column j while enabled, and
 -w_ij when its sign is set. The negation is two's complement split in two: each device feeds the tree
 en_i ? (s_i ? ~w_ij : w_ij) : 0 (~w = -w - 1, exact in w's width), and the column adds once the number of
-enabled negative rows, one popcount shared by every column.
+enabled negative rows, one popcount shared by every tree.
 
-Pipeline (cycles counted from the one that accepts the INTEGRATE):
-- the accept edge latches row_en, row_sign and start;
-- ceil(log2(rows) / ADDER_LEVELS_PER_STAGE) register stages follow, each `ADDER_LEVELS_PER_STAGE` (2)
+Pipeline (cycles counted from the one that accepts the INTEGRATE, which latches row_en, row_sign, start):
+- sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
+- ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow, each ADDER_LEVELS_PER_STAGE (2)
   levels of pairwise adds (the first also forms the device terms above);
-- then the charge register: charge <= (start ? 0 : charge) + column sum + negatives.
-`busy` is high while an accepted INTEGRATE has not yet reached the charge: `latency(spec)` cycles after
-the accepting one (1 + the stages). The tile delays every other command meanwhile, so a sample reads the
-whole charge; further INTEGRATEs enter the pipeline one per cycle.
+- then the charge register of column position q of every tree: charge <= (start ? 0 : charge) + sum +
+  negatives.
+So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + the stages
+(tile64: 4), and a sample of it can be accepted in the next cycle. `ready_positions` has bit q set while no
+accepted INTEGRATE still owes position q (the sweep has not entered it, or a sum of it is in the pipeline):
+a sample of position q waits for it. `busy` is high while any sum is owed (every command but INTEGRATE and
+a sample waits for it). `accepting` is high when an INTEGRATE may be accepted: always for "parallel"; for
+"parallel_adc" with no sweep running or in its last step, so back-to-back INTEGRATEs are G cycles apart.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from aimcgen.contract.adc_columns import column_adc
+from aimcgen.contract.adc_columns import adc_column, column_adc
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.device_twin_drift import fraction_bits
 from aimcgen.spec import DesignSpec
@@ -41,8 +52,13 @@ def _stages(rows: int) -> int:
 
 
 def latency(spec: DesignSpec) -> int:
-    """Cycles after an INTEGRATE's acceptance until its charge is complete (`busy` high): latch + stages."""
+    """Cycles after an INTEGRATE's acceptance until the charge of sweep step 0 is whole: latch + stages."""
     return 1 + _stages(spec.tile.rows)
+
+
+def sweep_steps(spec: DesignSpec) -> int:
+    """Column positions each tree sweeps per INTEGRATE: 1 ("parallel"), columns_per_adc ("parallel_adc")."""
+    return spec.columns_per_adc if spec.twin.integrate == "parallel_adc" else 1
 
 
 def charge_layout(spec: DesignSpec) -> data.ArrayLayout:
@@ -51,6 +67,14 @@ def charge_layout(spec: DesignSpec) -> data.ArrayLayout:
     fmt = datapath_formats(spec)
     return data.ArrayLayout(data.ArrayLayout(signed(fmt.charge.bits + fraction_bits(spec)), spec.columns_per_adc),
                             spec.adc.count)
+
+
+def _any(flags: list):
+    """OR of 1-bit values (0 for none)."""
+    result = 0
+    for flag in flags:
+        result = result | flag
+    return result
 
 
 def _add_levels(values: list, levels: int) -> list:
@@ -79,17 +103,21 @@ def _pipelined_sum(m: Module, leaves: list, name: str):
 
 
 class ParallelIntegrator(wiring.Component):
-    """Weights in registers and all-row column sums of one emulated tile.
+    """All-row column sums of one emulated tile, with the tile's (fine) weights.
 
-    Ports: `begin` (an INTEGRATE is accepted this cycle) with `start`, `row_en`, `row_sign` (the command's
-    pins); `write` (store `write_data`, a fine weight, at cell `write_row`, `write_col`; cells beyond the
-    tile are ignored); `charge` (charge_layout); `busy` (module docstring). `init_weights` (rows x cols fine
-    weights) are the registers' reset values.
+    Ports: `begin` (an INTEGRATE is accepted this cycle; only while `accepting`) with `start`, `row_en`,
+    `row_sign` (the command's pins); `write` (store `write_data`, a fine weight, at cell `write_row`,
+    `write_col`; cells beyond the tile are ignored; only while not `busy`); `charge` (charge_layout);
+    `ready_positions`, `busy`, `accepting` (module docstring). `init_weights` (rows x cols fine weights) are
+    the weights at configuration.
     """
 
     def __init__(self, spec: DesignSpec, init_weights: np.ndarray, row_bits: int, col_bits: int):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
+        if spec.twin.integrate not in ("parallel", "parallel_adc"):
+            raise ValueError(f"twin.integrate = {spec.twin.integrate!r}: this component builds 'parallel' and "
+                             f"'parallel_adc'")
         self.spec = spec
         self.init_weights = np.asarray(init_weights, dtype=np.int64)
         rows = spec.tile.rows
@@ -99,42 +127,94 @@ class ParallelIntegrator(wiring.Component):
             "write": In(1), "write_row": In(row_bits), "write_col": In(col_bits),
             "write_data": In(self.weight_shape),
             "charge": Out(charge_layout(spec)),
+            "ready_positions": Out(spec.columns_per_adc),
             "busy": Out(1),
+            "accepting": Out(1),
         })
 
     def elaborate(self, platform):
         spec = self.spec
-        rows, cols = spec.tile.rows, spec.tile.cols
+        rows, cols, group = spec.tile.rows, spec.tile.cols, spec.columns_per_adc
+        sweep = sweep_steps(spec)
         m = Module()
 
-        weights = [[Signal(self.weight_shape, name=f"w_{i}_{j}", init=int(self.init_weights[i, j]))
-                    for j in range(cols)] for i in range(rows)]
-        row_hit = [Signal(name=f"write_row_{i}") for i in range(rows)]
-        col_hit = [Signal(name=f"write_col_{j}") for j in range(cols)]
-        m.d.comb += [hit.eq(self.write & (self.write_row == i)) for i, hit in enumerate(row_hit)]
-        m.d.comb += [hit.eq(self.write_col == j) for j, hit in enumerate(col_hit)]
-        for i in range(rows):
-            for j in range(cols):
-                with m.If(row_hit[i] & col_hit[j]):
-                    m.d.sync += weights[i][j].eq(self.write_data)
-
-        # The accept edge latches the pins; `pending` and `starts` tag the INTEGRATEs in flight, a bit per cycle.
+        # The accept edge latches the pins; the sweep walks q = 0..sweep-1 over the next `sweep` cycles.
         en, sign = Signal(rows), Signal(rows)
         with m.If(self.begin):
             m.d.sync += [en.eq(self.row_en), sign.eq(self.row_sign)]
-        depth = latency(spec)
-        pending, starts = Signal(depth), Signal(depth)
-        m.d.sync += [pending.eq((pending << 1) | self.begin),
-                     starts.eq((starts << 1) | (self.begin & self.start))]
-        m.d.comb += self.busy.eq(pending.any())
+        step = Signal(range(max(2, sweep)))         # the sweep step entering the trees this cycle
+        sweeping = Signal()
+        last = Signal()
+        m.d.comb += [last.eq(step == sweep - 1), self.accepting.eq(~sweeping | last)]
+        with m.If(self.begin):
+            m.d.sync += [sweeping.eq(1), step.eq(0)]
+        with m.Elif(sweeping):
+            m.d.sync += [sweeping.eq(~last), step.eq(Mux(last, 0, step + 1))]
 
-        negative = [en[i] & sign[i] for i in range(rows)]
-        negatives = _pipelined_sum(m, negative, "negatives")
-        for j in range(cols):
-            terms = [Mux(en[i], Mux(sign[i], ~weights[i][j], weights[i][j]), 0) for i in range(rows)]
-            column_sum = _pipelined_sum(m, terms, f"column_{j}")
-            a, p = column_adc(spec, j)
-            charge = self.charge[a][p]
-            with m.If(pending[depth - 1]):
-                m.d.sync += charge.eq(Mux(starts[depth - 1], 0, charge) + column_sum + negatives)
+        # Tags ride the pipeline beside the sums: valid, start and the step, one entry per cycle.
+        depth = latency(spec) - 1               # stages after the cycle a step enters the trees
+        start = Signal()
+        with m.If(self.begin):
+            m.d.sync += start.eq(self.start)
+        tags = [(sweeping, start, step)]
+        for k in range(depth):
+            valid_k, start_k, step_k = Signal(name=f"tag_valid_{k}"), Signal(name=f"tag_start_{k}"), \
+                Signal.like(step, name=f"tag_step_{k}")
+            m.d.sync += [valid_k.eq(tags[-1][0]), start_k.eq(tags[-1][1]), step_k.eq(tags[-1][2])]
+            tags.append((valid_k, start_k, step_k))
+        out_valid, out_start, out_step = tags[-1]
+
+        # Position q is owed while the sweep has yet to enter it or a tag of q is in the pipeline (the last tag
+        # lands at the end of this cycle): whatever number of INTEGRATEs are in flight.
+        for q in range(group):
+            entering = sweeping & (step <= q) if sweep > 1 else sweeping
+            later = [valid & (tag_step == q) for valid, _, tag_step in tags[1:]] if sweep > 1 else \
+                [valid for valid, _, _ in tags[1:]]
+            m.d.comb += self.ready_positions[q].eq(~(entering | _any(later)))
+        m.d.comb += self.busy.eq(sweeping | _any([valid for valid, _, _ in tags[1:]]))
+
+        # Which lane (tree) and sweep position each column is: one tree per column, or per ADC.
+        lanes = cols if sweep == 1 else spec.adc.count
+        wr_lane, wr_pos = Signal(range(max(2, lanes))), Signal(range(max(2, sweep)))
+        lane_of = [j if sweep == 1 else column_adc(spec, j)[0] for j in range(cols)]
+        pos_of = [0 if sweep == 1 else column_adc(spec, j)[1] for j in range(cols)]
+        in_tile = Signal()
+        m.d.comb += [wr_lane.eq(Array(lane_of)[self.write_col]), wr_pos.eq(Array(pos_of)[self.write_col]),
+                     in_tile.eq((self.write_col < cols) & (self.write_row < rows) & self.write)]
+
+        negatives = _pipelined_sum(m, [en[i] & sign[i] for i in range(rows)], "negatives")
+        for lane in range(lanes):
+            weights = self._lane_weights(m, lane, sweep, step, in_tile & (wr_lane == lane), wr_pos)
+            terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
+            total = _pipelined_sum(m, terms, f"lane_{lane}")
+            targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
+            for q, j in enumerate(targets):
+                a, p = column_adc(spec, j)
+                charge = self.charge[a][p]
+                with m.If(out_valid & (out_step == q)):
+                    m.d.sync += charge.eq(Mux(out_start, 0, charge) + total + negatives)
         return m
+
+    def _lane_weights(self, m: Module, lane: int, sweep: int, step, write, wr_pos) -> list:
+        """The rows' fine weights of the column that `lane` sums in sweep step `step`."""
+        spec = self.spec
+        rows = spec.tile.rows
+        if sweep == 1:                              # registers: one column per lane
+            weights = [Signal(self.weight_shape, name=f"w_{i}_{lane}", init=int(self.init_weights[i, lane]))
+                       for i in range(rows)]
+            for i, w in enumerate(weights):
+                with m.If(write & (self.write_row == i)):
+                    m.d.sync += w.eq(self.write_data)
+            return weights
+        # One memory word per sweep position, every row in it, one write enable per row.
+        columns = [adc_column(spec, lane, q) for q in range(sweep)]
+        init = [[int(self.init_weights[i, j]) for i in range(rows)] for j in columns]
+        memory = Memory(shape=data.ArrayLayout(self.weight_shape, rows), depth=sweep, init=init,
+                        attrs={"no_rw_check": 1})
+        m.submodules[f"weights_{lane}"] = memory
+        read = memory.read_port(domain="comb")
+        port = memory.write_port(granularity=1)
+        m.d.comb += [read.addr.eq(step), port.addr.eq(wr_pos)]
+        for i in range(rows):
+            m.d.comb += [port.data[i].eq(self.write_data), port.en[i].eq(write & (self.write_row == i))]
+        return [read.data[i] for i in range(rows)]

@@ -58,7 +58,8 @@ async def _issued(ctx, periphery, op, **kw):
 
 
 @pytest.mark.parametrize("error, stuck, integrate", [("on", "on", "serial"), ("on", "off", "serial"),
-                                                     ("off", "on", "serial"), ("on", "on", "parallel")])
+                                                     ("off", "on", "serial"), ("on", "on", "parallel"),
+                                                     ("on", "on", "parallel_adc")])
 def test_writes_reads_and_mvms_match_the_golden_twin(error, stuck, integrate):
     spec = _twin_spec(error=error, stuck=stuck).replace(twin={"integrate": integrate})
     rng = np.random.default_rng(21)
@@ -218,7 +219,8 @@ def test_accelerator_reports_yield_and_failing_addresses_like_the_golden_model()
 
 
 @pytest.mark.parametrize("model, read_noise, integrate", [("pcm", "off", "serial"), ("pcm", "on", "serial"),
-                                                         ("rram", "on", "serial"), ("pcm", "off", "parallel")])
+                                                         ("rram", "on", "serial"), ("pcm", "off", "parallel"),
+                                                         ("rram", "off", "parallel_adc")])
 def test_drift_epochs_are_replayed_by_the_golden_model(model, read_noise, integrate):
     spec = _twin_spec().replace(twin={"drift": "on", "read_noise": read_noise, "integrate": integrate},
                                 device={"model": model, "stuck_set_fraction": 0.05, "stuck_reset_fraction": 0.05})

@@ -20,6 +20,7 @@ from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 from aimcgen.rtl.noise import leap_cycles, value_pipeline
 from aimcgen.rtl.parallel_integrator import latency
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2
+from aimcgen.contract.adc_columns import adc_column
 from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.spec import SpecError, from_dict
 
@@ -97,7 +98,8 @@ class Periphery:
                 await self.command(ctx, AnalogOp.INTEGRATE, start=1, row_en=_bits(magnitude >> k & 1),
                                    row_sign=sign)
             for p in range(group):
-                codes[k, p::group] = await self.convert(ctx, p)
+                columns = [adc_column(spec, a, p) for a in range(spec.adc.count)]
+                codes[k, columns] = await self.convert(ctx, p)
         return codes
 
 
@@ -113,12 +115,13 @@ def _run(dut, bench):
 
 
 def _spec(encoding, kind, *, input_bits=4, adc_bits=5, count=2, full_scale=32, weight_bits=4, sigma=2.5,
-          rows=8, cols=8, col_tiles=1, integrate="serial"):
+          rows=8, cols=8, col_tiles=1, integrate="serial", assignment="blocks"):
     return from_dict({
         "tile": {"rows": rows, "cols": cols, "weight_bits": weight_bits},
         "twin": {"integrate": integrate},
         "input": {"bits": input_bits, "encoding": encoding},
-        "adc": {"kind": kind, "bits": adc_bits, "count": count, "full_scale": full_scale},
+        "adc": {"kind": kind, "bits": adc_bits, "count": count, "full_scale": full_scale,
+                "column_assignment": assignment},
         "array": {"col_tiles": col_tiles},
         "noise": {"sigma_lsb": sigma, "seed": 9},
     })
@@ -138,6 +141,12 @@ GOLDEN_CASES = {
                                       integrate="parallel"), 0),
     "pwm_flash_parallel": (_spec("pwm", "flash", input_bits=3, adc_bits=5, count=4, full_scale=64, sigma=3.0,
                                  col_tiles=2, rows=7, integrate="parallel"), 1),
+    # parallel_adc: one tree per ADC sweeping its 4 (2) columns; interleaved columns; PWM's drive cycles
+    # 2 cycles apart.
+    "bit_serial_sar_parallel_adc": (_spec("bit_serial", "sar", adc_bits=5, full_scale=32, sigma=2.5,
+                                          integrate="parallel_adc", assignment="interleaved"), 0),
+    "pwm_flash_parallel_adc": (_spec("pwm", "flash", input_bits=3, adc_bits=5, count=4, full_scale=64,
+                                     sigma=3.0, col_tiles=2, rows=7, integrate="parallel_adc"), 1),
 }
 
 
@@ -298,9 +307,37 @@ def test_parallel_integrate_takes_one_cycle_and_samples_wait_for_the_pipeline():
     _run(dut, bench)
 
 
+def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
+    spec = _spec("pwm", "sar", input_bits=4, adc_bits=5, full_scale=64, sigma=0.0, integrate="parallel_adc")
+    weights = np.random.default_rng(5).integers(-7, 8, (spec.tile.rows, spec.tile.cols))
+    dut = EmulatedCrossbar(spec, init_weights=weights)
+    periphery = Periphery(dut, spec)
+    depth, group = latency(spec), spec.columns_per_adc
+    assert (depth, group) == (3, 4)
+
+    async def issued(ctx, op, **kw):
+        before = periphery.cycles
+        await periphery.command(ctx, op, **kw)
+        return periphery.cycles - before
+
+    async def bench(ctx):
+        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=0xff) == 1
+        for _ in range(3):                       # the trees sweep 4 positions: INTEGRATEs 4 cycles apart
+            assert await issued(ctx, AnalogOp.INTEGRATE, start=0, row_en=0x0f, row_sign=0x03) == group
+        # Position 2 lands 2 cycles after position 0; a sample of it waits that much longer.
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, col_sel=2, trial=[0, 0]) == 1 + depth + 2
+        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, col_sel=0, trial=[0, 0]) == 1 + depth
+        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
+        assert await issued(ctx, AnalogOp.PROG_READ, row=0, col=0) == depth + group
+
+    _run(dut, bench)
+
+
 def test_parallel_integrate_refuses_the_read_noise_variance():
-    with pytest.raises(SpecError, match="twin.integrate = 'parallel': needs twin.read_noise = 'off'"):
-        from_dict({"twin": {"integrate": "parallel", "read_noise": "on"}})
+    for integrate in ("parallel", "parallel_adc"):
+        with pytest.raises(SpecError, match=f"twin.integrate = '{integrate}': needs twin.read_noise = 'off'"):
+            from_dict({"twin": {"integrate": integrate, "read_noise": "on"}})
 
 
 def test_init_weights_read_back_and_programming_clamps():
