@@ -9,9 +9,11 @@ columns in parallel; or parallel, every row at once from weight registers throug
 
 Timing (cycles from acceptance to the next possible acceptance):
 - INTEGRATE, serial: 1 + (index of the highest enabled row + 1); a cycle with no enabled row takes 1.
-- INTEGRATE, parallel: 1, back to back; every other command then waits until the last INTEGRATE's charge is
-  whole, rtl.parallel_integrator.latency(spec) = 1 + ceil(ceil(log2(rows)) / 2) cycles after its acceptance
-  (tile64: 4).
+- INTEGRATE, parallel: 1, back to back; parallel_adc: columns_per_adc = G (the trees sweep the G column
+  positions, one per cycle; 1 for the last INTEGRATE before another command). Position q's charge is whole
+  rtl.parallel_integrator.latency(spec) + q cycles after the INTEGRATE's acceptance (latency = 1 +
+  ceil(ceil(log2(rows)) / 2): tile64 4; q = 0 for parallel): a sampling command of position q waits for
+  it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start waits for nothing.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
   A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
   than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` cycles after the last one (the noise generators
@@ -112,12 +114,14 @@ class EmulatedCrossbar(wiring.Component):
         twin_ready = Signal(init=1) # the twin's programming-noise generator may draw again
         parallel = spec.twin.integrate != "serial"
         # Parallel integrators pipeline INTEGRATEs (rtl/parallel_integrator.py): an INTEGRATE waits for the
-        # trees, a sample for its column position's charge, every other command until no sum is owed.
+        # trees, a sample for its column position's charge, PROG_WRITE and PROG_READ until no sum is owed;
+        # the other commands (a comparison with the held sample) wait for nothing.
         integrate_waits = integrating
         if parallel:
             trees_free, position_ready = Signal(), Signal()
+            programs = (op == AnalogOp.PROG_WRITE) | (op == AnalogOp.PROG_READ)
             integrate_waits = Mux(op == AnalogOp.INTEGRATE, ~trees_free,
-                                  Mux(samples, ~position_ready, integrating))
+                                  Mux(samples, ~position_ready, programs & integrating))
         m.d.comb += [
             # A sampling command waits for the noise leap, which a conversion of the spec's ADC always hides;
             # a write with the twin waits for the programming-noise leap of the last write.

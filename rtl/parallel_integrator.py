@@ -200,8 +200,9 @@ class ParallelIntegrator(wiring.Component):
         spec = self.spec
         rows = spec.tile.rows
         if sweep == 1:                              # registers: one column per lane
-            weights = [Signal(self.weight_shape, name=f"w_{i}_{lane}", init=int(self.init_weights[i, lane]))
-                       for i in range(rows)]
+            # Reset-less, like the memories of the other layouts: a reset keeps the programmed devices.
+            weights = [Signal(self.weight_shape, name=f"w_{i}_{lane}", init=int(self.init_weights[i, lane]),
+                              reset_less=True) for i in range(rows)]
             for i, w in enumerate(weights):
                 with m.If(write & (self.write_row == i)):
                     m.d.sync += w.eq(self.write_data)

@@ -43,9 +43,17 @@ TWIN = {"twin": {"programming_error": "on", "stuck": "on", "drift": "on", "read_
         "device": {"stuck_set_fraction": 0.02, "stuck_reset_fraction": 0.02}}
 
 
+# The emulated tile summing every row at once (rtl/parallel_integrator.py): the default preset with one tree
+# per ADC sweeping its 8 columns, the PWM grid with one tree per column (drive cycles back to back).
+PARALLEL = {"default_parallel_adc": ("default", "parallel_adc"), "grid_parallel": ("grid_pwm_flash", "parallel")}
+
+
 def make_spec(name):
     if name == "default_twin":
         return load_preset("default").replace(**TWIN)
+    if name in PARALLEL:
+        base, integrate = PARALLEL[name]
+        return make_spec(base).replace(twin={"integrate": integrate})
     return from_dict(GRID) if name == "grid_pwm_flash" else load_preset(name)
 
 
@@ -151,6 +159,14 @@ def test_accelerator_bench_with_the_twin(generated, fast_simulator):
           f"{programming['weight_writes']} writes; twin epochs: {epochs['weights']} weights, "
           f"{epochs['prog_failures']} verify failures (analog yield {epochs['analog_yield']:.3f}), "
           f"{epochs['weights_drifted']} weights moved by drift")
+
+
+@pytest.mark.parametrize("name", PARALLEL)
+def test_accelerator_bench_with_parallel_integration(generated, fast_simulator, name):
+    """The whole bench (streams with stalls, registers, layers, coverage) on an emulated top whose tiles sum
+    every row at once: the same outputs as the golden model, fewer cycles."""
+    spec, result = run(generated, name, fast_simulator, build=f"run_{name}")
+    check_result(spec, result)
 
 
 def test_injected_fault_is_caught_with_expected_and_got(tmp_path, fast_simulator):

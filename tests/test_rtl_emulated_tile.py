@@ -324,8 +324,10 @@ def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
         assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=0xff) == 1
         for _ in range(3):                       # the trees sweep 4 positions: INTEGRATEs 4 cycles apart
             assert await issued(ctx, AnalogOp.INTEGRATE, start=0, row_en=0x0f, row_sign=0x03) == group
-        # Position 2 lands 2 cycles after position 0; a sample of it waits that much longer.
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, col_sel=2, trial=[0, 0]) == 1 + depth + 2
+        # A comparison with the held sample waits for nothing; position 2 lands 2 cycles after position 0,
+        # and a sample of it waits for it.
+        assert await issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
+        assert await issued(ctx, AnalogOp.COMPARE, start=1, col_sel=2, trial=[0, 0]) == depth + 2
         assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
         assert await issued(ctx, AnalogOp.COMPARE, start=1, col_sel=0, trial=[0, 0]) == 1 + depth
         assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
