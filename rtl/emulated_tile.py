@@ -21,8 +21,8 @@ Timing (cycles from acceptance to the next possible acceptance):
   long, so the ADC controllers never see this wait. The same holds for the first sampling command after
   reset, 2 cycles with a value pipeline.
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
-- PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second, which the parallel
-  structure leaves idle; ready is low for one cycle). With the digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
+- PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; the parallel layouts
+  write the code in the second cycle; ready is low for one cycle). With the digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
   programming error (G+ draws at acceptance, G- after the generator's 4-cycle leap, then the stored code and
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
   4 with stuck devices alone; 29 with drift, which draws four times per write and binary-searches each
@@ -187,8 +187,14 @@ class EmulatedCrossbar(wiring.Component):
         with m.If(writing):
             m.d.sync += writing.eq(0)
         if parallel:
-            m.d.comb += [integrator.write.eq(store_now), integrator.write_row.eq(store_row),
-                         integrator.write_col.eq(store_col), integrator.write_data.eq(stored)]
+            # Written in the second cycle, from registers: the write enables of every weight hang off a
+            # register, not off the command's acceptance.
+            write_row, write_col = Signal.like(cmd.row), Signal.like(cmd.col)
+            write_data = Signal(signed(fmt.fine_weight.bits))
+            with m.If(store_now):
+                m.d.sync += [write_row.eq(store_row), write_col.eq(store_col), write_data.eq(stored)]
+            m.d.comb += [integrator.write.eq(writing), integrator.write_row.eq(write_row),
+                         integrator.write_col.eq(write_col), integrator.write_data.eq(write_data)]
         else:
             prog_row, prog_col = Signal.like(cmd.row), Signal.like(cmd.col)
             prog_negated = Signal(signed(fmt.fine_weight.bits))

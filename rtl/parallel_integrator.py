@@ -127,9 +127,9 @@ class ParallelIntegrator(wiring.Component):
             "write": In(1), "write_row": In(row_bits), "write_col": In(col_bits),
             "write_data": In(self.weight_shape),
             "charge": Out(charge_layout(spec)),
-            "ready_positions": Out(spec.columns_per_adc),
+            "ready_positions": Out(spec.columns_per_adc, init=(1 << spec.columns_per_adc) - 1),
             "busy": Out(1),
-            "accepting": Out(1),
+            "accepting": Out(1, init=1),
         })
 
     def elaborate(self, platform):
@@ -145,11 +145,13 @@ class ParallelIntegrator(wiring.Component):
         step = Signal(range(max(2, sweep)))         # the sweep step entering the trees this cycle
         sweeping = Signal()
         last = Signal()
-        m.d.comb += [last.eq(step == sweep - 1), self.accepting.eq(~sweeping | last)]
+        step_next, sweeping_next = Signal.like(step), Signal()
+        m.d.comb += [last.eq(step == sweep - 1), step_next.eq(step), sweeping_next.eq(0)]
         with m.If(self.begin):
-            m.d.sync += [sweeping.eq(1), step.eq(0)]
+            m.d.comb += [sweeping_next.eq(1), step_next.eq(0)]
         with m.Elif(sweeping):
-            m.d.sync += [sweeping.eq(~last), step.eq(Mux(last, 0, step + 1))]
+            m.d.comb += [sweeping_next.eq(~last), step_next.eq(Mux(last, 0, step + 1))]
+        m.d.sync += [sweeping.eq(sweeping_next), step.eq(step_next)]
 
         # Tags ride the pipeline beside the sums: valid, start and the step, one entry per cycle.
         depth = latency(spec) - 1               # stages after the cycle a step enters the trees
@@ -165,13 +167,17 @@ class ParallelIntegrator(wiring.Component):
         out_valid, out_start, out_step = tags[-1]
 
         # Position q is owed while the sweep has yet to enter it or a tag of q is in the pipeline (the last tag
-        # lands at the end of this cycle): whatever number of INTEGRATEs are in flight.
+        # lands at the end of this cycle): whatever number of INTEGRATEs are in flight. The status outputs
+        # are registers, computed from the next cycle's sweep and tags (tags[k] is tags[k+1] then), so that
+        # the tile's ready, which they feed, starts at a register.
+        staying = tags[:-1]
         for q in range(group):
-            entering = sweeping & (step <= q) if sweep > 1 else sweeping
-            later = [valid & (tag_step == q) for valid, _, tag_step in tags[1:]] if sweep > 1 else \
-                [valid for valid, _, _ in tags[1:]]
-            m.d.comb += self.ready_positions[q].eq(~(entering | _any(later)))
-        m.d.comb += self.busy.eq(sweeping | _any([valid for valid, _, _ in tags[1:]]))
+            entering = sweeping_next & (step_next <= q) if sweep > 1 else sweeping_next
+            later = [valid & (tag_step == q) for valid, _, tag_step in staying] if sweep > 1 else \
+                [valid for valid, _, _ in staying]
+            m.d.sync += self.ready_positions[q].eq(~(entering | _any(later)))
+        m.d.sync += [self.busy.eq(sweeping_next | _any([valid for valid, _, _ in staying])),
+                     self.accepting.eq(~sweeping_next | (step_next == sweep - 1))]
 
         # Which lane (tree) and sweep position each column is: one tree per column, or per ADC.
         lanes = cols if sweep == 1 else spec.adc.count
