@@ -1,6 +1,7 @@
 """Inferences per second of a deployed network on each back end, and cycles per inference: model vs RTL.
 
-    .venv/bin/python benchmarks/deploy.py [--preset tile64] [--batch 500] [--repeats 5] [--rtl-inputs 8]
+    .venv/bin/python benchmarks/deploy.py [--preset tile64] [--set FIELD=VALUE ...] [--batch 500] [--repeats 5]
+                                          [--rtl-inputs 8]
         [--simulators icarus,verilator] [--amaranth-mvms 3] [--fpga-report build/.../report.json]
         [--out build/bench_deploy]
 
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from aimcgen.cli.common import apply_overrides
 from aimcgen.presets import load_preset
 from aimcgen.sim.deploy.compile import compile_network
 from aimcgen.sim.deploy.report import dataset
@@ -46,9 +48,10 @@ from aimcgen.sim.deploy.rtl_check import check_program_on_rtl
 from aimcgen.sim.deploy.run import cycles_per_inference, run_golden, run_physics
 from aimcgen.sim.eval.network import default_model_path, load_network
 from aimcgen.sim.verify.cocotb_setup import unavailable_reason
+from aimcgen.spec import SpecError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_speed import _amaranth_run  # noqa: E402  (the same measurement as the simulation-speed table)
+from sim_speed import amaranth_run  # noqa: E402  (the same measurement as the simulation-speed table)
 
 
 def timed(fn, repeats: int) -> tuple[float, float, float]:
@@ -70,6 +73,8 @@ def rate_row(name: str, n: int, t: tuple[float, float, float], inside: str) -> s
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", default="tile64")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="change one spec field (one value), e.g. twin.integrate=parallel_adc; repeatable")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--rtl-inputs", type=int, default=8)
@@ -79,7 +84,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("build/bench_deploy"))
     args = ap.parse_args(argv)
 
-    spec = load_preset(args.preset)
+    try:
+        spec = apply_overrides(load_preset(args.preset), args.set)
+    except SpecError as exc:
+        ap.exit(2, f"deploy: {exc}\n")
     net = load_network(default_model_path())
     x, y, calib = dataset(net, None)
     x = np.resize(x, (args.batch, x.shape[1]))
@@ -121,7 +129,7 @@ def main(argv=None) -> int:
                         f"mismatches | wall {wall:.3f}; steady {steady:.2f} | single run | simulation "
                         f"({r['cycles_total']} cycles in {r['run_s']:.1f} s) incl. weight programming; build "
                         f"{r['build_s']:.0f} s outside |")
-    amaranth = _amaranth_run(spec, args.amaranth_mvms)
+    amaranth = amaranth_run(spec, args.amaranth_mvms)
     amaranth_cps = amaranth["cycles"] / amaranth["wall_s"]
     for row in rtl_rows:
         print(row)

@@ -28,10 +28,10 @@ from amaranth.back import verilog
 
 from aimcgen.flows.fpga import FlowError, build_fpga, fpga_dir
 from aimcgen.flows.fpga_report import FpgaReport
+from aimcgen.cli.common import apply_overrides
 from aimcgen.contract.schedule import serial_schedule_commands
 from aimcgen.presets import load_preset
 from aimcgen.spec import SpecError
-from aimcgen.spec_override import apply, parse_override
 from aimcgen.rtl.accelerator import Accelerator
 from aimcgen.sim.verify.cocotb_setup import unavailable_reason
 from sim_speed import amaranth_run, cocotb_run
@@ -59,10 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("build"))
     args = parser.parse_args(argv)
     try:
-        changes = dict(parse_override(text) for text in args.set)
-        if any(len(v) != 1 for v in changes.values()):
-            raise SpecError(f"--set {args.set}: one value per field")
-        spec = apply(load_preset(args.preset), {path: v[0] for path, v in changes.items()})
+        spec = apply_overrides(load_preset(args.preset), args.set)
     except SpecError as exc:
         parser.exit(2, f"emulation_speed: {exc}\n")
     cycles = amaranth_run(spec, 3)

@@ -51,8 +51,13 @@ def add_spec_options(parser: argparse.ArgumentParser, overrides: bool = True) ->
 def load_spec(args: argparse.Namespace) -> DesignSpec:
     """The chosen spec with every --set FIELD=VALUE applied (one value each), validated as a whole."""
     spec = spec_toml.load(args.spec) if args.spec is not None else load_preset(args.preset or DEFAULT_PRESET)
+    return apply_overrides(spec, getattr(args, "spec_overrides", []))
+
+
+def apply_overrides(spec: DesignSpec, items: list[str]) -> DesignSpec:
+    """`spec` with each FIELD=VALUE of `items` applied (one value each), validated as a whole."""
     values = {}
-    for item in getattr(args, "spec_overrides", []):
+    for item in items:
         path, parsed = parse_override(item)
         if len(parsed) != 1:
             raise SpecError(f"--set {item!r}: one value per field (a sweep over values is `aimcgen sweep`)")
