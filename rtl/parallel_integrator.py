@@ -16,7 +16,7 @@ The sums are exactly the serial tile's (the golden model's): row i adds w_ij to 
 en_i ? (s_i ? ~w_ij : w_ij) : 0 (~w = -w - 1, exact in w's width), and the column adds once the number of
 enabled negative rows, one popcount shared by every tree.
 
-Pipeline (cycles counted from the one that accepts the INTEGRATE, which latches row_en, row_sign, start):
+Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start):
 - sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
 - ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow, each ADDER_LEVELS_PER_STAGE (2)
   levels of pairwise adds (the first also forms the device terms above);
@@ -138,27 +138,33 @@ class ParallelIntegrator(wiring.Component):
         sweep = sweep_steps(spec)
         m = Module()
 
-        # The accept edge latches the pins; the sweep walks q = 0..sweep-1 over the next `sweep` cycles.
-        en, sign = Signal(rows), Signal(rows)
-        with m.If(self.begin):
-            m.d.sync += [en.eq(self.row_en), sign.eq(self.row_sign)]
-        step = Signal(range(max(2, sweep)))         # the sweep step entering the trees this cycle
-        sweeping = Signal()
-        last = Signal()
-        step_next, sweeping_next = Signal.like(step), Signal()
-        m.d.comb += [last.eq(step == sweep - 1), step_next.eq(step), sweeping_next.eq(0)]
-        with m.If(self.begin):
-            m.d.comb += [sweeping_next.eq(1), step_next.eq(0)]
-        with m.Elif(sweeping):
-            m.d.comb += [sweeping_next.eq(~last), step_next.eq(Mux(last, 0, step + 1))]
+        # The accept edge registers the pins and `begin` unconditionally (no enable hangs off the acceptance,
+        # which comes from the periphery: the trees are far from it); a sweep walks q = 0..sweep-1 from the
+        # next cycle on, the pins held for its later steps.
+        begun, begun_start = Signal(), Signal()
+        pins_en, pins_sign = Signal(rows), Signal(rows)
+        m.d.sync += [begun.eq(self.begin), begun_start.eq(self.start), pins_en.eq(self.row_en),
+                     pins_sign.eq(self.row_sign)]
+        if sweep > 1:
+            held_en, held_sign, held_start = Signal(rows), Signal(rows), Signal()
+            en, sign, start = Signal(rows), Signal(rows), Signal()
+            m.d.comb += [en.eq(Mux(begun, pins_en, held_en)), sign.eq(Mux(begun, pins_sign, held_sign)),
+                         start.eq(Mux(begun, begun_start, held_start))]
+            m.d.sync += [held_en.eq(en), held_sign.eq(sign), held_start.eq(start)]
+        else:
+            en, sign, start = pins_en, pins_sign, begun_start
+        step = Signal(range(max(2, sweep)))         # the next sweep step of a running sweep
+        sweeping = Signal()                         # a sweep runs on (its first step was before this cycle)
+        active, step_now = Signal(), Signal.like(step)      # a step enters the trees this cycle, and which
+        m.d.comb += [active.eq(begun | sweeping), step_now.eq(Mux(begun, 0, step))]
+        sweeping_next, step_next = Signal(), Signal.like(step)
+        m.d.comb += [sweeping_next.eq(active & (step_now != sweep - 1)),
+                     step_next.eq(Mux(step_now == sweep - 1, 0, step_now + 1))]
         m.d.sync += [sweeping.eq(sweeping_next), step.eq(step_next)]
 
         # Tags ride the pipeline beside the sums: valid, start and the step, one entry per cycle.
         depth = latency(spec) - 1               # stages after the cycle a step enters the trees
-        start = Signal()
-        with m.If(self.begin):
-            m.d.sync += start.eq(self.start)
-        tags = [(sweeping, start, step)]
+        tags = [(active, start, step_now)]
         for k in range(depth):
             valid_k, start_k, step_k = Signal(name=f"tag_valid_{k}"), Signal(name=f"tag_start_{k}"), \
                 Signal.like(step, name=f"tag_step_{k}")
@@ -168,16 +174,19 @@ class ParallelIntegrator(wiring.Component):
 
         # Position q is owed while the sweep has yet to enter it or a tag of q is in the pipeline (the last tag
         # lands at the end of this cycle): whatever number of INTEGRATEs are in flight. The status outputs
-        # are registers, computed from the next cycle's sweep and tags (tags[k] is tags[k+1] then), so that
-        # the tile's ready, which they feed, starts at a register.
+        # are registers holding next cycle's values (tags[k] is tags[k+1] then); `begin` enters them last,
+        # through one mux, so the tile's ready starts at a register and the acceptance has a short way.
         staying = tags[:-1]
         for q in range(group):
-            entering = sweeping_next & (step_next <= q) if sweep > 1 else sweeping_next
-            later = [valid & (tag_step == q) for valid, _, tag_step in staying] if sweep > 1 else \
-                [valid for valid, _, _ in staying]
-            m.d.sync += self.ready_positions[q].eq(~(entering | _any(later)))
-        m.d.sync += [self.busy.eq(sweeping_next | _any([valid for valid, _, _ in staying])),
-                     self.accepting.eq(~sweeping_next | (step_next == sweep - 1))]
+            if sweep > 1:
+                later = [valid & (tag_step == q) for valid, _, tag_step in staying]
+                entering = sweeping_next & (step_next <= q)
+            else:
+                later, entering = [valid for valid, _, _ in staying], 0
+            m.d.sync += self.ready_positions[q].eq(Mux(self.begin, 0, ~(entering | _any(later))))
+        still_busy = sweeping_next | _any([valid for valid, _, _ in staying])
+        m.d.sync += [self.busy.eq(self.begin | still_busy),
+                     self.accepting.eq(Mux(self.begin, sweep == 1, ~sweeping_next | (step_next == sweep - 1)))]
 
         # Which lane (tree) and sweep position each column is: one tree per column, or per ADC.
         lanes = cols if sweep == 1 else spec.adc.count
@@ -190,7 +199,7 @@ class ParallelIntegrator(wiring.Component):
 
         negatives = _pipelined_sum(m, [en[i] & sign[i] for i in range(rows)], "negatives")
         for lane in range(lanes):
-            weights = self._lane_weights(m, lane, sweep, step, in_tile & (wr_lane == lane), wr_pos)
+            weights = self._lane_weights(m, lane, sweep, step_now, in_tile & (wr_lane == lane), wr_pos)
             terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
             targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
