@@ -1,4 +1,4 @@
-"""The emulated tile's column integrators with every row summed at once: INTEGRATE at the analog bound.
+"""The emulated tile's column integrators with every row summed at once: INTEGRATEs at the analog bound.
 
 Why: an analog crossbar sums all rows of a drive cycle in that cycle (Kirchhoff's current law); the serial
 emulated tile reads one weight row per cycle from block RAM, so on tile64 an INTEGRATE takes up to 65
@@ -25,8 +25,8 @@ Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge reg
 So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + the stages
 (tile64: 4), and a sample of it can be accepted in the next cycle. `ready_positions` has bit q set while no
 accepted INTEGRATE still owes position q (the sweep has not entered it, or a sum of it is in the pipeline):
-a sample of position q waits for it. `busy` is high while any sum is owed (every command but INTEGRATE and
-a sample waits for it). `accepting` is high when an INTEGRATE may be accepted: always for "parallel"; for
+a sample of position q waits for it. `busy` is high while any sum is owed (the tile's PROG_WRITE and
+PROG_READ wait for it). `accepting` is high when an INTEGRATE may be accepted: always for "parallel"; for
 "parallel_adc" with no sweep running or in its last step, so back-to-back INTEGRATEs are G cycles apart.
 """
 
