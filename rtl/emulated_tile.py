@@ -4,8 +4,8 @@ It lets the whole accelerator run on an FPGA or in RTL simulation before (or ins
 reproduces the golden model (sim.models.golden.GoldenTile) bit for bit, noise included, so every periphery test can
 compare against Python. Integration is digital and exact, in one of two structures (spec twin.integrate):
 serial, one weight row per cycle from a BRAM-friendly memory (one word per tile row and polarity), all
-columns in parallel; or parallel, every row at once from weight registers through pipelined adder trees
-(rtl/parallel_integrator.py). Both give the same sums.
+columns in parallel; or parallel (parallel, parallel_adc), every row at once through pipelined adder trees
+(rtl/parallel_integrator.py). All give the same sums.
 
 Timing (cycles from acceptance to the next possible acceptance):
 - INTEGRATE, serial: 1 + (index of the highest enabled row + 1); a cycle with no enabled row takes 1.
@@ -22,7 +22,8 @@ Timing (cycles from acceptance to the next possible acceptance):
   reset, 2 cycles with a value pipeline.
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
 - PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; the parallel layouts
-  write the code in the second cycle; ready is low for one cycle). With the digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
+  write the code in the second cycle; ready is low for one cycle). With the digital twin on (spec [twin],
+  contract.device_twin) the devices land first: 7 with
   programming error (G+ draws at acceptance, G- after the generator's 4-cycle leap, then the stored code and
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
   4 with stuck devices alone; 29 with drift, which draws four times per write and binary-searches each

@@ -50,13 +50,6 @@ def _run(dut, bench):
     sim.run()
 
 
-async def _issued(ctx, periphery, op, **kw):
-    """Cycles from issuing a command until the tile accepts it (what the one before it still occupies)."""
-    before = periphery.cycles
-    await periphery.command(ctx, op, **kw)
-    return periphery.cycles - before
-
-
 @pytest.mark.parametrize("error, stuck, integrate", [("on", "on", "serial"), ("on", "off", "serial"),
                                                      ("off", "on", "serial"), ("on", "on", "parallel"),
                                                      ("on", "on", "parallel_adc")])
@@ -159,10 +152,10 @@ def test_write_timing_with_the_twin():
 
     async def bench(ctx):
         # Accepted at once; the next command 7 cycles later, a next write 8 (the leap of the G- draw).
-        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
-        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 7
-        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 1
-        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 8
+        assert await periphery.issued(ctx, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
+        assert await periphery.issued(ctx, AnalogOp.PROG_READ, row=1, col=2) == 7
+        assert await periphery.issued(ctx, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 1
+        assert await periphery.issued(ctx, AnalogOp.PROG_WRITE, row=1, col=3, target=5) == 8
 
     _run(dut, bench)
 
@@ -418,11 +411,11 @@ def test_write_and_refresh_timing_with_drift():
         # Draws at 0 and 4 (errors), 8 and 16 (drift: each waits for the 7-cycle binary search of the
         # threshold row of the one before), the devices complete at 24, two pipeline stages, the store and
         # its negation: 29.
-        assert await _issued(ctx, periphery, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
-        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 29
+        assert await periphery.issued(ctx, AnalogOp.PROG_WRITE, row=1, col=2, target=5) == 1
+        assert await periphery.issued(ctx, AnalogOp.PROG_READ, row=1, col=2) == 29
         ctx.set(dut.drift_epoch, 9)
         # A refresh: a cycle to start, two per cell, two pipeline stages, the last negation, the accept.
-        assert await _issued(ctx, periphery, AnalogOp.PROG_READ, row=1, col=2) == 1 + 2 * cells + 2 + 1 + 1
+        assert await periphery.issued(ctx, AnalogOp.PROG_READ, row=1, col=2) == 1 + 2 * cells + 2 + 1 + 1
 
     _run(dut, bench)
 

@@ -44,6 +44,12 @@ class Periphery:
             "trial": trial if trial is not None else [0] * self.spec.adc.count,
         }])
 
+    async def issued(self, ctx, op, **kw):
+        """Cycles from issuing a command until the tile accepts it (what the one before it still occupies)."""
+        before = self.cycles
+        await self.command(ctx, op, **kw)
+        return self.cycles - before
+
     async def wait_ready(self, ctx):
         while not ctx.get(self.dut.cmd.ready):
             await ctx.tick()
@@ -240,11 +246,6 @@ def test_timing_and_registered_responses():
         await periphery.wait_ready(ctx)
         return periphery.cycles - before
 
-    async def issued(ctx, op, **kw):
-        before = periphery.cycles
-        await periphery.command(ctx, op, **kw)
-        return periphery.cycles - before
-
     async def bench(ctx):
         assert await timed(ctx, AnalogOp.INTEGRATE, start=1, row_en=(1 << rows) - 1) == rows + 1
         assert await timed(ctx, AnalogOp.INTEGRATE, start=1, row_en=0b100) == 1 + 3
@@ -255,14 +256,14 @@ def test_timing_and_registered_responses():
         # the noise leap and its registers. A 5-bit SAR conversion takes 5 cycles: never delayed.
         leap = leap_cycles(spec) + value_pipeline(spec)
         assert (leap_cycles(spec), leap) == (2, 4)
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
         for _ in range(leap - 1):
-            assert await issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == leap
-        assert await issued(ctx, AnalogOp.CONVERT) == 1                  # a SAR macro has no flash bank
+            assert await periphery.issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == leap
+        assert await periphery.issued(ctx, AnalogOp.CONVERT) == 1                  # a SAR macro has no flash bank
         await ctx.tick().repeat(leap - 2)
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
         assert await timed(ctx, AnalogOp.PROG_WRITE, row=2, col=3, target=-5) == 2
 
         # Responses hold while no command is accepted (valid low), whatever the payload does meanwhile.
@@ -285,24 +286,19 @@ def test_parallel_integrate_takes_one_cycle_and_samples_wait_for_the_pipeline():
     dut = EmulatedCrossbar(spec, init_weights=weights)
     periphery = Periphery(dut, spec)
     depth = latency(spec)
-    assert depth == 3                           # latch + ceil(3 adder levels / 2) stages for 8 rows
-
-    async def issued(ctx, op, **kw):
-        before = periphery.cycles
-        await periphery.command(ctx, op, **kw)
-        return periphery.cycles - before
+    assert depth == 3                           # registered pins + ceil(3 adder levels / 2) stages for 8 rows
 
     async def bench(ctx):
         everything = (1 << spec.tile.rows) - 1
         for c in range(5):                       # back to back, whatever the rows: one cycle each
-            assert await issued(ctx, AnalogOp.INTEGRATE, start=c == 0, row_en=everything >> c,
+            assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=c == 0, row_en=everything >> c,
                                 row_sign=0b1010_0101) == 1
         # The sample waits until the last INTEGRATE has reached the charge, then reads all five.
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1 + depth
-        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
-        assert await issued(ctx, AnalogOp.PROG_READ, row=0, col=0) == 1 + depth
-        assert await issued(ctx, AnalogOp.PROG_WRITE, row=2, col=3, target=-5) == 1
-        assert await issued(ctx, AnalogOp.PROG_READ, row=2, col=3) == 2   # the write's second cycle
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1 + depth
+        assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
+        assert await periphery.issued(ctx, AnalogOp.PROG_READ, row=0, col=0) == 1 + depth
+        assert await periphery.issued(ctx, AnalogOp.PROG_WRITE, row=2, col=3, target=-5) == 1
+        assert await periphery.issued(ctx, AnalogOp.PROG_READ, row=2, col=3) == 2   # the write's second cycle
 
     _run(dut, bench)
 
@@ -315,23 +311,18 @@ def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
     depth, group = latency(spec), spec.columns_per_adc
     assert (depth, group) == (3, 4)
 
-    async def issued(ctx, op, **kw):
-        before = periphery.cycles
-        await periphery.command(ctx, op, **kw)
-        return periphery.cycles - before
-
     async def bench(ctx):
-        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=0xff) == 1
+        assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=0xff) == 1
         for _ in range(3):                       # the trees sweep 4 positions: INTEGRATEs 4 cycles apart
-            assert await issued(ctx, AnalogOp.INTEGRATE, start=0, row_en=0x0f, row_sign=0x03) == group
+            assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=0, row_en=0x0f, row_sign=0x03) == group
         # A comparison with the held sample waits for nothing; position 2 lands 2 cycles after position 0,
         # and a sample of it waits for it.
-        assert await issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, col_sel=2, trial=[0, 0]) == depth + 2
-        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
-        assert await issued(ctx, AnalogOp.COMPARE, start=1, col_sel=0, trial=[0, 0]) == 1 + depth
-        assert await issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
-        assert await issued(ctx, AnalogOp.PROG_READ, row=0, col=0) == depth + group
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, col_sel=2, trial=[0, 0]) == depth + 2
+        assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, col_sel=0, trial=[0, 0]) == 1 + depth
+        assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
+        assert await periphery.issued(ctx, AnalogOp.PROG_READ, row=0, col=0) == depth + group
 
     _run(dut, bench)
 
