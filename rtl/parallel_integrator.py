@@ -17,13 +17,15 @@ en_i ? (s_i ? ~w_ij : w_ij) : 0 (~w = -w - 1, exact in w's width), and the colum
 enabled negative rows, one popcount shared by every tree.
 
 Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start):
-- sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
-- ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow, each ADDER_LEVELS_PER_STAGE (2)
-  levels of pairwise adds (the first also forms the device terms above);
+- sweep step q (0..G-1; G = 1 for "parallel") is fetched in cycle 1 + q: its weights are read into registers
+  (a memory read port with a registered output, or the weight registers themselves), and the pins with them;
+- ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow from cycle 2 + q on, each
+  ADDER_LEVELS_PER_STAGE (2) levels of pairwise adds (the first also forms the device terms above);
 - then the charge register of column position q of every tree: charge <= (start ? 0 : charge) + sum +
   negatives.
-So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + the stages
-(tile64: 4), and a sample of it can be accepted in the next cycle. `ready_positions` has bit q set while no
+So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 2 + the stages
+(tile64: 5), and a sample of it can be accepted in the next cycle. The fetch registers keep the memory's
+read out of the adder stages: block RAM (or any synchronous RAM) can hold the weights. `ready_positions` has bit q set while no
 accepted INTEGRATE still owes position q (the sweep has not entered it, or a sum of it is in the pipeline):
 a sample of position q waits for it. `busy` is high while any sum is owed (the tile's PROG_WRITE and
 PROG_READ wait for it). `accepting` is high when an INTEGRATE may be accepted: always for "parallel"; for
@@ -52,8 +54,8 @@ def _stages(rows: int) -> int:
 
 
 def latency(spec: DesignSpec) -> int:
-    """Cycles after an INTEGRATE's acceptance until the charge of sweep step 0 is whole: latch + stages."""
-    return 1 + _stages(spec.tile.rows)
+    """Cycles after an INTEGRATE's acceptance until the charge of sweep step 0 is whole: latch, fetch, stages."""
+    return 2 + _stages(spec.tile.rows)
 
 
 def sweep_steps(spec: DesignSpec) -> int:
@@ -155,7 +157,7 @@ class ParallelIntegrator(wiring.Component):
             en, sign, start = pins_en, pins_sign, begun_start
         step = Signal(range(max(2, sweep)))         # the next sweep step of a running sweep
         sweeping = Signal()                         # a sweep runs on (its first step was before this cycle)
-        active, step_now = Signal(), Signal.like(step)      # a step enters the trees this cycle, and which
+        active, step_now = Signal(), Signal.like(step)      # a step is fetched this cycle, and which
         m.d.comb += [active.eq(begun | sweeping), step_now.eq(Mux(begun, 0, step))]
         sweeping_next, step_next = Signal(), Signal.like(step)
         m.d.comb += [sweeping_next.eq(active & (step_now != sweep - 1)),
@@ -163,7 +165,7 @@ class ParallelIntegrator(wiring.Component):
         m.d.sync += [sweeping.eq(sweeping_next), step.eq(step_next)]
 
         # Tags ride the pipeline beside the sums: valid, start and the step, one entry per cycle.
-        depth = latency(spec) - 1               # stages after the cycle a step enters the trees
+        depth = latency(spec) - 1               # stages after the cycle a step is fetched
         tags = [(active, start, step_now)]
         for k in range(depth):
             valid_k, start_k, step_k = Signal(name=f"tag_valid_{k}"), Signal(name=f"tag_start_{k}"), \
@@ -197,10 +199,13 @@ class ParallelIntegrator(wiring.Component):
         m.d.comb += [wr_lane.eq(Array(lane_of)[self.write_col]), wr_pos.eq(Array(pos_of)[self.write_col]),
                      in_tile.eq((self.write_col < cols) & (self.write_row < rows) & self.write)]
 
-        negatives = _pipelined_sum(m, [en[i] & sign[i] for i in range(rows)], "negatives")
+        # The fetch: the step's pins into registers, beside its weights (module docstring).
+        fetched_en, fetched_sign = Signal(rows), Signal(rows)
+        m.d.sync += [fetched_en.eq(en), fetched_sign.eq(sign)]
+        negatives = _pipelined_sum(m, [fetched_en[i] & fetched_sign[i] for i in range(rows)], "negatives")
         for lane in range(lanes):
             weights = self._lane_weights(m, lane, sweep, step_now, in_tile & (wr_lane == lane), wr_pos)
-            terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
+            terms = [Mux(fetched_en[i], Mux(fetched_sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
             targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
             for q, j in enumerate(targets):
@@ -211,7 +216,7 @@ class ParallelIntegrator(wiring.Component):
         return m
 
     def _lane_weights(self, m: Module, lane: int, sweep: int, step, write, wr_pos) -> list:
-        """The rows' fine weights of the column that `lane` sums in sweep step `step`."""
+        """The rows' fine weights of the column that `lane` sums in sweep step `step`, from the next cycle on."""
         spec = self.spec
         rows = spec.tile.rows
         if sweep == 1:                              # registers: one column per lane
@@ -228,7 +233,7 @@ class ParallelIntegrator(wiring.Component):
         memory = Memory(shape=data.ArrayLayout(self.weight_shape, rows), depth=sweep, init=init,
                         attrs={"no_rw_check": 1})
         m.submodules[f"weights_{lane}"] = memory
-        read = memory.read_port(domain="comb")
+        read = memory.read_port()                   # registered: the fetch
         port = memory.write_port(granularity=1)
         m.d.comb += [read.addr.eq(step), port.addr.eq(wr_pos)]
         for i in range(rows):
