@@ -286,7 +286,7 @@ def test_parallel_integrate_takes_one_cycle_and_samples_wait_for_the_pipeline():
     dut = EmulatedCrossbar(spec, init_weights=weights)
     periphery = Periphery(dut, spec)
     depth = latency(spec)
-    assert depth == 4                           # registered pins, fetch + ceil(3 adder levels / 2) stages for 8 rows
+    assert depth == 3                           # registered pins + ceil(3 adder levels / 2) stages for 8 rows
 
     async def bench(ctx):
         everything = (1 << spec.tile.rows) - 1
@@ -309,7 +309,7 @@ def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
     dut = EmulatedCrossbar(spec, init_weights=weights)
     periphery = Periphery(dut, spec)
     depth, group = latency(spec), spec.columns_per_adc
-    assert (depth, group) == (4, 4)
+    assert (depth, group) == (5, 4)
 
     async def bench(ctx):
         assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=0xff) == 1
