@@ -12,9 +12,8 @@ Timing (cycles from acceptance to the next possible acceptance):
 - INTEGRATE, parallel: 1, back to back; parallel_adc: columns_per_adc = G (the trees sweep the G column
   positions, one per cycle; 1 for the last INTEGRATE before another command). Position q's charge is whole
   rtl.parallel_integrator.latency(spec) + q cycles after the INTEGRATE's acceptance (latency = 1 +
-  ceil(ceil(log2(rows)) / 2) for parallel, q = 0; 2 more for parallel_adc, tile64 6): a sampling command of
-  position q waits for it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start
-  waits for nothing.
+  ceil(ceil(log2(rows)) / 2): tile64 4; q = 0 for parallel): a sampling command of position q waits for
+  it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start waits for nothing.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
   A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
   than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` cycles after the last one (the noise generators

@@ -6,7 +6,8 @@ cycles. Here each column's enabled rows are summed in one pipelined adder tree. 
 twin.integrate):
 - "parallel": one tree per column, the weights in registers; an INTEGRATE takes one cycle, back to back.
 - "parallel_adc": one tree per ADC, which sweeps the ADC's columns_per_adc = G columns one per cycle, the
-  weights in one block RAM per ADC (a word per column position, every row in it). An INTEGRATE occupies the trees G cycles (the next one is accepted G cycles later), a G-th of the
+  weights in one small memory per ADC (a word per column position, every row in it: distributed RAM on an
+  ECP5). An INTEGRATE occupies the trees G cycles (the next one is accepted G cycles later), a G-th of the
   logic: with bit-serial inputs (one INTEGRATE per step, then G conversions) it costs nothing, since the
   conversions of position p start no sooner than p conversion-lengths after the INTEGRATE.
 
@@ -16,17 +17,13 @@ en_i ? (s_i ? ~w_ij : w_ij) : 0 (~w = -w - 1, exact in w's width), and the colum
 enabled negative rows, one popcount shared by every tree.
 
 Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start):
-- sweep step q (0..G-1; G = 1 for "parallel") is fetched in cycle 1 + q;
-- "parallel_adc" only: the fetch reads the step's weights from block RAM (ram_style "block": its registered
-  read), and in cycle 2 + q each device term below is registered, next to the RAM: the trees then start
-  from registers wherever the RAM blocks sit (distributed RAM that wide congests an ECP5's routing);
+- sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
 - ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow, each ADDER_LEVELS_PER_STAGE (2)
-  levels of pairwise adds ("parallel": the first also forms the device terms, from the weight registers);
+  levels of pairwise adds (the first also forms the device terms above);
 - then the charge register of column position q of every tree: charge <= (start ? 0 : charge) + sum +
   negatives.
 So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + the stages
-for "parallel" and 3 + the stages for "parallel_adc" (tile64: 6), and a sample of it can be accepted in
-the next cycle. `ready_positions` has bit q set while no
+(tile64: 4), and a sample of it can be accepted in the next cycle. `ready_positions` has bit q set while no
 accepted INTEGRATE still owes position q (the sweep has not entered it, or a sum of it is in the pipeline):
 a sample of position q waits for it. `busy` is high while any sum is owed (the tile's PROG_WRITE and
 PROG_READ wait for it). `accepting` is high when an INTEGRATE may be accepted: always for "parallel"; for
@@ -55,9 +52,8 @@ def _stages(rows: int) -> int:
 
 
 def latency(spec: DesignSpec) -> int:
-    """Cycles after an INTEGRATE's acceptance until the charge of sweep step 0 is whole: the latch, for
-    "parallel_adc" the block RAM read and the device terms, then the adder stages."""
-    return (3 if spec.twin.integrate == "parallel_adc" else 1) + _stages(spec.tile.rows)
+    """Cycles after an INTEGRATE's acceptance until the charge of sweep step 0 is whole: latch + stages."""
+    return 1 + _stages(spec.tile.rows)
 
 
 def sweep_steps(spec: DesignSpec) -> int:
@@ -159,7 +155,7 @@ class ParallelIntegrator(wiring.Component):
             en, sign, start = pins_en, pins_sign, begun_start
         step = Signal(range(max(2, sweep)))         # the next sweep step of a running sweep
         sweeping = Signal()                         # a sweep runs on (its first step was before this cycle)
-        active, step_now = Signal(), Signal.like(step)      # a step is fetched this cycle, and which
+        active, step_now = Signal(), Signal.like(step)      # a step enters the trees this cycle, and which
         m.d.comb += [active.eq(begun | sweeping), step_now.eq(Mux(begun, 0, step))]
         sweeping_next, step_next = Signal(), Signal.like(step)
         m.d.comb += [sweeping_next.eq(active & (step_now != sweep - 1)),
@@ -167,7 +163,7 @@ class ParallelIntegrator(wiring.Component):
         m.d.sync += [sweeping.eq(sweeping_next), step.eq(step_next)]
 
         # Tags ride the pipeline beside the sums: valid, start and the step, one entry per cycle.
-        depth = latency(spec) - 1               # stages after the cycle a step is fetched
+        depth = latency(spec) - 1               # stages after the cycle a step enters the trees
         tags = [(active, start, step_now)]
         for k in range(depth):
             valid_k, start_k, step_k = Signal(name=f"tag_valid_{k}"), Signal(name=f"tag_start_{k}"), \
@@ -201,25 +197,10 @@ class ParallelIntegrator(wiring.Component):
         m.d.comb += [wr_lane.eq(Array(lane_of)[self.write_col]), wr_pos.eq(Array(pos_of)[self.write_col]),
                      in_tile.eq((self.write_col < cols) & (self.write_row < rows) & self.write)]
 
-        # "parallel_adc": the pins wait a cycle beside the block RAM read, then every device term is
-        # registered (module docstring); "parallel" forms the terms in the first adder stage.
-        if sweep > 1:
-            en_read, sign_read = Signal(rows), Signal(rows)
-            m.d.sync += [en_read.eq(en), sign_read.eq(sign)]
-            en, sign = en_read, sign_read
-
-        def registered(values: list, name: str) -> list:
-            if sweep == 1:
-                return values
-            regs = [Signal(v.shape(), name=f"{name}_{i}") for i, v in enumerate(values)]
-            m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
-            return regs
-
-        negatives = _pipelined_sum(m, registered([en[i] & sign[i] for i in range(rows)], "negative"), "negatives")
+        negatives = _pipelined_sum(m, [en[i] & sign[i] for i in range(rows)], "negatives")
         for lane in range(lanes):
             weights = self._lane_weights(m, lane, sweep, step_now, in_tile & (wr_lane == lane), wr_pos)
-            terms = registered([Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)],
-                               f"term_{lane}")
+            terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
             targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
             for q, j in enumerate(targets):
@@ -230,8 +211,7 @@ class ParallelIntegrator(wiring.Component):
         return m
 
     def _lane_weights(self, m: Module, lane: int, sweep: int, step, write, wr_pos) -> list:
-        """The rows' fine weights of the column that `lane` sums in sweep step `step` (the memory's: from the
-        next cycle on)."""
+        """The rows' fine weights of the column that `lane` sums in sweep step `step`."""
         spec = self.spec
         rows = spec.tile.rows
         if sweep == 1:                              # registers: one column per lane
@@ -246,9 +226,9 @@ class ParallelIntegrator(wiring.Component):
         columns = [adc_column(spec, lane, q) for q in range(sweep)]
         init = [[int(self.init_weights[i, j]) for i in range(rows)] for j in columns]
         memory = Memory(shape=data.ArrayLayout(self.weight_shape, rows), depth=sweep, init=init,
-                        attrs={"no_rw_check": 1, "ram_style": "block"})
+                        attrs={"no_rw_check": 1})
         m.submodules[f"weights_{lane}"] = memory
-        read = memory.read_port()                   # registered: the fetch
+        read = memory.read_port(domain="comb")
         port = memory.write_port(granularity=1)
         m.d.comb += [read.addr.eq(step), port.addr.eq(wr_pos)]
         for i in range(rows):

@@ -309,7 +309,7 @@ def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
     dut = EmulatedCrossbar(spec, init_weights=weights)
     periphery = Periphery(dut, spec)
     depth, group = latency(spec), spec.columns_per_adc
-    assert (depth, group) == (5, 4)
+    assert (depth, group) == (3, 4)
 
     async def bench(ctx):
         assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=0xff) == 1
