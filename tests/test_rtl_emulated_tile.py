@@ -292,7 +292,7 @@ def test_parallel_integrate_takes_one_cycle_and_samples_wait_for_the_pipeline():
         everything = (1 << spec.tile.rows) - 1
         for c in range(5):                       # back to back, whatever the rows: one cycle each
             assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=c == 0, row_en=everything >> c,
-                                row_sign=0b1010_0101) == 1
+                                          row_sign=0b1010_0101) == 1
         # The sample waits until the last INTEGRATE has reached the charge, then reads all five.
         assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1 + depth
         assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
