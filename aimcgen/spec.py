@@ -540,9 +540,6 @@ def validate(spec: DesignSpec) -> None:
     if dev.stuck_set_fraction + dev.stuck_reset_fraction > 0.5:
         raise SpecError(f"device.stuck_set_fraction + device.stuck_reset_fraction = "
                         f"{dev.stuck_set_fraction + dev.stuck_reset_fraction}: must be <= 0.5")
-    if spec.twin.integrate != "serial" and spec.twin.read_noise == "on":
-        raise SpecError(f"twin.integrate = '{spec.twin.integrate}': needs twin.read_noise = 'off' (the read-noise "
-                        f"variance is accumulated one weight row per cycle, as twin.integrate = 'serial' reads them)")
     if dev.read_noise_q[0] < 0 or dev.read_noise_q[2] < 0:
         raise SpecError(f"device.read_noise_q = {list(dev.read_noise_q)}: c and qmax must be >= 0")
 

@@ -28,9 +28,10 @@ Timing (cycles from acceptance to the next possible acceptance):
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
   4 with stuck devices alone; 29 with drift, which draws four times per write and binary-searches each
   drift code's threshold row, 7 cycles per device (rtl/drift_code_scanner.py).
-- With twin read_noise on nothing changes in the timing: each column's read-noise variance
+- With twin read_noise on nothing changes in the timing, in any layout: each column's read-noise variance
   (rtl/read_noise_variance.py, contract.device_read_noise) is accumulated in the INTEGRATE cycles that
-  add its charge, and the sample's gain is looked up in the cycle it samples.
+  add its charge (serial) or in adder trees beside the charge's, of the same latency (parallel layouts),
+  and the sample's gain is looked up in the cycle it samples.
 - With twin drift on, a change of `drift_epoch` re-reads every device (rtl/twin_devices.py): the tile
   accepts no command for 4 + 2 x rows x cols cycles (one to start, two per cell, two pipeline stages, one
   for the last negation).
@@ -52,7 +53,7 @@ from aimcgen.rtl.noise import NoiseGenerator, leap_cycles, value_pipeline
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
 from aimcgen.contract.device_read_noise import read_noise_on
-from aimcgen.rtl.read_noise_variance import ReadNoiseVariance
+from aimcgen.rtl.read_noise_variance import ReadNoiseVariance, SampleGain
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
 from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout
@@ -249,7 +250,11 @@ class EmulatedCrossbar(wiring.Component):
 
         # With the twin's device read noise each sample's gain comes from its column's variance
         # (contract.device_read_noise), accumulated beside the integrators from the same row words.
-        if read_noise_on(spec):
+        # (The parallel layouts sum it in their trees, rtl/parallel_integrator.py.)
+        if read_noise_on(spec) and parallel:
+            m.submodules.read_variance = read_variance = SampleGain(spec)
+            m.d.comb += [read_variance.variance.eq(integrator.variance), read_variance.col_sel.eq(cmd.col_sel)]
+        elif read_noise_on(spec):
             m.submodules.read_variance = read_variance = ReadNoiseVariance(spec)
             m.d.comb += [read_variance.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
                          read_variance.start.eq(cmd.start), read_variance.add.eq(integrating & en_left[0]),

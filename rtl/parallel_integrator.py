@@ -40,7 +40,9 @@ from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.adc_columns import adc_column, column_adc
 from aimcgen.contract.formats import datapath_formats
+from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.contract.device_twin_drift import fraction_bits
+from aimcgen.rtl.read_noise_variance import scaled_entries, table_index, variance_layout
 from aimcgen.spec import DesignSpec
 
 ADDER_LEVELS_PER_STAGE = 2      # pairwise adds between two pipeline registers
@@ -130,7 +132,7 @@ class ParallelIntegrator(wiring.Component):
             "ready_positions": Out(spec.columns_per_adc, init=(1 << spec.columns_per_adc) - 1),
             "busy": Out(1),
             "accepting": Out(1, init=1),
-        })
+        } | ({"variance": Out(variance_layout(spec))} if read_noise_on(spec) else {}))
 
     def elaborate(self, platform):
         spec = self.spec
@@ -198,16 +200,30 @@ class ParallelIntegrator(wiring.Component):
                      in_tile.eq((self.write_col < cols) & (self.write_row < rows) & self.write)]
 
         negatives = _pipelined_sum(m, [en[i] & sign[i] for i in range(rows)], "negatives")
+        # With twin read noise each enabled device also adds its (2c + 1) VT entry to its column's variance
+        # (rtl/read_noise_variance.py), through a tree of the same depth: V is whole with the charge. The
+        # entries are those of the command whose rows enter the trees (updated at each acceptance, seen
+        # from the next cycle, when that command's first step enters; a sweep's later steps end before the
+        # next acceptance takes effect).
+        noisy = read_noise_on(spec)
+        scaled = scaled_entries(m, spec, self.begin, self.start) if noisy else None
         for lane in range(lanes):
             weights = self._lane_weights(m, lane, sweep, step_now, in_tile & (wr_lane == lane), wr_pos)
             terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
+            if noisy:
+                entries = [Mux(en[i], scaled[table_index(m, spec, weights[i], f"{lane}_{i}")], 0)
+                           for i in range(rows)]
+                variance_total = _pipelined_sum(m, entries, f"variance_lane_{lane}")
             targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
             for q, j in enumerate(targets):
                 a, p = column_adc(spec, j)
                 charge = self.charge[a][p]
                 with m.If(out_valid & (out_step == q)):
                     m.d.sync += charge.eq(Mux(out_start, 0, charge) + total + negatives)
+                    if noisy:
+                        variance = self.variance[a][p]
+                        m.d.sync += variance.eq(Mux(out_start, 0, variance) + variance_total)
         return m
 
     def _lane_weights(self, m: Module, lane: int, sweep: int, step, write, wr_pos) -> list:

@@ -44,16 +44,18 @@ TWIN = {"twin": {"programming_error": "on", "stuck": "on", "drift": "on", "read_
 
 
 # The emulated tile summing every row at once (rtl/parallel_integrator.py): the default preset with one tree
-# per ADC sweeping its 8 columns, the PWM grid with one tree per column (drive cycles back to back).
-PARALLEL = {"default_parallel_adc": ("default", "parallel_adc"), "grid_parallel": ("grid_pwm_flash", "parallel")}
+# per ADC sweeping its 8 columns and the devices' read noise (its variance summed in trees too), the PWM grid
+# with one tree per column (drive cycles back to back).
+PARALLEL = {"default_parallel_adc": ("default", {"integrate": "parallel_adc", "read_noise": "on"}),
+            "grid_parallel": ("grid_pwm_flash", {"integrate": "parallel"})}
 
 
 def make_spec(name):
     if name == "default_twin":
         return load_preset("default").replace(**TWIN)
     if name in PARALLEL:
-        base, integrate = PARALLEL[name]
-        return make_spec(base).replace(twin={"integrate": integrate})
+        base, twin = PARALLEL[name]
+        return make_spec(base).replace(twin=twin)
     return from_dict(GRID) if name == "grid_pwm_flash" else load_preset(name)
 
 

@@ -213,7 +213,8 @@ def test_accelerator_reports_yield_and_failing_addresses_like_the_golden_model()
 
 @pytest.mark.parametrize("model, read_noise, integrate", [("pcm", "off", "serial"), ("pcm", "on", "serial"),
                                                          ("rram", "on", "serial"), ("pcm", "off", "parallel"),
-                                                         ("rram", "off", "parallel_adc")])
+                                                         ("rram", "off", "parallel_adc"),
+                                                         ("pcm", "on", "parallel_adc")])
 def test_drift_epochs_are_replayed_by_the_golden_model(model, read_noise, integrate):
     spec = _twin_spec().replace(twin={"drift": "on", "read_noise": read_noise, "integrate": integrate},
                                 device={"model": model, "stuck_set_fraction": 0.05, "stuck_reset_fraction": 0.05})

@@ -327,12 +327,6 @@ def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
     _run(dut, bench)
 
 
-def test_parallel_integrate_refuses_the_read_noise_variance():
-    for integrate in ("parallel", "parallel_adc"):
-        with pytest.raises(SpecError, match=f"twin.integrate = '{integrate}': needs twin.read_noise = 'off'"):
-            from_dict({"twin": {"integrate": integrate, "read_noise": "on"}})
-
-
 def test_init_weights_read_back_and_programming_clamps():
     spec = _spec("pwm", "flash", input_bits=3, count=4, sigma=0.0)
     rng = np.random.default_rng(8)

@@ -163,9 +163,14 @@ def _mvm_codes(spec, init, xs, *, writes=()):
 LOUD = {"read_noise_q": [0.15, 0.65, 0.5]}
 
 
-@pytest.mark.parametrize("encoding, kind", [("bit_serial", "sar"), ("pwm", "flash"), ("bit_serial", "ramp")])
-def test_rtl_replays_the_golden_read_noise(encoding, kind):
-    spec = _spec(input={"encoding": encoding}, adc={"kind": kind}, device=LOUD)
+@pytest.mark.parametrize("encoding, kind, integrate", [
+    ("bit_serial", "sar", "serial"), ("pwm", "flash", "serial"), ("bit_serial", "ramp", "serial"),
+    # The parallel layouts sum the variance in adder trees: PWM's commands back to back ("parallel"), and
+    # swept one column position per cycle ("parallel_adc").
+    ("pwm", "flash", "parallel"), ("bit_serial", "sar", "parallel"), ("pwm", "sar", "parallel_adc"),
+    ("bit_serial", "ramp", "parallel_adc")])
+def test_rtl_replays_the_golden_read_noise(encoding, kind, integrate):
+    spec = _spec(input={"encoding": encoding}, adc={"kind": kind}, device=LOUD, twin={"integrate": integrate})
     rng = np.random.default_rng(7)
     init = rng.integers(-7, 8, (8, 8))
     xs = rng.integers(-7, 8, (3, 8))
@@ -177,9 +182,10 @@ def test_rtl_replays_the_golden_read_noise(encoding, kind):
     assert (expected != quiet).any() and (expected != fixed).any()
 
 
-def test_rtl_replays_read_noise_with_the_whole_twin():
+@pytest.mark.parametrize("integrate", ["serial", "parallel_adc"])
+def test_rtl_replays_read_noise_with_the_whole_twin(integrate):
     spec = _spec(device=dict(LOUD, stuck_set_fraction=0.05, stuck_reset_fraction=0.05),
-                 twin={"programming_error": "on", "stuck": "on", "drift": "on"})
+                 twin={"programming_error": "on", "stuck": "on", "drift": "on", "integrate": integrate})
     rng = np.random.default_rng(8)
     init = rng.integers(-7, 8, (8, 8))
     xs = rng.integers(-7, 8, (2, 8))
