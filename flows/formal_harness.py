@@ -20,7 +20,7 @@ from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Module, Mux, ResetSi
 from aimcgen.contract import uart_protocol as proto
 from aimcgen.contract.adc import conversion_cycles
 from aimcgen.contract.aimc_registers import aimc_register_map
-from aimcgen.contract.schedule import drive_cycles
+from aimcgen.contract.schedule import drive_cycles, tail_commands
 from aimcgen.rtl import accumulator as accumulator_module
 from aimcgen.rtl import uart_bridge as uart_bridge_module
 from aimcgen.rtl.accelerator_core import AcceleratorCore
@@ -278,10 +278,13 @@ def build_boundary_handshake(spec: DesignSpec, mutant: str | None = None) -> Mod
             Assert((payload.op != AnalogOp.INTEGRATE) | (Cat(row_en, row_sign) == past_rows),
                    "the row drive of an INTEGRATE changed while it waited for ready"),
         ]
-    # (2) every MVM gets exactly its commands: counted against the reference (the analog bound)
+    # (2) every MVM gets exactly its commands: counted against the reference (the analog bound). An MVM may
+    # end with up to `tail` commands of its last conversion still to come (contract.schedule.tail_commands):
+    # the next MVM's count starts that many below 0, so they are the previous MVM's.
     n_integrate, n_adc = _mvm_commands(spec)
+    tail = tail_commands(spec)
     integrates = Signal(range(n_integrate + 2))
-    adcs = Signal(range(n_adc + 2))
+    adcs = Signal(range(-tail, n_adc + 2))
     is_integrate = payload.op == AnalogOp.INTEGRATE
     now_integrates = Signal.like(integrates)
     now_adcs = Signal.like(adcs)
@@ -290,7 +293,7 @@ def build_boundary_handshake(spec: DesignSpec, mutant: str | None = None) -> Mod
     in_mvm = Signal()                            # an MVM has been started
     start = tile.start.valid & tile.start.ready
     with m.If(start):
-        m.d.sync += [integrates.eq(0), adcs.eq(0), in_mvm.eq(1)]
+        m.d.sync += [integrates.eq(0), adcs.eq(Mux(in_mvm, now_adcs - n_adc, 0)), in_mvm.eq(1)]
     with m.Else():
         m.d.sync += [integrates.eq(Mux(now_integrates > n_integrate, n_integrate + 1, now_integrates)),
                      adcs.eq(Mux(now_adcs > n_adc, n_adc + 1, now_adcs))]
@@ -300,9 +303,9 @@ def build_boundary_handshake(spec: DesignSpec, mutant: str | None = None) -> Mod
         Assert(now_integrates <= n_integrate, f"more than {n_integrate} INTEGRATE commands in one MVM"),
         Assert(now_adcs <= n_adc, f"more than {n_adc} ADC commands in one MVM"),
     ]
-    complete = (now_integrates == n_integrate) & (now_adcs == n_adc)
+    complete = (now_integrates == n_integrate) & (now_adcs >= n_adc - tail) & (now_adcs <= n_adc)
     with m.If(start & in_mvm):
-        m.d.comb += Assert(complete, "an MVM ended before all its commands were accepted")
+        m.d.comb += Assert(complete, f"an MVM ended before all its commands but the last {tail} were accepted")
     with m.If(h.valid & past_busy & ~tile.busy & in_mvm):
         m.d.comb += Assert((integrates == n_integrate) & (adcs == n_adc),
                            "the controller went idle before all the MVM's commands were accepted")

@@ -13,7 +13,9 @@ Timing (all `spec.adc.count` ADCs in lock step, L = `conversion_cycles(spec.adc)
 - On that cycle the codes are on `result` (payload combinational from resp, valid from registers) and the
   next conversion's first command may issue: no idle command cycle between conversions.
 - Answers are folded into registers the cycle they arrive: resp is only read on the cycle after a command
-  was accepted, so the tile controller may issue other commands (INTEGRATE) right after a conversion.
+  was accepted, so the tile controller may issue other commands (INTEGRATE) right after a conversion, or
+  between its commands: a conversion whose next command waits (cmd.ready low) offers it unchanged, and
+  `pending` is high while a started conversion has commands left to issue.
 Buffering: one result register plus the working registers of the conversion. A new conversion starts only
 if its result can be stored: when the previous result still waits in the result register, the finishing
 conversion parks its codes in its working registers and the next one waits for the result to be taken.
@@ -42,6 +44,7 @@ def adc_controller_signature(spec: DesignSpec) -> wiring.Signature:
         "cmd": Out(stream.Signature(command_layout(spec))),
         "resp": In(response_layout(spec)),
         "result": Out(stream.Signature(adc_codes_layout(spec))),
+        "pending": Out(1),
     })
 
 
@@ -113,6 +116,7 @@ class AdcController(wiring.Component):
             ending.eq(busy & answered & (issued == last)),
             continuing.eq(busy & (issued != last)),
             may_start.eq(Mux(busy, ending & ~held_valid, ~parked)),
+            self.pending.eq(continuing),
         ]
 
         # Command stream: the next command of the running conversion, or the first of the requested one.

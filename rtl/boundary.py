@@ -9,7 +9,9 @@ Commands (`AnalogOp`), each accepted on a cycle with cmd.valid & cmd.ready:
   with polarity row_sign (1 = negative). `start` zeroes the integrators first (a new step begins).
 - COMPARE: every ADC compares its held sample with its own `trial` code and answers one comparator bit:
   resp.comp[a] = held >= threshold(trial[a]) (contract.adc). `start` first samples the column `col_sel` of every
-  ADC's group (charge plus one noise draw): the sample-and-hold of a SAR or ramp conversion.
+  ADC's group (charge plus one noise draw): the sample-and-hold of a SAR or ramp conversion. The held sample
+  stays until the next sampling command, whatever else runs meanwhile: the tile controller issues the next
+  step's INTEGRATEs between a conversion's COMPAREs (rtl.tile_controller).
 - CONVERT: flash conversion: every ADC samples column `col_sel` of its group and answers resp.code[a].
 - PROG_WRITE: program the device pair at (row, col) to the signed differential code `target`.
 - PROG_READ: read back the code at (row, col) into resp.read_data.

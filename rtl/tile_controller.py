@@ -8,7 +8,20 @@ Per MVM and per drive step k (one step for PWM, one per magnitude bit plane for 
 The analog macro needs exactly these commands, so their count is the analog bound of an MVM. The controller
 adds no idle command cycles between phases, steps or MVMs when the macro keeps pace: conversion requests
 are handed to the ADC controller ahead of time (its commands wait until the phase grants it the stream),
-the step ends on the cycle its last ADC command is accepted, and the next MVM starts on the next cycle.
+and a step ends when its last conversion has sampled, so the next step's (or MVM's) INTEGRATEs go before
+that conversion's remaining comparisons, which use the held sample (rtl.boundary). A macro whose charge is
+whole only some cycles after an INTEGRATE (the emulated tile's adder pipeline) thus waits behind those
+comparisons instead of in the command stream. Exactly:
+- conversions of one command (flash: CONVERT samples and answers): the step ends on the cycle its last
+  conversion is accepted;
+- longer conversions (SAR, ramp: COMPARE with start samples): on the cycle its last conversion's second
+  command is accepted (the cycle after the sampling command when the macro keeps pace); the conversion's
+  remaining conversion_cycles - 2 commands (contract.schedule.tail_commands) follow the next step's
+  INTEGRATEs.
+The ADC controller gets the command stream whenever the tile controller issues nothing of its own (CONVERT,
+the zero pass, IDLE), so a last conversion finishes while no MVM runs; programming waits until it has. An
+ADC command offered to the macro stays offered until it is accepted (rtl.boundary's stream rule): the
+controller leaves those states for INTEGRATE only on a cycle with no ADC command waiting.
 ADC results drain into the shift-add accumulator on their own handshake, and the accumulator's result
 bank lets post-processing of MVM m overlap MVM m+1.
 
@@ -138,10 +151,7 @@ class TileController(wiring.Component):
         req_j = Signal(range(group + 1))            # next conversion request of this step (pos_count = all sent)
         zero_j = Signal(range(group + 1))           # next position the zero pass clears
         idle = Signal()                             # this MVM neither drives nor converts
-        adc_commands = Signal(range(max(2, step_commands)))
-        # ADC commands of a step: pos_count x cc, from a table (a multiplier would cost an FPGA a DSP block)
-        commands = Signal(range(step_commands + 1), init=step_commands) \
-            if sp.layer_columns == "on" else step_commands
+        sampled = Signal()                          # (cc > 1) the step's last conversion has sampled
 
         m.d.comb += [
             sparse.x.eq(self.x),
@@ -162,7 +172,11 @@ class TileController(wiring.Component):
         # leave the ADC in request order, so the queue's head always describes the next transfer.
         tag_layout = data.StructLayout({
             "col": range(max(2, group)), "shift": range(max(2, steps)), "first": 1, "last": 1, "zero": 1})
-        m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=4)
+        # With a zero pass (any [sparsity] option), deep enough for a whole pass behind the last conversion
+        # of the MVM before (whose result comes after its remaining comparisons) and one result more: the
+        # pass never waits for the results.
+        zero_pass = "on" in (sp.layer_columns, sp.skip_zero_tiles, sp.skip_zero_planes)
+        m.submodules.tags = tags = SyncFIFO(width=tag_layout.size, depth=max(4, group + 2) if zero_pass else 4)
         push, head = Signal(tag_layout), Signal(tag_layout)
         m.d.comb += [tags.w_data.eq(push), head.eq(tags.r_data)]
         m.d.comb += [
@@ -182,6 +196,9 @@ class TileController(wiring.Component):
             last_step.eq(steps_left == 0),
             adc.req.payload.eq(position(req_j)),
         ]
+
+        last_request = Signal()                     # the step's last conversion samples this cycle
+        m.d.comb += last_request.eq(adc.req.valid & adc.req.ready & (req_j == pos_count - 1))
 
         def request():
             m.d.comb += adc.req.valid.eq((req_j < pos_count) & tags.w_rdy)
@@ -245,7 +262,7 @@ class TileController(wiring.Component):
         def begin_mvm():
             m.d.comb += [self.start.ready.eq(1), self.activity.mvm.eq(1)]
             m.d.sync += [
-                cycle.eq(0), req_j.eq(0), adc_commands.eq(0), first_step.eq(1),
+                cycle.eq(0), req_j.eq(0), first_step.eq(1),
                 step.eq(lowest), steps_left.eq(planes & ~(1 << lowest) & ((1 << steps) - 1) if steps > 1 else 0),
                 window.eq(Mux(sparse.peak == 0, 1, sparse.peak) if sp.pwm_window == "on" else drive),
                 idle.eq(plan_idle),
@@ -253,11 +270,6 @@ class TileController(wiring.Component):
                 pos_count.eq(Mux(plan_idle, 0, plan_count)),
                 zero_j.eq(Mux(plan_idle, 0, plan_count)),
             ]
-            if sp.layer_columns == "on":
-                with m.Switch(plan_count):
-                    for k in range(group + 1):
-                        with m.Case(k):
-                            m.d.sync += commands.eq(k * cc)
             with m.If(plan_idle):
                 m.d.comb += x_released.eq(1)
                 m.next = "ZERO"
@@ -274,22 +286,34 @@ class TileController(wiring.Component):
             with m.Else():
                 m.next = "IDLE"
 
-        with m.FSM():
+        def pass_adc_stream():
+            """The ADC controller issues its commands (a conversion's remaining ones, or a requested one)."""
+            m.d.comb += [cmd.valid.eq(adc.cmd.valid), cmd.payload.eq(adc.cmd.payload), adc.cmd.ready.eq(cmd.ready)]
+
+        adc_waiting = Signal()                      # an ADC command is offered and not accepted this cycle
+        m.d.comb += adc_waiting.eq(adc.cmd.valid & ~cmd.ready)
+
+        with m.FSM() as fsm:
             with m.State("IDLE"):
+                pass_adc_stream()
+                m.d.comb += self.busy.eq(adc.pending)
                 with m.If(self.prog.valid):
-                    m.next = "PROG"
-                with m.Elif(self.start.valid):
+                    with m.If(~adc.pending):
+                        m.next = "PROG"
+                with m.Elif(self.start.valid & ~adc_waiting):
                     begin_mvm()
 
             with m.State("ZERO"):
                 # Positions this MVM does not convert are cleared through the accumulator, one per cycle.
+                pass_adc_stream()
+                leaving = zero_j == group - 1               # the pass ends with this position
                 m.d.comb += [
                     self.busy.eq(1),
-                    tags.w_en.eq(1),
+                    tags.w_en.eq(~leaving | ~adc_waiting),
                     push.col.eq(position(zero_j)), push.first.eq(1), push.zero.eq(1),
-                    push.last.eq(idle & (zero_j == group - 1)),
+                    push.last.eq(idle & leaving),
                 ]
-                with m.If(tags.w_rdy):
+                with m.If(tags.w_en & tags.w_rdy):
                     m.d.sync += zero_j.eq(zero_j + 1)
                     with m.If(zero_j == group - 1):
                         with m.If(idle):
@@ -314,22 +338,23 @@ class TileController(wiring.Component):
                         m.next = "CONVERT"
 
             with m.State("CONVERT"):
-                m.d.comb += [
-                    self.busy.eq(1),
-                    cmd.valid.eq(adc.cmd.valid),
-                    cmd.payload.eq(adc.cmd.payload),
-                    adc.cmd.ready.eq(cmd.ready),
-                ]
+                m.d.comb += self.busy.eq(1)
+                pass_adc_stream()
                 request()
-                with m.If(cmd.valid & cmd.ready):
-                    m.d.sync += adc_commands.eq(adc_commands + 1)
-                    with m.If(adc_commands == commands - 1):
-                        m.d.sync += [adc_commands.eq(0), req_j.eq(0), first_step.eq(0)]
-                        with m.If(last_step):
-                            end_mvm()
-                        with m.Else():
-                            next_step(steps_left)
-                            m.next = "INTEGRATE"
+                step_ends = Signal()
+                if cc == 1:
+                    m.d.comb += step_ends.eq(last_request)
+                else:
+                    m.d.comb += step_ends.eq(sampled & ~adc_waiting)
+                    with m.If(last_request):
+                        m.d.sync += sampled.eq(1)
+                with m.If(step_ends):
+                    m.d.sync += [req_j.eq(0), first_step.eq(0), sampled.eq(0)]
+                    with m.If(last_step):
+                        end_mvm()
+                    with m.Else():
+                        next_step(steps_left)
+                        m.next = "INTEGRATE"
 
             with m.State("PROG"):
                 m.d.comb += [
