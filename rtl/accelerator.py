@@ -81,10 +81,13 @@ class Accelerator(wiring.Component):
                          fail_row.eq(core.pv_fail_row), fail_col.eq(core.pv_fail_col)]
         # The program-and-verify report (PROG_COUNT, PROG_FIRST_FAIL_ADDR): the analog yield is
         # 1 - failures / weights programmed.
-        programmed = Signal(32)
+        # The count's successor is kept in a register beside it, so the write handshake (which comes from the
+        # bus through the register bank) only selects it: no 32-bit carry chain behind the bus decode.
+        programmed, programmed_next = Signal(32), Signal(32, init=1)
         first_row, first_col = Signal(16), Signal(16)
         with m.If(core.weight.valid & core.weight.ready):
-            m.d.sync += programmed.eq(programmed + (programmed != 0xFFFFFFFF))
+            m.d.sync += [programmed.eq(programmed_next),
+                         programmed_next.eq(programmed_next + (programmed_next != 0xFFFFFFFF))]
         with m.If(core.pv_fail & (failures == 0)):
             m.d.sync += [first_row.eq(core.pv_fail_row), first_col.eq(core.pv_fail_col)]
         m.d.comb += [regs.prog_count_weights.eq(programmed),
