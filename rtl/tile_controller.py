@@ -293,7 +293,7 @@ class TileController(wiring.Component):
         adc_waiting = Signal()                      # an ADC command is offered and not accepted this cycle
         m.d.comb += adc_waiting.eq(adc.cmd.valid & ~cmd.ready)
 
-        with m.FSM() as fsm:
+        with m.FSM():
             with m.State("IDLE"):
                 pass_adc_stream()
                 m.d.comb += self.busy.eq(adc.pending)
