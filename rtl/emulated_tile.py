@@ -50,6 +50,7 @@ from aimcgen.contract.adc_errors import chip_thresholds
 from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
 from aimcgen.rtl.noise import NoiseGenerator, leap_cycles, value_pipeline
+from aimcgen.rtl.noise_ready import NoiseReady
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
 from aimcgen.contract.device_read_noise import read_noise_on
@@ -262,12 +263,15 @@ class EmulatedCrossbar(wiring.Component):
 
         comp = Signal(adcs)
         code = Signal(adc_codes_layout(spec))
-        ready = []
+        # The generators draw together, so they are ready together: a copy of their readiness sits by the
+        # command logic (rtl/noise_ready.py), not at any one generator across the chip.
+        m.submodules.noise_readiness = ready_copy = NoiseReady(spec, leap_cycles=leap_cycles(spec),
+                                                           pipeline=value_pipeline(spec))
+        m.d.comb += [ready_copy.draw.eq(sampling), noise_ready.eq(ready_copy.ready)]
         for a in range(adcs):
             m.submodules[f"noise_{a}"] = noise = NoiseGenerator(spec, self.tile_index, a,
                                                                 leap_cycles=leap_cycles(spec),
                                                                 pipeline=value_pipeline(spec))
-            ready.append(noise.ready)
             if read_noise_on(spec):
                 m.d.comb += noise.gain.eq(read_variance.gain[a])
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
@@ -300,10 +304,15 @@ class EmulatedCrossbar(wiring.Component):
                     m.d.sync += held.eq(level)
                 if tables is not None:
                     m.d.comb += [erring.sample.eq(level), erring.trial.eq(cmd.trial[a])]
+                    result = erring.comp
+                else:
+                    # Both comparisons at once, the acceptance only picking one: the sampling decision
+                    # (the periphery's handshake) meets the comparator's result at its register, not
+                    # before its carry chain.
+                    result = Mux(sampling, (sample >> shift) >= cmd.trial[a], held >= cmd.trial[a])
                 with m.If(accept & (op == AnalogOp.COMPARE)):
-                    m.d.sync += comp[a].eq(level >= cmd.trial[a] if tables is None else erring.comp)
-        # The generators draw together, so they are ready together.
-        m.d.comb += [self.resp.comp.eq(comp), self.resp.code.eq(code), noise_ready.eq(ready[0])]
+                    m.d.sync += comp[a].eq(result)
+        m.d.comb += [self.resp.comp.eq(comp), self.resp.code.eq(code)]
         return m
 
     def _serial_integrators(self, m: Module, fine_init: np.ndarray, accept, integrating):

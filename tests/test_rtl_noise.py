@@ -107,6 +107,8 @@ def test_zero_sigma_gives_zeros():
     sim.add_testbench(bench)
     sim.run()
     assert values == [0] * 4
+    from aimcgen.rtl.noise_ready import NoiseReady
+    assert NoiseReady(spec, leap_cycles=4, pipeline=2).stateless     # its ready is the constant 1, too
 
 
 def test_parameters_are_checked():
@@ -117,3 +119,33 @@ def test_parameters_are_checked():
         NoiseGenerator(spec, 0, 4)
     with pytest.raises(TypeError, match="spec must be a DesignSpec"):
         NoiseGenerator({}, 0, 0)
+
+
+@pytest.mark.parametrize("cycles, pipeline", [(1, 0), (4, 0), (1, 2), (4, 2), (32, 2)])
+def test_ready_copy_follows_the_generator(cycles, pipeline):
+    """rtl/noise_ready.py: the tile's copy of `ready` equals the generator's in every cycle, for draws made
+    whenever ready (back to back) or after random gaps."""
+    from amaranth.hdl import Module
+    from aimcgen.rtl.noise_ready import NoiseReady
+
+    spec = _spec(0.5)
+    m = Module()
+    m.submodules.gen = gen = NoiseGenerator(spec, 0, 1, leap_cycles=cycles, pipeline=pipeline)
+    m.submodules.copy = copy = NoiseReady(spec, leap_cycles=cycles, pipeline=pipeline)
+    wants = np.random.default_rng(cycles + pipeline).integers(0, 2, 300).tolist()
+    pairs = []
+
+    async def bench(ctx):
+        for want in wants:
+            pairs.append((ctx.get(gen.ready), ctx.get(copy.ready)))
+            draw = want and ctx.get(gen.ready)
+            ctx.set(gen.draw, draw)
+            ctx.set(copy.draw, draw)
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert [g for g, _ in pairs] == [c for _, c in pairs]
+    assert (0 in [g for g, _ in pairs]) == (cycles - 1 + pipeline > 0)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aimcgen.boards import BOARDS, DEFAULT_BAUD
 from aimcgen.cli.common import add_spec_options, error, load_spec
-from aimcgen.flows.fpga import FlowError, ToolMissing, build_fpga
+from aimcgen.flows.fpga import ROUTERS, FlowError, ToolMissing, build_fpga
 
 DESCRIPTION = """\
 Build the FPGA emulation of a design: the accelerator with emulated analog tiles, a UART-to-Wishbone bridge
@@ -33,6 +33,9 @@ def add_fpga_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate of the host link (default: {DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed, 0..2^31-1 (default: 1)")
+    p.add_argument("--router", choices=ROUTERS, default="router1",
+                   help="nextpnr router (default: router1, nextpnr's default; router2 routes congested "
+                        "designs sooner, with different timing)")
     p.add_argument("--periphery", action="store_true",
                    help="build the timing harness of the periphery alone (analog ports registered at "
                         "stand-ins, no emulated tiles) into OUT/<design>/fpga/<board>_periphery/: Fmax of the "
@@ -50,6 +53,7 @@ def cmd_fpga(args: argparse.Namespace) -> int:
 
     try:
         report = build_fpga(spec, args.board, args.out, progress=progress, baud=args.baud, seed=args.seed,
+                            router=args.router,
                             periphery=args.periphery)
     except ToolMissing as exc:
         return error(str(exc))
