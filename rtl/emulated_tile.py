@@ -16,9 +16,9 @@ Timing (cycles from acceptance to the next possible acceptance):
   it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start waits for nothing.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
   A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
-  than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` cycles after the last one (the noise generators
-  leap in that many cycles, then register the value); a conversion of the spec's ADC takes at least as
-  long, so the ADC controllers never see this wait. The same holds for the first sampling command after
+  than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` + `rtl.noise.draw_register` cycles after the
+  last one (the noise generators may register the draw, leap in that many cycles, then register the
+  value); a conversion of the spec's ADC takes at least as long, so the ADC controllers never see this wait. The same holds for the first sampling command after
   reset, 2 cycles with a value pipeline.
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
 - PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; the parallel layouts
@@ -49,7 +49,7 @@ from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.contract.adc_errors import chip_thresholds
 from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
-from aimcgen.rtl.noise import NoiseGenerator, leap_cycles, value_pipeline
+from aimcgen.rtl.noise import NoiseGenerator, draw_register, leap_cycles, value_pipeline
 from aimcgen.rtl.noise_ready import NoiseReady
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
@@ -266,12 +266,14 @@ class EmulatedCrossbar(wiring.Component):
         # The generators draw together, so they are ready together: a copy of their readiness sits by the
         # command logic (rtl/noise_ready.py), not at any one generator across the chip.
         m.submodules.noise_readiness = ready_copy = NoiseReady(spec, leap_cycles=leap_cycles(spec),
-                                                           pipeline=value_pipeline(spec))
+                                                               pipeline=value_pipeline(spec),
+                                                               registered_draw=draw_register(spec))
         m.d.comb += [ready_copy.draw.eq(sampling), noise_ready.eq(ready_copy.ready)]
         for a in range(adcs):
             m.submodules[f"noise_{a}"] = noise = NoiseGenerator(spec, self.tile_index, a,
                                                                 leap_cycles=leap_cycles(spec),
-                                                                pipeline=value_pipeline(spec))
+                                                                pipeline=value_pipeline(spec),
+                                                                registered_draw=draw_register(spec))
             if read_noise_on(spec):
                 m.d.comb += noise.gain.eq(read_variance.gain[a])
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
@@ -301,7 +303,7 @@ class EmulatedCrossbar(wiring.Component):
                 held = Signal(signed(level_fmt.bits), name=f"held_level_{a}")
                 m.d.comb += level.eq(Mux(sampling, sample >> shift, held))
                 with m.If(sampling):
-                    m.d.sync += held.eq(level)
+                    m.d.sync += held.eq(sample >> shift)
                 if tables is not None:
                     m.d.comb += [erring.sample.eq(level), erring.trial.eq(cmd.trial[a])]
                     result = erring.comp

@@ -12,6 +12,10 @@ next draw sees the leaped state. It comes from the state through `value_pipeline
 An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest power of two k <= 32
 with k + value_pipeline(spec) within one conversion of the spec's ADC (contract.adc.conversion_cycles):
 neither the leap nor the pipeline ever delays a conversion. `ready` is high once both are done.
+Where one more cycle still fits in the conversion (`draw_register(spec)`: 1 with the value pipeline and
+k + 2 + 1 <= conversion cycles, else 0; tile64's 8-cycle SAR: 1, the default preset's 6: 0) the strobe
+`draw` is first registered and the leap starts a cycle later: the sampler's handshake then reaches only a
+register here, not every state bit's enable (an FPGA places the generators far apart).
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ def value_pipeline(spec: DesignSpec) -> int:
     return 2 if conversion_cycles(spec.adc) >= 3 and not read_noise_on(spec) else 0
 
 
+def draw_register(spec: DesignSpec) -> int:
+    """1 where a registered `draw` (module docstring) still fits in one conversion with the leap and the value
+    pipeline, else 0."""
+    if value_pipeline(spec) != 2:
+        return 0
+    return 1 if leap_cycles(spec) + value_pipeline(spec) + 1 <= conversion_cycles(spec.adc) else 0
+
+
 def leap_cycles(spec: DesignSpec) -> int:
     """Cycles per leap for the spec's ADC: the largest power of two (at most 32) that, with the value
     pipeline, fits in one conversion."""
@@ -51,17 +63,18 @@ def leap_cycles(spec: DesignSpec) -> int:
 class NoiseGenerator(wiring.Component):
     """Noise of ADC `adc_index` of tile `tile_index`: replays `TileNoise(spec, tile_index).draw(...)[adc_index]`.
 
-    Ports: `draw` (strobe: start the leap to the next state at the clock edge; only while `ready`),
-    `value` (noise of the current state, signed, `datapath_formats(spec).noise` wide), `ready` (the leap of
-    the last draw and the `pipeline` registers after it are done: low for `leap_cycles` - 1 + `pipeline`
-    cycles after a draw, and for `pipeline` cycles after reset). With noise.sigma_lsb so small
+    Ports: `draw` (strobe: start the leap to the next state at the clock edge, or at the next one with
+    `registered_draw`; only while `ready`), `value` (noise of the current state, signed,
+    `datapath_formats(spec).noise` wide), `ready` (the leap of the last draw and the `pipeline` registers
+    after it are done: low for `leap_cycles` - 1 + `pipeline` + `registered_draw` cycles after a draw, and
+    for `pipeline` cycles after reset). `registered_draw` (0 or 1) needs the pipeline. With noise.sigma_lsb so small
     that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is built.
     With twin.read_noise on, `gain` (In, up to contract.device_read_noise.gain_max) replaces M and the
     generator is always built.
     """
 
     def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0, *, leap_cycles: int = 1,
-                 pipeline: int = 0):
+                 pipeline: int = 0, registered_draw: int = 0):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         _check_index("tile_index", tile_index, spec.tiles, f"the spec has {spec.tiles} tiles")
@@ -69,7 +82,10 @@ class NoiseGenerator(wiring.Component):
         check_leap_cycles(leap_cycles)
         if pipeline not in (0, 2) or (pipeline and read_noise_on(spec)):
             raise ValueError(f"pipeline = {pipeline}: must be 0 or 2 (0 with twin.read_noise on)")
+        if registered_draw not in (0, 1) or (registered_draw and not pipeline):
+            raise ValueError(f"registered_draw = {registered_draw}: must be 0 or 1 (1 only with pipeline = 2)")
         self.pipeline = pipeline
+        self.registered_draw = registered_draw
         self.spec = spec
         self.tile_index = tile_index
         self.adc_index = adc_index
@@ -93,7 +109,12 @@ class NoiseGenerator(wiring.Component):
             return m
 
         m.submodules.lfsr = lfsr = LeapingLfsr(self.seed_state, leap_cycles=self.leap_cycles)
-        m.d.comb += lfsr.draw.eq(self.draw)
+        drawn = Signal()            # the strobe the leap starts on: `draw`, or `draw` a cycle later
+        if self.registered_draw:
+            m.d.sync += drawn.eq(self.draw)
+        else:
+            m.d.comb += drawn.eq(self.draw)
+        m.d.comb += lfsr.draw.eq(drawn)
         state = lfsr.state
 
         # Sum of four uniform bytes, centred: -510..510.
@@ -106,9 +127,10 @@ class NoiseGenerator(wiring.Component):
             m.d.comb += self.value.eq((centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS)
             return m
         # Pipelined: each register follows the one before; `ready` waits until both hold the final state's
-        # (a draw changes the state at its edge even when the leap takes one cycle).
+        # (a draw changes the state at its edge even when the leap takes one cycle), and a registered draw
+        # that has yet to start its leap holds it low too.
         settled = Signal(2)
-        m.d.sync += [centred.eq(sum_now), settled.eq(Cat(lfsr.ready & ~self.draw, settled[0]))]
+        m.d.sync += [centred.eq(sum_now), settled.eq(Cat(lfsr.ready & ~drawn, settled[0]))]
         m.d.sync += self.value.eq((centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS)
-        m.d.comb += self.ready.eq(lfsr.ready & settled.all())
+        m.d.comb += self.ready.eq(lfsr.ready & settled.all() & ~(drawn if self.registered_draw else 0))
         return m

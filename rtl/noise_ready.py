@@ -6,9 +6,9 @@ adder trees, spread over the FPGA, while the tile's command `ready` is decided n
 acceptance, the acceptance back to every generator's draw): the EVN's worst path at 93.9 MHz. The generators
 all draw together, so one small counter here, strobed with the same `draw`, tells when they are ready.
 
-It is exactly NoiseGenerator.ready for draws made only while ready: low for `leap_cycles - 1 + pipeline`
-cycles after a draw and for `pipeline` cycles after reset; always high when the generator builds no state
-(a zero noise multiplier without twin read noise).
+It is exactly NoiseGenerator.ready for draws made only while ready: low for
+`leap_cycles - 1 + pipeline + registered_draw` cycles after a draw and for `pipeline` cycles after reset;
+always high when the generator builds no state (a zero noise multiplier without twin read noise).
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from aimcgen.spec import DesignSpec
 class NoiseReady(wiring.Component):
     """Ports: `draw` (the strobe every generator of the tile gets), `ready` (theirs, module docstring)."""
 
-    def __init__(self, spec: DesignSpec, *, leap_cycles: int, pipeline: int):
+    def __init__(self, spec: DesignSpec, *, leap_cycles: int, pipeline: int, registered_draw: int = 0):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         check_leap_cycles(leap_cycles)
         self.stateless = noise_multiplier(spec) == 0 and not read_noise_on(spec)
-        self.wait_cycles = leap_cycles - 1 + pipeline
+        self.wait_cycles = leap_cycles - 1 + pipeline + registered_draw
         self.pipeline = pipeline
         super().__init__({"draw": In(1), "ready": Out(1)})
 

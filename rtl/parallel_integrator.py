@@ -208,7 +208,8 @@ class ParallelIntegrator(wiring.Component):
         noisy = read_noise_on(spec)
         scaled = scaled_entries(m, spec, self.begin, self.start) if noisy else None
         for lane in range(lanes):
-            weights = self._lane_weights(m, lane, sweep, step_now, in_tile & (wr_lane == lane), wr_pos)
+            weights = self._lane_weights(m, lane, sweep, sweeping_next, step_next, in_tile & (wr_lane == lane),
+                                         wr_pos)
             terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
             if noisy:
@@ -226,8 +227,8 @@ class ParallelIntegrator(wiring.Component):
                         m.d.sync += variance.eq(Mux(out_start, 0, variance) + variance_total)
         return m
 
-    def _lane_weights(self, m: Module, lane: int, sweep: int, step, write, wr_pos) -> list:
-        """The rows' fine weights of the column that `lane` sums in sweep step `step`."""
+    def _lane_weights(self, m: Module, lane: int, sweep: int, sweeping_next, step_next, write, wr_pos) -> list:
+        """The rows' fine weights of the column that `lane` sums in the sweep step entering this cycle."""
         spec = self.spec
         rows = spec.tile.rows
         if sweep == 1:                              # registers: one column per lane
@@ -238,15 +239,25 @@ class ParallelIntegrator(wiring.Component):
                 with m.If(write & (self.write_row == i)):
                     m.d.sync += w.eq(self.write_data)
             return weights
-        # One memory word per sweep position, every row in it, one write enable per row.
+        # One memory word per sweep position, every row in it, one write enable per row. Each lane reads
+        # from its own address register, beside its memory: one shared step fanned out to every lane's
+        # memories had put a cross-chip route on the FPGA's worst path. The register holds the step that
+        # enters next cycle (0 when no sweep goes on: an INTEGRATE is accepted only then or in a sweep's
+        # last step), XORed with a lane constant (position q sits at word q ^ flip) so that synthesis
+        # keeps the copies apart instead of merging equal registers.
+        depth = 1 << (sweep - 1).bit_length()
+        flip = lane % depth
         columns = [adc_column(spec, lane, q) for q in range(sweep)]
-        init = [[int(self.init_weights[i, j]) for i in range(rows)] for j in columns]
-        memory = Memory(shape=data.ArrayLayout(self.weight_shape, rows), depth=sweep, init=init,
+        init = [[int(self.init_weights[i, columns[a ^ flip]]) if a ^ flip < sweep else 0 for i in range(rows)]
+                for a in range(depth)]
+        memory = Memory(shape=data.ArrayLayout(self.weight_shape, rows), depth=depth, init=init,
                         attrs={"no_rw_check": 1})
         m.submodules[f"weights_{lane}"] = memory
         read = memory.read_port(domain="comb")
         port = memory.write_port(granularity=1)
-        m.d.comb += [read.addr.eq(step), port.addr.eq(wr_pos)]
+        read_addr = Signal(range(depth), init=flip, name=f"read_addr_{lane}")
+        m.d.sync += read_addr.eq(Mux(sweeping_next, step_next, 0) ^ flip)
+        m.d.comb += [read.addr.eq(read_addr), port.addr.eq(wr_pos ^ flip)]
         for i in range(rows):
             m.d.comb += [port.data[i].eq(self.write_data), port.en[i].eq(write & (self.write_row == i))]
         return [read.data[i] for i in range(rows)]

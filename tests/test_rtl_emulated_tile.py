@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 from aimcgen.presets import load_preset
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
-from aimcgen.rtl.noise import leap_cycles, value_pipeline
+from aimcgen.rtl.noise import draw_register, leap_cycles, value_pipeline
 from aimcgen.rtl.parallel_integrator import latency
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2
 from aimcgen.contract.adc_columns import adc_column
@@ -252,10 +252,11 @@ def test_timing_and_registered_responses():
         assert await timed(ctx, AnalogOp.INTEGRATE, start=1, row_en=0) == 1
         assert await timed(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
         assert await timed(ctx, AnalogOp.PROG_READ, row=2, col=3) == 1
-        # Sampling commands (COMPARE with start, CONVERT) are at least leap_cycles + value_pipeline apart:
-        # the noise leap and its registers. A 5-bit SAR conversion takes 5 cycles: never delayed.
-        leap = leap_cycles(spec) + value_pipeline(spec)
-        assert (leap_cycles(spec), leap) == (2, 4)
+        # Sampling commands (COMPARE with start, CONVERT) are at least leap_cycles + value_pipeline +
+        # draw_register apart: the registered draw, the noise leap and its registers. A 5-bit SAR
+        # conversion takes 5 cycles: never delayed.
+        leap = leap_cycles(spec) + value_pipeline(spec) + draw_register(spec)
+        assert (leap_cycles(spec), draw_register(spec), leap) == (2, 1, 5)
         assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, trial=[0, 0]) == 1
         for _ in range(leap - 1):
             assert await periphery.issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1

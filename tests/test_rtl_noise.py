@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from aimcgen.rtl.noise import NoiseGenerator, leap_cycles, value_pipeline
+from aimcgen.rtl.noise import NoiseGenerator, draw_register, leap_cycles, value_pipeline
+from aimcgen.contract.adc import conversion_cycles
 from aimcgen.contract.noise import TileNoise, noise_multiplier
 from aimcgen.spec import from_dict
 
@@ -46,18 +47,19 @@ def test_draws_match_golden(sigma, tile, adc):
     assert any(expected)
 
 
-@pytest.mark.parametrize("pipeline", [0, 2])
+@pytest.mark.parametrize("pipeline, registered", [(0, 0), (2, 0), (2, 1)])
 @pytest.mark.parametrize("cycles", [1, 2, 4, 32])
-def test_leap_over_several_cycles_matches_golden(cycles, pipeline):
+def test_leap_over_several_cycles_matches_golden(cycles, pipeline, registered):
     spec = _spec(0.5)
     expected = TileNoise(spec, 1).draw(60)[2].tolist()
-    dut = NoiseGenerator(spec, 1, 2, leap_cycles=cycles, pipeline=pipeline)
+    dut = NoiseGenerator(spec, 1, 2, leap_cycles=cycles, pipeline=pipeline, registered_draw=registered)
     assert _rtl_draws(dut, 60, seed=cycles) == expected
 
 
+@pytest.mark.parametrize("registered", [0, 1])
 @pytest.mark.parametrize("cycles", [1, 4])
-def test_pipelined_value_is_ready_two_cycles_after_the_leap(cycles):
-    dut = NoiseGenerator(_spec(0.5), 0, 0, leap_cycles=cycles, pipeline=2)
+def test_pipelined_value_is_ready_two_cycles_after_the_leap(cycles, registered):
+    dut = NoiseGenerator(_spec(0.5), 0, 0, leap_cycles=cycles, pipeline=2, registered_draw=registered)
     readiness = []
 
     async def bench(ctx):
@@ -67,7 +69,7 @@ def test_pipelined_value_is_ready_two_cycles_after_the_leap(cycles):
         ctx.set(dut.draw, 1)
         await ctx.tick()
         ctx.set(dut.draw, 0)
-        for _ in range(cycles + 2):
+        for _ in range(cycles + 2 + registered):
             readiness.append(ctx.get(dut.ready))
             await ctx.tick()
 
@@ -75,8 +77,8 @@ def test_pipelined_value_is_ready_two_cycles_after_the_leap(cycles):
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    # Two cycles after reset; then low for leap - 1 + 2 cycles after the draw.
-    assert readiness == [0, 0, 1] + [0] * (cycles + 1) + [1]
+    # Two cycles after reset; then low for leap - 1 + 2 (+ 1 with the registered draw) cycles after the draw.
+    assert readiness == [0, 0, 1] + [0] * (cycles + 1 + registered) + [1]
 
 
 def test_leap_cycles_hide_in_one_conversion():
@@ -86,6 +88,13 @@ def test_leap_cycles_hide_in_one_conversion():
     assert [value_pipeline(kind("sar", b)) for b in (2, 3, 8)] == [0, 2, 2]
     assert [leap_cycles(kind("sar", b)) for b in (2, 3, 4, 6, 8)] == [2, 1, 2, 4, 4]
     assert leap_cycles(kind("flash", 4)) == 1 and leap_cycles(kind("ramp", 6)) == 32
+    # A registered draw only where leap + pipeline + 1 still fits (SAR b: b cycles; 6 -> 4 + 2, no room).
+    assert [draw_register(kind("sar", b)) for b in (2, 3, 4, 6, 7, 8)] == [0, 0, 0, 0, 1, 1]
+    assert draw_register(kind("flash", 4)) == 0 and draw_register(kind("ramp", 6)) == 1
+    for k in [kind("sar", b) for b in (2, 3, 4, 6, 7, 8)] + [kind("flash", 4), kind("ramp", 6)]:
+        assert leap_cycles(k) + value_pipeline(k) + draw_register(k) <= conversion_cycles(k.adc)
+    with pytest.raises(ValueError, match="registered_draw = 1"):
+        NoiseGenerator(_spec(1.0), 0, 0, leap_cycles=4, pipeline=0, registered_draw=1)
     with pytest.raises(ValueError, match="leap_cycles = 3"):
         NoiseGenerator(_spec(1.0), 0, 0, leap_cycles=3)
 
@@ -121,8 +130,9 @@ def test_parameters_are_checked():
         NoiseGenerator({}, 0, 0)
 
 
-@pytest.mark.parametrize("cycles, pipeline", [(1, 0), (4, 0), (1, 2), (4, 2), (32, 2)])
-def test_ready_copy_follows_the_generator(cycles, pipeline):
+@pytest.mark.parametrize("cycles, pipeline, registered", [(1, 0, 0), (4, 0, 0), (1, 2, 0), (4, 2, 0), (32, 2, 0),
+                                                     (1, 2, 1), (4, 2, 1)])
+def test_ready_copy_follows_the_generator(cycles, pipeline, registered):
     """rtl/noise_ready.py: the tile's copy of `ready` equals the generator's in every cycle, for draws made
     whenever ready (back to back) or after random gaps."""
     from amaranth.hdl import Module
@@ -130,9 +140,10 @@ def test_ready_copy_follows_the_generator(cycles, pipeline):
 
     spec = _spec(0.5)
     m = Module()
-    m.submodules.gen = gen = NoiseGenerator(spec, 0, 1, leap_cycles=cycles, pipeline=pipeline)
-    m.submodules.copy = copy = NoiseReady(spec, leap_cycles=cycles, pipeline=pipeline)
-    wants = np.random.default_rng(cycles + pipeline).integers(0, 2, 300).tolist()
+    m.submodules.gen = gen = NoiseGenerator(spec, 0, 1, leap_cycles=cycles, pipeline=pipeline,
+                                            registered_draw=registered)
+    m.submodules.copy = copy = NoiseReady(spec, leap_cycles=cycles, pipeline=pipeline, registered_draw=registered)
+    wants = np.random.default_rng(cycles + pipeline + registered).integers(0, 2, 300).tolist()
     pairs = []
 
     async def bench(ctx):
@@ -148,4 +159,4 @@ def test_ready_copy_follows_the_generator(cycles, pipeline):
     sim.add_testbench(bench)
     sim.run()
     assert [g for g, _ in pairs] == [c for _, c in pairs]
-    assert (0 in [g for g, _ in pairs]) == (cycles - 1 + pipeline > 0)
+    assert (0 in [g for g, _ in pairs]) == (cycles - 1 + pipeline + registered > 0)
