@@ -21,6 +21,9 @@ the next command is accepted. A macro that needs several cycles for a command wi
 CONVERT, PROG_READ) must do that work before it raises ready; only INTEGRATE and PROG_WRITE, which answer
 nothing, may keep the macro busy after acceptance (ready low for the next command).
 
+A command's fields other than those its op names above carry no meaning: a macro ignores them (the tile
+controller drives col_sel and trial from its ADC controller whatever the op).
+
 Column `col_sel` of ADC a (its column position) is the tile column contract.adc_columns.adc_column gives, by
 the spec's adc.column_assignment (A = adc.count, G = cols / A): blocks: a * G + col_sel; interleaved:
 col_sel * A + a.

@@ -387,4 +387,9 @@ class TileController(wiring.Component):
                 with m.If(self.prog_resp.ready):
                     m.d.sync += prog_valid.eq(0)
                     m.next = "IDLE"
+
+        # col_sel and trial mean something to the ADC's commands only (rtl.boundary): they follow the ADC
+        # controller in every state, so no state decode lies on their way into the macro's samplers (on the
+        # FPGA, the emulated tile's column select and comparators, far from here).
+        m.d.comb += [cmd.payload.col_sel.eq(adc.cmd.payload.col_sel), cmd.payload.trial.eq(adc.cmd.payload.trial)]
         return m
