@@ -18,8 +18,8 @@ Timing (cycles from acceptance to the next possible acceptance):
   A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
   than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` + `rtl.noise.draw_register` cycles after the
   last one (the noise generators may register the draw, leap in that many cycles, then register the
-  value); a conversion of the spec's ADC takes at least as long, so the ADC controllers never see this wait. The same holds for the first sampling command after
-  reset, 2 cycles with a value pipeline.
+  value); a conversion of the spec's ADC takes at least as long, so the ADC controllers never see this
+  wait. The same holds for the first sampling command after reset, 2 cycles with a value pipeline.
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
 - PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; the parallel layouts
   write the code in the second cycle; ready is low for one cycle). With the digital twin on (spec [twin],

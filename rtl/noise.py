@@ -67,8 +67,9 @@ class NoiseGenerator(wiring.Component):
     `registered_draw`; only while `ready`), `value` (noise of the current state, signed,
     `datapath_formats(spec).noise` wide), `ready` (the leap of the last draw and the `pipeline` registers
     after it are done: low for `leap_cycles` - 1 + `pipeline` + `registered_draw` cycles after a draw, and
-    for `pipeline` cycles after reset). `registered_draw` (0 or 1) needs the pipeline. With noise.sigma_lsb so small
-    that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is built.
+    for `pipeline` cycles after reset). `registered_draw` (0 or 1) needs the pipeline. With noise.sigma_lsb
+    so small that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is
+    built.
     With twin.read_noise on, `gain` (In, up to contract.device_read_noise.gain_max) replaces M and the
     generator is always built.
     """
