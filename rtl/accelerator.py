@@ -16,6 +16,7 @@ from aimcgen.contract.formats import datapath_formats
 from aimcgen.rtl.accelerator_core import AcceleratorCore, output_layout
 from aimcgen.contract.aimc_registers import ACTIVITY_COUNTERS, aimc_register_map, col_stride
 from aimcgen.rtl.boundary import analog_port_members
+from aimcgen.rtl.platform_family import on_family
 from aimcgen.rtl.register_bank import RegisterBank
 from aimcgen.rtl.wishbone import WishboneSignature
 from aimcgen.contract.postproc import unity_scale
@@ -91,7 +92,7 @@ class Accelerator(wiring.Component):
         # Counted with the successor in a register, except on PLAIN_COUNT_FAMILIES (the same count).
         programmed = Signal(32)
         first_row, first_col = Signal(16), Signal(16)
-        if str(getattr(platform, "family", "")).lower() in PLAIN_COUNT_FAMILIES:
+        if on_family(platform, PLAIN_COUNT_FAMILIES):
             with m.If(core.weight.valid & core.weight.ready):
                 m.d.sync += programmed.eq(programmed + (programmed != 0xFFFFFFFF))
         else:
@@ -149,7 +150,7 @@ class Accelerator(wiring.Component):
         ]
         if self.coefficient_copy:
             port = self.copy_port or \
-                ("sync" if str(getattr(platform, "family", "")).lower() in SYNC_COPY_FAMILIES else "async")
+                ("sync" if on_family(platform, SYNC_COPY_FAMILIES) else "async")
             self._coefficient_copy(m, regs, port)
         else:
             m.d.comb += [

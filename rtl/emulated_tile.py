@@ -301,11 +301,11 @@ class EmulatedCrossbar(wiring.Component):
                                                Mux(level < adc.code_min, adc.code_min, level)))
             else:
                 held = Signal(signed(level_fmt.bits), name=f"held_level_{a}")
-                m.d.comb += level.eq(Mux(sampling, sample >> shift, held))
                 with m.If(sampling):
                     m.d.sync += held.eq(sample >> shift)
                 if tables is not None:
-                    m.d.comb += [erring.sample.eq(level), erring.trial.eq(cmd.trial[a])]
+                    m.d.comb += [level.eq(Mux(sampling, sample >> shift, held)),
+                                 erring.sample.eq(level), erring.trial.eq(cmd.trial[a])]
                     result = erring.comp
                 else:
                     # Both comparisons at once, the acceptance only picking one: the sampling decision

@@ -20,7 +20,7 @@ register here, not every state bit's enable (an FPGA places the generators far a
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, signed
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,6 +29,7 @@ from aimcgen.contract.adc import conversion_cycles
 from aimcgen.contract.noise import CENTER, LEAP_STEPS, MULTIPLIER_FRAC_BITS, initial_state, noise_multiplier
 from aimcgen.contract.device_read_noise import gain_max, read_noise_on
 from aimcgen.rtl.leaping_lfsr import LeapingLfsr, check_leap_cycles
+from aimcgen.rtl.noise_ready import NoiseReady
 from aimcgen.spec import DesignSpec
 
 
@@ -110,6 +111,11 @@ class NoiseGenerator(wiring.Component):
             return m
 
         m.submodules.lfsr = lfsr = LeapingLfsr(self.seed_state, leap_cycles=self.leap_cycles)
+        # `ready` is the one readiness rule of rtl/noise_ready.py, the same the emulated tile keeps a copy of.
+        m.submodules.readiness = readiness = NoiseReady(self.spec, leap_cycles=self.leap_cycles,
+                                                        pipeline=self.pipeline,
+                                                        registered_draw=self.registered_draw)
+        m.d.comb += [readiness.draw.eq(self.draw), self.ready.eq(readiness.ready)]
         drawn = Signal()            # the strobe the leap starts on: `draw`, or `draw` a cycle later
         if self.registered_draw:
             m.d.sync += drawn.eq(self.draw)
@@ -123,15 +129,10 @@ class NoiseGenerator(wiring.Component):
         sum_now = state[0:8] + state[8:16] + state[16:24] + state[24:32] - CENTER
         # Fixed-point gain with round half up; `>>` of a signed value is arithmetic, as in contract.noise.
         gain = self.gain if self.variable_gain else self.multiplier
-        if not self.pipeline:
-            m.d.comb += [centred.eq(sum_now), self.ready.eq(lfsr.ready)]
-            m.d.comb += self.value.eq((centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS)
-            return m
-        # Pipelined: each register follows the one before; `ready` waits until both hold the final state's
-        # (a draw changes the state at its edge even when the leap takes one cycle), and a registered draw
-        # that has yet to start its leap holds it low too.
-        settled = Signal(2)
-        m.d.sync += [centred.eq(sum_now), settled.eq(Cat(lfsr.ready & ~drawn, settled[0]))]
-        m.d.sync += self.value.eq((centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS)
-        m.d.comb += self.ready.eq(lfsr.ready & settled.all() & ~(drawn if self.registered_draw else 0))
+        value = (centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+        if self.pipeline:
+            # Each register follows the one before; `ready` waits until both hold the final state's.
+            m.d.sync += [centred.eq(sum_now), self.value.eq(value)]
+        else:
+            m.d.comb += [centred.eq(sum_now), self.value.eq(value)]
         return m

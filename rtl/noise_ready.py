@@ -1,15 +1,15 @@
-"""A copy of the noise generators' `ready`, kept beside the command logic that waits for it.
+"""When a noise generator's next value is ready: the one rule, built in each generator and copied by the tile.
 
 Why: the emulated tile's ADC front ends, each with its noise generator (rtl/noise.py), sit by their column
 adder trees, spread over the FPGA, while the tile's command `ready` is decided next to the periphery. Taking
 `ready` from generator 0 put two cross-chip routes on one path (the generator's leap counter to the
 acceptance, the acceptance back to every generator's draw): the EVN's worst path at 93.9 MHz. The generators
-all draw together, so one small counter here, strobed with the same `draw`, tells when they are ready.
+all draw together, so the tile keeps one more of these small counters beside its command logic, strobed with
+the same `draw`; NoiseGenerator's own `ready` is one too, so both are the same rule.
 
-It is exactly NoiseGenerator.ready for draws made only while ready: low for
-`leap_cycles - 1 + pipeline + registered_draw` cycles after a draw and for `pipeline` cycles after reset;
-always high when the generator builds no state (a zero noise multiplier without twin read noise).
-"""
+For draws made only while ready, `ready` is low for `leap_cycles - 1 + pipeline + registered_draw` cycles
+after a draw and for `pipeline` cycles after reset; it is always high when the generator builds no state (a
+zero noise multiplier without twin read noise)."""
 
 from __future__ import annotations
 

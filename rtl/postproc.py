@@ -42,6 +42,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.formats import datapath_formats
+from aimcgen.rtl.platform_family import on_family
 from aimcgen.spec import DesignSpec
 
 SUM_FAN_IN = 3
@@ -163,7 +164,7 @@ class AffinePostProcessor(wiring.Component):
         # (and the "select" style's sign-bit correction).
         terms = []                                      # (value, left shift) whose sum is acc * scale + o
         style = self.product_style or \
-            ("select" if str(getattr(platform, "family", "")).lower() in SELECT_FAMILIES else "slices")
+            ("select" if on_family(platform, SELECT_FAMILIES) else "slices")
         products, correction = (partial_products if style == "select" else slice_products)(inp.acc, inp.scale)
         for k, (value, shift) in enumerate(products):
             product = Signal(value.shape(), name=f"product_{k}")

@@ -132,31 +132,37 @@ def test_parameters_are_checked():
 
 @pytest.mark.parametrize("cycles, pipeline, registered", [(1, 0, 0), (4, 0, 0), (1, 2, 0), (4, 2, 0), (32, 2, 0),
                                                      (1, 2, 1), (4, 2, 1)])
-def test_ready_copy_follows_the_generator(cycles, pipeline, registered):
-    """rtl/noise_ready.py: the tile's copy of `ready` equals the generator's in every cycle, for draws made
-    whenever ready (back to back) or after random gaps."""
-    from amaranth.hdl import Module
-    from aimcgen.rtl.noise_ready import NoiseReady
-
-    spec = _spec(0.5)
-    m = Module()
-    m.submodules.gen = gen = NoiseGenerator(spec, 0, 1, leap_cycles=cycles, pipeline=pipeline,
-                                            registered_draw=registered)
-    m.submodules.copy = copy = NoiseReady(spec, leap_cycles=cycles, pipeline=pipeline, registered_draw=registered)
-    wants = np.random.default_rng(cycles + pipeline + registered).integers(0, 2, 300).tolist()
-    pairs = []
+def test_ready_rises_the_first_cycle_the_value_is_final(cycles, pipeline, registered):
+    """rtl/noise_ready.py, the rule `ready` follows (and the tile's copy of it): never before the value is the
+    golden next draw's, and not a cycle later than needed, for draws after random gaps."""
+    spec = _spec(37.0)
+    golden = TileNoise(spec, 0).draw(40)[1].tolist()
+    dut = NoiseGenerator(spec, 0, 1, leap_cycles=cycles, pipeline=pipeline, registered_draw=registered)
+    gaps = np.random.default_rng(cycles + pipeline + registered).integers(0, 3, 39).tolist()
+    traces = []                             # per draw: (value, ready) in each cycle from the draw's edge on
 
     async def bench(ctx):
-        for want in wants:
-            pairs.append((ctx.get(gen.ready), ctx.get(copy.ready)))
-            draw = want and ctx.get(gen.ready)
-            ctx.set(gen.draw, draw)
-            ctx.set(copy.draw, draw)
+        while not ctx.get(dut.ready):
             await ctx.tick()
+        for gap in gaps:
+            ctx.set(dut.draw, 1)
+            await ctx.tick()
+            ctx.set(dut.draw, 0)
+            trace = [(ctx.get(dut.value), ctx.get(dut.ready))]
+            while not trace[-1][1]:
+                await ctx.tick()
+                trace.append((ctx.get(dut.value), ctx.get(dut.ready)))
+            traces.append(trace)
+            if gap:
+                await ctx.tick().repeat(gap)
 
-    sim = Simulator(m)
+    sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert [g for g, _ in pairs] == [c for _, c in pairs]
-    assert (0 in [g for g, _ in pairs]) == (cycles - 1 + pipeline + registered > 0)
+    wait = cycles - 1 + pipeline + registered
+    for k, trace in enumerate(traces):
+        assert len(trace) == wait + 1
+        assert trace[-1][0] == golden[k + 1]
+    if wait:    # one cycle earlier the value was not yet final for some draw
+        assert any(trace[-2][0] != golden[k + 1] for k, trace in enumerate(traces))
