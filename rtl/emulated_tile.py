@@ -28,10 +28,14 @@ Timing (cycles from acceptance to the next possible acceptance):
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
   4 with stuck devices alone; 29 with drift, which draws four times per write and binary-searches each
   drift code's threshold row, 7 cycles per device (rtl/drift_code_scanner.py).
-- With twin read_noise on nothing changes in the timing, in any layout: each column's read-noise variance
-  (rtl/read_noise_variance.py, contract.device_read_noise) is accumulated in the INTEGRATE cycles that
-  add its charge (serial) or in adder trees beside the charge's, of the same latency (parallel layouts),
-  and the sample's gain is looked up in the cycle it samples.
+- With twin read_noise on, each column's read-noise variance (rtl/read_noise_variance.py,
+  contract.device_read_noise) is accumulated in the INTEGRATE cycles that add its charge (serial) or in
+  adder trees beside the charge's, of the same latency (parallel layouts). Serial, or a one- or two-cycle
+  conversion: nothing changes in the timing, the sample's gain is looked up in the cycle it samples.
+  Parallel layouts with a conversion of 3 or more cycles (rtl.noise.value_pipeline 2): every column's gain
+  is registered and each noise generator scales its draw by every position's gain in a register
+  (rtl.noise.noise_positions), so a sample of position q waits 2 more cycles, until
+  latency + q + 2 cycles after the INTEGRATE's acceptance.
 - With twin drift on, a change of `drift_epoch` re-reads every device (rtl/twin_devices.py): the tile
   accepts no command for 4 + 2 x rows x cols cycles (one to start, two per cell, two pipeline stages, one
   for the last negation).
@@ -49,12 +53,12 @@ from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.contract.adc_errors import chip_thresholds
 from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
-from aimcgen.rtl.noise import NoiseGenerator, draw_register, leap_cycles, value_pipeline
+from aimcgen.rtl.noise import NoiseGenerator, draw_register, leap_cycles, noise_positions, value_pipeline
 from aimcgen.rtl.noise_ready import NoiseReady
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
 from aimcgen.contract.device_read_noise import read_noise_on
-from aimcgen.rtl.read_noise_variance import ReadNoiseVariance, SampleGain
+from aimcgen.rtl.read_noise_variance import PositionGains, ReadNoiseVariance, SampleGain
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
 from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout
@@ -116,6 +120,9 @@ class EmulatedCrossbar(wiring.Component):
         twin_busy = Signal()        # a write of the twin is landing its devices
         twin_ready = Signal(init=1) # the twin's programming-noise generator may draw again
         parallel = spec.twin.integrate != "serial"
+        # Device read noise through the noise generators' value pipeline (parallel layouts, conversions of 3
+        # or more cycles, rtl/noise.py): each column's gain and scaled noise wait in registers.
+        position_gains = read_noise_on(spec) and value_pipeline(spec) == 2
         # Parallel integrators pipeline INTEGRATEs (rtl/parallel_integrator.py): an INTEGRATE waits for the
         # trees, a sample for its column position's charge, PROG_WRITE and PROG_READ until no sum is owed;
         # the other commands (a comparison with the held sample) wait for nothing.
@@ -144,13 +151,21 @@ class EmulatedCrossbar(wiring.Component):
             # --- All rows at once (rtl/parallel_integrator.py): weights in registers, pipelined adder trees.
             m.submodules.integrator = integrator = ParallelIntegrator(spec, fine_init, row_bits, len(cmd.col))
             charge = integrator.charge
+            # With position gains (device read noise through the value pipeline) a position's scaled noise
+            # is 2 cycles behind its charge and variance (gain register, value register): a sample of it
+            # waits for both, through a copy of ready_positions delayed by each of those cycles.
+            positions_ready = integrator.ready_positions
+            if position_gains:
+                gain_late, value_late = Signal(group), Signal(group)
+                m.d.sync += [gain_late.eq(positions_ready), value_late.eq(gain_late)]
+                positions_ready = positions_ready & gain_late & value_late
             m.d.comb += [integrator.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
                          integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
                          integrator.row_sign.eq(self.row_sign), integrating.eq(integrator.busy),
                          trees_free.eq(integrator.accepting),
-                         position_ready.eq(integrator.ready_positions.bit_select(cmd.col_sel, 1)
+                         position_ready.eq(positions_ready.bit_select(cmd.col_sel, 1)
                                            | (cmd.col_sel >= group) if group > 1
-                                           else integrator.ready_positions[0])]
+                                           else positions_ready[0])]
         else:
             charge, wr, en_left, rd_data = self._serial_integrators(m, fine_init, accept, integrating)
 
@@ -252,7 +267,10 @@ class EmulatedCrossbar(wiring.Component):
         # With the twin's device read noise each sample's gain comes from its column's variance
         # (contract.device_read_noise), accumulated beside the integrators from the same row words.
         # (The parallel layouts sum it in their trees, rtl/parallel_integrator.py.)
-        if read_noise_on(spec) and parallel:
+        if position_gains:
+            m.submodules.read_variance = read_variance = PositionGains(spec)
+            m.d.comb += read_variance.variance.eq(integrator.variance)
+        elif read_noise_on(spec) and parallel:
             m.submodules.read_variance = read_variance = SampleGain(spec)
             m.d.comb += [read_variance.variance.eq(integrator.variance), read_variance.col_sel.eq(cmd.col_sel)]
         elif read_noise_on(spec):
@@ -273,8 +291,15 @@ class EmulatedCrossbar(wiring.Component):
             m.submodules[f"noise_{a}"] = noise = NoiseGenerator(spec, self.tile_index, a,
                                                                 leap_cycles=leap_cycles(spec),
                                                                 pipeline=value_pipeline(spec),
-                                                                registered_draw=draw_register(spec))
-            if read_noise_on(spec):
+                                                                registered_draw=draw_register(spec),
+                                                                positions=noise_positions(spec))
+            noise_value = noise.value
+            if noise_positions(spec) > 1:
+                m.d.comb += noise.gain.eq(read_variance.gain[a])
+                noise_value = noise.value[cmd.col_sel]
+            elif position_gains:
+                m.d.comb += noise.gain.eq(read_variance.gain[a][0])
+            elif read_noise_on(spec):
                 m.d.comb += noise.gain.eq(read_variance.gain[a])
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
             level = Signal(signed(level_fmt.bits), name=f"level_{a}")
@@ -286,7 +311,7 @@ class EmulatedCrossbar(wiring.Component):
                 held_charge = rounded
             m.d.comb += [
                 noise.draw.eq(sampling),
-                sample.eq(held_charge + noise.value),
+                sample.eq(held_charge + noise_value),
             ]
             if tables is not None:
                 m.submodules[f"thresholds_{a}"] = erring = AdcThresholds(spec, tables[a])

@@ -3,12 +3,15 @@
 The 32-bit Galois LFSR leaps 32 single steps per draw, in `leap_cycles` cycles (rtl/leaping_lfsr.py).
 `value` is the noise of the current state, so a sampler adds it in the very cycle it strobes `draw`; the
 next draw sees the leaped state. It comes from the state through `value_pipeline(spec)` registers:
-- 2 where a conversion takes at least 3 cycles and the gain is the constant M: the centred byte sum, then
-  the scaled value, each in a register, so the multiplier is off the sampler's path (a sample is charge
-  plus value into a comparator in one cycle);
-- 0 (combinational) for a one- or two-cycle conversion, and with the twin's device read noise
-  (contract.device_read_noise), whose gain is not M but the `gain` port, which the emulated tile drives per
-  sample from the sampled column's variance class.
+- 2 where a conversion takes at least 3 cycles: the centred byte sum, then the scaled value, each in a
+  register, so the multiplier is off the sampler's path (a sample is charge plus value into a comparator in
+  one cycle). The gain is the constant M, or with the twin's device read noise (contract.device_read_noise)
+  and a parallel twin.integrate layout the `gain` port, one gain per column position of the ADC: the
+  generator then scales the draw by each position's gain, in registers (`positions` of them), and a sample
+  picks its column's value. The emulated tile drives each position's gain from a register of its column's
+  variance class (rtl/read_noise_variance.py, PositionGains);
+- 0 (combinational) for a one- or two-cycle conversion, and with device read noise and the serial layout,
+  where the `gain` port is the sampled column's gain, looked up in the cycle it samples.
 An ADC samples at most once per conversion, so `leap_cycles(spec)` picks the largest power of two k <= 32
 with k + value_pipeline(spec) within one conversion of the spec's ADC (contract.adc.conversion_cycles):
 neither the leap nor the pipeline ever delays a conversion. `ready` is high once both are done.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.formats import datapath_formats
@@ -42,8 +46,15 @@ def _check_index(name: str, value, limit: int, what: str) -> None:
 
 def value_pipeline(spec: DesignSpec) -> int:
     """Registers between the LFSR state and `value` (module docstring): 2, or 0 for a one- or two-cycle
-    conversion or a variable gain."""
-    return 2 if conversion_cycles(spec.adc) >= 3 and not read_noise_on(spec) else 0
+    conversion or device read noise with the serial layout."""
+    serial_gain = read_noise_on(spec) and spec.twin.integrate == "serial"
+    return 2 if conversion_cycles(spec.adc) >= 3 and not serial_gain else 0
+
+
+def noise_positions(spec: DesignSpec) -> int:
+    """Values each generator scales (module docstring): columns_per_adc with device read noise through the
+    value pipeline, else 1 (`value` and `gain` are then plain signals, not arrays)."""
+    return spec.columns_per_adc if read_noise_on(spec) and value_pipeline(spec) == 2 else 1
 
 
 def draw_register(spec: DesignSpec) -> int:
@@ -72,21 +83,26 @@ class NoiseGenerator(wiring.Component):
     so small that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is
     built.
     With twin.read_noise on, `gain` (In, up to contract.device_read_noise.gain_max) replaces M and the
-    generator is always built.
+    generator is always built; with `positions` (noise_positions(spec), needs the pipeline) `gain` and
+    `value` are arrays of that many, value[p] scaled by gain[p].
     """
 
     def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0, *, leap_cycles: int = 1,
-                 pipeline: int = 0, registered_draw: int = 0):
+                 pipeline: int = 0, registered_draw: int = 0, positions: int = 1):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         _check_index("tile_index", tile_index, spec.tiles, f"the spec has {spec.tiles} tiles")
         _check_index("adc_index", adc_index, spec.adc.count, f"a tile has adc.count = {spec.adc.count} ADCs")
         check_leap_cycles(leap_cycles)
-        if pipeline not in (0, 2) or (pipeline and read_noise_on(spec)):
-            raise ValueError(f"pipeline = {pipeline}: must be 0 or 2 (0 with twin.read_noise on)")
+        if pipeline not in (0, 2):
+            raise ValueError(f"pipeline = {pipeline}: must be 0 or 2")
+        if positions != 1 and (not read_noise_on(spec) or not pipeline or positions < 1):
+            raise ValueError(f"positions = {positions}: must be 1, or more only with twin.read_noise on and "
+                             f"pipeline = 2")
         if registered_draw not in (0, 1) or (registered_draw and not pipeline):
             raise ValueError(f"registered_draw = {registered_draw}: must be 0 or 1 (1 only with pipeline = 2)")
         self.pipeline = pipeline
+        self.positions = positions
         self.registered_draw = registered_draw
         self.spec = spec
         self.tile_index = tile_index
@@ -95,13 +111,12 @@ class NoiseGenerator(wiring.Component):
         self.variable_gain = read_noise_on(spec)
         self.multiplier = noise_multiplier(spec)
         self.seed_state = initial_state(spec.noise.seed, tile_index, adc_index)
-        ports = {
-            "draw": In(1),
-            "value": Out(signed(datapath_formats(spec).noise.bits)),
-            "ready": Out(1),
-        }
+        value_shape, gain_shape = signed(datapath_formats(spec).noise.bits), range(gain_max(spec) + 1)
+        if positions > 1:
+            value_shape, gain_shape = ArrayLayout(value_shape, positions), ArrayLayout(gain_shape, positions)
+        ports = {"draw": In(1), "value": Out(value_shape), "ready": Out(1)}
         if self.variable_gain:
-            ports["gain"] = In(range(gain_max(spec) + 1))
+            ports["gain"] = In(gain_shape)
         super().__init__(ports)
 
     def elaborate(self, platform):
@@ -128,11 +143,16 @@ class NoiseGenerator(wiring.Component):
         centred = Signal(signed(11))
         sum_now = state[0:8] + state[8:16] + state[16:24] + state[24:32] - CENTER
         # Fixed-point gain with round half up; `>>` of a signed value is arithmetic, as in contract.noise.
-        gain = self.gain if self.variable_gain else self.multiplier
-        value = (centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+        def scaled(gain):
+            return (centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
+
+        if self.positions > 1:
+            values = [self.value[p].eq(scaled(self.gain[p])) for p in range(self.positions)]
+        else:
+            values = [self.value.eq(scaled(self.gain if self.variable_gain else self.multiplier))]
         if self.pipeline:
             # Each register follows the one before; `ready` waits until both hold the final state's.
-            m.d.sync += [centred.eq(sum_now), self.value.eq(value)]
+            m.d.sync += [centred.eq(sum_now)] + values
         else:
-            m.d.comb += [centred.eq(sum_now), self.value.eq(value)]
+            m.d.comb += [centred.eq(sum_now)] + values
         return m

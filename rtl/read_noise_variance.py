@@ -7,8 +7,11 @@ command number since `start`, so a PWM window sums x^2 per row). The factors tim
 shared registers stepped by 2 VT[k] per command (constants for bit-serial, whose steps are one command
 each), so a device pays one small mux, no multiplier. With twin drift the row words are fine weights
 (contract.device_twin_drift, 2^-F code): a device's table index is its whole weight's magnitude,
-(|fine| + 2^(F-1)) >> F, capped at L. At a sample, each ADC's selected column's V goes through a
-leading-one detector and a shift to its variance class, and a constant ROM gives the gain (SampleGain).
+(|fine| + 2^(F-1)) >> F, capped at L. A column's V goes through a leading-one detector and a shift to its
+variance class, and a constant ROM gives the gain: at a sample, for each ADC's selected column (SampleGain:
+the serial layout, and one- or two-cycle conversions), or for every column in a register (PositionGains:
+the parallel layouts with the noise generators' value pipeline, rtl/noise.py, so no class logic and no
+multiplier lie on a sample's path).
 
 Two accumulators, as the integrators: ReadNoiseVariance adds one weight row per cycle (twin.integrate
 serial); with the parallel layouts rtl/parallel_integrator.py sums every row's entry in an adder tree beside
@@ -68,6 +71,28 @@ def gain_shape(spec: DesignSpec) -> unsigned:
     return unsigned(max(gain_max(spec), 1).bit_length())
 
 
+def capped_gains(spec: DesignSpec) -> list[int]:
+    """The gain ROM's entries: classes above that of the largest reachable V are never addressed, so capped
+    to keep the port narrow."""
+    return [min(g, gain_max(spec)) for g in gain_table(spec)]
+
+
+def class_gain(m: Module, spec: DesignSpec, variance, name: str):
+    """The gain of a variance V: its class (a leading-one detector and a shift) into a constant ROM."""
+    width = variance_bits(spec)
+    gains = Array(Const(g, gain_shape(spec)) for g in capped_gains(spec))
+    top_shift = max(width - CLASS_BITS, 0)
+    # s = max(bit_length(V) - P, 0): the highest b with V >= 2^(P + b), plus one.
+    shift = Signal(range(top_shift + 1), name=f"shift_{name}")
+    s = Const(0, len(shift))
+    for b in range(top_shift):
+        s = Mux(variance[CLASS_BITS + b:].any(), b + 1, s)
+    m.d.comb += shift.eq(s)
+    top = Signal(CLASS_BITS, name=f"top_{name}")
+    m.d.comb += top.eq(variance >> shift)
+    return gains[Cat(top, shift)]
+
+
 class SampleGain(wiring.Component):
     """The gain of each ADC's sample: the variance class of its selected column's V, through a constant ROM.
 
@@ -75,8 +100,6 @@ class SampleGain(wiring.Component):
 
     def __init__(self, spec: DesignSpec):
         self.spec = spec
-        # Classes above that of the largest reachable V are never addressed: capped to keep the port narrow.
-        self.gains = [min(g, gain_max(spec)) for g in gain_table(spec)]
         super().__init__({
             "variance": In(variance_layout(spec)),
             "col_sel": In(range(max(2, spec.columns_per_adc))),
@@ -87,21 +110,34 @@ class SampleGain(wiring.Component):
         spec = self.spec
         m = Module()
         width, group = variance_bits(spec), spec.columns_per_adc
-        gains = Array(Const(g, len(self.gain[0])) for g in self.gains)
-        top_shift = max(width - CLASS_BITS, 0)
         for a in range(spec.adc.count):
             picked = Signal(width, name=f"picked_{a}")
             served = [self.variance[a][p] for p in range(group)]
             m.d.comb += picked.eq(Array(served)[self.col_sel] if group > 1 else served[0])
-            # s = max(bit_length(V) - P, 0): the highest b with V >= 2^(P + b), plus one.
-            shift = Signal(range(top_shift + 1), name=f"shift_{a}")
-            s = Const(0, len(shift))
-            for b in range(top_shift):
-                s = Mux(picked[CLASS_BITS + b:].any(), b + 1, s)
-            m.d.comb += shift.eq(s)
-            top = Signal(CLASS_BITS, name=f"top_{a}")
-            m.d.comb += top.eq(picked >> shift)
-            m.d.comb += self.gain[a].eq(gains[Cat(top, shift)])
+            m.d.comb += self.gain[a].eq(class_gain(m, spec, picked, str(a)))
+        return m
+
+
+class PositionGains(wiring.Component):
+    """The gain of every column's V in a register, for the noise generators' value pipeline (rtl/noise.py):
+    a sample then picks its column's scaled value, with no class logic or multiplier on its path.
+
+    Ports: `variance` (variance_layout), `gain` ([a][p], the gain of V[a][p] one cycle before)."""
+
+    def __init__(self, spec: DesignSpec):
+        self.spec = spec
+        super().__init__({
+            "variance": In(variance_layout(spec)),
+            "gain": Out(data.ArrayLayout(data.ArrayLayout(gain_shape(spec), spec.columns_per_adc),
+                                         spec.adc.count)),
+        })
+
+    def elaborate(self, platform):
+        spec = self.spec
+        m = Module()
+        for a in range(spec.adc.count):
+            for p in range(spec.columns_per_adc):
+                m.d.sync += self.gain[a][p].eq(class_gain(m, spec, self.variance[a][p], f"{a}_{p}"))
         return m
 
 

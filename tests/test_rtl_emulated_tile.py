@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 from aimcgen.presets import load_preset
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
-from aimcgen.rtl.noise import draw_register, leap_cycles, value_pipeline
+from aimcgen.rtl.noise import draw_register, leap_cycles, noise_positions, value_pipeline
 from aimcgen.rtl.parallel_integrator import latency
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2
 from aimcgen.contract.adc_columns import adc_column
@@ -304,8 +304,12 @@ def test_parallel_integrate_takes_one_cycle_and_samples_wait_for_the_pipeline():
     _run(dut, bench)
 
 
-def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
+@pytest.mark.parametrize("read_noise, late", [("off", 0), ("on", 2)])
+def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position(read_noise, late):
+    """With device read noise a sample also waits for its column's gain and scaled noise: 2 cycles more."""
     spec = _spec("pwm", "sar", input_bits=4, adc_bits=5, full_scale=64, sigma=0.0, integrate="parallel_adc")
+    spec = spec.replace(twin={"read_noise": read_noise})
+    assert noise_positions(spec) == (4 if read_noise == "on" else 1)
     weights = np.random.default_rng(5).integers(-7, 8, (spec.tile.rows, spec.tile.cols))
     dut = EmulatedCrossbar(spec, init_weights=weights)
     periphery = Periphery(dut, spec)
@@ -319,9 +323,9 @@ def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position():
         # A comparison with the held sample waits for nothing; position 2 lands 2 cycles after position 0,
         # and a sample of it waits for it.
         assert await periphery.issued(ctx, AnalogOp.COMPARE, start=0, trial=[0, 0]) == 1
-        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, col_sel=2, trial=[0, 0]) == depth + 2
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, col_sel=2, trial=[0, 0]) == depth + 2 + late
         assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
-        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, col_sel=0, trial=[0, 0]) == 1 + depth
+        assert await periphery.issued(ctx, AnalogOp.COMPARE, start=1, col_sel=0, trial=[0, 0]) == 1 + depth + late
         assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=1) == 1
         assert await periphery.issued(ctx, AnalogOp.PROG_READ, row=0, col=0) == depth + group
 

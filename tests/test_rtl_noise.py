@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from aimcgen.rtl.noise import NoiseGenerator, draw_register, leap_cycles, value_pipeline
+from aimcgen.rtl.noise import NoiseGenerator, draw_register, leap_cycles, noise_positions, value_pipeline
 from aimcgen.contract.adc import conversion_cycles
 from aimcgen.contract.noise import TileNoise, noise_multiplier
 from aimcgen.spec import from_dict
@@ -14,6 +14,14 @@ from aimcgen.spec import from_dict
 def _spec(sigma):
     return from_dict({"noise": {"sigma_lsb": sigma, "seed": 11}, "adc": {"count": 4},
                       "array": {"row_tiles": 2, "col_tiles": 2}})
+
+
+def _run(dut, bench):
+    """Simulate `dut` clocked at 1 MHz under the testbench `bench`."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 def _rtl_draws(dut, count, seed):
@@ -31,10 +39,7 @@ def _rtl_draws(dut, count, seed):
             if gap:
                 await ctx.tick().repeat(gap)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(dut, bench)
     return values
 
 
@@ -73,10 +78,7 @@ def test_pipelined_value_is_ready_two_cycles_after_the_leap(cycles, registered):
             readiness.append(ctx.get(dut.ready))
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(dut, bench)
     # Two cycles after reset; then low for leap - 1 + 2 (+ 1 with the registered draw) cycles after the draw.
     assert readiness == [0, 0, 1] + [0] * (cycles + 1 + registered) + [1]
 
@@ -156,13 +158,43 @@ def test_ready_rises_the_first_cycle_the_value_is_final(cycles, pipeline, regist
             if gap:
                 await ctx.tick().repeat(gap)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _run(dut, bench)
     wait = cycles - 1 + pipeline + registered
     for k, trace in enumerate(traces):
         assert len(trace) == wait + 1
         assert trace[-1][0] == golden[k + 1]
     if wait:    # one cycle earlier the value was not yet final for some draw
         assert any(trace[-2][0] != golden[k + 1] for k, trace in enumerate(traces))
+
+
+def test_position_values_scale_each_draw_by_their_gains():
+    """With device read noise through the pipeline, value[p] is the draw scaled by gain[p]
+    (contract.device_read_noise.scale_draws), for gains that change between draws."""
+    from aimcgen.contract.device_read_noise import RAW_GAIN, gain_max, scale_draws
+    spec = from_dict({"tile": {"rows": 8, "cols": 8}, "adc": {"kind": "sar", "bits": 6, "count": 2},
+                      "twin": {"read_noise": "on", "integrate": "parallel_adc"}, "noise": {"seed": 5}})
+    assert noise_positions(spec) == 4 and value_pipeline(spec) == 2
+    noise = TileNoise(spec, 0)
+    noise.multiplier = RAW_GAIN
+    raw = noise.draw(30)[1]
+    gains = np.random.default_rng(2).integers(0, gain_max(spec) + 1, (30, 4))
+    dut = NoiseGenerator(spec, 0, 1, leap_cycles=leap_cycles(spec), pipeline=2, positions=4)
+    seen = []
+
+    async def bench(ctx):
+        for k in range(30):
+            for p in range(4):
+                ctx.set(dut.gain[p], int(gains[k, p]))
+            await ctx.tick().repeat(2)              # the gain reaches the value register
+            while not ctx.get(dut.ready):
+                await ctx.tick()
+            seen.append([ctx.get(dut.value[p]) for p in range(4)])
+            ctx.set(dut.draw, 1)
+            await ctx.tick()
+            ctx.set(dut.draw, 0)
+
+    _run(dut, bench)
+    expected = scale_draws(raw[:, None], gains)
+    assert np.array_equal(np.array(seen), expected) and expected.any()
+    with pytest.raises(ValueError, match="positions = 4"):
+        NoiseGenerator(spec, 0, 1, leap_cycles=1, pipeline=0, positions=4)

@@ -17,7 +17,7 @@ from aimcgen.contract.formats import datapath_formats
 from aimcgen.presets import load_preset
 from aimcgen.rtl.boundary import AnalogOp
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
-from aimcgen.rtl.noise import NoiseGenerator
+from aimcgen.rtl.noise import NoiseGenerator, noise_positions, value_pipeline
 from aimcgen.sim.models import physics
 from aimcgen.sim.eval.twin_read_noise import read_noise_spreads
 from aimcgen.sim.models.golden import GoldenTile
@@ -180,6 +180,16 @@ def test_rtl_replays_the_golden_read_noise(encoding, kind, integrate):
     quiet = GoldenTile(spec.replace(device={"read_noise_q": [0.0, 0.65, 0.5]}), init).run(xs).codes
     fixed = GoldenTile(spec.replace(twin={"read_noise": "off"}), init).run(xs).codes
     assert (expected != quiet).any() and (expected != fixed).any()
+
+
+def test_rtl_replays_read_noise_with_one_column_per_adc():
+    """The value pipeline with one position per ADC: the generator's gain is its one column's register."""
+    spec = _spec(adc={"count": 8, "kind": "ramp", "bits": 5}, device=LOUD, twin={"integrate": "parallel"})
+    assert (spec.columns_per_adc, noise_positions(spec), value_pipeline(spec)) == (1, 1, 2)
+    rng = np.random.default_rng(7)
+    init = rng.integers(-7, 8, (8, 8))
+    xs = rng.integers(-7, 8, (3, 8))
+    np.testing.assert_array_equal(_mvm_codes(spec, init, xs), GoldenTile(spec, init).run(xs).codes)
 
 
 @pytest.mark.parametrize("integrate", ["serial", "parallel_adc"])
