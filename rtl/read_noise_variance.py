@@ -122,22 +122,39 @@ class PositionGains(wiring.Component):
     """The gain of every column's V in a register, for the noise generators' value pipeline (rtl/noise.py):
     a sample then picks its column's scaled value, with no class logic or multiplier on its path.
 
-    Ports: `variance` (variance_layout), `gain` ([a][p], the gain of V[a][p] one cycle before)."""
+    Ports: `variance` (variance_layout), `landed` with `landed_step` (the parallel integrator wrote the V of
+    column position landed_step of every ADC at the last clock edge), `gain` ([a][p]: the gain of V[a][p]
+    from the cycle after the V was written on; from reset, that of V = 0). twin.integrate "parallel_adc"
+    writes one position per ADC per cycle, so each ADC has one class logic and ROM, on the position that
+    landed; "parallel" writes them all at once, so each position has its own.
+    """
 
     def __init__(self, spec: DesignSpec):
         self.spec = spec
+        self.swept = spec.twin.integrate == "parallel_adc" and spec.columns_per_adc > 1
+        layout = data.ArrayLayout(data.ArrayLayout(gain_shape(spec), spec.columns_per_adc), spec.adc.count)
+        zero = capped_gains(spec)[0]                # the gain of V = 0 (class 0)
         super().__init__({
             "variance": In(variance_layout(spec)),
-            "gain": Out(data.ArrayLayout(data.ArrayLayout(gain_shape(spec), spec.columns_per_adc),
-                                         spec.adc.count)),
+            "landed": In(1),
+            "landed_step": In(range(max(2, spec.columns_per_adc))),
+            "gain": Out(layout, init=[[zero] * spec.columns_per_adc] * spec.adc.count),
         })
 
     def elaborate(self, platform):
         spec = self.spec
         m = Module()
+        group = spec.columns_per_adc
         for a in range(spec.adc.count):
-            for p in range(spec.columns_per_adc):
-                m.d.sync += self.gain[a][p].eq(class_gain(m, spec, self.variance[a][p], f"{a}_{p}"))
+            if not self.swept:
+                for p in range(group):
+                    m.d.sync += self.gain[a][p].eq(class_gain(m, spec, self.variance[a][p], f"{a}_{p}"))
+                continue
+            landed = Signal(variance_bits(spec), name=f"landed_variance_{a}")
+            m.d.comb += landed.eq(Array(self.variance[a][p] for p in range(group))[self.landed_step])
+            gain = class_gain(m, spec, landed, str(a))
+            with m.If(self.landed):
+                m.d.sync += self.gain[a][self.landed_step].eq(gain)
         return m
 
 
