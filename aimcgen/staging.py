@@ -140,10 +140,10 @@ def staged_entries(parent: Path, names: Iterable[str]) -> Iterator[Path]:
     parent, names = Path(parent), list(names)
     created = _make_parent(parent)
     try:
-        with _locked(parent):
+        with _locked(parent):               # another run's swap may be moving these entries right now
             _recover(parent)
-        for name in names:
-            _check_replaceable(parent / name, (parent / name).is_dir())
+            for name in names:
+                _check_replaceable(parent / name, (parent / name).is_dir())
         tmp = _new_staging(parent, parent.name or "out")
     except BaseException:
         _remove_if_empty(created)

@@ -80,8 +80,9 @@ def test_runs_finishing_together_both_succeed(tmp_path):
 
     def run(i):
         try:
-            with staged_directory(final) as tmp:
-                (tmp / "who").write_text(str(i))
+            for _ in range(25):         # many swaps, so that checks meet other runs' swaps in flight
+                with staged_directory(final) as tmp:
+                    (tmp / "who").write_text(str(i))
         except BaseException as e:          # noqa: BLE001 - collected for the assertion
             errors.append(e)
 
