@@ -1,12 +1,13 @@
 # Two commands do all set-up on a fresh machine (python3, make, g++, perl):
 #   make run    - create .venv, install aimcgen, run it on the built-in default design
-#   make test   - create .venv, install aimcgen with its test tools, run the whole test suite
+#   make test   - create .venv, install aimcgen with its test tools, run the test suite but the slow flows
+#   (make test-slow runs those: the FPGA and SKY130 flows, formal proofs, the big benches; .ci/run runs both)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-slow bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +19,11 @@ run: $(BIN)/.installed
 	$(BIN)/aimcgen generate
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
-
-# Everything but the slow flows: for the edit-test loop.
-test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -n 2 -m 'not slow' $(PYTEST_ARGS)
+
+# The tests marked slow (pyproject.toml): long flows and benches, which CI runs after `make test`.
+test-slow: $(BIN)/.installed
+	$(BIN)/python -m pytest -n 2 -m slow $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/golden.py
