@@ -269,8 +269,8 @@ class EmulatedCrossbar(wiring.Component):
         # (The parallel layouts sum it in their trees, rtl/parallel_integrator.py.)
         if position_gains:
             m.submodules.read_variance = read_variance = PositionGains(spec)
-            m.d.comb += [read_variance.variance.eq(integrator.variance), read_variance.landed.eq(integrator.landed),
-                         read_variance.landed_step.eq(integrator.landed_step)]
+            m.d.comb += [read_variance.variance.eq(integrator.variance),
+                         read_variance.landing_step.eq(integrator.landing_step)]
         elif read_noise_on(spec) and parallel:
             m.submodules.read_variance = read_variance = SampleGain(spec)
             m.d.comb += [read_variance.variance.eq(integrator.variance), read_variance.col_sel.eq(cmd.col_sel)]

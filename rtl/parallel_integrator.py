@@ -111,8 +111,8 @@ class ParallelIntegrator(wiring.Component):
     `row_sign` (the command's pins); `write` (store `write_data`, a fine weight, at cell `write_row`,
     `write_col`; cells beyond the tile are ignored; only while not `busy`); `charge` (charge_layout);
     `ready_positions`, `busy`, `accepting` (module docstring). With twin read noise also `variance`
-    (variance_layout, beside `charge`) and `landed` with `landed_step` (the sums of sweep step landed_step
-    were written at the last edge). `init_weights` (rows x cols fine weights) are the weights at configuration.
+    (variance_layout, beside `charge`) and `landing_step` (the sweep step whose sums, if any, are written at
+    this cycle's edge). `init_weights` (rows x cols fine weights) are the weights at configuration.
     """
 
     def __init__(self, spec: DesignSpec, init_weights: np.ndarray, row_bits: int, col_bits: int):
@@ -133,8 +133,8 @@ class ParallelIntegrator(wiring.Component):
             "ready_positions": Out(spec.columns_per_adc, init=(1 << spec.columns_per_adc) - 1),
             "busy": Out(1),
             "accepting": Out(1, init=1),
-        } | ({"variance": Out(variance_layout(spec)), "landed": Out(1),
-              "landed_step": Out(range(max(2, spec.columns_per_adc)))} if read_noise_on(spec) else {}))
+        } | ({"variance": Out(variance_layout(spec)),
+              "landing_step": Out(range(max(2, spec.columns_per_adc)))} if read_noise_on(spec) else {}))
 
     def elaborate(self, platform):
         spec = self.spec
@@ -176,7 +176,7 @@ class ParallelIntegrator(wiring.Component):
             tags.append((valid_k, start_k, step_k))
         out_valid, out_start, out_step = tags[-1]
         if read_noise_on(spec):
-            m.d.sync += [self.landed.eq(out_valid), self.landed_step.eq(out_step)]
+            m.d.comb += self.landing_step.eq(out_step)
 
         # Position q is owed while the sweep has yet to enter it or a tag of q is in the pipeline (the last tag
         # lands at the end of this cycle): whatever number of INTEGRATEs are in flight. The status outputs

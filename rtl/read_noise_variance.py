@@ -122,11 +122,14 @@ class PositionGains(wiring.Component):
     """The gain of every column's V in a register, for the noise generators' value pipeline (rtl/noise.py):
     a sample then picks its column's scaled value, with no class logic or multiplier on its path.
 
-    Ports: `variance` (variance_layout), `landed` with `landed_step` (the parallel integrator wrote the V of
-    column position landed_step of every ADC at the last clock edge), `gain` ([a][p]: the gain of V[a][p]
-    from the cycle after the V was written on; from reset, that of V = 0). twin.integrate "parallel_adc"
-    writes one position per ADC per cycle, so each ADC has one class logic and ROM, on the position that
-    landed; "parallel" writes them all at once, so each position has its own.
+    Ports: `variance` (variance_layout), `landing_step` (the parallel integrator's sweep step whose V, if
+    any, is written at this cycle's edge), `gain` ([a][p]: the gain of V[a][p], from the second cycle after
+    the V was written; from reset, that of V = 0). twin.integrate "parallel_adc" writes one position per ADC
+    per cycle, so each ADC has one class logic and ROM: each cycle it refreshes the gain of the position that
+    landed last (the others keep their V, so rewriting their gain changes nothing). The position comes from
+    a register per ADC beside its logic, holding the step XORed with an ADC constant (the V's are picked in
+    that order) so that synthesis keeps the copies apart: a shared one had put a cross-chip route on the
+    EVN's worst path. "parallel" writes every position at once, so each has its own class logic and ROM.
     """
 
     def __init__(self, spec: DesignSpec):
@@ -136,8 +139,7 @@ class PositionGains(wiring.Component):
         zero = capped_gains(spec)[0]                # the gain of V = 0 (class 0)
         super().__init__({
             "variance": In(variance_layout(spec)),
-            "landed": In(1),
-            "landed_step": In(range(max(2, spec.columns_per_adc))),
+            "landing_step": In(range(max(2, spec.columns_per_adc))),
             "gain": Out(layout, init=[[zero] * spec.columns_per_adc] * spec.adc.count),
         })
 
@@ -145,16 +147,23 @@ class PositionGains(wiring.Component):
         spec = self.spec
         m = Module()
         group = spec.columns_per_adc
+        depth = 1 << (group - 1).bit_length()
         for a in range(spec.adc.count):
             if not self.swept:
                 for p in range(group):
                     m.d.sync += self.gain[a][p].eq(class_gain(m, spec, self.variance[a][p], f"{a}_{p}"))
                 continue
-            landed = Signal(variance_bits(spec), name=f"landed_variance_{a}")
-            m.d.comb += landed.eq(Array(self.variance[a][p] for p in range(group))[self.landed_step])
-            gain = class_gain(m, spec, landed, str(a))
-            with m.If(self.landed):
-                m.d.sync += self.gain[a][self.landed_step].eq(gain)
+            flip = a % depth
+            landed = Signal(range(depth), init=flip, name=f"landed_{a}")       # (step landed last) ^ flip
+            m.d.sync += landed.eq(self.landing_step ^ flip)
+            picked = Signal(variance_bits(spec), name=f"landed_variance_{a}")
+            m.d.comb += picked.eq(Array(self.variance[a][min(k ^ flip, group - 1)] for k in range(depth))[landed])
+            gain = Signal(gain_shape(spec), name=f"landed_gain_{a}")
+            m.d.comb += gain.eq(class_gain(m, spec, picked, str(a)))
+            for k in range(depth):
+                if k ^ flip < group:
+                    with m.If(landed == k):
+                        m.d.sync += self.gain[a][k ^ flip].eq(gain)
         return m
 
 
