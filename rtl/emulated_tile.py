@@ -53,7 +53,8 @@ from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.contract.adc_errors import chip_thresholds
 from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
-from aimcgen.rtl.noise import NoiseGenerator, draw_register, leap_cycles, noise_positions, value_pipeline
+from aimcgen.rtl.noise import (NoiseGenerator, draw_register, leap_cycles, noise_positions, position_gains,
+                               value_pipeline)
 from aimcgen.rtl.noise_ready import NoiseReady
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
@@ -122,7 +123,7 @@ class EmulatedCrossbar(wiring.Component):
         parallel = spec.twin.integrate != "serial"
         # Device read noise through the noise generators' value pipeline (parallel layouts, conversions of 3
         # or more cycles, rtl/noise.py): each column's gain and scaled noise wait in registers.
-        position_gains = read_noise_on(spec) and value_pipeline(spec) == 2
+        positions = position_gains(spec)
         # Parallel integrators pipeline INTEGRATEs (rtl/parallel_integrator.py): an INTEGRATE waits for the
         # trees, a sample for its column position's charge, PROG_WRITE and PROG_READ until no sum is owed;
         # the other commands (a comparison with the held sample) wait for nothing.
@@ -155,7 +156,7 @@ class EmulatedCrossbar(wiring.Component):
             # is 2 cycles behind its charge and variance (gain register, value register): a sample of it
             # waits for both, through a copy of ready_positions delayed by each of those cycles.
             positions_ready = integrator.ready_positions
-            if position_gains:
+            if positions:
                 gain_late, value_late = Signal(group), Signal(group)
                 m.d.sync += [gain_late.eq(positions_ready), value_late.eq(gain_late)]
                 positions_ready = positions_ready & gain_late & value_late
@@ -267,7 +268,7 @@ class EmulatedCrossbar(wiring.Component):
         # With the twin's device read noise each sample's gain comes from its column's variance
         # (contract.device_read_noise), accumulated beside the integrators from the same row words.
         # (The parallel layouts sum it in their trees, rtl/parallel_integrator.py.)
-        if position_gains:
+        if positions:
             m.submodules.read_variance = read_variance = PositionGains(spec)
             m.d.comb += [read_variance.variance.eq(integrator.variance),
                          read_variance.landing_step.eq(integrator.landing_step)]
@@ -294,14 +295,11 @@ class EmulatedCrossbar(wiring.Component):
                                                                 pipeline=value_pipeline(spec),
                                                                 registered_draw=draw_register(spec),
                                                                 positions=noise_positions(spec))
+            if read_noise_on(spec):
+                m.d.comb += noise.gain.eq(read_variance.gain[a])
             noise_value = noise.value
-            if noise_positions(spec) > 1:
-                m.d.comb += noise.gain.eq(read_variance.gain[a])
-                noise_value = noise.value[cmd.col_sel]
-            elif position_gains:
-                m.d.comb += noise.gain.eq(read_variance.gain[a][0])
-            elif read_noise_on(spec):
-                m.d.comb += noise.gain.eq(read_variance.gain[a])
+            if positions:
+                noise_value = noise.value[cmd.col_sel] if group > 1 else noise.value[0]
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
             level = Signal(signed(level_fmt.bits), name=f"level_{a}")
             held_charge = charge[a][cmd.col_sel] if group > 1 else charge[a][0]

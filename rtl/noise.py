@@ -51,10 +51,16 @@ def value_pipeline(spec: DesignSpec) -> int:
     return 2 if conversion_cycles(spec.adc) >= 3 and not serial_gain else 0
 
 
+def position_gains(spec: DesignSpec) -> bool:
+    """Whether device read noise goes through the value pipeline (module docstring): one gain and one scaled
+    value per column position of an ADC, in registers."""
+    return read_noise_on(spec) and value_pipeline(spec) == 2
+
+
 def noise_positions(spec: DesignSpec) -> int:
-    """Values each generator scales (module docstring): columns_per_adc with device read noise through the
-    value pipeline, else 1 (`value` and `gain` are then plain signals, not arrays)."""
-    return spec.columns_per_adc if read_noise_on(spec) and value_pipeline(spec) == 2 else 1
+    """Values each generator scales: columns_per_adc with position gains (`gain` and `value` are then arrays
+    of that many, even of one), else 0 (plain signals)."""
+    return spec.columns_per_adc if position_gains(spec) else 0
 
 
 def draw_register(spec: DesignSpec) -> int:
@@ -83,12 +89,12 @@ class NoiseGenerator(wiring.Component):
     so small that the multiplier is 0 the value is the constant 0, `ready` is 1 and no state register is
     built.
     With twin.read_noise on, `gain` (In, up to contract.device_read_noise.gain_max) replaces M and the
-    generator is always built; with `positions` (noise_positions(spec), needs the pipeline) `gain` and
-    `value` are arrays of that many, value[p] scaled by gain[p].
+    generator is always built; with `positions` >= 1 (noise_positions(spec), needs the pipeline) `gain` and
+    `value` are arrays of that many, value[p] scaled by gain[p]; with 0 they are plain signals.
     """
 
     def __init__(self, spec: DesignSpec, tile_index: int = 0, adc_index: int = 0, *, leap_cycles: int = 1,
-                 pipeline: int = 0, registered_draw: int = 0, positions: int = 1):
+                 pipeline: int = 0, registered_draw: int = 0, positions: int = 0):
         if not isinstance(spec, DesignSpec):
             raise TypeError(f"spec must be a DesignSpec, not {type(spec).__name__}")
         _check_index("tile_index", tile_index, spec.tiles, f"the spec has {spec.tiles} tiles")
@@ -96,9 +102,10 @@ class NoiseGenerator(wiring.Component):
         check_leap_cycles(leap_cycles)
         if pipeline not in (0, 2):
             raise ValueError(f"pipeline = {pipeline}: must be 0 or 2")
-        if positions != 1 and (not read_noise_on(spec) or not pipeline or positions < 1):
-            raise ValueError(f"positions = {positions}: must be 1, or more only with twin.read_noise on and "
-                             f"pipeline = 2")
+        if isinstance(positions, bool) or not isinstance(positions, int) or positions < 0 or (
+                positions and (not read_noise_on(spec) or not pipeline)):
+            raise ValueError(f"positions = {positions}: must be 0, or 1 or more only with twin.read_noise on "
+                             f"and pipeline = 2")
         if registered_draw not in (0, 1) or (registered_draw and not pipeline):
             raise ValueError(f"registered_draw = {registered_draw}: must be 0 or 1 (1 only with pipeline = 2)")
         self.pipeline = pipeline
@@ -112,7 +119,7 @@ class NoiseGenerator(wiring.Component):
         self.multiplier = noise_multiplier(spec)
         self.seed_state = initial_state(spec.noise.seed, tile_index, adc_index)
         value_shape, gain_shape = signed(datapath_formats(spec).noise.bits), range(gain_max(spec) + 1)
-        if positions > 1:
+        if positions:
             value_shape, gain_shape = ArrayLayout(value_shape, positions), ArrayLayout(gain_shape, positions)
         ports = {"draw": In(1), "value": Out(value_shape), "ready": Out(1)}
         if self.variable_gain:
@@ -146,7 +153,7 @@ class NoiseGenerator(wiring.Component):
         def scaled(gain):
             return (centred * gain + (1 << (MULTIPLIER_FRAC_BITS - 1))) >> MULTIPLIER_FRAC_BITS
 
-        if self.positions > 1:
+        if self.positions:
             values = [self.value[p].eq(scaled(self.gain[p])) for p in range(self.positions)]
         else:
             values = [self.value.eq(scaled(self.gain if self.variable_gain else self.multiplier))]

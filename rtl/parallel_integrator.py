@@ -42,6 +42,7 @@ from aimcgen.contract.adc_columns import adc_column, column_adc
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.contract.device_twin_drift import fraction_bits
+from aimcgen.rtl.lane_copies import lane_flip
 from aimcgen.rtl.read_noise_variance import scaled_entries, table_index, variance_layout
 from aimcgen.spec import DesignSpec
 
@@ -248,9 +249,8 @@ class ParallelIntegrator(wiring.Component):
         # memories had put a cross-chip route on the FPGA's worst path. The register holds the step that
         # enters next cycle (0 when no sweep goes on: an INTEGRATE is accepted only then or in a sweep's
         # last step), XORed with a lane constant (position q sits at word q ^ flip) so that synthesis
-        # keeps the copies apart instead of merging equal registers.
-        depth = 1 << (sweep - 1).bit_length()
-        flip = lane % depth
+        # keeps the copies apart instead of merging equal registers (rtl/lane_copies.py).
+        depth, flip = lane_flip(sweep, lane)
         columns = [adc_column(spec, lane, q) for q in range(sweep)]
         init = [[int(self.init_weights[i, columns[a ^ flip]]) if a ^ flip < sweep else 0 for i in range(rows)]
                 for a in range(depth)]

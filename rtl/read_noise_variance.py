@@ -27,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 from aimcgen.contract.adc_columns import adc_column
 from aimcgen.contract.device_read_noise import CLASS_BITS, gain_max, gain_table, variance_bits, variance_table
 from aimcgen.contract.device_twin_drift import device_top, fine_weight_bits, fraction_bits
+from aimcgen.rtl.lane_copies import lane_flip
 from aimcgen.spec import DesignSpec
 
 
@@ -128,7 +129,7 @@ class PositionGains(wiring.Component):
     per cycle, so each ADC has one class logic and ROM: each cycle it refreshes the gain of the position that
     landed last (the others keep their V, so rewriting their gain changes nothing). The position comes from
     a register per ADC beside its logic, holding the step XORed with an ADC constant (the V's are picked in
-    that order) so that synthesis keeps the copies apart: a shared one had put a cross-chip route on the
+    that order, rtl/lane_copies.py) so that synthesis keeps the copies apart: a shared one had put a cross-chip route on the
     EVN's worst path. "parallel" writes every position at once, so each has its own class logic and ROM.
     """
 
@@ -147,13 +148,12 @@ class PositionGains(wiring.Component):
         spec = self.spec
         m = Module()
         group = spec.columns_per_adc
-        depth = 1 << (group - 1).bit_length()
         for a in range(spec.adc.count):
             if not self.swept:
                 for p in range(group):
                     m.d.sync += self.gain[a][p].eq(class_gain(m, spec, self.variance[a][p], f"{a}_{p}"))
                 continue
-            flip = a % depth
+            depth, flip = lane_flip(group, a)               # rtl/lane_copies.py
             landed = Signal(range(depth), init=flip, name=f"landed_{a}")       # (step landed last) ^ flip
             m.d.sync += landed.eq(self.landing_step ^ flip)
             picked = Signal(variance_bits(spec), name=f"landed_variance_{a}")

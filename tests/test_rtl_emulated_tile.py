@@ -309,7 +309,7 @@ def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position(rea
     """With device read noise a sample also waits for its column's gain and scaled noise: 2 cycles more."""
     spec = _spec("pwm", "sar", input_bits=4, adc_bits=5, full_scale=64, sigma=0.0, integrate="parallel_adc")
     spec = spec.replace(twin={"read_noise": read_noise})
-    assert noise_positions(spec) == (4 if read_noise == "on" else 1)
+    assert noise_positions(spec) == (4 if read_noise == "on" else 0)
     weights = np.random.default_rng(5).integers(-7, 8, (spec.tile.rows, spec.tile.cols))
     dut = EmulatedCrossbar(spec, init_weights=weights)
     periphery = Periphery(dut, spec)
