@@ -100,21 +100,29 @@ class AdcController(wiring.Component):
         # subtractor out of the path from the comparator answers to the command and the result.
         answered_k = Signal.like(issued)      # index of the command whose answer is on resp
 
+        # A conversion's working value starts at 0 through `fresh` (its first cycle) rather than by clearing
+        # `work` on the accepting edge: the acceptance, which comes back from the macro, then reaches a
+        # handful of registers here instead of every ADC's working register (on an FPGA, spread toward the
+        # ADC front ends it feeds).
+        fresh = Signal()
+        base = Signal.like(work)              # the working value the answer on resp folds into
+        m.d.comb += base.eq(Mux(fresh, 0, work))
         work_now = Signal.like(work)          # work with the answer on resp folded in
         final = Signal(codes)                 # codes of the conversion in work_now
         for a in range(count):
             m.d.comb += [
-                work_now[a].eq(Mux(answered, self._fold(answered_k, work[a], self.resp.comp[a],
-                                                       self.resp.code[a]), work[a])),
+                work_now[a].eq(Mux(answered, self._fold(answered_k, base[a], self.resp.comp[a],
+                                                       self.resp.code[a]), base[a])),
                 final[a].eq(self._code(work_now[a])),
             ]
 
         ending = Signal()                     # the last answer of the running conversion is on resp
         continuing = Signal()                 # the running conversion has commands left to issue
         may_start = Signal()                  # a new conversion may issue its first command this cycle
+        # `continuing` is busy & (issued != last), kept in a register updated beside them: it selects the
+        # command's start and col_sel, which reach the macro's samplers and come back as its ready.
         m.d.comb += [
             ending.eq(busy & answered & (issued == last)),
-            continuing.eq(busy & (issued != last)),
             may_start.eq(Mux(busy, ending & ~held_valid, ~parked)),
             self.pending.eq(continuing),
         ]
@@ -140,12 +148,13 @@ class AdcController(wiring.Component):
         started = Signal()
         m.d.comb += started.eq(self.req.valid & self.req.ready)
         m.d.sync += answered.eq(cmd.valid & cmd.ready)
+        m.d.sync += [work.eq(work_now), fresh.eq(started)]
         with m.If(started):
-            m.d.sync += [busy.eq(1), issued.eq(1), answered_k.eq(0), col.eq(self.req.payload), work.eq(0)]
+            m.d.sync += [busy.eq(1), issued.eq(1), answered_k.eq(0), col.eq(self.req.payload),
+                         continuing.eq(last != 1)]
         with m.Else():
-            m.d.sync += work.eq(work_now)
             with m.If(continuing & cmd.ready):
-                m.d.sync += [issued.eq(issued + 1), answered_k.eq(issued)]
+                m.d.sync += [issued.eq(issued + 1), answered_k.eq(issued), continuing.eq(issued + 1 != last)]
             with m.If(ending):
                 m.d.sync += busy.eq(0)
 

@@ -74,9 +74,11 @@ def activity_layout(spec: DesignSpec) -> data.StructLayout:
     return data.StructLayout({
         "mvm": 1,                                  # an MVM starts
         "drive": 1,                                # an INTEGRATE command is accepted
-        "row_en": spec.tile.rows,                  # ... with these rows enabled (counted in a pipelined tree
-                                                   # by rtl.activity_counters: a one-cycle popcount of 64+
-                                                   # enables misses 100 MHz at the ss corner)
+        "row_en": spec.tile.rows,                  # the rows the driver enables this cycle, whatever is
+                                                   # accepted: they count only with `drive` (ungated here, so
+                                                   # the acceptance does not reach every bit's register), in
+                                                   # a pipelined tree by rtl.activity_counters (a one-cycle
+                                                   # popcount of 64+ enables misses 100 MHz at the ss corner)
         "conversion": 1,                           # a conversion request is accepted (one sample per ADC)
     })
 
@@ -149,6 +151,9 @@ class TileController(wiring.Component):
         pos_first = Signal(range(max(2, group)))    # converted positions: pos_first + j (mod G), j < pos_count
         pos_count = Signal(range(group + 1), init=group)
         req_j = Signal(range(group + 1))            # next conversion request of this step (pos_count = all sent)
+        # position(req_j), kept in a register beside req_j: the request's col_sel goes to the macro's
+        # samplers and back as its ready, so no adder lies on that way.
+        req_pos = Signal(range(max(2, group)))
         zero_j = Signal(range(group + 1))           # next position the zero pass clears
         idle = Signal()                             # this MVM neither drives nor converts
         sampled = Signal()                          # (cc > 1) the step's last conversion has sampled
@@ -194,7 +199,7 @@ class TileController(wiring.Component):
         last_step = Signal()
         m.d.comb += [
             last_step.eq(steps_left == 0),
-            adc.req.payload.eq(position(req_j)),
+            adc.req.payload.eq(req_pos),
         ]
 
         last_request = Signal()                     # the step's last conversion samples this cycle
@@ -206,10 +211,10 @@ class TileController(wiring.Component):
                 m.d.comb += [
                     self.activity.conversion.eq(1),
                     tags.w_en.eq(1),
-                    push.col.eq(position(req_j)), push.shift.eq(step), push.first.eq(first_step),
+                    push.col.eq(req_pos), push.shift.eq(step), push.first.eq(first_step),
                     push.last.eq(last_step & (req_j == pos_count - 1)),
                 ]
-                m.d.sync += req_j.eq(req_j + 1)
+                m.d.sync += [req_j.eq(req_j + 1), req_pos.eq(Mux(req_pos == group - 1, 0, req_pos + 1))]
 
         cmd = self.analog.cmd
         prog_read = Signal()
@@ -262,7 +267,7 @@ class TileController(wiring.Component):
         def begin_mvm():
             m.d.comb += [self.start.ready.eq(1), self.activity.mvm.eq(1)]
             m.d.sync += [
-                cycle.eq(0), req_j.eq(0), first_step.eq(1),
+                cycle.eq(0), req_j.eq(0), req_pos.eq(plan_first), first_step.eq(1),
                 step.eq(lowest), steps_left.eq(planes & ~(1 << lowest) & ((1 << steps) - 1) if steps > 1 else 0),
                 window.eq(Mux(sparse.peak == 0, 1, sparse.peak) if sp.pwm_window == "on" else drive),
                 idle.eq(plan_idle),
@@ -330,7 +335,7 @@ class TileController(wiring.Component):
                 ]
                 request()
                 with m.If(cmd.ready):
-                    m.d.comb += [self.activity.drive.eq(1), self.activity.row_en.eq(rows.row_en)]
+                    m.d.comb += self.activity.drive.eq(1)
                     m.d.sync += cycle.eq(cycle + 1)
                     with m.If(cycle == window - 1):
                         m.d.sync += cycle.eq(0)
@@ -349,7 +354,7 @@ class TileController(wiring.Component):
                     with m.If(last_request):
                         m.d.sync += sampled.eq(1)
                 with m.If(step_ends):
-                    m.d.sync += [req_j.eq(0), first_step.eq(0), sampled.eq(0)]
+                    m.d.sync += [req_j.eq(0), req_pos.eq(pos_first), first_step.eq(0), sampled.eq(0)]
                     with m.If(last_step):
                         end_mvm()
                     with m.Else():
@@ -391,5 +396,6 @@ class TileController(wiring.Component):
         # col_sel and trial mean something to the ADC's commands only (rtl.boundary): they follow the ADC
         # controller in every state, so no state decode lies on their way into the macro's samplers (on the
         # FPGA, the emulated tile's column select and comparators, far from here).
+        m.d.comb += self.activity.row_en.eq(rows.row_en)
         m.d.comb += [cmd.payload.col_sel.eq(adc.cmd.payload.col_sel), cmd.payload.trial.eq(adc.cmd.payload.trial)]
         return m
