@@ -57,7 +57,7 @@ class SparseTileBench(TileBench):
             await ReadOnly()
             e = unpack(self._layout, read_unsigned(self.dut.activity))
             self.events = self.events + Activity(mvms=e["mvm"], drive_cycles=e["drive"],
-                                                 row_activations=bin(e["row_en"]).count("1"),
+                                                 row_activations=bin(e["row_en"]).count("1") * e["drive"],
                                                  conversions=e["conversion"] * self.spec.adc.count)
             await RisingEdge(self.dut.clk)
 
