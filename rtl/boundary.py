@@ -16,8 +16,11 @@ Commands (`AnalogOp`), each accepted on a cycle with cmd.valid & cmd.ready:
 - PROG_WRITE: program the device pair at (row, col) to the signed differential code `target`.
 - PROG_READ: read back the code at (row, col) into resp.read_data.
 
-Responses are registered: after a command is accepted, its response fields hold from the next cycle until
-the next command is accepted. A macro that needs several cycles for a command with a response (COMPARE,
+A command offered (cmd.valid) stays offered and unchanged until it is accepted (the stream rule; the tile
+controller keeps it, `aimcgen formal --property boundary_handshake` proves it). Responses are registered:
+after a command is accepted, `code` and `read_data` hold from the next cycle until the next command is
+accepted; `comp` is defined on the cycle after its COMPARE's acceptance only (the periphery reads it then):
+a macro may load it on every cycle a COMPARE is offered, as the emulated tile does. A macro that needs several cycles for a command with a response (COMPARE,
 CONVERT, PROG_READ) must do that work before it raises ready; only INTEGRATE and PROG_WRITE, which answer
 nothing, may keep the macro busy after acceptance (ready low for the next command).
 

@@ -15,6 +15,8 @@ Timing (cycles from acceptance to the next possible acceptance):
   ceil(ceil(log2(rows)) / 2): tile64 4; q = 0 for parallel): a sampling command of position q waits for
   it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start waits for nothing.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
+  A SAR or ramp loads its held sample and comparator register on every cycle its command is offered
+  (rtl.boundary: resp.comp is defined only on the cycle after a COMPARE's acceptance).
   A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
   than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` + `rtl.noise.draw_register` cycles after the
   last one (the noise generators may register the draw, leap in that many cycles, then register the
@@ -324,19 +326,21 @@ class EmulatedCrossbar(wiring.Component):
                     m.d.sync += code[a].eq(Mux(level > adc.code_max, adc.code_max,
                                                Mux(level < adc.code_min, adc.code_min, level)))
             else:
+                # The held sample and the comparator register load while their command is offered, not
+                # when it is accepted: an offered command stays unchanged until accepted (rtl.boundary), so
+                # the last load is the accepted command's, and the acceptance (the macro's ready, back
+                # through the periphery) reaches none of these registers beside the ADCs.
                 held = Signal(signed(level_fmt.bits), name=f"held_level_{a}")
-                with m.If(sampling):
+                with m.If(self.cmd.valid & samples):
                     m.d.sync += held.eq(sample >> shift)
                 if tables is not None:
-                    m.d.comb += [level.eq(Mux(sampling, sample >> shift, held)),
+                    m.d.comb += [level.eq(Mux(samples, sample >> shift, held)),
                                  erring.sample.eq(level), erring.trial.eq(cmd.trial[a])]
                     result = erring.comp
                 else:
-                    # Both comparisons at once, the acceptance only picking one: the sampling decision
-                    # (the periphery's handshake) meets the comparator's result at its register, not
-                    # before its carry chain.
-                    result = Mux(sampling, (sample >> shift) >= cmd.trial[a], held >= cmd.trial[a])
-                with m.If(accept & (op == AnalogOp.COMPARE)):
+                    # Both comparisons at once, the command's start only picking one at the register.
+                    result = Mux(samples, (sample >> shift) >= cmd.trial[a], held >= cmd.trial[a])
+                with m.If(self.cmd.valid & (op == AnalogOp.COMPARE)):
                     m.d.sync += comp[a].eq(result)
         m.d.comb += [self.resp.comp.eq(comp), self.resp.code.eq(code)]
         return m
