@@ -7,7 +7,8 @@ adds:
 - `plan_clock(target_hz)`: the PLL settings that come closest to the target without exceeding it (or
   the board clock when no PLL is needed / possible), with the frequency actually reached;
 - `add_clocking(m, platform, plan)`: the `sync` domain from that plan, held in reset until the PLL locks
-  and while the reset button is pressed (through a reset synchronizer);
+  and while the reset button is pressed (through a reset synchronizer; on an ECP5 the synchronized reset
+  goes out on a global network through a DCCA buffer);
 - `led_busy`, `led_error`, `reset`, `uart`: the resources the emulation top requests.
 
 The PLL calculators follow the vendors' ranges (the same ones icepll and ecppll use).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, ResetSignal, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
@@ -195,4 +196,16 @@ class Board:
         if self.reset:
             m.submodules.reset_buf = reset_buf = io.Buffer("i", platform.request(*self.reset, dir="-"))
             button = reset_buf.i
-        m.submodules.reset_sync = ResetSynchronizer(~locked | button, domain="sync")
+        if self.family == "ecp5":
+            # The synchronized reset reaches nearly every register: on an ECP5 it goes through a DCCA
+            # buffer onto a global network (nextpnr promotes only clocks by itself), so that net leaves
+            # the fabric's routing; in the fabric it was the worst path of a tile64 build (8.9 ns of
+            # routing to the far bus registers) and a crowd of wires besides. nextpnr still times it: the
+            # DCCA is a 0 ns arc and the global wires count as the net's delay.
+            m.domains.sync_reset = ClockDomain("sync_reset")
+            m.d.comb += ClockSignal("sync_reset").eq(ClockSignal("sync"))
+            m.submodules.reset_sync = ResetSynchronizer(~locked | button, domain="sync_reset")
+            m.submodules.reset_global = Instance("DCCA", i_CLKI=ResetSignal("sync_reset"), i_CE=Const(1),
+                                                 o_CLKO=ResetSignal("sync"))
+        else:
+            m.submodules.reset_sync = ResetSynchronizer(~locked | button, domain="sync")
