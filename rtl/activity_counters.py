@@ -51,7 +51,8 @@ class ActivityCounters(wiring.Component):
         m.d.sync += held.eq(self.events)
         events = [held[i] for i in range(spec.tiles)]
         # A tile's row_en is its driver's, whatever is accepted: it counts only with that tile's drive.
-        row_bits = [events[i].row_en[r] & events[i].drive for i in range(spec.tiles) for r in range(spec.tile.rows)]
+        row_bits = [events[i].row_en[r] & events[i].drive
+                    for i in range(spec.tiles) for r in range(spec.tile.rows)]
         enabled_rows = _registered_sum(m, row_bits)
         counts = self.counts
         # Constant weights through muxes and adders only: a multiplier here would take an FPGA DSP block.

@@ -129,8 +129,9 @@ class PositionGains(wiring.Component):
     per cycle, so each ADC has one class logic and ROM: each cycle it refreshes the gain of the position that
     landed last (the others keep their V, so rewriting their gain changes nothing). The position comes from
     a register per ADC beside its logic, holding the step XORed with an ADC constant (the V's are picked in
-    that order, rtl/lane_copies.py) so that synthesis keeps the copies apart: a shared one had put a cross-chip route on the
-    EVN's worst path. "parallel" writes every position at once, so each has its own class logic and ROM.
+    that order, rtl/lane_copies.py) so that synthesis keeps the copies apart: a shared one had put a
+    cross-chip route on the EVN's worst path. "parallel" writes every position at once, so each has its own
+    class logic and ROM.
     """
 
     def __init__(self, spec: DesignSpec):
