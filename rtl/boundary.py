@@ -18,12 +18,12 @@ Commands (`AnalogOp`), each accepted on a cycle with cmd.valid & cmd.ready:
 
 A command offered (cmd.valid) stays offered and unchanged until it is accepted (the stream rule; the tile
 controller keeps it, `aimcgen formal --property boundary_handshake` proves it). Responses are registered:
-after a command is accepted, `code` and `read_data` hold from the next cycle until the next command is
-accepted; `comp` is defined on the cycle after its COMPARE's acceptance only (the periphery reads it then):
-a macro may load it on every cycle a COMPARE is offered, as the emulated tile does. A macro that needs
-several cycles for a command with a response (COMPARE, CONVERT, PROG_READ) must do that work before it
-raises ready; only INTEGRATE and PROG_WRITE, which answer nothing, may keep the macro busy after
-acceptance (ready low for the next command).
+after a command is accepted, `code` holds from the next cycle until the next command is accepted; `comp`
+and `read_data` are defined on the cycle after their COMPARE's or PROG_READ's acceptance only (the periphery
+reads them then): a macro may load them on every cycle such a command is offered, as the emulated tile
+does. A macro that needs several cycles for a command with a response (COMPARE, CONVERT, PROG_READ) must do
+that work before it raises ready; only INTEGRATE and PROG_WRITE, which answer nothing, may keep the macro
+busy after acceptance (ready low for the next command).
 
 A command's fields other than those its op names above carry no meaning: a macro ignores them (the tile
 controller drives col_sel and trial from its ADC controller whatever the op).

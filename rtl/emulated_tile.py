@@ -15,8 +15,9 @@ Timing (cycles from acceptance to the next possible acceptance):
   ceil(ceil(log2(rows)) / 2): tile64 4; q = 0 for parallel): a sampling command of position q waits for
   it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start waits for nothing.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
-  A SAR or ramp loads its held sample and comparator register on every cycle its command is offered
-  (rtl.boundary: resp.comp is defined only on the cycle after a COMPARE's acceptance).
+  A SAR or ramp loads its held sample and comparator register, and PROG_READ its answer register, on
+  every cycle their command is offered (rtl.boundary: resp.comp and resp.read_data are defined only on the
+  cycle after their command's acceptance).
   A sampling command (CONVERT for a flash ADC, COMPARE with start for SAR and ramp) is accepted no sooner
   than `rtl.noise.leap_cycles` + `rtl.noise.value_pipeline` + `rtl.noise.draw_register` cycles after the
   last one (the noise generators may register the draw, leap in that many cycles, then register the
@@ -246,8 +247,9 @@ class EmulatedCrossbar(wiring.Component):
             cell_wr.addr.eq(Cat(store_col, store_row)), cell_wr.data.eq(stored_code), cell_wr.en.eq(store_now),
             cell_rd.addr.eq(Cat(cmd.col, cmd.row)),
         ]
-        # Held until the next PROG_READ (the register takes the port's enable).
-        with m.If(accept & (op == AnalogOp.PROG_READ)):
+        # Loaded on every cycle a PROG_READ is offered (the register takes the port's enable), like the
+        # comparators: the last load is the accepted one's, and it holds until the next PROG_READ is offered.
+        with m.If(self.cmd.valid & (op == AnalogOp.PROG_READ)):
             m.d.sync += [cell.eq(cell_rd.data), read_in_range.eq((cmd.row < rows) & (cmd.col < cols))]
         m.d.comb += self.resp.read_data.eq(Mux(read_in_range, cell, 0))
 
