@@ -12,7 +12,8 @@ time with the open-source tools from PyPI (YoWASP: WebAssembly builds, no system
 into OUT/<design>/fpga/<board>/ (written in a temporary folder and moved into place when done, logs and
 report included even when the design does not fit). nextpnr runs with --timing-allow-fail so that a design
 that misses its clock still gets a bitstream and a report saying so; `seed` and `router` pass through as
---seed and --router (ROUTERS). Each stage prints a line when it
+--seed and --router (ROUTERS). Before synthesis the script hides indexed wire names (HIDE_INDEXED_NAMES) and
+keeps the flip-flops of signals marked keep (KEEP_REGISTERS). Each stage prints a line when it
 starts and ends, and every PROGRESS_INTERVAL seconds the last line of its log. The report
 (flows/fpga_report.py) is written as report.json and report.md; `build_fpga` returns it.
 
@@ -62,11 +63,16 @@ PROGRESS_INTERVAL = 15.0
 # therefore hides those names before synthesis (HIDE_INDEXED_NAMES: `rename -hide` makes them private `$`
 # names, which abc9 does not reuse); the logic is unchanged, only those wires lose their names in the logs.
 HIDE_INDEXED_NAMES = "rename -hide w:*[[]*"
+# Registers the RTL copies on purpose, one beside each of several far consumers (a signal with the attribute
+# keep), would be merged back into one by synthesis, which merges flip-flops with equal inputs unless the
+# flip-flop cell itself has keep: KEEP_REGISTERS gives it to the flip-flop driving each such signal.
+KEEP_REGISTERS = "proc; setattr -set keep 1 a:keep %ci1:+$dff[Q] t:$dff %i"
 # Should abc9 trip an assertion all the same, the flow synthesizes again with the classic `abc` LUT mapper in
 # place of abc9 (the rest of synth_lattice / synth_ice40 unchanged) and says so in the report.
 ABC9_CRASH_MARKERS = ("ABC_OPS_REINTEGRATE", "abc9")
 CLASSIC_ABC_SCRIPTS = {
     "ecp5": """read_rtlil {name}.il
+{keep}
 synth_lattice -family ecp5 {opts} -top {name} -run :map_luts
 techmap -map +/lattice/latches_map.v
 abc -lut 4:7 -dress
@@ -75,6 +81,7 @@ synth_lattice -family ecp5 {opts} -top {name} -run map_cells:
 write_json {name}.json
 """,
     "ice40": """read_rtlil {name}.il
+{keep}
 synth_ice40 {opts} -top {name} -run :map_luts
 techmap -map +/ice40/latches_map.v
 abc -lut 4 -dress
@@ -186,7 +193,8 @@ def _abc9_crashed(log: Path) -> bool:
 def _classic_abc(directory: Path, name: str, argv: list[str], family: str, opts: str):
     """Rewrite the synthesis with classic abc; the failed log is kept as <design>.abc9.rpt."""
     (directory / f"{name}.rpt").rename(directory / f"{name}.abc9.rpt")
-    (directory / f"{name}.classic.ys").write_text(CLASSIC_ABC_SCRIPTS[family].format(name=name, opts=opts))
+    script = CLASSIC_ABC_SCRIPTS[family].format(name=name, opts=opts, keep=KEEP_REGISTERS)
+    (directory / f"{name}.classic.ys").write_text(script)
     argv = [a if a != f"{name}.ys" else f"{name}.classic.ys" for a in argv]
     return argv, (f"yosys abc9 hit an internal assertion (log: {name}.abc9.rpt); synthesized again with "
                   f"the classic abc LUT mapper ({name}.classic.ys)")
@@ -231,7 +239,7 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
         platform = board.platform()
         report_json = f"{name}.nextpnr.json"
         overrides = {"nextpnr_opts": f"--timing-allow-fail --seed {seed} --router {router} --report {report_json}",
-                     "script_after_read": HIDE_INDEXED_NAMES}
+                     "script_after_read": f"{HIDE_INDEXED_NAMES}\n{KEEP_REGISTERS}"}
         if board.family == "ice40":
             overrides["synth_opts"] = "-dsp"         # multipliers into the SB_MAC16 DSPs, not logic cells
         plan = platform.prepare(top, name=name, **overrides)

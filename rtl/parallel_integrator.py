@@ -33,7 +33,7 @@ PROG_READ wait for it). `accepting` is high when an INTEGRATE may be accepted: a
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -110,7 +110,9 @@ class ParallelIntegrator(wiring.Component):
 
     Ports: `begin` (an INTEGRATE is accepted this cycle; only while `accepting`) with `start`, `row_en`,
     `row_sign` (the command's pins); `write` (store `write_data`, a fine weight, at cell `write_row`,
-    `write_col`; cells beyond the tile are ignored; only while not `busy`); `charge` (charge_layout);
+    `write_col`; cells beyond the tile are ignored; only while not `busy`; "parallel_adc" stores it one edge
+    later, through registers beside each lane's memory, so a `begin` must come at least one cycle after the
+    write); `charge` (charge_layout);
     `ready_positions`, `busy`, `accepting` (module docstring). With twin read noise also `variance`
     (variance_layout, beside `charge`) and `landing_step` (the sweep step whose sums, if any, are written at
     this cycle's edge). `init_weights` (rows x cols fine weights) are the weights at configuration.
@@ -261,7 +263,17 @@ class ParallelIntegrator(wiring.Component):
         port = memory.write_port(granularity=1)
         read_addr = Signal(range(depth), init=flip, name=f"read_addr_{lane}")
         m.d.sync += read_addr.eq(Mux(sweeping_next, step_next, 0) ^ flip)
-        m.d.comb += [read.addr.eq(read_addr), port.addr.eq(wr_pos ^ flip)]
+        m.d.comb += read.addr.eq(read_addr)
+        # A write reaches the memory through registers of this lane (a cycle later): one shared write
+        # address had fanned out to every lane's memory cells across the chip, the EVN's and the ULX3S's
+        # worst net (10 to 15 ns). `keep` asks synthesis not to merge the lanes' equal copies
+        # (flows.fpga.KEEP_REGISTERS).
+        wr_addr = Signal(range(depth), name=f"write_addr_{lane}", attrs={"keep": 1})
+        wr_data = Signal(self.weight_shape, name=f"write_data_{lane}", attrs={"keep": 1})
+        wr_en = Signal(rows, name=f"write_en_{lane}", attrs={"keep": 1})
+        m.d.sync += [wr_addr.eq(wr_pos ^ flip), wr_data.eq(self.write_data),
+                     wr_en.eq(Cat(write & (self.write_row == i) for i in range(rows)))]
+        m.d.comb += port.addr.eq(wr_addr)
         for i in range(rows):
-            m.d.comb += [port.data[i].eq(self.write_data), port.en[i].eq(write & (self.write_row == i))]
+            m.d.comb += [port.data[i].eq(wr_data), port.en[i].eq(wr_en[i])]
         return [read.data[i] for i in range(rows)]

