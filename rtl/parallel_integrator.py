@@ -261,7 +261,7 @@ class ParallelIntegrator(wiring.Component):
         m.submodules[f"weights_{lane}"] = memory
         read = memory.read_port(domain="comb")
         port = memory.write_port(granularity=1)
-        read_addr = Signal(range(depth), init=flip, name=f"read_addr_{lane}")
+        read_addr = Signal(range(depth), init=flip, name=f"read_addr_{lane}", attrs={"keep": 1})
         m.d.sync += read_addr.eq(Mux(sweeping_next, step_next, 0) ^ flip)
         m.d.comb += read.addr.eq(read_addr)
         # A write reaches the memory through registers of this lane (a cycle later): one shared write

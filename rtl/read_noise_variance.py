@@ -155,7 +155,7 @@ class PositionGains(wiring.Component):
                     m.d.sync += self.gain[a][p].eq(class_gain(m, spec, self.variance[a][p], f"{a}_{p}"))
                 continue
             depth, flip = lane_flip(group, a)               # rtl/lane_copies.py
-            landed = Signal(range(depth), init=flip, name=f"landed_{a}")       # (step landed last) ^ flip
+            landed = Signal(range(depth), init=flip, name=f"landed_{a}", attrs={"keep": 1})  # step ^ flip
             m.d.sync += landed.eq(self.landing_step ^ flip)
             picked = Signal(variance_bits(spec), name=f"landed_variance_{a}")
             m.d.comb += picked.eq(Array(self.variance[a][min(k ^ flip, group - 1)] for k in range(depth))[landed])
