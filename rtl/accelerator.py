@@ -34,14 +34,6 @@ SYNC_COPY_FAMILIES = ("ecp5",)
 """FPGA families (the platform's `family`, any case) whose builds get the "sync" copy port when none is given;
 elsewhere "async" (on the iCE40 the extra register stage costs about 50 logic cells of the UP5K's 5280)."""
 
-PLAIN_COUNT_FAMILIES = ("ice40",)
-"""FPGA families (the platform's `family`, any case) whose builds count PROG_COUNT with a plain saturating
-increment. Elsewhere (ECP5, the SKY130 netlist) the count's successor is kept in a register beside it, so the
-weight write's handshake, which comes from the bus through the register bank, only selects it: no 32-bit
-carry chain behind the bus decode (it had cost the tile64 netlist 0.4 ns at the ss corner). On the iCE40
-that register costs about 30 logic cells of the UP5K's 5280, and its 24 MHz clock leaves the path slack."""
-
-
 class Accelerator(wiring.Component):
     """`coefficient_copy=True` (FPGA emulation) serves software reads of SCALE and OFFSET (and TILE_GAIN, when
     the chip has trims) from a copy in block RAM, a cycle or two later (`copy_port`, COPY_PORTS): the core's
@@ -89,17 +81,16 @@ class Accelerator(wiring.Component):
                          fail_row.eq(core.pv_fail_row), fail_col.eq(core.pv_fail_col)]
         # The program-and-verify report (PROG_COUNT, PROG_FIRST_FAIL_ADDR): the analog yield is
         # 1 - failures / weights programmed.
-        # Counted with the successor in a register, except on PLAIN_COUNT_FAMILIES (the same count).
+        # The weight write's handshake comes from the bus through the register bank: it is registered before
+        # it enables the 32-bit count, so no increment or wide enable lies behind the bus decode (that path
+        # had missed the tile64 netlist's ss corner), on every target alike. The count lags the write by a
+        # cycle, long before the weight's program-and-verify ends.
         programmed = Signal(32)
+        weight_taken = Signal()
+        m.d.sync += weight_taken.eq(core.weight.valid & core.weight.ready)
+        with m.If(weight_taken):
+            m.d.sync += programmed.eq(programmed + (programmed != 0xFFFFFFFF))
         first_row, first_col = Signal(16), Signal(16)
-        if on_family(platform, PLAIN_COUNT_FAMILIES):
-            with m.If(core.weight.valid & core.weight.ready):
-                m.d.sync += programmed.eq(programmed + (programmed != 0xFFFFFFFF))
-        else:
-            programmed_next = Signal(32, init=1)
-            with m.If(core.weight.valid & core.weight.ready):
-                m.d.sync += [programmed.eq(programmed_next),
-                             programmed_next.eq(programmed_next + (programmed_next != 0xFFFFFFFF))]
         with m.If(core.pv_fail & (failures == 0)):
             m.d.sync += [first_row.eq(core.pv_fail_row), first_col.eq(core.pv_fail_col)]
         m.d.comb += [regs.prog_count_weights.eq(programmed),
