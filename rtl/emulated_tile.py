@@ -26,8 +26,8 @@ Timing (cycles from acceptance to the next possible acceptance):
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
 - PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; the parallel layouts
   write the code in the second cycle, and parallel_adc's memories take it through per-lane registers one
-  edge later, still before an INTEGRATE accepted next can read it; ready is low for one cycle). With the digital twin on (spec [twin],
-  contract.device_twin) the devices land first: 7 with
+  edge later, still before an INTEGRATE accepted next can read it; ready is low for one cycle). With the
+  digital twin on (spec [twin], contract.device_twin) the devices land first: 7 with
   programming error (G+ draws at acceptance, G- after the generator's 4-cycle leap, then the stored code and
   its negation), and a further PROG_WRITE waits for the leap of the G- draw, 8 cycles after the first;
   4 with stuck devices alone; 29 with drift, which draws four times per write and binary-searches each

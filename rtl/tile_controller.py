@@ -165,6 +165,7 @@ class TileController(wiring.Component):
             rows.cycle.eq(cycle),
             self.analog.row_en.eq(rows.row_en),
             self.analog.row_sign.eq(rows.row_sign),
+            self.activity.row_en.eq(rows.row_en),        # ungated: counted only with activity.drive
             adc.resp.eq(self.analog.resp),
         ]
 
@@ -396,6 +397,5 @@ class TileController(wiring.Component):
         # col_sel and trial mean something to the ADC's commands only (rtl.boundary): they follow the ADC
         # controller in every state, so no state decode lies on their way into the macro's samplers (on the
         # FPGA, the emulated tile's column select and comparators, far from here).
-        m.d.comb += self.activity.row_en.eq(rows.row_en)
         m.d.comb += [cmd.payload.col_sel.eq(adc.cmd.payload.col_sel), cmd.payload.trial.eq(adc.cmd.payload.trial)]
         return m
