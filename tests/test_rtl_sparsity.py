@@ -81,8 +81,8 @@ def run_sparse_mvms(spec, w, xs, columns, stall=None):
         nonlocal events
         async for _, _, act in ctx.tick().sample(dut.activity):
             cycle[0] += 1
-            events = events + Activity(mvms=act.mvm, drive_cycles=act.drive, row_activations=bin(int(act.row_en)).count("1") * act.drive,
-                                       conversions=act.conversion * spec.adc.count)
+            events = events + Activity.of_cycle(act.mvm, act.drive, int(act.row_en), act.conversion,
+                                                spec.adc.count)
 
     async def feeder(ctx):
         for x, (lo, hi) in zip(xs, columns):

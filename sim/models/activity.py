@@ -43,6 +43,14 @@ class Activity:
     def __add__(self, other: Activity) -> Activity:
         return Activity(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
 
+    @classmethod
+    def of_cycle(cls, mvm: int, drive: int, row_en: int, conversion: int, adcs: int) -> Activity:
+        """What one cycle of a tile's activity port (rtl.tile_controller.activity_layout) adds: row_en is the
+        row driver's, whatever is accepted, so its rows count only with drive (as rtl.activity_counters
+        counts them); a conversion samples with every one of the `adcs` ADCs."""
+        return cls(mvms=mvm, drive_cycles=drive, row_activations=bin(row_en).count("1") * drive,
+                   conversions=conversion * adcs)
+
     def registers(self) -> dict[str, int]:
         """The counter registers' values (mod 2^32) after these events from reset."""
         return {f.name: getattr(self, f.name) & COUNTER_MASK for f in fields(self) if f.name != "analog_commands"}

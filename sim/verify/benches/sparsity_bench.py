@@ -56,9 +56,8 @@ class SparseTileBench(TileBench):
         while True:
             await ReadOnly()
             e = unpack(self._layout, read_unsigned(self.dut.activity))
-            self.events = self.events + Activity(mvms=e["mvm"], drive_cycles=e["drive"],
-                                                 row_activations=bin(e["row_en"]).count("1") * e["drive"],
-                                                 conversions=e["conversion"] * self.spec.adc.count)
+            self.events = self.events + Activity.of_cycle(e["mvm"], e["drive"], e["row_en"], e["conversion"],
+                                                          self.spec.adc.count)
             await RisingEdge(self.dut.clk)
 
     async def feed(self, xs) -> None:
