@@ -66,7 +66,9 @@ from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.rtl.read_noise_variance import PositionGains, ReadNoiseVariance, SampleGain
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
-from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout
+from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout, sweep_steps
+from aimcgen.rtl.parallel_integrator import latency as integrator_latency
+from aimcgen.rtl.sweep_pipeline import SweepStatus
 from aimcgen.spec import DesignSpec, check_tile_index
 
 
@@ -159,15 +161,19 @@ class EmulatedCrossbar(wiring.Component):
             # With position gains (device read noise through the value pipeline) a position's scaled noise
             # is 2 cycles behind its charge and variance (gain register, value register): a sample of it
             # waits for both, through a copy of ready_positions delayed by each of those cycles.
-            positions_ready = integrator.ready_positions
+            # When the trees take an INTEGRATE and which positions are whole: the integrator's sweep rule,
+            # kept here beside the command logic (rtl/sweep_pipeline.py), strobed with the same begin.
+            m.submodules.sweep_status = status = SweepStatus(spec, steps=sweep_steps(spec),
+                                                             depth=integrator_latency(spec) - 1)
+            positions_ready = status.ready_positions
             if positions:
                 gain_late, value_late = Signal(group), Signal(group)
                 m.d.sync += [gain_late.eq(positions_ready), value_late.eq(gain_late)]
                 positions_ready = positions_ready & gain_late & value_late
             m.d.comb += [integrator.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
-                         integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
-                         integrator.row_sign.eq(self.row_sign), integrating.eq(integrator.busy),
-                         trees_free.eq(integrator.accepting),
+                         status.begin.eq(accept & (op == AnalogOp.INTEGRATE)), integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
+                         integrator.row_sign.eq(self.row_sign), integrating.eq(status.busy),
+                         trees_free.eq(status.accepting),
                          position_ready.eq(positions_ready.bit_select(cmd.col_sel, 1)
                                            | (cmd.col_sel >= group) if group > 1
                                            else positions_ready[0])]

@@ -23,11 +23,9 @@ Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge reg
 - then the charge register of column position q of every tree: charge <= (start ? 0 : charge) + sum +
   negatives.
 So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + the stages
-(tile64: 4), and a sample of it can be accepted in the next cycle. `ready_positions` has bit q set while no
-accepted INTEGRATE still owes position q (the sweep has not entered it, or a sum of it is in the pipeline):
-a sample of position q waits for it. `busy` is high while any sum is owed (the tile's PROG_WRITE and
-PROG_READ wait for it). `accepting` is high when an INTEGRATE may be accepted: always for "parallel"; for
-"parallel_adc" with no sweep running or in its last step, so back-to-back INTEGRATEs are G cycles apart.
+(tile64: 4), and a sample of it can be accepted in the next cycle. When the trees take an INTEGRATE, which
+positions are whole and whether a sum is owed are told by rtl.sweep_pipeline.SweepStatus, the same sweep
+rule kept beside the tile's command logic: back-to-back INTEGRATEs are G cycles apart ("parallel_adc").
 """
 
 from __future__ import annotations
@@ -43,6 +41,7 @@ from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.contract.device_twin_drift import fraction_bits
 from aimcgen.rtl.lane_copies import lane_flip
+from aimcgen.rtl.sweep_pipeline import sweep_tags
 from aimcgen.rtl.read_noise_variance import scaled_entries, table_index, variance_layout
 from aimcgen.spec import DesignSpec
 
@@ -70,14 +69,6 @@ def charge_layout(spec: DesignSpec) -> data.ArrayLayout:
     fmt = datapath_formats(spec)
     return data.ArrayLayout(data.ArrayLayout(signed(fmt.charge.bits + fraction_bits(spec)), spec.columns_per_adc),
                             spec.adc.count)
-
-
-def _any(flags: list):
-    """OR of 1-bit values (0 for none)."""
-    result = 0
-    for flag in flags:
-        result = result | flag
-    return result
 
 
 def _add_levels(values: list, levels: int) -> list:
@@ -108,12 +99,11 @@ def _pipelined_sum(m: Module, leaves: list, name: str):
 class ParallelIntegrator(wiring.Component):
     """All-row column sums of one emulated tile, with the tile's (fine) weights.
 
-    Ports: `begin` (an INTEGRATE is accepted this cycle; only while `accepting`) with `start`, `row_en`,
-    `row_sign` (the command's pins); `write` (store `write_data`, a fine weight, at cell `write_row`,
-    `write_col`; cells beyond the tile are ignored; only while not `busy`; "parallel_adc" stores it one edge
-    later, through registers beside each lane's memory, so a `begin` must come at least one cycle after the
-    write); `charge` (charge_layout);
-    `ready_positions`, `busy`, `accepting` (module docstring). With twin read noise also `variance`
+    Ports: `begin` (an INTEGRATE is accepted this cycle; only while SweepStatus's `accepting`) with `start`,
+    `row_en`, `row_sign` (the command's pins); `write` (store `write_data`, a fine weight, at cell
+    `write_row`, `write_col`; cells beyond the tile are ignored; only while SweepStatus is not `busy`;
+    "parallel_adc" stores it one edge later, through registers beside each lane's memory, so a `begin` must
+    come at least one cycle after the write); `charge` (charge_layout). With twin read noise also `variance`
     (variance_layout, beside `charge`) and `landing_step` (the sweep step whose sums, if any, are written at
     this cycle's edge). `init_weights` (rows x cols fine weights) are the weights at configuration.
     """
@@ -133,9 +123,6 @@ class ParallelIntegrator(wiring.Component):
             "write": In(1), "write_row": In(row_bits), "write_col": In(col_bits),
             "write_data": In(self.weight_shape),
             "charge": Out(charge_layout(spec)),
-            "ready_positions": Out(spec.columns_per_adc, init=(1 << spec.columns_per_adc) - 1),
-            "busy": Out(1),
-            "accepting": Out(1, init=1),
         } | ({"variance": Out(variance_layout(spec)),
               "landing_step": Out(range(max(2, spec.columns_per_adc)))} if read_noise_on(spec) else {}))
 
@@ -148,7 +135,7 @@ class ParallelIntegrator(wiring.Component):
         # The accept edge registers the pins and `begin` unconditionally (no enable hangs off the acceptance,
         # which comes from the periphery: the trees are far from it); a sweep walks q = 0..sweep-1 from the
         # next cycle on, the pins held for its later steps.
-        begun, begun_start = Signal(), Signal()
+        begun, begun_start = Signal(name="begun", attrs={"keep": 1}), Signal()   # keep: rtl/sweep_pipeline.py
         pins_en, pins_sign = Signal(rows), Signal(rows)
         m.d.sync += [begun.eq(self.begin), begun_start.eq(self.start), pins_en.eq(self.row_en),
                      pins_sign.eq(self.row_sign)]
@@ -160,42 +147,13 @@ class ParallelIntegrator(wiring.Component):
             m.d.sync += [held_en.eq(en), held_sign.eq(sign), held_start.eq(start)]
         else:
             en, sign, start = pins_en, pins_sign, begun_start
-        step = Signal(range(max(2, sweep)))         # the next sweep step of a running sweep
-        sweeping = Signal()                         # a sweep runs on (its first step was before this cycle)
-        active, step_now = Signal(), Signal.like(step)      # a step enters the trees this cycle, and which
-        m.d.comb += [active.eq(begun | sweeping), step_now.eq(Mux(begun, 0, step))]
-        sweeping_next, step_next = Signal(), Signal.like(step)
-        m.d.comb += [sweeping_next.eq(active & (step_now != sweep - 1)),
-                     step_next.eq(Mux(step_now == sweep - 1, 0, step_now + 1))]
-        m.d.sync += [sweeping.eq(sweeping_next), step.eq(step_next)]
-
-        # Tags ride the pipeline beside the sums: valid, start and the step, one entry per cycle.
-        depth = latency(spec) - 1               # stages after the cycle a step enters the trees
-        tags = [(active, start, step_now)]
-        for k in range(depth):
-            valid_k, start_k, step_k = Signal(name=f"tag_valid_{k}"), Signal(name=f"tag_start_{k}"), \
-                Signal.like(step, name=f"tag_step_{k}")
-            m.d.sync += [valid_k.eq(tags[-1][0]), start_k.eq(tags[-1][1]), step_k.eq(tags[-1][2])]
-            tags.append((valid_k, start_k, step_k))
-        out_valid, out_start, out_step = tags[-1]
+        # The sweep and the tags that ride the pipeline beside the sums (rtl/sweep_pipeline.py; the tile keeps
+        # a copy of them for its ready).
+        tracker = sweep_tags(m, sweep, latency(spec) - 1, begun, start, name="sweep")
+        sweeping_next, step_next = tracker.sweeping_next, tracker.step_next
+        out_valid, out_start, out_step = tracker.tags[-1]
         if read_noise_on(spec):
             m.d.comb += self.landing_step.eq(out_step)
-
-        # Position q is owed while the sweep has yet to enter it or a tag of q is in the pipeline (the last tag
-        # lands at the end of this cycle): whatever number of INTEGRATEs are in flight. The status outputs
-        # are registers holding next cycle's values (tags[k] is tags[k+1] then); `begin` enters them last,
-        # through one mux, so the tile's ready starts at a register and the acceptance has a short way.
-        staying = tags[:-1]
-        for q in range(group):
-            if sweep > 1:
-                later = [valid & (tag_step == q) for valid, _, tag_step in staying]
-                entering = sweeping_next & (step_next <= q)
-            else:
-                later, entering = [valid for valid, _, _ in staying], 0
-            m.d.sync += self.ready_positions[q].eq(Mux(self.begin, 0, ~(entering | _any(later))))
-        still_busy = sweeping_next | _any([valid for valid, _, _ in staying])
-        m.d.sync += [self.busy.eq(self.begin | still_busy),
-                     self.accepting.eq(Mux(self.begin, sweep == 1, ~sweeping_next | (step_next == sweep - 1)))]
 
         # Which lane (tree) and sweep position each column is: one tree per column, or per ADC.
         lanes = cols if sweep == 1 else spec.adc.count
