@@ -158,20 +158,22 @@ class EmulatedCrossbar(wiring.Component):
             # --- All rows at once (rtl/parallel_integrator.py): weights in registers, pipelined adder trees.
             m.submodules.integrator = integrator = ParallelIntegrator(spec, fine_init, row_bits, len(cmd.col))
             charge = integrator.charge
-            # With position gains (device read noise through the value pipeline) a position's scaled noise
-            # is 2 cycles behind its charge and variance (gain register, value register): a sample of it
-            # waits for both, through a copy of ready_positions delayed by each of those cycles.
             # When the trees take an INTEGRATE and which positions are whole: the integrator's sweep rule,
             # kept here beside the command logic (rtl/sweep_pipeline.py), strobed with the same begin.
             m.submodules.sweep_status = status = SweepStatus(spec, steps=sweep_steps(spec),
                                                              depth=integrator_latency(spec) - 1)
+            begin = Signal()
+            m.d.comb += begin.eq(accept & (op == AnalogOp.INTEGRATE))
+            # With position gains (device read noise through the value pipeline) a position's scaled noise
+            # is 2 cycles behind its charge and variance (gain register, value register): a sample of it
+            # waits for both, through a copy of ready_positions delayed by each of those cycles.
             positions_ready = status.ready_positions
             if positions:
                 gain_late, value_late = Signal(group), Signal(group)
                 m.d.sync += [gain_late.eq(positions_ready), value_late.eq(gain_late)]
                 positions_ready = positions_ready & gain_late & value_late
-            m.d.comb += [integrator.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
-                         status.begin.eq(accept & (op == AnalogOp.INTEGRATE)), integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
+            m.d.comb += [integrator.begin.eq(begin), status.begin.eq(begin),
+                         integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
                          integrator.row_sign.eq(self.row_sign), integrating.eq(status.busy),
                          trees_free.eq(status.accepting),
                          position_ready.eq(positions_ready.bit_select(cmd.col_sel, 1)

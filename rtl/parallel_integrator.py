@@ -128,7 +128,7 @@ class ParallelIntegrator(wiring.Component):
 
     def elaborate(self, platform):
         spec = self.spec
-        rows, cols, group = spec.tile.rows, spec.tile.cols, spec.columns_per_adc
+        rows, cols = spec.tile.rows, spec.tile.cols
         sweep = sweep_steps(spec)
         m = Module()
 
