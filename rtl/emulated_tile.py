@@ -66,9 +66,7 @@ from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.rtl.read_noise_variance import PositionGains, ReadNoiseVariance, SampleGain
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
-from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout, sweep_steps
-from aimcgen.rtl.parallel_integrator import latency as integrator_latency
-from aimcgen.rtl.sweep_pipeline import SweepStatus
+from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout
 from aimcgen.spec import DesignSpec, check_tile_index
 
 
@@ -160,8 +158,7 @@ class EmulatedCrossbar(wiring.Component):
             charge = integrator.charge
             # When the trees take an INTEGRATE and which positions are whole: the integrator's sweep rule,
             # kept here beside the command logic (rtl/sweep_pipeline.py), strobed with the same begin.
-            m.submodules.sweep_status = status = SweepStatus(spec, steps=sweep_steps(spec),
-                                                             depth=integrator_latency(spec) - 1)
+            m.submodules.sweep_status = status = integrator.status_copy()
             begin = Signal()
             m.d.comb += begin.eq(accept & (op == AnalogOp.INTEGRATE))
             # With position gains (device read noise through the value pipeline) a position's scaled noise

@@ -41,7 +41,7 @@ from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.contract.device_twin_drift import fraction_bits
 from aimcgen.rtl.lane_copies import lane_flip
-from aimcgen.rtl.sweep_pipeline import sweep_tags
+from aimcgen.rtl.sweep_pipeline import SweepStatus, sweep_tags
 from aimcgen.rtl.read_noise_variance import scaled_entries, table_index, variance_layout
 from aimcgen.spec import DesignSpec
 
@@ -125,6 +125,11 @@ class ParallelIntegrator(wiring.Component):
             "charge": Out(charge_layout(spec)),
         } | ({"variance": Out(variance_layout(spec)),
               "landing_step": Out(range(max(2, spec.columns_per_adc)))} if read_noise_on(spec) else {}))
+
+    def status_copy(self) -> SweepStatus:
+        """A copy of this integrator's sweep for the tile's `ready` (rtl/sweep_pipeline.py), with its steps and
+        pipeline depth; strobe its `begin` with this one's."""
+        return SweepStatus(self.spec, steps=sweep_steps(self.spec), depth=latency(self.spec) - 1)
 
     def elaborate(self, platform):
         spec = self.spec

@@ -216,7 +216,7 @@ class TileController(wiring.Component):
                     push.last.eq(last_step & (req_j == pos_count - 1)),
                 ]
                 # The next position by an increment that wraps at G, not position(req_j + 1): its adder and
-                # compare put the default preset past the UP5K's 90 % budget (90.3 %, 4,766 cells).
+                # compare put the default preset past the UP5K's 90 % budget (90.27 % of its cells).
                 m.d.sync += [req_j.eq(req_j + 1), req_pos.eq(Mux(req_pos == group - 1, 0, req_pos + 1))]
 
         cmd = self.analog.cmd
