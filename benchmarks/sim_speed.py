@@ -81,45 +81,15 @@ def cocotb_run(spec, source: Path, simulator: str, build: Path, mvms: int) -> di
 
 def amaranth_run(spec, mvms: int) -> dict:
     import numpy as np
-    from amaranth.sim import Simulator
 
-    from aimcgen.rtl.accelerator import Accelerator
+    from aimcgen.sim.verify.amaranth_mvms import back_to_back_ends
 
-    t_build = time.perf_counter()
-    dut = Accelerator(spec)
-    sim = Simulator(dut)
-    sim.add_clock(CLOCK_NS * 1e-9)
-    build_s = time.perf_counter() - t_build
     m = spec.input.max_magnitude
     rng = np.random.default_rng(1)
     xs = rng.integers(-m, m + 1, (mvms + 1, spec.logical_rows))
     xs[:, -1] = m
-    marks = {}
-
-    async def source(ctx):
-        for x in xs:
-            for v in x:
-                ctx.set(dut.inp.payload, int(v))
-                ctx.set(dut.inp.valid, 1)
-                await ctx.tick().until(dut.inp.ready)
-            ctx.set(dut.inp.valid, 0)
-
-    async def sink(ctx):
-        ctx.set(dut.out.ready, 1)
-        cycle, vectors = 0, 0
-        while vectors < mvms + 1:
-            _, _, valid, payload = await ctx.tick().sample(dut.out.valid, dut.out.payload)
-            cycle += 1
-            if valid and payload.last:
-                vectors += 1
-                if vectors == 1:
-                    marks["start"] = (cycle, time.perf_counter())
-        marks["end"] = (cycle, time.perf_counter())
-
-    sim.add_testbench(source, background=True)
-    sim.add_testbench(sink)
-    sim.run()
-    (c0, t0), (c1, t1) = marks["start"], marks["end"]
+    ends, build_s = back_to_back_ends(spec, xs, clock_ns=CLOCK_NS)
+    (c0, t0), (c1, t1) = ends[0], ends[-1]
     return {"mvms": mvms, "cycles": c1 - c0, "wall_s": t1 - t0, "build_s": build_s}
 
 

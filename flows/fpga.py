@@ -37,6 +37,7 @@ from pathlib import Path
 from aimcgen import spec_toml
 from aimcgen.boards import DEFAULT_BAUD, Board, EmulationTop, get_board
 from aimcgen.flows.fpga_report import FpgaReport, build_report
+from aimcgen.rtl.sweep_pipeline import POSITION_SELECT
 from aimcgen.spec import DesignSpec
 from aimcgen.staging import staged_directory
 
@@ -67,12 +68,22 @@ HIDE_INDEXED_NAMES = "rename -hide w:*[[]*"
 # keep), would be merged back into one by synthesis, which merges flip-flops with equal inputs unless the
 # flip-flop cell itself has keep: KEEP_REGISTERS gives it to the flip-flop driving each such signal.
 KEEP_REGISTERS = "proc; setattr -set keep 1 a:keep %ci1:+$dff[Q] t:$dff %i"
+# Modules synthesis must not flatten before LUT mapping, so that their logic is not shared with the rest of
+# the design (rtl.sweep_pipeline.PositionReady: the emulated tile's position select, whose column decode was
+# shared with an ADC front end across the chip).
+KEEP_HIERARCHY = f"setattr -mod -set keep_hierarchy 1 *.{POSITION_SELECT}"
+
+
+def keep_hierarchy(spec: DesignSpec, periphery: bool) -> str:
+    """KEEP_HIERARCHY where the design has such a module (an emulated tile with a parallel layout), else ""."""
+    return "" if periphery or spec.twin.integrate == "serial" else KEEP_HIERARCHY
 # Should abc9 trip an assertion all the same, the flow synthesizes again with the classic `abc` LUT mapper in
 # place of abc9 (the rest of synth_lattice / synth_ice40 unchanged) and says so in the report.
 ABC9_CRASH_MARKERS = ("ABC_OPS_REINTEGRATE", "abc9")
 CLASSIC_ABC_SCRIPTS = {
     "ecp5": """read_rtlil {name}.il
 {keep}
+{hierarchy}
 synth_lattice -family ecp5 {opts} -top {name} -run :map_luts
 techmap -map +/lattice/latches_map.v
 abc -lut 4:7 -dress
@@ -82,6 +93,7 @@ write_json {name}.json
 """,
     "ice40": """read_rtlil {name}.il
 {keep}
+{hierarchy}
 synth_ice40 {opts} -top {name} -run :map_luts
 techmap -map +/ice40/latches_map.v
 abc -lut 4 -dress
@@ -190,10 +202,11 @@ def _abc9_crashed(log: Path) -> bool:
     return "ERROR: Assert" in tail and any(marker in tail for marker in ABC9_CRASH_MARKERS)
 
 
-def _classic_abc(directory: Path, name: str, argv: list[str], family: str, opts: str):
+def _classic_abc(directory: Path, name: str, argv: list[str], family: str, opts: str, hierarchy: str):
     """Rewrite the synthesis with classic abc; the failed log is kept as <design>.abc9.rpt."""
     (directory / f"{name}.rpt").rename(directory / f"{name}.abc9.rpt")
-    script = CLASSIC_ABC_SCRIPTS[family].format(name=name, opts=opts, keep=KEEP_REGISTERS)
+    script = CLASSIC_ABC_SCRIPTS[family].format(name=name, opts=opts, keep=KEEP_REGISTERS,
+                                                hierarchy=hierarchy)
     (directory / f"{name}.classic.ys").write_text(script)
     argv = [a if a != f"{name}.ys" else f"{name}.classic.ys" for a in argv]
     return argv, (f"yosys abc9 hit an internal assertion (log: {name}.abc9.rpt); synthesized again with "
@@ -238,8 +251,9 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
         progress(f"  clock: {top.clock.note}; UART {baud:g} baud")
         platform = board.platform()
         report_json = f"{name}.nextpnr.json"
+        hierarchy = keep_hierarchy(spec, periphery)
         overrides = {"nextpnr_opts": f"--timing-allow-fail --seed {seed} --router {router} --report {report_json}",
-                     "script_after_read": f"{HIDE_INDEXED_NAMES}\n{KEEP_REGISTERS}"}
+                     "script_after_read": f"{HIDE_INDEXED_NAMES}\n{KEEP_REGISTERS}\n{hierarchy}"}
         if board.family == "ice40":
             overrides["synth_opts"] = "-dsp"         # multipliers into the SB_MAC16 DSPs, not logic cells
         plan = platform.prepare(top, name=name, **overrides)
@@ -258,7 +272,8 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
             times[stage] = seconds
             progress(f"  {stage}: {'done' if code == 0 else f'FAILED (exit {code})'} in {seconds:.1f} s")
             if code != 0 and stage == "synth" and _abc9_crashed(tmp / f"{name}.rpt"):
-                argv, note = _classic_abc(tmp, name, argv, board.family, overrides.get("synth_opts", ""))
+                argv, note = _classic_abc(tmp, name, argv, board.family, overrides.get("synth_opts", ""),
+                                          hierarchy)
                 notes.append(note)
                 progress(f"  {note}")
                 code, seconds = _run_stage(stage, argv, tmp, tmp / "synth.classic.log", watch[stage], progress)

@@ -11,9 +11,10 @@ Timing (cycles from acceptance to the next possible acceptance):
 - INTEGRATE, serial: 1 + (index of the highest enabled row + 1); a cycle with no enabled row takes 1.
 - INTEGRATE, parallel: 1, back to back; parallel_adc: columns_per_adc = G (the trees sweep the G column
   positions, one per cycle; 1 for the last INTEGRATE before another command). Position q's charge is whole
-  rtl.parallel_integrator.latency(spec) + q cycles after the INTEGRATE's acceptance (latency = 1 +
-  ceil(ceil(log2(rows)) / 2): tile64 4; q = 0 for parallel): a sampling command of position q waits for
-  it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start waits for nothing.
+  rtl.parallel_integrator.latency(spec) + q cycles after the INTEGRATE's acceptance (latency = 1 + T +
+  ceil(ceil(log2(rows)) / 2), T = rtl.parallel_integrator.term_stages: tile64 5, with read noise 4; q = 0
+  for parallel): a sampling command of position q waits for it, PROG_WRITE and PROG_READ wait until every
+  position's is, COMPARE without start waits for nothing.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
   A SAR or ramp loads its held sample and comparator register, and PROG_READ its answer register, on
   every cycle their command is offered (rtl.boundary: resp.comp and resp.read_data are defined only on the
@@ -57,8 +58,8 @@ from aimcgen.contract.formats import SignedFormat, datapath_formats
 from aimcgen.contract.adc_errors import chip_thresholds
 from aimcgen.rtl.adc_thresholds import AdcThresholds
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp, adc_codes_layout
-from aimcgen.rtl.noise import (NoiseGenerator, draw_register, leap_cycles, noise_positions, position_gains,
-                               value_pipeline)
+from aimcgen.rtl.noise import (NoiseGenerator, draw_register, leap_cycles, noise_positions, position_gain_wait,
+                               position_gains, value_pipeline)
 from aimcgen.rtl.noise_ready import NoiseReady
 from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
@@ -67,6 +68,7 @@ from aimcgen.rtl.read_noise_variance import PositionGains, ReadNoiseVariance, Sa
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
 from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout
+from aimcgen.rtl.sweep_pipeline import POSITION_SELECT, PositionReady
 from aimcgen.spec import DesignSpec, check_tile_index
 
 
@@ -162,20 +164,15 @@ class EmulatedCrossbar(wiring.Component):
             begin = Signal()
             m.d.comb += begin.eq(accept & (op == AnalogOp.INTEGRATE))
             # With position gains (device read noise through the value pipeline) a position's scaled noise
-            # is 2 cycles behind its charge and variance (gain register, value register): a sample of it
-            # waits for both, through a copy of ready_positions delayed by each of those cycles.
-            positions_ready = status.ready_positions
-            if positions:
-                gain_late, value_late = Signal(group), Signal(group)
-                m.d.sync += [gain_late.eq(positions_ready), value_late.eq(gain_late)]
-                positions_ready = positions_ready & gain_late & value_late
+            # is rtl.noise.position_gain_wait = 2 cycles behind its charge and variance (gain register, value
+            # register): a sample of it waits for both, through copies of ready_positions delayed by each of
+            # those cycles.
+            m.submodules[POSITION_SELECT] = selected = PositionReady(spec, late=position_gain_wait(spec))
+            m.d.comb += [selected.ready_positions.eq(status.ready_positions), selected.col_sel.eq(cmd.col_sel)]
             m.d.comb += [integrator.begin.eq(begin), status.begin.eq(begin),
                          integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
                          integrator.row_sign.eq(self.row_sign), integrating.eq(status.busy),
-                         trees_free.eq(status.accepting),
-                         position_ready.eq(positions_ready.bit_select(cmd.col_sel, 1)
-                                           | (cmd.col_sel >= group) if group > 1
-                                           else positions_ready[0])]
+                         trees_free.eq(status.accepting), position_ready.eq(selected.ready)]
         else:
             charge, wr, en_left, rd_data = self._serial_integrators(m, fine_init, accept, integrating)
 

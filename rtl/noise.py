@@ -57,6 +57,12 @@ def position_gains(spec: DesignSpec) -> bool:
     return read_noise_on(spec) and value_pipeline(spec) == 2
 
 
+def position_gain_wait(spec: DesignSpec) -> int:
+    """Cycles a position's scaled noise lags its charge with position gains (its gain register, then its value
+    register), which a sample of it waits for; 0 without position gains."""
+    return 2 if position_gains(spec) else 0
+
+
 def noise_positions(spec: DesignSpec) -> int:
     """Values each generator scales: columns_per_adc with position gains (`gain` and `value` are then arrays
     of that many, even of one), else 0 (plain signals)."""

@@ -113,3 +113,44 @@ class SweepStatus(wiring.Component):
                      self.accepting.eq(Mux(self.begin, steps == 1,
                                            ~sweep.sweeping_next | (sweep.step_next == steps - 1)))]
         return m
+
+
+# The submodule name the emulated tile gives its PositionReady; the FPGA flow keeps that module's hierarchy
+# (flows.fpga.KEEP_HIERARCHY).
+POSITION_SELECT = "position_select"   # not the tile's signal `position_ready`: Amaranth would rename the module
+
+
+class PositionReady(wiring.Component):
+    """Whether the column position a sampling command names is whole: `ready_positions` (SweepStatus) at
+    `col_sel` (1 for a position beyond the group), ANDed with `late` copies of it each a cycle later (a
+    sample that waits for position gains, rtl.noise.position_gain_wait).
+
+    Why a module of its own: synthesis shared this select's column decode with an ADC front end's sample
+    mux, so the LUT on the path from the command's col_sel to the tile's ready sat by ADC 0, across the chip
+    from the command logic (the EVN's worst path, 2.4 ns each way). The FPGA flow keeps this module's
+    hierarchy (it is not flattened before LUT mapping), so its LUTs are its own.
+    """
+
+    def __init__(self, spec: DesignSpec, *, late: int):
+        if late < 0:
+            raise ValueError(f"late = {late}: must be >= 0")
+        self.group, self.late = spec.columns_per_adc, late
+        super().__init__({
+            "ready_positions": In(self.group),
+            "col_sel": In(range(max(2, self.group))),
+            "ready": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        group = self.group
+        positions, whole = self.ready_positions, self.ready_positions
+        for k in range(self.late):
+            late = Signal(group, name=f"late_{k}")
+            m.d.sync += late.eq(whole)
+            positions, whole = positions & late, late
+        if group > 1:
+            m.d.comb += self.ready.eq(positions.bit_select(self.col_sel, 1) | (self.col_sel >= group))
+        else:
+            m.d.comb += self.ready.eq(positions[0])
+        return m

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from amaranth.back import rtlil
 
 from aimcgen.boards import BOARDS, EmulationTop, get_board
 from aimcgen.flows import fpga
@@ -18,6 +19,7 @@ from aimcgen.flows.fpga_fit import FIT_MARGIN, estimate_resources, suggest_clock
 from aimcgen.flows.fpga_logs import critical_path_ends, parse_nextpnr_log, parse_yosys_stats
 from aimcgen.flows.fpga_report import FpgaReport, build_report
 from aimcgen.presets import load_preset
+from aimcgen.rtl.accelerator import Accelerator
 
 YOSYS_ECP5 = """
 2.51. Printing statistics.
@@ -371,3 +373,19 @@ def test_keep_registers_survives_synthesis(tmp_path, monkeypatch):
 
     assert flip_flops(fpga.KEEP_REGISTERS) == 8          # 4 copies + 4 outputs
     assert flip_flops("proc") == 5                       # merged into one copy
+
+
+def test_the_position_select_keeps_its_hierarchy_where_it_exists():
+    """The flow keeps rtl.sweep_pipeline.PositionReady unflattened, so yosys cannot share its column decode
+    with an ADC front end; designs without it get no command (yosys would warn of an empty selection)."""
+    parallel = load_preset("tile64").replace(twin={"integrate": "parallel_adc"})
+    assert fpga.keep_hierarchy(parallel, periphery=False) == fpga.KEEP_HIERARCHY
+    assert fpga.KEEP_HIERARCHY.endswith("*.position_select")
+    assert fpga.keep_hierarchy(parallel, periphery=True) == ""
+    assert fpga.keep_hierarchy(load_preset("tile64"), periphery=False) == ""
+    # The pattern names a module of the design (Amaranth renames a submodule whose name a signal has taken).
+    small = load_preset("default").replace(twin={"integrate": "parallel_adc"})
+    modules = [line.split()[1] for line in rtlil.convert(Accelerator(small), name="top").splitlines()
+               if line.startswith("module ")]
+    assert [name for name in modules if name.endswith(".position_select")] == [
+        "\\top.core.emulated_tile_0.position_select"]
