@@ -11,10 +11,9 @@ Timing (cycles from acceptance to the next possible acceptance):
 - INTEGRATE, serial: 1 + (index of the highest enabled row + 1); a cycle with no enabled row takes 1.
 - INTEGRATE, parallel: 1, back to back; parallel_adc: columns_per_adc = G (the trees sweep the G column
   positions, one per cycle; 1 for the last INTEGRATE before another command). Position q's charge is whole
-  rtl.parallel_integrator.latency(spec) + q cycles after the INTEGRATE's acceptance (latency = 1 + T +
-  ceil(ceil(log2(rows)) / 2), T = rtl.parallel_integrator.term_stages: tile64 5, with read noise 4; q = 0
-  for parallel): a sampling command of position q waits for it, PROG_WRITE and PROG_READ wait until every
-  position's is, COMPARE without start waits for nothing.
+  rtl.parallel_integrator.latency(spec) + q cycles after the INTEGRATE's acceptance (latency = 1 +
+  ceil(ceil(log2(rows)) / 2): tile64 4; q = 0 for parallel): a sampling command of position q waits for
+  it, PROG_WRITE and PROG_READ wait until every position's is, COMPARE without start waits for nothing.
 - COMPARE, CONVERT, PROG_READ: 1 (ready stays high); the response is valid the cycle after acceptance.
   A SAR or ramp loads its held sample and comparator register, and PROG_READ its answer register, on
   every cycle their command is offered (rtl.boundary: resp.comp and resp.read_data are defined only on the

@@ -18,18 +18,14 @@ enabled negative rows, one popcount shared by every tree.
 
 Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start):
 - sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
-- T = term_stages(spec) (0 or 1) registers of the device terms above and of the negative rows' flags:
-  "parallel_adc" reads its weights from memories, and that read with the terms and two adds was the FPGA's
-  slowest tree stage, so the terms get their own cycle where the tile controller hides it (term_stages);
 - ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow, each ADDER_LEVELS_PER_STAGE (2)
-  levels of pairwise adds (with T = 0 the first also forms the device terms);
+  levels of pairwise adds (the first also forms the device terms above);
 - then the charge register of column position q of every tree: charge <= (start ? 0 : charge) + sum +
   negatives.
-So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + T + the stages
-(tile64: 1 + 1 + 3 = 5; with twin read noise 4), and a sample of it can be accepted in the next cycle. When
-the trees take an INTEGRATE, which positions are whole and whether a sum is owed are told by
-rtl.sweep_pipeline.SweepStatus, the same sweep rule kept beside the tile's command logic: back-to-back
-INTEGRATEs are G cycles apart ("parallel_adc").
+So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + the stages
+(tile64: 4), and a sample of it can be accepted in the next cycle. When the trees take an INTEGRATE, which
+positions are whole and whether a sum is owed are told by rtl.sweep_pipeline.SweepStatus, the same sweep
+rule kept beside the tile's command logic: back-to-back INTEGRATEs are G cycles apart ("parallel_adc").
 """
 
 from __future__ import annotations
@@ -44,9 +40,7 @@ from aimcgen.contract.adc_columns import adc_column, column_adc
 from aimcgen.contract.formats import datapath_formats
 from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.contract.device_twin_drift import fraction_bits
-from aimcgen.contract.schedule import tail_commands
 from aimcgen.rtl.lane_copies import lane_flip
-from aimcgen.rtl.noise import position_gain_wait
 from aimcgen.rtl.sweep_pipeline import SweepStatus, sweep_tags
 from aimcgen.rtl.read_noise_variance import scaled_entries, table_index, variance_layout
 from aimcgen.spec import DesignSpec
@@ -59,22 +53,9 @@ def _stages(rows: int) -> int:
     return -(-levels // ADDER_LEVELS_PER_STAGE)
 
 
-def term_stages(spec: DesignSpec) -> int:
-    """Register stages of the device terms before the first add (0 or 1). "parallel_adc" reads its weights
-    from memories, and the read, the term mux and two adds made the FPGA's slowest tree stage (14.6 ns on the
-    ULX3S), so the terms get a register of their own where that cycle stays hidden: where a step's first
-    sample, latency + rtl.noise.position_gain_wait cycles after its INTEGRATE, still comes no later than the
-    last conversion's remaining contract.schedule.tail_commands (which follow the INTEGRATE). "parallel"
-    holds its weights in registers: 0."""
-    if sweep_steps(spec) == 1:
-        return 0
-    wait = 2 + _stages(spec.tile.rows) + position_gain_wait(spec)
-    return 1 if wait <= tail_commands(spec) else 0
-
-
 def latency(spec: DesignSpec) -> int:
-    """Cycles after an INTEGRATE's acceptance until the charge of sweep step 0 is whole: latch + terms + stages."""
-    return 1 + term_stages(spec) + _stages(spec.tile.rows)
+    """Cycles after an INTEGRATE's acceptance until the charge of sweep step 0 is whole: latch + stages."""
+    return 1 + _stages(spec.tile.rows)
 
 
 def sweep_steps(spec: DesignSpec) -> int:
@@ -188,18 +169,7 @@ class ParallelIntegrator(wiring.Component):
         m.d.comb += [wr_lane.eq(Array(lane_of)[self.write_col]), wr_pos.eq(Array(pos_of)[self.write_col]),
                      in_tile.eq((self.write_col < cols) & (self.write_row < rows) & self.write)]
 
-        registered = term_stages(spec) > 0
-
-        def term_stage(value, name: str):
-            """`value`, through the device terms' register when there is one."""
-            if not registered:
-                return value
-            reg = Signal(value.shape(), name=name)
-            m.d.sync += reg.eq(value)
-            return reg
-
-        negatives = _pipelined_sum(m, [term_stage(en[i] & sign[i], f"negative_{i}") for i in range(rows)],
-                                   "negatives")
+        negatives = _pipelined_sum(m, [en[i] & sign[i] for i in range(rows)], "negatives")
         # With twin read noise each enabled device also adds its (2c + 1) VT entry to its column's variance
         # (rtl/read_noise_variance.py), through a tree of the same depth: V is whole with the charge. The
         # entries are those of the command whose rows enter the trees (updated at each acceptance, seen
@@ -210,12 +180,11 @@ class ParallelIntegrator(wiring.Component):
         for lane in range(lanes):
             weights = self._lane_weights(m, lane, sweep, sweeping_next, step_next, in_tile & (wr_lane == lane),
                                          wr_pos)
-            terms = [term_stage(Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0), f"term_{lane}_{i}")
-                     for i in range(rows)]
+            terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
             if noisy:
-                entries = [term_stage(Mux(en[i], scaled[table_index(m, spec, weights[i], f"{lane}_{i}")], 0),
-                                      f"entry_{lane}_{i}") for i in range(rows)]
+                entries = [Mux(en[i], scaled[table_index(m, spec, weights[i], f"{lane}_{i}")], 0)
+                           for i in range(rows)]
                 variance_total = _pipelined_sum(m, entries, f"variance_lane_{lane}")
             targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
             for q, j in enumerate(targets):

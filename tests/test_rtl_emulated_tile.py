@@ -18,7 +18,7 @@ from aimcgen.presets import load_preset
 from aimcgen.rtl.boundary import AnalogBoundarySignature, AnalogOp
 from aimcgen.rtl.emulated_tile import EmulatedCrossbar
 from aimcgen.rtl.noise import draw_register, leap_cycles, noise_positions, value_pipeline
-from aimcgen.rtl.parallel_integrator import latency, term_stages
+from aimcgen.rtl.parallel_integrator import latency
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2
 from aimcgen.contract.adc_columns import adc_column
 from aimcgen.sim.models.golden import GoldenTile
@@ -148,11 +148,10 @@ GOLDEN_CASES = {
     "pwm_flash_parallel": (_spec("pwm", "flash", input_bits=3, adc_bits=5, count=4, full_scale=64, sigma=3.0,
                                  col_tiles=2, rows=7, integrate="parallel"), 1),
     # parallel_adc: one tree per ADC sweeping its 4 (2) columns; interleaved columns; PWM's drive cycles
-    # 2 cycles apart. The 6-bit SAR's 4 tail comparisons hide a register of the device terms (the flash
-    # ADC has none: no term register there).
-    "bit_serial_sar_parallel_adc": (_spec("bit_serial", "sar", adc_bits=6, full_scale=32, sigma=2.5,
+    # 2 cycles apart.
+    "bit_serial_sar_parallel_adc": (_spec("bit_serial", "sar", adc_bits=5, full_scale=32, sigma=2.5,
                                           integrate="parallel_adc", assignment="interleaved"), 0),
-    # PWM into a 6-bit SAR: INTEGRATEs whose rows change every G cycles through the device terms' register.
+    # PWM into a SAR: INTEGRATEs whose rows change every G cycles, the samples waiting for the pipeline.
     "pwm_sar_parallel_adc": (_spec("pwm", "sar", input_bits=3, adc_bits=6, full_scale=64, sigma=2.5,
                                    integrate="parallel_adc"), 0),
     "pwm_flash_parallel_adc": (_spec("pwm", "flash", input_bits=3, adc_bits=5, count=4, full_scale=64,
@@ -337,18 +336,17 @@ def test_parallel_integrate_takes_one_cycle_and_samples_wait_for_the_pipeline():
     _run(dut, bench)
 
 
-@pytest.mark.parametrize("read_noise, late, terms", [("off", 0, 1), ("on", 2, 0)])
-def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position(read_noise, late, terms):
-    """With device read noise a sample also waits for its column's gain and scaled noise: 2 cycles more. The
-    device terms get a register where the 6-bit SAR's 4 tail comparisons still hide it: without read noise."""
-    spec = _spec("pwm", "sar", input_bits=4, adc_bits=6, full_scale=128, sigma=0.0, integrate="parallel_adc")
+@pytest.mark.parametrize("read_noise, late", [("off", 0), ("on", 2)])
+def test_parallel_adc_sweeps_its_columns_and_samples_wait_for_their_position(read_noise, late):
+    """With device read noise a sample also waits for its column's gain and scaled noise: 2 cycles more."""
+    spec = _spec("pwm", "sar", input_bits=4, adc_bits=5, full_scale=64, sigma=0.0, integrate="parallel_adc")
     spec = spec.replace(twin={"read_noise": read_noise})
     assert noise_positions(spec) == (4 if read_noise == "on" else 0)
     weights = np.random.default_rng(5).integers(-7, 8, (spec.tile.rows, spec.tile.cols))
     dut = EmulatedCrossbar(spec, init_weights=weights)
     periphery = Periphery(dut, spec)
     depth, group = latency(spec), spec.columns_per_adc
-    assert (term_stages(spec), depth, group) == (terms, 3 + terms, 4)   # pins + terms + 2 stages of 2 levels
+    assert (depth, group) == (3, 4)
 
     async def bench(ctx):
         assert await periphery.issued(ctx, AnalogOp.INTEGRATE, start=1, row_en=0xff) == 1
