@@ -19,6 +19,8 @@ Status (registers holding next cycle's values, `begin` entering last through one
 a register): `ready_positions` bit q is set while no accepted INTEGRATE still owes position q (the sweep has
 not entered it, or a tag of q is in the pipeline); `busy` is high while any sum is owed; `accepting` is high
 when an INTEGRATE may be accepted: always for S = 1, otherwise with no sweep running or in its last step.
+`PositionReady` picks the status of the position a sampling command names; the FPGA flow keeps it a module
+of its own (its docstring says why).
 """
 
 from __future__ import annotations
