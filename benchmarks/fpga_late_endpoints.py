@@ -69,28 +69,25 @@ def main(argv=None) -> int:
         parser.exit(2, f"fpga_late_endpoints: {log}: not an ECP5 build (this reads nextpnr-ecp5's report)\n")
     spec = spec_toml.load(args.build / "spec.toml")
     period = args.period or 1000.0 / spec.design.clock_mhz
-    keep = {"--json", "--lpf"}
     try:
         nextpnr = resolve_tools("ecp5")["NEXTPNR_ECP5"]      # this machine's, not the path in the log
     except ToolMissing as exc:
         parser.exit(2, f"fpga_late_endpoints: {exc}\n")
     argv_pnr = [nextpnr, "--quiet", "--timing-allow-fail", "--detailed-timing-report", "--report", "late.json",
                 "--log", "late.log"]
-    skip = False
-    for arg in command[1:]:                             # drop the outputs of the original run
-        if skip:
-            skip = False
-            continue
-        if arg in ("--report", "--log", "--textcfg"):
-            skip = True
-            continue
-        if arg in ("--quiet", "--timing-allow-fail"):
-            continue
-        argv_pnr.append(arg)
+    inputs = []                                         # the netlist and constraints, copied beside the run
+    words = iter(command[1:])
+    for arg in words:
+        if arg in ("--report", "--log", "--textcfg"):   # the original run's outputs, with their values
+            next(words, None)
+        elif arg not in ("--quiet", "--timing-allow-fail"):
+            argv_pnr.append(arg)
+            if arg in ("--json", "--lpf"):
+                inputs.append(next(words))
+                argv_pnr.append(inputs[-1])
     with tempfile.TemporaryDirectory() as tmp:
-        for i, arg in enumerate(argv_pnr[:-1]):
-            if arg in keep:
-                shutil.copy(args.build / argv_pnr[i + 1], tmp)
+        for name in inputs:
+            shutil.copy(args.build / name, tmp)
         started = time.perf_counter()
         print(f"fpga_late_endpoints: placing and routing {args.build} again ({' '.join(argv_pnr[1:])})",
               file=sys.stderr, flush=True)

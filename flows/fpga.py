@@ -73,10 +73,6 @@ KEEP_REGISTERS = "proc; setattr -set keep 1 a:keep %ci1:+$dff[Q] t:$dff %i"
 # shared with an ADC front end across the chip).
 KEEP_HIERARCHY = f"setattr -mod -set keep_hierarchy 1 *.{POSITION_SELECT}"
 
-
-def keep_hierarchy(spec: DesignSpec, periphery: bool) -> str:
-    """KEEP_HIERARCHY where the design has such a module (an emulated tile with a parallel layout), else ""."""
-    return "" if periphery or spec.twin.integrate == "serial" else KEEP_HIERARCHY
 # Should abc9 trip an assertion all the same, the flow synthesizes again with the classic `abc` LUT mapper in
 # place of abc9 (the rest of synth_lattice / synth_ice40 unchanged) and says so in the report.
 ABC9_CRASH_MARKERS = ("ABC_OPS_REINTEGRATE", "abc9")
@@ -105,6 +101,11 @@ synth_ice40 {opts} -top {name} -run map_cells:
 write_json {name}.json
 """,
 }
+
+
+def keep_hierarchy(spec: DesignSpec, periphery: bool) -> str:
+    """KEEP_HIERARCHY where the design has such a module (an emulated tile with a parallel layout), else ""."""
+    return "" if periphery or spec.twin.integrate == "serial" else KEEP_HIERARCHY
 
 
 class ToolMissing(RuntimeError):
