@@ -276,8 +276,11 @@ class EmulatedCrossbar(wiring.Component):
         # (The parallel layouts sum it in their trees, rtl/parallel_integrator.py.)
         if positions:
             m.submodules.read_variance = read_variance = PositionGains(spec)
-            m.d.comb += [read_variance.variance.eq(integrator.variance),
-                         read_variance.landing_step.eq(integrator.landing_step)]
+            if read_variance.swept:
+                m.d.comb += [read_variance.landing_step.eq(integrator.landing_step),
+                             read_variance.landed_variance.eq(integrator.landed_variance)]
+            else:
+                m.d.comb += read_variance.variance.eq(integrator.variance)
         elif read_noise_on(spec) and parallel:
             m.submodules.read_variance = read_variance = SampleGain(spec)
             m.d.comb += [read_variance.variance.eq(integrator.variance), read_variance.col_sel.eq(cmd.col_sel)]

@@ -18,8 +18,10 @@ enabled negative rows, one popcount shared by every tree.
 
 Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start):
 - sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
-- ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow, each ADDER_LEVELS_PER_STAGE (2)
-  levels of pairwise adds (the first also forms the device terms above);
+- ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow (ADDER_LEVELS_PER_STAGE = 2), with
+  the ceil(log2(rows)) levels of pairwise adds spread as stage_levels(rows) says: one level in the first
+  stage (which also reads the weight memory and forms the device terms above, across the whole tree's
+  width), the others two each, and the last one three where the levels are even (tile64: 1, 2, 3);
 - then the charge register of column position q of every tree: charge <= (start ? 0 : charge) + sum +
   negatives.
 So position q's charge gets its sum at the end of cycle latency(spec) + q, latency(spec) = 1 + the stages
@@ -31,14 +33,14 @@ rule kept beside the tile's command logic: back-to-back INTEGRATEs are G cycles 
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.adc_columns import adc_column, column_adc
 from aimcgen.contract.formats import datapath_formats
-from aimcgen.contract.device_read_noise import read_noise_on
+from aimcgen.contract.device_read_noise import read_noise_on, variance_bits
 from aimcgen.contract.device_twin_drift import fraction_bits
 from aimcgen.rtl.lane_copies import lane_flip
 from aimcgen.rtl.sweep_pipeline import SweepStatus, sweep_tags
@@ -51,6 +53,21 @@ ADDER_LEVELS_PER_STAGE = 2      # pairwise adds between two pipeline registers
 def _stages(rows: int) -> int:
     levels = (rows - 1).bit_length()            # ceil(log2(rows)) levels of pairwise adds
     return -(-levels // ADDER_LEVELS_PER_STAGE)
+
+
+def stage_levels(rows: int) -> list[int]:
+    """Levels of pairwise adds in each of the _stages(rows) register stages of a tree of `rows` leaves: one in
+    the first (the memory read and the device terms fill its cycle, and its adds are the widest and most
+    spread), then ADDER_LEVELS_PER_STAGE each, the spare level going to the last (its adds are few and
+    close). Same stage count, so the same latency: the first stage had been the trees' worst input on the
+    ULX3S (BENCHMARKS.md)."""
+    levels, stages = (rows - 1).bit_length(), _stages(rows)
+    if stages <= 1:
+        return [levels] if levels else []
+    rest = levels - 1
+    plan = [1] + [ADDER_LEVELS_PER_STAGE] * (stages - 1)
+    plan[-1] += rest - ADDER_LEVELS_PER_STAGE * (stages - 1)
+    return plan
 
 
 def latency(spec: DesignSpec) -> int:
@@ -82,11 +99,11 @@ def _add_levels(values: list, levels: int) -> list:
 
 
 def _pipelined_sum(m: Module, leaves: list, name: str):
-    """The registered sum of `leaves` after _stages(len(leaves)) stages (the leaves themselves if one)."""
-    values, stage = leaves, 0
-    while len(values) > 1:
-        stage += 1
-        summed = _add_levels(values, ADDER_LEVELS_PER_STAGE)
+    """The registered sum of `leaves` after _stages(len(leaves)) stages of stage_levels(len(leaves)) levels
+    (the leaves themselves if one)."""
+    values = leaves
+    for stage, levels in enumerate(stage_levels(len(leaves)), start=1):
+        summed = _add_levels(values, levels)
         registered = []
         for k, v in enumerate(summed):
             r = Signal(v.shape(), name=f"{name}_s{stage}_{k}")
@@ -105,7 +122,10 @@ class ParallelIntegrator(wiring.Component):
     "parallel_adc" stores it one edge later, through registers beside each lane's memory, so a `begin` must
     come at least one cycle after the write); `charge` (charge_layout). With twin read noise also `variance`
     (variance_layout, beside `charge`) and `landing_step` (the sweep step whose sums, if any, are written at
-    this cycle's edge). `init_weights` (rows x cols fine weights) are the weights at configuration.
+    this cycle's edge); with "parallel_adc" also `landed_variance` (per ADC, from the cycle after that edge:
+    the V at position `landing_step` as it stands after the edge, written or not, so its gain logic reads it
+    from a register of its own instead of through a select across the ADC's V's). `init_weights` (rows x
+    cols fine weights) are the weights at configuration.
     """
 
     def __init__(self, spec: DesignSpec, init_weights: np.ndarray, row_bits: int, col_bits: int):
@@ -124,7 +144,9 @@ class ParallelIntegrator(wiring.Component):
             "write_data": In(self.weight_shape),
             "charge": Out(charge_layout(spec)),
         } | ({"variance": Out(variance_layout(spec)),
-              "landing_step": Out(range(max(2, spec.columns_per_adc)))} if read_noise_on(spec) else {}))
+              "landing_step": Out(range(max(2, spec.columns_per_adc)))} if read_noise_on(spec) else {})
+          | ({"landed_variance": Out(data.ArrayLayout(unsigned(variance_bits(spec)), spec.adc.count))}
+             if read_noise_on(spec) and sweep_steps(spec) > 1 else {}))
 
     def status_copy(self) -> SweepStatus:
         """A copy of this integrator's sweep for the tile's `ready` (rtl/sweep_pipeline.py), with its steps and
@@ -195,6 +217,11 @@ class ParallelIntegrator(wiring.Component):
                     if noisy:
                         variance = self.variance[a][p]
                         m.d.sync += variance.eq(Mux(out_start, 0, variance) + variance_total)
+            if noisy and sweep > 1:
+                # The same V again, of whichever position lands (the ADC's lane is its tree, `lane`).
+                old = Array(self.variance[lane][q] for q in range(sweep))[out_step]
+                m.d.sync += self.landed_variance[lane].eq(Mux(out_valid, Mux(out_start, 0, old) + variance_total,
+                                                              old))
         return m
 
     def _lane_weights(self, m: Module, lane: int, sweep: int, sweeping_next, step_next, write, wr_pos) -> list:

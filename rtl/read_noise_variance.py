@@ -20,7 +20,7 @@ the charge's, with the same pipeline, so a column's V is whole in the same cycle
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -79,19 +79,34 @@ def capped_gains(spec: DesignSpec) -> list[int]:
 
 
 def class_gain(m: Module, spec: DesignSpec, variance, name: str):
-    """The gain of a variance V: its class (a leading-one detector and a shift) into a constant ROM."""
+    """The gain of a variance V: the ROM entry of its class s * 2^P + (V >> s), s = max(bit_length(V) - P, 0).
+
+    Built flat, for depth: each class s >= 1 (V's leading one at bit s + P - 1) has its own small ROM of
+    the P - 1 bits below that one, s = 0 one of V's low P bits; one-hot selects from the leading one pick
+    among them (a leading-one detector, a shift and one ROM of the whole index in series had put some
+    dozen LUT levels on the worst path of the tile64 build with read noise)."""
     width = variance_bits(spec)
-    gains = Array(Const(g, gain_shape(spec)) for g in capped_gains(spec))
+    gains = capped_gains(spec)
+    shape = gain_shape(spec)
     top_shift = max(width - CLASS_BITS, 0)
-    # s = max(bit_length(V) - P, 0): the highest b with V >= 2^(P + b), plus one.
-    shift = Signal(range(top_shift + 1), name=f"shift_{name}")
-    s = Const(0, len(shift))
-    for b in range(top_shift):
-        s = Mux(variance[CLASS_BITS + b:].any(), b + 1, s)
-    m.d.comb += shift.eq(s)
-    top = Signal(CLASS_BITS, name=f"top_{name}")
-    m.d.comb += top.eq(variance >> shift)
-    return gains[Cat(top, shift)]
+    if not top_shift:
+        return Array(Const(g, shape) for g in gains)[variance]
+    picked = Const(0, shape)
+    for s in range(top_shift + 1):
+        if s == 0:
+            chosen = ~variance[CLASS_BITS:].any()
+            entry = Array(Const(g, shape) for g in gains[:1 << CLASS_BITS])[variance[:CLASS_BITS]]
+        else:
+            lead = s + CLASS_BITS - 1                       # V's leading one
+            chosen = variance[lead] & ~variance[lead + 1:].any() if lead + 1 < width else variance[lead]
+            base = (s << CLASS_BITS) + (1 << (CLASS_BITS - 1))
+            entry = Array(Const(g, shape) for g in gains[base:base + (1 << (CLASS_BITS - 1))])[variance[s:lead]]
+        term = Signal(shape, name=f"class_{s}_gain_{name}")
+        m.d.comb += term.eq(Mux(chosen, entry, 0))
+        picked = picked | term
+    gain = Signal(shape, name=f"gain_{name}")
+    m.d.comb += gain.eq(picked)
+    return gain
 
 
 class SampleGain(wiring.Component):
@@ -123,13 +138,16 @@ class PositionGains(wiring.Component):
     """The gain of every column's V in a register, for the noise generators' value pipeline (rtl/noise.py):
     a sample then picks its column's scaled value, with no class logic or multiplier on its path.
 
-    Ports: `variance` (variance_layout), `landing_step` (the parallel integrator's sweep step whose V, if
-    any, is written at this cycle's edge), `gain` ([a][p]: the gain of V[a][p], from the second cycle after
-    the V was written; from reset, that of V = 0). twin.integrate "parallel_adc" writes one position per ADC
-    per cycle, so each ADC has one class logic and ROM: each cycle it refreshes the gain of the position that
-    landed last (the others keep their V, so rewriting their gain changes nothing). The position comes from
-    a register per ADC beside its logic, holding the step XORed with an ADC constant (the V's are picked in
-    that order, rtl/lane_copies.py) so that synthesis keeps the copies apart: a shared one had put a
+    Ports: `variance` ("parallel": variance_layout), or ("parallel_adc") `landing_step` (the parallel
+    integrator's sweep step whose V, if any, is written at this cycle's edge) and `landed_variance` (per ADC,
+    the V of that step's position as it stands after the edge, from the integrator's register); `gain`
+    ([a][p]: the gain of V[a][p], from the second cycle after the V was written; from reset, that of V = 0).
+    twin.integrate "parallel_adc" writes one position per ADC per cycle, so each ADC has one class logic and
+    ROM: each cycle it refreshes the gain of the position that landed last from `landed_variance` (the other
+    positions keep their V, so rewriting their gain changes nothing). Reading that V through a select across
+    the ADC's V registers had put the select and their routes on the worst path of the tile64 build with
+    read noise. The position comes from a register per ADC beside its logic, holding the step XORed with an
+    ADC constant (rtl/lane_copies.py) so that synthesis keeps the copies apart: a shared one had put a
     cross-chip route on the EVN's worst path. "parallel" writes every position at once, so each has its own
     class logic and ROM.
     """
@@ -139,9 +157,10 @@ class PositionGains(wiring.Component):
         self.swept = spec.twin.integrate == "parallel_adc" and spec.columns_per_adc > 1
         layout = data.ArrayLayout(data.ArrayLayout(gain_shape(spec), spec.columns_per_adc), spec.adc.count)
         zero = capped_gains(spec)[0]                # the gain of V = 0 (class 0)
+        landed = {"landing_step": In(range(max(2, spec.columns_per_adc))),
+                  "landed_variance": In(data.ArrayLayout(unsigned(variance_bits(spec)), spec.adc.count))}
         super().__init__({
-            "variance": In(variance_layout(spec)),
-            "landing_step": In(range(max(2, spec.columns_per_adc))),
+            **(landed if self.swept else {"variance": In(variance_layout(spec))}),
             "gain": Out(layout, init=[[zero] * spec.columns_per_adc] * spec.adc.count),
         })
 
@@ -157,10 +176,8 @@ class PositionGains(wiring.Component):
             depth, flip = lane_flip(group, a)               # rtl/lane_copies.py
             landed = Signal(range(depth), init=flip, name=f"landed_{a}", attrs={"keep": 1})  # step ^ flip
             m.d.sync += landed.eq(self.landing_step ^ flip)
-            picked = Signal(variance_bits(spec), name=f"landed_variance_{a}")
-            m.d.comb += picked.eq(Array(self.variance[a][min(k ^ flip, group - 1)] for k in range(depth))[landed])
             gain = Signal(gain_shape(spec), name=f"landed_gain_{a}")
-            m.d.comb += gain.eq(class_gain(m, spec, picked, str(a)))
+            m.d.comb += gain.eq(class_gain(m, spec, self.landed_variance[a], str(a)))
             for k in range(depth):
                 if k ^ flip < group:
                     with m.If(landed == k):
