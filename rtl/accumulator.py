@@ -15,7 +15,8 @@ Four register stages, for timing (100 MHz at SKY130's slow signoff corner ss_100
   2. the operands are registered: the column's running sum read through the col_sel mux (0 on `first`)
      and the shifted code. When stage 3 writes that same column on this cycle (back-to-back transfers to
      one column: every cycle when an ADC serves a single column), the read is forwarded from stage 3's
-     sum instead, so the result is the same as reading after the write;
+     sum instead, so the result is the same as reading after the write (whether to forward is decided
+     a cycle ahead, as the transfer enters stage 1, into a register per ADC);
   3. add and saturate from registers alone and write the column, its enable coming straight from a flop;
   4. a `last` transfer then copies every accumulator and overflow flag into the result bank the cycle
      after its add, from the accumulators themselves (the next MVM's first add, on that same cycle, does
@@ -111,11 +112,16 @@ class ShiftAddAccumulator(wiring.Component):
         op_hit = Signal(group)
         sum_acc = Signal(data.ArrayLayout(signed(fmt.bits), count))      # stage 3's saturated sums
         sum_overflow = Signal(count)                                      # ... and sticky flags
-        forward = Signal()
         sel = held.col_sel if group > 1 else 0
-        m.d.comb += forward.eq((hit & op_hit).any())
         m.d.sync += op_hit.eq(hit)
+        # Forward when (hit & op_hit).any(): stage 1 and stage 2 hold transfers to one column. That is a
+        # register here, set when a transfer is accepted to the column that stage 1 holds, one copy per ADC
+        # beside its operand multiplexers (`keep`: synthesis must not merge them, flows.fpga.KEEP_REGISTERS);
+        # one combinational select fanned out to every ADC's was the EVN's worst path.
+        same_column = hit.bit_select(inp.col_sel, 1) if group > 1 else hit[0]
         for a in range(count):
+            forward = Signal(name=f"forward_{a}", attrs={"keep": 1})
+            m.d.sync += forward.eq(accept & same_column)
             m.d.sync += [
                 op_acc[a].eq(Mux(held.first, 0, Mux(forward, sum_acc[a], acc[a][sel]))),
                 op_overflow[a].eq(~held.first & Mux(forward, sum_overflow[a], overflow[a][sel])),

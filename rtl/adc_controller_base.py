@@ -8,13 +8,19 @@ handshakes, the command stream, and the buffering that lets conversions run back
 Timing (all `spec.adc.count` ADCs in lock step, L = `conversion_cycles(spec.adc)` commands per conversion):
 - A request is accepted on the cycle its first command (start=1, col_sel = req.payload) is accepted:
   req.ready = cmd.ready whenever the controller may start; cmd.valid follows req.valid in that state.
+- Every command's col_sel is req.payload as it stands, a wire with no logic: only the first command (start=1)
+  samples a column, and the macro ignores col_sel without start (rtl.boundary). The macro's readiness for a
+  sample depends on the position sampled, so the way from the requester's position register to that
+  readiness and back to the acceptance holds no multiplexer (the tile controller keeps req.payload in a
+  register that changes only on a cycle whose offered command, if any, is accepted).
 - Command k+1 is issued on the cycle the answer of command k arrives on resp, so a conversion whose
   commands are accepted on cycles s .. s+L-1 has its last answer on resp on cycle s+L.
 - On that cycle the codes are on `result` (payload combinational from resp, valid from registers) and the
   next conversion's first command may issue: no idle command cycle between conversions.
 - Answers are folded into registers the cycle they arrive: resp is only read on the cycle after a command
   was accepted, so the tile controller may issue other commands (INTEGRATE) right after a conversion, or
-  between its commands: a conversion whose next command waits (cmd.ready low) offers it unchanged, and
+  between its commands: a conversion whose next command waits (cmd.ready low) offers it unchanged (its
+  col_sel too while the requester holds req.payload), and
   `pending` is high while a started conversion has commands left to issue.
 Buffering: one result register plus the working registers of the conversion. A new conversion starts only
 if its result can be stored: when the previous result still waits in the result register, the finishing
@@ -89,7 +95,6 @@ class AdcController(wiring.Component):
 
         busy = Signal()                       # a conversion started whose last answer has not arrived yet
         issued = Signal(range(last + 1))      # commands of that conversion accepted so far
-        col = Signal(col_sel_shape(self.spec))
         answered = Signal()                   # a command was accepted last cycle: its answer is on resp
         work = Signal(data.ArrayLayout(self._work_shape(), count))
         parked = Signal()                     # work holds a finished conversion waiting for `held`
@@ -120,7 +125,7 @@ class AdcController(wiring.Component):
         continuing = Signal()                 # the running conversion has commands left to issue
         may_start = Signal()                  # a new conversion may issue its first command this cycle
         # `continuing` is busy & (issued != last), kept in a register updated beside them: it selects the
-        # command's start and col_sel, which reach the macro's samplers and come back as its ready.
+        # command's start, which reaches the macro's samplers and comes back as its ready.
         m.d.comb += [
             ending.eq(busy & answered & (issued == last)),
             may_start.eq(Mux(busy, ending & ~held_valid, ~parked)),
@@ -129,16 +134,15 @@ class AdcController(wiring.Component):
 
         # Command stream: the next command of the running conversion, or the first of the requested one.
         cmd = self.cmd
-        m.d.comb += cmd.payload.op.eq(self.op)
+        m.d.comb += [cmd.payload.op.eq(self.op), cmd.payload.col_sel.eq(self.req.payload)]
         with m.If(continuing):
-            m.d.comb += [cmd.valid.eq(1), cmd.payload.col_sel.eq(col)]
+            m.d.comb += cmd.valid.eq(1)
             for a in range(count):
                 m.d.comb += cmd.payload.trial[a].eq(self._trial(issued, work_now[a]))
         with m.Else():
             m.d.comb += [
                 cmd.valid.eq(may_start & self.req.valid),
                 cmd.payload.start.eq(1),
-                cmd.payload.col_sel.eq(self.req.payload),
                 self.req.ready.eq(may_start & cmd.ready),
             ]
             for a in range(count):
@@ -150,8 +154,7 @@ class AdcController(wiring.Component):
         m.d.sync += answered.eq(cmd.valid & cmd.ready)
         m.d.sync += [work.eq(work_now), fresh.eq(started)]
         with m.If(started):
-            m.d.sync += [busy.eq(1), issued.eq(1), answered_k.eq(0), col.eq(self.req.payload),
-                         continuing.eq(last != 1)]
+            m.d.sync += [busy.eq(1), issued.eq(1), answered_k.eq(0), continuing.eq(last != 1)]
         with m.Else():
             with m.If(continuing & cmd.ready):
                 m.d.sync += [issued.eq(issued + 1), answered_k.eq(issued), continuing.eq(issued + 1 != last)]

@@ -26,7 +26,9 @@ that work before it raises ready; only INTEGRATE and PROG_WRITE, which answer no
 busy after acceptance (ready low for the next command).
 
 A command's fields other than those its op names above carry no meaning: a macro ignores them (the tile
-controller drives col_sel and trial from its ADC controller whatever the op).
+controller drives col_sel and trial from its ADC controller whatever the op). col_sel means something only
+to a sampling command (CONVERT, COMPARE with start); the ADC controllers drive it with the requested
+position on every command (rtl.adc_controller_base).
 
 Column `col_sel` of ADC a (its column position) is the tile column contract.adc_columns.adc_column gives, by
 the spec's adc.column_assignment (A = adc.count, G = cols / A): blocks: a * G + col_sel; interleaved:

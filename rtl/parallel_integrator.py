@@ -14,7 +14,10 @@ twin.integrate):
 The sums are exactly the serial tile's (the golden model's): row i adds w_ij to column j while enabled, and
 -w_ij when its sign is set. The negation is two's complement split in two: each device feeds the tree
 en_i ? (s_i ? ~w_ij : w_ij) : 0 (~w = -w - 1, exact in w's width), and the column adds once the number of
-enabled negative rows, one popcount shared by every tree.
+enabled negative rows, one popcount shared by every tree. With twin read noise each device also feeds a
+variance tree its table entry (rtl/read_noise_variance.py); its table index min(|whole weight|, L), a
+function of the weight alone, is stored beside the weight when the weight is written (a register, or a
+second memory with the weights' addresses and enables), so the tree reads it as it reads the weight.
 
 Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start):
 - sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
@@ -44,7 +47,8 @@ from aimcgen.contract.device_read_noise import read_noise_on, variance_bits
 from aimcgen.contract.device_twin_drift import fraction_bits
 from aimcgen.rtl.lane_copies import lane_flip
 from aimcgen.rtl.sweep_pipeline import SweepStatus, sweep_tags
-from aimcgen.rtl.read_noise_variance import scaled_entries, table_index, variance_layout
+from aimcgen.rtl.read_noise_variance import (entry_shape, scaled_entries, table_index, table_indices,
+                                             variance_layout)
 from aimcgen.spec import DesignSpec
 
 ADDER_LEVELS_PER_STAGE = 2      # pairwise adds between two pipeline registers
@@ -197,16 +201,19 @@ class ParallelIntegrator(wiring.Component):
         # entries are those of the command whose rows enter the trees (updated at each acceptance, seen
         # from the next cycle, when that command's first step enters; a sweep's later steps end before the
         # next acceptance takes effect).
+        # Each device's table index is a function of its weight alone, so it is stored beside the weight when
+        # the weight is written (computed once, from the write's data): no magnitude, rounding or cap lies
+        # between a weight's read and the variance tree.
         noisy = read_noise_on(spec)
         scaled = scaled_entries(m, spec, self.begin, self.start) if noisy else None
+        write_entry = table_index(m, spec, self.write_data, "write") if noisy else None
         for lane in range(lanes):
-            weights = self._lane_weights(m, lane, sweep, sweeping_next, step_next, in_tile & (wr_lane == lane),
-                                         wr_pos)
+            weights, indices = self._lane_weights(m, lane, sweep, sweeping_next, step_next,
+                                                  in_tile & (wr_lane == lane), wr_pos, write_entry)
             terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
             if noisy:
-                entries = [Mux(en[i], scaled[table_index(m, spec, weights[i], f"{lane}_{i}")], 0)
-                           for i in range(rows)]
+                entries = [Mux(en[i], scaled[indices[i]], 0) for i in range(rows)]
                 variance_total = _pipelined_sum(m, entries, f"variance_lane_{lane}")
             targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
             for q, j in enumerate(targets):
@@ -224,18 +231,26 @@ class ParallelIntegrator(wiring.Component):
                                                               old))
         return m
 
-    def _lane_weights(self, m: Module, lane: int, sweep: int, sweeping_next, step_next, write, wr_pos) -> list:
-        """The rows' fine weights of the column that `lane` sums in the sweep step entering this cycle."""
+    def _lane_weights(self, m: Module, lane: int, sweep: int, sweeping_next, step_next, write, wr_pos,
+                      write_entry) -> tuple:
+        """The rows' fine weights of the column that `lane` sums in the sweep step entering this cycle, and
+        with read noise (`write_entry` the table index of the write's data) their stored table indices."""
         spec = self.spec
         rows = spec.tile.rows
+        noisy = write_entry is not None
         if sweep == 1:                              # registers: one column per lane
             # Reset-less, like the memories of the other layouts: a reset keeps the programmed devices.
             weights = [Signal(self.weight_shape, name=f"w_{i}_{lane}", init=int(self.init_weights[i, lane]),
                               reset_less=True) for i in range(rows)]
+            init_indices = table_indices(spec, self.init_weights[:, lane]) if noisy else None
+            indices = [Signal(entry_shape(spec), name=f"entry_{i}_{lane}", init=init_indices[i],
+                              reset_less=True) for i in range(rows)] if noisy else None
             for i, w in enumerate(weights):
                 with m.If(write & (self.write_row == i)):
                     m.d.sync += w.eq(self.write_data)
-            return weights
+                    if noisy:
+                        m.d.sync += indices[i].eq(write_entry)
+            return weights, indices
         # One memory word per sweep position, every row in it, one write enable per row. Each lane reads
         # from its own address register, beside its memory: one shared step fanned out to every lane's
         # memories had put a cross-chip route on the FPGA's worst path. The register holds the step that
@@ -266,4 +281,18 @@ class ParallelIntegrator(wiring.Component):
         m.d.comb += port.addr.eq(wr_addr)
         for i in range(rows):
             m.d.comb += [port.data[i].eq(wr_data), port.en[i].eq(wr_en[i])]
-        return [read.data[i] for i in range(rows)]
+        weights = [read.data[i] for i in range(rows)]
+        if not noisy:
+            return weights, None
+        # The table indices in a memory of their own beside the weights', same addresses and enables.
+        index_memory = Memory(shape=data.ArrayLayout(entry_shape(spec), rows), depth=depth,
+                              init=[table_indices(spec, word) for word in init], attrs={"no_rw_check": 1})
+        m.submodules[f"entries_{lane}"] = index_memory
+        index_read = index_memory.read_port(domain="comb")
+        index_port = index_memory.write_port(granularity=1)
+        wr_index = Signal(entry_shape(spec), name=f"write_entry_{lane}", attrs={"keep": 1})
+        m.d.sync += wr_index.eq(write_entry)
+        m.d.comb += [index_read.addr.eq(read_addr), index_port.addr.eq(wr_addr)]
+        for i in range(rows):
+            m.d.comb += [index_port.data[i].eq(wr_index), index_port.en[i].eq(wr_en[i])]
+        return weights, [index_read.data[i] for i in range(rows)]

@@ -7,7 +7,8 @@ command number since `start`, so a PWM window sums x^2 per row). The factors tim
 shared registers stepped by 2 VT[k] per command (constants for bit-serial, whose steps are one command
 each), so a device pays one small mux, no multiplier. With twin drift the row words are fine weights
 (contract.device_twin_drift, 2^-F code): a device's table index is its whole weight's magnitude,
-(|fine| + 2^(F-1)) >> F, capped at L. A column's V goes through a leading-one detector and a shift to its
+(|fine| + 2^(F-1)) >> F, capped at L (the parallel layouts store it beside the weight, computed when the
+weight is written). A column's V goes through a leading-one detector and a shift to its
 variance class, and a constant ROM gives the gain: at a sample, for each ADC's selected column (SampleGain:
 the serial layout, and one- or two-cycle conversions), or for every column in a register (PositionGains:
 the parallel layouts with the noise generators' value pipeline, rtl/noise.py, so no class logic and no
@@ -20,6 +21,7 @@ the charge's, with the same pipeline, so a column's V is whole in the same cycle
 
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -57,9 +59,24 @@ def table_index(m: Module, spec: DesignSpec, weight, name: str) -> Signal:
                      magnitude.eq((fine + (1 << (fraction - 1))) >> fraction)]
     else:
         m.d.comb += magnitude.eq(Mux(weight < 0, -weight, weight))
-    index = Signal(range(levels + 1), name=f"entry_{name}")
+    index = Signal(entry_shape(spec), name=f"entry_{name}")
     m.d.comb += index.eq(Mux(magnitude > levels, levels, magnitude))
     return index
+
+
+def table_indices(spec: DesignSpec, weights) -> list:
+    """table_index of each (fine) weight of a nested list or array, in Python: the initial contents of the
+    parallel layouts' stored table indices (rtl/parallel_integrator.py)."""
+    levels, fraction = spec.tile.conductance_levels, fraction_bits(spec)
+    magnitude = abs(np.asarray(weights, dtype=np.int64))
+    if fraction:
+        magnitude = (magnitude + (1 << (fraction - 1))) >> fraction
+    return np.minimum(magnitude, levels).tolist()
+
+
+def entry_shape(spec: DesignSpec) -> unsigned:
+    """A table index 0..L."""
+    return unsigned(spec.tile.conductance_levels.bit_length())
 
 
 def variance_layout(spec: DesignSpec) -> data.ArrayLayout:
@@ -88,19 +105,22 @@ def class_gain(m: Module, spec: DesignSpec, variance, name: str):
     width = variance_bits(spec)
     gains = capped_gains(spec)
     shape = gain_shape(spec)
+
+    def rom(first, index):
+        """Entries first, first + 1, ... of the gain table, picked by index."""
+        return Array(Const(g, shape) for g in gains[first:first + (1 << len(index))])[index]
+
     top_shift = max(width - CLASS_BITS, 0)
     if not top_shift:
-        return Array(Const(g, shape) for g in gains)[variance]
+        return rom(0, variance)
+    # (whether V is in class s, the entry of class s)
+    classes = [(~variance[CLASS_BITS:].any(), rom(0, variance[:CLASS_BITS]))]
+    for s in range(1, top_shift + 1):
+        lead = s + CLASS_BITS - 1                           # V's leading one
+        chosen = variance[lead] & ~variance[lead + 1:].any() if lead + 1 < width else variance[lead]
+        classes.append((chosen, rom((s << CLASS_BITS) + (1 << (CLASS_BITS - 1)), variance[s:lead])))
     picked = Const(0, shape)
-    for s in range(top_shift + 1):
-        if s == 0:
-            chosen = ~variance[CLASS_BITS:].any()
-            entry = Array(Const(g, shape) for g in gains[:1 << CLASS_BITS])[variance[:CLASS_BITS]]
-        else:
-            lead = s + CLASS_BITS - 1                       # V's leading one
-            chosen = variance[lead] & ~variance[lead + 1:].any() if lead + 1 < width else variance[lead]
-            base = (s << CLASS_BITS) + (1 << (CLASS_BITS - 1))
-            entry = Array(Const(g, shape) for g in gains[base:base + (1 << (CLASS_BITS - 1))])[variance[s:lead]]
+    for s, (chosen, entry) in enumerate(classes):
         term = Signal(shape, name=f"class_{s}_gain_{name}")
         m.d.comb += term.eq(Mux(chosen, entry, 0))
         picked = picked | term

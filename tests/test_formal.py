@@ -121,6 +121,14 @@ def test_sby_file_states_timeout_and_skip():
     assert "skip" not in formal._sby_text("prove", 2)
 
 
+def test_bmc_skips_the_assumption_precheck_and_has_a_mutant_for_non_vacuity(spec):
+    """A BMC runs without smtbmc's --presat (flows.formal docstring); a mutant it must catch stands in."""
+    assert "--nopresat" in formal._sby_text("bmc", 16)
+    assert "--nopresat" not in formal._sby_text("prove", 4) + formal._sby_text("cover", 16)
+    bmc = [p for p in formal.properties(spec) if p.mode == "bmc"]
+    assert bmc and all(p.mutants for p in bmc), [p.name for p in bmc if not p.mutants]
+
+
 def test_formal_spec_is_small_and_keeps_the_kind(spec):
     small = formal.formal_spec(spec)
     assert small.tile.cols <= 4 and small.tile.rows <= 4 and small.tiles == 1

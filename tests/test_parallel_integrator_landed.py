@@ -15,6 +15,14 @@ SPEC = load_preset("default").replace(twin={"integrate": "parallel_adc", "read_n
 ROWS, COLS = SPEC.tile.rows, SPEC.tile.cols
 
 
+def integrator_module(weights):
+    """The integrator under test with these stored weights, in a module of its own."""
+    m = Module()
+    m.submodules.integrator = dut = ParallelIntegrator(SPEC, weights, (ROWS - 1).bit_length(),
+                                                       (COLS - 1).bit_length())
+    return m, dut
+
+
 @settings(max_examples=10, deadline=None)
 @given(commands=st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 2**ROWS - 1),
                                    st.integers(0, 2**ROWS - 1)), min_size=1, max_size=30),
@@ -22,9 +30,7 @@ ROWS, COLS = SPEC.tile.rows, SPEC.tile.cols
 def test_landed_variance_is_the_landed_positions_v(commands, seed):
     top = (1 << (datapath_formats(SPEC).fine_weight.bits - 1)) - 1
     weights = np.random.default_rng(seed).integers(-top, top + 1, (ROWS, COLS))
-    m = Module()
-    m.submodules.integrator = dut = ParallelIntegrator(SPEC, weights, (ROWS - 1).bit_length(),
-                                                       (COLS - 1).bit_length())
+    m, dut = integrator_module(weights)
     m.submodules.status = status = dut.status_copy()      # when the trees take an INTEGRATE
     checked, mismatches = [], []
 
@@ -54,10 +60,7 @@ def test_landed_variance_is_the_landed_positions_v(commands, seed):
 
 def test_some_landed_variance_is_nonzero():
     """The property above is not met by V's that stay 0: one INTEGRATE of every row lands nonzero V's."""
-    weights = np.full((ROWS, COLS), 3)
-    m = Module()
-    m.submodules.integrator = dut = ParallelIntegrator(SPEC, weights, (ROWS - 1).bit_length(),
-                                                       (COLS - 1).bit_length())
+    m, dut = integrator_module(np.full((ROWS, COLS), 3))
     seen = []
 
     async def bench(ctx):

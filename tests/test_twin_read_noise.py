@@ -192,8 +192,10 @@ def test_rtl_replays_read_noise_with_one_column_per_adc():
     np.testing.assert_array_equal(_mvm_codes(spec, init, xs), GoldenTile(spec, init).run(xs).codes)
 
 
-@pytest.mark.parametrize("integrate", ["serial", "parallel_adc"])
+@pytest.mark.parametrize("integrate", ["serial", "parallel", "parallel_adc"])
 def test_rtl_replays_read_noise_with_the_whole_twin(integrate):
+    """Writes and drift refreshes change the devices the variance reads (the parallel layouts store each
+    device's table index when its weight is written)."""
     spec = _spec(device=dict(LOUD, stuck_set_fraction=0.05, stuck_reset_fraction=0.05),
                  twin={"programming_error": "on", "stuck": "on", "drift": "on", "integrate": integrate})
     rng = np.random.default_rng(8)
