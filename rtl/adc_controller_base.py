@@ -125,9 +125,10 @@ class AdcController(wiring.Component):
         continuing = Signal()                 # the running conversion has commands left to issue
         may_start = Signal()                  # a new conversion may issue its first command this cycle
         # `continuing` is busy & (issued != last), kept in a register updated beside them: it selects the
-        # command's start, which reaches the macro's samplers and comes back as its ready.
+        # command's start, which reaches the macro's samplers and comes back as its ready, and busy &
+        # ~continuing is issued == last without a comparator on the way to the next request's acceptance.
         m.d.comb += [
-            ending.eq(busy & answered & (issued == last)),
+            ending.eq(busy & answered & ~continuing),
             may_start.eq(Mux(busy, ending & ~held_valid, ~parked)),
             self.pending.eq(continuing),
         ]
