@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from aimcgen.contract.adc_columns import adc_column
 from aimcgen.contract.device_read_noise import CLASS_BITS, gain_max, gain_table, variance_bits, variance_table
-from aimcgen.contract.device_twin_drift import device_top, fine_weight_bits, fraction_bits
+from aimcgen.contract.device_twin_drift import device_top, fine_weight_bits, fraction_bits, whole_weight
 from aimcgen.rtl.lane_copies import lane_flip
 from aimcgen.spec import DesignSpec
 
@@ -67,11 +67,8 @@ def table_index(m: Module, spec: DesignSpec, weight, name: str) -> Signal:
 def table_indices(spec: DesignSpec, weights) -> list:
     """table_index of each (fine) weight of a nested list or array, in Python: the initial contents of the
     parallel layouts' stored table indices (rtl/parallel_integrator.py)."""
-    levels, fraction = spec.tile.conductance_levels, fraction_bits(spec)
-    magnitude = abs(np.asarray(weights, dtype=np.int64))
-    if fraction:
-        magnitude = (magnitude + (1 << (fraction - 1))) >> fraction
-    return np.minimum(magnitude, levels).tolist()
+    levels = spec.tile.conductance_levels
+    return np.minimum(np.abs(whole_weight(weights, fraction_bits(spec), levels)), levels).tolist()
 
 
 def entry_shape(spec: DesignSpec) -> unsigned:
