@@ -7,8 +7,9 @@ PyPI) and the z3 SMT solver (`smtbmc z3`):
   wishbone_bank        (a) the register bank: one ack or err per request, none without one, err on
                            unmapped addresses, register requests answered in the next cycle
   boundary_handshake   (b) the analog command stream of the tile controller: a command waiting for ready
-                           stays as it is; every MVM gets exactly its commands (counted against the analog
-                           bound), none lost, none duplicated
+                           stays as it is; with SAR or ramp ADCs a sampling command's col_sel is on the pins
+                           the cycle before it is offered (rtl.boundary.col_sel_settled); every MVM gets
+                           exactly its commands (counted against the analog bound), none lost, none duplicated
   tile_liveness        (c) the tile controller with a stalling macro and a late result-bank release: every
                            MVM ends within a bound (no deadlock); tile_idle_cover: back to idle after a start
   sequencer_cover      (c) the accelerator core's layer sequencer: a two-layer chain issues both MVMs'
@@ -174,11 +175,14 @@ def properties(spec: DesignSpec) -> list[Property]:
                  "request, err on unmapped addresses", fh.build_wishbone_bank, "prove", 4, "design",
                  (Mutant("double_ack", "the bank acks every request twice"),), 6),
         Property("boundary_handshake", "(b) analog boundary as the tile controller drives it: a waiting command "
-                 "stays stable; every MVM gets exactly its commands (none lost or duplicated)",
+                 "stays stable; a SAR or ramp sample's col_sel is on the pins a cycle ahead; every MVM gets "
+                 "exactly its commands (none lost or duplicated)",
                  fh.build_boundary_handshake, "bmc", 16, "formal",
                  (Mutant("drop_on_stall", "the controller moves on from an INTEGRATE that the macro did not "
                          "accept (ready low)"),
-                  Mutant("unstable_payload", "the command's trial codes change while it waits for ready")), 12),
+                  Mutant("unstable_payload", "the command's trial codes change while it waits for ready"),
+                  Mutant("unsettled_col_sel", "a sampling command's position reaches the pins on the cycle the "
+                         "command is offered, not the cycle before")), 12),
         Property("tile_liveness", f"(c) tile controller: the MVM started after reset ends within {live_bound} "
                  f"cycles with the "
                  f"macro stalling up to {fh.MACRO_STALL} cycles per command, answering anything, and the bank "

@@ -20,7 +20,7 @@ from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Module, Mux, ResetSi
 from aimcgen.contract import uart_protocol as proto
 from aimcgen.contract.adc import conversion_cycles
 from aimcgen.contract.aimc_registers import aimc_register_map
-from aimcgen.contract.schedule import drive_cycles, tail_commands
+from aimcgen.contract.schedule import col_sel_settled, drive_cycles, tail_commands
 from aimcgen.rtl import accumulator as accumulator_module
 from aimcgen.rtl import uart_bridge as uart_bridge_module
 from aimcgen.rtl.accelerator_core import AcceleratorCore
@@ -241,7 +241,8 @@ def _tile_environment(m: Module, h: _History, tile: TileController, *, release_w
 def build_boundary_handshake(spec: DesignSpec, mutant: str | None = None) -> Module:
     """The tile controller's command stream against a macro with a free ready. Mutants: "drop_on_stall"
     (the controller moves on from an INTEGRATE that was not accepted), "unstable_payload" (the command's
-    trial codes change while it waits for ready)."""
+    trial codes change while it waits for ready), "unsettled_col_sel" (with conversions of two or more
+    commands, a sampling command's position is not on the pins the cycle before it is offered)."""
     m, h = _new_module()
     m.submodules.tile = tile = TileController(spec)
     _tile_environment(m, h, tile, release_wait=None)
@@ -258,6 +259,10 @@ def build_boundary_handshake(spec: DesignSpec, mutant: str | None = None) -> Mod
     elif mutant == "unstable_payload":
         stalled = h.past(cmd.valid & ~ready, "stalled_mutant")
         m.d.comb += payload.trial.eq(Value.cast(cmd.payload.trial) ^ stalled)
+    elif mutant == "unsettled_col_sel":
+        samples = (cmd.payload.op == AnalogOp.COMPARE) & cmd.payload.start
+        offered_before = h.past(cmd.valid & samples, "offered_mutant")
+        m.d.comb += payload.col_sel.eq(cmd.payload.col_sel ^ (cmd.valid & samples & ~offered_before))
     elif mutant is not None:
         raise ValueError(f"unknown mutant {mutant!r}")
     accept = Signal()
@@ -278,6 +283,14 @@ def build_boundary_handshake(spec: DesignSpec, mutant: str | None = None) -> Mod
             Assert((payload.op != AnalogOp.INTEGRATE) | (Cat(row_en, row_sign) == past_rows),
                    "the row drive of an INTEGRATE changed while it waited for ready"),
         ]
+    # (1b) with conversions of two or more commands, a sampling command's position is on the pins from the
+    # cycle before it is offered (contract.schedule.col_sel_settled): a macro may read it from its own register
+    if col_sel_settled(spec):
+        past_col_sel = h.past(payload.col_sel, "col_sel")
+        sampling = valid & (payload.op == AnalogOp.COMPARE) & payload.start
+        with m.If(h.valid & sampling):
+            m.d.comb += Assert(payload.col_sel == past_col_sel,
+                               "a sampling command's col_sel was not on the pins the cycle before")
     # (2) every MVM gets exactly its commands: counted against the reference (the analog bound). An MVM may
     # end with up to `tail` commands of its last conversion still to come (contract.schedule.tail_commands):
     # the next MVM's count starts that many below 0, so they are the previous MVM's.

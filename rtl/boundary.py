@@ -30,6 +30,18 @@ controller drives col_sel and trial from its ADC controller whatever the op). co
 to a sampling command (CONVERT, COMPARE with start); the ADC controllers drive it with the requested
 position on every command (rtl.adc_controller_base).
 
+With conversions of two or more commands (SAR, ramp: contract.adc.conversion_cycles >= 2,
+contract.schedule.col_sel_settled), a sampling command's col_sel is also on the boundary on the cycle before
+the command is offered, and on every cycle it waits: col_sel at any cycle a sampling command is offered equals
+col_sel one cycle earlier (not required on the first cycle after reset, when nothing is offered). A macro may
+therefore read the position from a register of its own, loaded every cycle from col_sel, instead of from the
+pins (the emulated tile does: its sample readiness, sample multiplexers and gains then hang off no wire from
+the periphery). The tile controller keeps it: it changes the requested position only on the edge after a
+conversion's sampling command is accepted (the next sample comes conversion_cycles - 1 >= 1 cycles later) or
+as a step or an MVM begins (an INTEGRATE or the zero pass comes first); `aimcgen formal --property
+boundary_handshake` proves it. Flash conversions (one command, a CONVERT every cycle) change col_sel on every
+accepted CONVERT, so there the macro must read the pins.
+
 Column `col_sel` of ADC a (its column position) is the tile column contract.adc_columns.adc_column gives, by
 the spec's adc.column_assignment (A = adc.count, G = cols / A): blocks: a * G + col_sel; interleaved:
 col_sel * A + a.

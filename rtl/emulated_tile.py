@@ -24,6 +24,9 @@ Timing (cycles from acceptance to the next possible acceptance):
   value); a conversion of the spec's ADC takes at least as long, so the ADC controllers never see this
   wait. The same holds for the first sampling command after reset, 2 cycles with a value pipeline.
   The command of the other ADC kind (COMPARE for flash, CONVERT otherwise) is accepted and does nothing.
+  With SAR and ramp ADCs the tile takes a sampling command's position from its own registers, loaded from
+  col_sel on every cycle (contract.schedule.col_sel_settled: the position is on the pins a cycle before its
+  sample is offered); with a flash ADC from the pins.
 - PROG_WRITE: 2 (the code is written in the first cycle, its negation in the second; the parallel layouts
   write the code in the second cycle, and parallel_adc's memories take it through per-lane registers one
   edge later, still before an INTEGRATE accepted next can read it; ready is low for one cycle). With the
@@ -64,6 +67,7 @@ from aimcgen.contract.device_twin import preload, stuck_map, twin_active
 from aimcgen.contract.device_twin_drift import EPOCH_BITS, fraction_bits
 from aimcgen.contract.device_read_noise import read_noise_on
 from aimcgen.rtl.read_noise_variance import PositionGains, ReadNoiseVariance, SampleGain
+from aimcgen.contract.schedule import col_sel_settled
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.rtl.twin_devices import TwinDevices
 from aimcgen.rtl.parallel_integrator import ParallelIntegrator, charge_layout
@@ -126,6 +130,19 @@ class EmulatedCrossbar(wiring.Component):
         twin_busy = Signal()        # a write of the twin is landing its devices
         twin_ready = Signal(init=1) # the twin's programming-noise generator may draw again
         parallel = spec.twin.integrate != "serial"
+        # The position a sampling command names, from registers of the tile's own where the boundary allows it
+        # (contract.schedule.col_sel_settled: conversions of two or more commands): a copy for the sample readiness
+        # beside the command logic, one for the gain select and one per ADC front end. Then no wire from the
+        # periphery's position register runs through the readiness and back as that register's enable (the
+        # loop that set Fmax on the tile64 builds), nor fans out to every ADC's sample multiplexer.
+        settled = col_sel_settled(spec) and group > 1
+
+        def sample_position(name: str):
+            if not settled:
+                return cmd.col_sel
+            copy = Signal(cmd.col_sel.shape(), name=f"col_sel_{name}", attrs={"keep": 1})
+            m.d.sync += copy.eq(cmd.col_sel)
+            return copy
         # Device read noise through the noise generators' value pipeline (parallel layouts, conversions of 3
         # or more cycles, rtl/noise.py): each column's gain and scaled noise wait in registers.
         positions = position_gains(spec)
@@ -167,7 +184,8 @@ class EmulatedCrossbar(wiring.Component):
             # register): a sample of it waits for both, through copies of ready_positions delayed by each of
             # those cycles.
             m.submodules[POSITION_SELECT] = selected = PositionReady(spec, late=position_gain_wait(spec))
-            m.d.comb += [selected.ready_positions.eq(status.ready_positions), selected.col_sel.eq(cmd.col_sel)]
+            m.d.comb += [selected.ready_positions.eq(status.ready_positions),
+                         selected.col_sel.eq(sample_position("ready"))]
             m.d.comb += [integrator.begin.eq(begin), status.begin.eq(begin),
                          integrator.start.eq(cmd.start), integrator.row_en.eq(self.row_en),
                          integrator.row_sign.eq(self.row_sign), integrating.eq(status.busy),
@@ -283,12 +301,13 @@ class EmulatedCrossbar(wiring.Component):
                 m.d.comb += read_variance.variance.eq(integrator.variance)
         elif read_noise_on(spec) and parallel:
             m.submodules.read_variance = read_variance = SampleGain(spec)
-            m.d.comb += [read_variance.variance.eq(integrator.variance), read_variance.col_sel.eq(cmd.col_sel)]
+            m.d.comb += [read_variance.variance.eq(integrator.variance),
+                         read_variance.col_sel.eq(sample_position("gain"))]
         elif read_noise_on(spec):
             m.submodules.read_variance = read_variance = ReadNoiseVariance(spec)
             m.d.comb += [read_variance.begin.eq(accept & (op == AnalogOp.INTEGRATE)),
                          read_variance.start.eq(cmd.start), read_variance.add.eq(integrating & en_left[0]),
-                         read_variance.word.eq(rd_data), read_variance.col_sel.eq(cmd.col_sel)]
+                         read_variance.word.eq(rd_data), read_variance.col_sel.eq(sample_position("gain"))]
 
         comp = Signal(adcs)
         code = Signal(adc_codes_layout(spec))
@@ -307,11 +326,12 @@ class EmulatedCrossbar(wiring.Component):
             if read_noise_on(spec):
                 m.d.comb += noise.gain.eq(read_variance.gain[a])
             noise_value = noise.value
+            position = sample_position(f"adc_{a}")
             if positions:
-                noise_value = noise.value[cmd.col_sel] if group > 1 else noise.value[0]
+                noise_value = noise.value[position] if group > 1 else noise.value[0]
             sample = Signal(signed(fmt.charge.bits), name=f"sample_{a}")
             level = Signal(signed(level_fmt.bits), name=f"level_{a}")
-            held_charge = charge[a][cmd.col_sel] if group > 1 else charge[a][0]
+            held_charge = charge[a][position] if group > 1 else charge[a][0]
             if fraction:
                 # contract.device_twin_drift: charge = (fine_sum + 2^(F-1)) >> F, once per sample.
                 rounded = Signal(signed(fmt.charge.bits), name=f"charge_{a}")

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from aimcgen.sim.verify.cocotb_macro import PhysicsMacroModel
-from aimcgen.sim.verify.macro_model import CONVERT, INTEGRATE, PROG_READ, PROG_WRITE, MacroModel, stuck_devices
+from aimcgen.sim.verify.macro_model import (COMPARE, CONVERT, INTEGRATE, PROG_READ, PROG_WRITE, MacroModel,
+                                            SettledColSel, stuck_devices)
 from aimcgen.spec import from_dict
 
 SPEC = from_dict({"tile": {"rows": 4, "cols": 4, "weight_bits": 4}, "adc": {"count": 2},
@@ -53,3 +54,18 @@ def test_dispatch_is_shared_and_unknown_commands_are_named():
     for model in (exact, physics):
         with pytest.raises(ValueError, match="unknown command op 9"):
             model.execute(9)
+
+
+def test_the_col_sel_rule_check_catches_a_position_that_moves_with_its_sample():
+    """contract.schedule.col_sel_settled, as the macro models check it each cycle: with a SAR a sampling
+    COMPARE must carry the col_sel of the cycle before; a flash macro reads its pins, so nothing is checked."""
+    rule = SettledColSel(SPEC)                  # SAR: conversions of adc.bits commands
+    rule.see(0, INTEGRATE, 1, 0)                # the position may move while no sample is offered ...
+    rule.see(1, INTEGRATE, 1, 1)
+    rule.see(1, COMPARE, 1, 1)                  # ... and a sample takes it a cycle later
+    rule.see(1, COMPARE, 0, 0)                  # a COMPARE without start names no position
+    with pytest.raises(AssertionError, match="col_sel 1, but the pins had 0"):
+        rule.see(1, COMPARE, 1, 1)
+    flash = SettledColSel(SPEC.replace(adc={"kind": "flash"}))
+    for col_sel in (0, 1, 0):
+        flash.see(1, CONVERT, 0, col_sel)

@@ -21,6 +21,7 @@ from aimcgen.rtl.noise import draw_register, leap_cycles, noise_positions, value
 from aimcgen.rtl.parallel_integrator import latency
 from aimcgen.contract.adc import adc_code, comparator_threshold_x2
 from aimcgen.contract.adc_columns import adc_column
+from aimcgen.contract.schedule import col_sel_settled
 from aimcgen.sim.models.golden import GoldenTile
 from aimcgen.spec import SpecError, from_dict
 
@@ -28,15 +29,27 @@ from amaranth_streams import send
 
 
 class Periphery:
-    """Testbench side of the boundary: one stream transfer per command, response read the cycle after."""
+    """Testbench side of the boundary: one stream transfer per command, response read the cycle after.
+
+    Like the ADC controllers, every command carries the current position as col_sel (a command that names
+    none keeps it). With SAR and ramp ADCs a sampling command that names a new position puts it on the pins
+    a cycle before offering the command (contract.schedule.col_sel_settled), and that cycle counts."""
 
     def __init__(self, dut, spec):
         self.dut, self.spec = dut, spec
         self.cycles = 0               # clock cycles spent in commands so far
+        self.col_sel = 0              # the position on the pins
 
-    async def command(self, ctx, op, *, start=0, col_sel=0, trial=None, row=0, col=0, target=0,
+    async def command(self, ctx, op, *, start=0, col_sel=None, trial=None, row=0, col=0, target=0,
                       row_en=0, row_sign=0):
         dut = self.dut
+        col_sel = self.col_sel if col_sel is None else col_sel
+        sampling = (op == AnalogOp.CONVERT) if self.spec.adc.kind == "flash" else (op == AnalogOp.COMPARE and start)
+        if sampling and col_sel != self.col_sel and col_sel_settled(self.spec):
+            ctx.set(dut.cmd.payload.col_sel, col_sel)
+            await ctx.tick()
+            self.cycles += 1
+        self.col_sel = col_sel
         ctx.set(dut.row_en, row_en)
         ctx.set(dut.row_sign, row_sign)
         self.cycles += await send(ctx, dut.cmd, [{

@@ -32,3 +32,10 @@ def tail_commands(spec: DesignSpec) -> int:
     """Commands of a step's last conversion issued after the step ends: conversion_cycles - 2 for conversions
     of two or more commands (the step ends the cycle after the sampling command), 0 for one-command ones."""
     return max(conversion_cycles(spec.adc) - 2, 0)
+
+
+def col_sel_settled(spec: DesignSpec) -> bool:
+    """Whether a sampling command's col_sel is on the analog boundary from the cycle before the command is
+    offered (rtl.boundary): conversions of two or more commands (SAR, ramp), whose next sample comes at
+    least a cycle after the position moves on. A macro may then read the position from its own register."""
+    return conversion_cycles(spec.adc) >= 2

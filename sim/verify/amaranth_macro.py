@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from amaranth.sim import Simulator
 
-from aimcgen.sim.verify.macro_model import MacroModel
+from aimcgen.sim.verify.macro_model import MacroModel, SettledColSel
 from aimcgen.rtl.tile_controller import TileController
 
 
@@ -16,9 +16,11 @@ async def serve_macro(ctx, analog, macro: MacroModel, stall=None):
     Responses are set right after the clock edge that accepted the command, i.e. registered.
     """
     cycle = 0
+    rule = SettledColSel(macro.spec)
     ctx.set(analog.cmd.ready, 0 if stall and stall(cycle) else 1)
     async for _, _, valid, ready, cmd, row_en, row_sign in ctx.tick().sample(
             analog.cmd.valid, analog.cmd.ready, analog.cmd.payload, analog.row_en, analog.row_sign):
+        rule.see(valid, cmd.op.value, cmd.start, cmd.col_sel)
         if valid and ready:
             r = macro.execute(cmd.op.value, start=cmd.start, col_sel=cmd.col_sel,
                               trial=[cmd.trial[a] for a in range(macro.spec.adc.count)],

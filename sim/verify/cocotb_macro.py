@@ -25,7 +25,7 @@ from amaranth.lib import data
 
 from aimcgen.rtl.boundary import command_layout, response_layout
 from aimcgen.sim.verify.cocotb_task import StallingTask
-from aimcgen.sim.verify.macro_model import AnalogMacroModel, MacroResponse
+from aimcgen.sim.verify.macro_model import AnalogMacroModel, MacroResponse, SettledColSel
 from aimcgen.sim.models.physics import PhysicsCrossbar, codes_to_conductances, conductance_at, drift_exponents, program
 from aimcgen.spec import DesignSpec
 
@@ -131,8 +131,14 @@ class CocotbAnalogMacro(StallingTask):
 
         ready = 0 if self.stall() else 1
         self.ready.value = ready
+        rule = SettledColSel(self.spec)
+        fields = [(self.command_layout[name].offset, Shape.cast(self.command_layout[name].shape).width)
+                  for name in ("op", "start", "col_sel")]
         while True:
             await ReadOnly()
+            if rule.on:
+                raw = read_unsigned(self.payload)
+                rule.see(read_unsigned(self.valid), *((raw >> offset) & ((1 << width) - 1) for offset, width in fields))
             accepted = ready and read_unsigned(self.valid)
             if accepted:
                 cmd = self.decode(read_unsigned(self.payload))

@@ -20,6 +20,7 @@ from aimcgen.contract.adc import adc_code, comparator_threshold_x2
 from aimcgen.contract.adc_columns import column_table
 from aimcgen.contract.weight_codes import check_weights
 from aimcgen.contract.noise import TileNoise
+from aimcgen.contract.schedule import col_sel_settled
 from aimcgen.spec import DesignSpec
 
 INTEGRATE, COMPARE, CONVERT, PROG_WRITE, PROG_READ = range(5)   # rtl.boundary.AnalogOp
@@ -29,6 +30,25 @@ def _bits(value: int, count: int) -> np.ndarray:
     """Bits 0..count-1 of a (wide) Python integer, LSB first."""
     raw = np.frombuffer(value.to_bytes((count + 7) // 8, "little"), dtype=np.uint8)
     return np.unpackbits(raw, bitorder="little")[:count].astype(np.int64)
+
+
+class SettledColSel:
+    """Checks the boundary's col_sel rule (contract.schedule.col_sel_settled) on what a macro sees each cycle:
+    with SAR and ramp ADCs a sampling command (COMPARE with start) carries the col_sel the pins had the cycle
+    before. A macro model calls `see` once per clock cycle; a broken rule raises AssertionError."""
+
+    def __init__(self, spec: DesignSpec):
+        self.on = col_sel_settled(spec)
+        self.previous = None
+        self.cycle = 0
+
+    def see(self, valid: int, op: int, start: int, col_sel: int) -> None:
+        if self.on and valid and op == COMPARE and start and self.previous is not None \
+                and col_sel != self.previous:
+            raise AssertionError(f"cycle {self.cycle}: a sampling command offered with col_sel {col_sel}, but the "
+                                 f"pins had {self.previous} the cycle before (contract.schedule.col_sel_settled)")
+        self.previous = col_sel
+        self.cycle += 1
 
 
 @dataclass
