@@ -209,7 +209,7 @@ def properties(spec: DesignSpec) -> list[Property]:
                       f"have taken a cycle each"),
         Property("accumulator_saturation", "(d) shift-add accumulator: a column moves in the direction of its "
                  "term and never wraps (no sign change by overflow)", fh.build_accumulator_saturation,
-                 "prove", 5, "accumulator", (Mutant("wrong_rail", "saturation to the opposite rail (min and "
+                 "prove", 3, "accumulator", (Mutant("wrong_rail", "saturation to the opposite rail (min and "
                                                     "max swapped), as a wrapping adder"),), 24),
         Property("uart_recovery", f"(e) UART bridge framing: a frame stalled for {fh.UART_FRAME_TIMEOUT} "
                  "cycles is dropped (idle), an idle bridge ignores all bytes but SYNC and a SYNC starts a frame",

@@ -473,12 +473,9 @@ def build_accumulator_saturation(spec: DesignSpec, mutant: str | None = None) ->
         raise ValueError(f"unknown mutant {mutant!r}")
     with _capture_signals(accumulator_module) as sigs:
         m.submodules.accumulator = _elaborated(acc)
-    state, held, add_hit, op_term = sigs["acc"], sigs["held"], sigs["add_hit"], sigs["op_term"]
-    # rtl.accumulator's stages: `held` (stage 1) -> operands `op_*` (stage 2) -> the sum `add_*` (stage 3)
-    # -> the column write (stage 4, from add_*).
+    state, held, op_hit, op_term = sigs["acc"], sigs["held"], sigs["op_hit"], sigs["op_term"]
+    # rtl.accumulator's stages: `held` (stage 1) -> operands `op_*` (stage 2) -> the column write (stage 3).
     first_op = h.past(held.first, "first_op")   # `first` of the transfer whose operands are in stage 2
-    first_add = h.past(first_op, "first_add")   # ... and of the one whose sum is in stage 3
-    term_add = [h.past(op_term[a], f"term_add_{a}") for a in range(spec.adc.count)]
     _free(m, acc.inp.valid)
     _free(m, acc.inp.payload)
     _free(m, acc.bank_release)
@@ -488,12 +485,12 @@ def build_accumulator_saturation(spec: DesignSpec, mutant: str | None = None) ->
 
     bits = acc.format.bits
     for a in range(spec.adc.count):
-        past_term = h.past(term_add[a], f"term_{a}")
-        past_first = h.past(first_add, f"first_{a}")
+        past_term = h.past(op_term[a], f"term_{a}")
+        past_first = h.past(first_op, f"first_{a}")
         for g in range(spec.columns_per_adc):
             old = h.past(state[a][g], f"acc_{a}_{g}")
             new = state[a][g]
-            wrote = h.past(add_hit[g], f"hit_{a}_{g}")
+            wrote = h.past(op_hit[g], f"hit_{a}_{g}")
             with m.If(h.valid & wrote & ~past_first):
                 m.d.comb += [
                     Assert((past_term < 0) | (new >= old), f"column {a}.{g}: a non-negative term decreased it"),

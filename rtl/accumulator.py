@@ -8,29 +8,23 @@ saturating at datapath_formats(spec).accumulator after each add, exactly as sim.
 column's overflow flag is sticky over the MVM (cleared by `first`, set by every saturation). One transfer
 per cycle, one adder per ADC (reading and writing its G columns through the col_sel mux).
 
-Four register stages, for timing (100 MHz at SKY130's slow signoff corner ss_100C_1v60, and the FPGA
-emulation, where an ADC's columns spread across the chip):
+Four register stages, for timing (100 MHz at SKY130's slow signoff corner ss_100C_1v60):
   1. the ADC codes arrive combinationally from the analog macro's comparator answers (rtl.adc_controller),
      so an accepted transfer is first registered as it is (codes, column, shift, first) with a one-hot
      column enable decoded ahead of the register;
   2. the operands are registered: the column's running sum read through the col_sel mux (0 on `first`)
-     and the shifted code. When stage 4 writes that same column on this cycle (a column's transfers two
-     cycles apart), the read takes stage 4's saturated sum instead (`near`), so the result is the same as
-     reading after the write;
-  3. add, from registers alone, into an unsaturated sum one bit wider. When the transfer ahead of this one
-     (in stage 4) went to the same column (back-to-back transfers to one column: every cycle when an ADC
-     serves a single column), the adder takes that transfer's saturated sum instead of the operand
-     (`chain`). Whether to forward, in stage 2 and in stage 3, is decided a cycle ahead into registers, one
-     per ADC;
-  4. saturate (one LUT per bit after the register) and write the column, its enable coming straight from a
-     flop. A `last` transfer copies every accumulator and overflow flag into the result bank on the edge of its
-     own write: the accumulators themselves, and stage 4's saturated sum for the column it writes (the
-     next MVM's transfers, behind it in the pipeline, do not disturb the copy).
+     and the shifted code. When stage 3 writes that same column on this cycle (back-to-back transfers to
+     one column: every cycle when an ADC serves a single column), the read is forwarded from stage 3's
+     sum instead, so the result is the same as reading after the write (whether to forward is decided
+     a cycle ahead, as the transfer enters stage 1, into a register per ADC);
+  3. add and saturate from registers alone and write the column, its enable coming straight from a flop;
+  4. a `last` transfer then copies every accumulator and overflow flag into the result bank the cycle
+     after its add, from the accumulators themselves (the next MVM's first add, on that same cycle, does
+     not disturb the copy).
 No adder sits between the macro's pins and a register, the column mux and the adder are in different
-stages, the adder and the saturation are in different stages (the sum reaches the G columns of its ADC
-through one LUT), and the bank's wide load enable is a flop output. The stages add latency only
-(bank_valid rises three cycles later than with the add on the input cycle), never a bubble: a transfer is
-accepted every cycle.
+stages, and the bank's wide load enable is a flop output. The stages add latency only (bank_valid rises
+three cycles later than with the add on the input cycle), never a bubble: a transfer is accepted every
+cycle.
 
 The post-processor reads the bank combinationally (rd_col -> rd_acc, rd_overflow) while the next MVM
 accumulates and frees it with a one-cycle `bank_release` pulse. A `last` transfer is accepted only when its
@@ -110,69 +104,52 @@ class ShiftAddAccumulator(wiring.Component):
             m.d.sync += hit[g].eq(accept & (inp.col_sel == g if group > 1 else 1))
 
         # Stage 2: the operands, registered: the column's running sum (0 on `first`) and the shifted code.
-        # Two transfers ahead of this one may still be on their way to the accumulators: the one in stage 4
-        # writes at this edge, so its saturated sum is taken instead of the column's register when it is this
-        # column (`near`); the one in stage 3 is this one's predecessor at the adder, where stage 3 takes it
-        # (`chain`). Both choices are made a cycle ahead into registers, one copy per ADC beside its
-        # multiplexers (`keep`: synthesis must not merge them, flows.fpga.KEEP_REGISTERS).
+        # The column read is forwarded from stage 3 when stage 3 writes that same column on this cycle
+        # (back-to-back transfers to one column: every cycle when an ADC serves one column).
         op_acc = Signal(data.ArrayLayout(signed(fmt.bits), count))
         op_overflow = Signal(count)
         op_term = Signal(data.ArrayLayout(signed(fmt.bits), count))
         op_hit = Signal(group)
-        add_total = Signal(data.ArrayLayout(signed(fmt.bits + 1), count))   # stage 4: the unsaturated sums
-        add_overflow = Signal(count)                                         # ... the flags they add to
-        add_hit = Signal(group)                                              # ... and the column they write
-        sat_acc = Signal(data.ArrayLayout(signed(fmt.bits), count))         # stage 4's saturated sums
-        sat_overflow = Signal(count)                                         # ... and sticky flags
+        sum_acc = Signal(data.ArrayLayout(signed(fmt.bits), count))      # stage 3's saturated sums
+        sum_overflow = Signal(count)                                      # ... and sticky flags
         sel = held.col_sel if group > 1 else 0
         m.d.sync += op_hit.eq(hit)
-        # `near`: the transfer entering stage 1 and the one entering stage 3 (now in stage 2) hit one column.
-        near_column = op_hit.bit_select(inp.col_sel, 1) if group > 1 else op_hit[0]
-        # `chain`: the transfer entering stage 2 and the one entering stage 3 hit one column (not on `first`).
-        chain_column = (hit & op_hit).any()
-        chain = []
+        # Forward when (hit & op_hit).any(): stage 1 and stage 2 hold transfers to one column. That is a
+        # register here, set when a transfer is accepted to the column that stage 1 holds, one copy per ADC
+        # beside its operand multiplexers (`keep`: synthesis must not merge them, flows.fpga.KEEP_REGISTERS);
+        # one combinational select fanned out to every ADC's was the EVN's worst path.
+        same_column = hit.bit_select(inp.col_sel, 1) if group > 1 else hit[0]
         for a in range(count):
-            near = Signal(name=f"near_{a}", attrs={"keep": 1})
-            chained = Signal(name=f"chain_{a}", attrs={"keep": 1})
-            m.d.sync += [near.eq(accept & near_column), chained.eq(chain_column & ~held.first)]
-            chain.append(chained)
+            forward = Signal(name=f"forward_{a}", attrs={"keep": 1})
+            m.d.sync += forward.eq(accept & same_column)
             m.d.sync += [
-                op_acc[a].eq(Mux(held.first, 0, Mux(near, sat_acc[a], acc[a][sel]))),
-                op_overflow[a].eq(~held.first & Mux(near, sat_overflow[a], overflow[a][sel])),
+                op_acc[a].eq(Mux(held.first, 0, Mux(forward, sum_acc[a], acc[a][sel]))),
+                op_overflow[a].eq(~held.first & Mux(forward, sum_overflow[a], overflow[a][sel])),
                 # The spec guarantees acc bits >= adc bits + steps - 1: the shifted code fits.
                 op_term[a].eq(held.codes[a] << held.shift),
             ]
 
-        # Stage 3: add, from registers alone (or from stage 4's saturated sum when `chain`), unsaturated.
-        m.d.sync += add_hit.eq(op_hit)
+        # Stage 3: add and saturate from registers alone; write the column that `op_hit` selects.
         for a in range(count):
-            operand = Mux(chain[a], sat_acc[a], op_acc[a])
-            m.d.sync += [
-                add_total[a].eq(operand + op_term[a]),
-                add_overflow[a].eq(Mux(chain[a], sat_overflow[a], op_overflow[a])),
-            ]
-
-        # Stage 4: saturate (a LUT per bit after the register) and write the column that `add_hit` selects.
-        for a in range(count):
-            total = add_total[a]
+            total = Signal(signed(fmt.bits + 1), name=f"total_{a}")
             clipped = Signal(name=f"clipped_{a}")
             m.d.comb += [
+                total.eq(op_acc[a] + op_term[a]),
                 clipped.eq(total[-1] ^ total[-2]),       # outside the accumulator's range
-                sat_acc[a].eq(Mux(clipped, Mux(total[-1], fmt.min, fmt.max), total[:fmt.bits])),
-                sat_overflow[a].eq(clipped | add_overflow[a]),
+                sum_acc[a].eq(Mux(clipped, Mux(total[-1], fmt.min, fmt.max), total[:fmt.bits])),
+                sum_overflow[a].eq(clipped | op_overflow[a]),
             ]
             for g in range(group):
-                with m.If(add_hit[g]):
-                    m.d.sync += [acc[a][g].eq(sat_acc[a]), overflow[a][g].eq(sat_overflow[a])]
+                with m.If(op_hit[g]):
+                    m.d.sync += [acc[a][g].eq(sum_acc[a]), overflow[a][g].eq(sum_overflow[a])]
 
-        # The finished MVM into the result bank, on the edge of its last write: each column from the
-        # accumulator, or from stage 4's saturated sum for the column that write goes to.
+        # Stage 4: the finished MVM into the result bank, the cycle after its last add.
         last_held, last_operands, copy = Signal(), Signal(), Signal()
         pending = Signal()                    # a last transfer is on its way to the bank
         m.d.sync += [
             last_held.eq(accept & inp.last),
             last_operands.eq(last_held),
-            copy.eq(last_operands),           # the last transfer's sum is in stage 4
+            copy.eq(last_operands),
         ]
         m.d.comb += [
             pending.eq(last_held | last_operands | copy),
@@ -182,8 +159,7 @@ class ShiftAddAccumulator(wiring.Component):
             m.d.sync += self.bank_valid.eq(1)
             for j in range(cols):
                 a, g = column_adc(spec, j)
-                m.d.sync += [bank[j].eq(Mux(add_hit[g], sat_acc[a], acc[a][g])),
-                             bank_overflow[j].eq(Mux(add_hit[g], sat_overflow[a], overflow[a][g]))]
+                m.d.sync += [bank[j].eq(acc[a][g]), bank_overflow[j].eq(overflow[a][g])]
         with m.Elif(self.bank_release):
             m.d.sync += self.bank_valid.eq(0)
 
