@@ -26,6 +26,10 @@ SPECS = {
             "adc": {"bits": 5, "count": 3, "full_scale": 16}, "accumulator": {"bits": 5}},
     "one_column_per_adc": {"tile": {"rows": 4, "cols": 3}, "input": {"bits": 3},
                            "adc": {"bits": 3, "count": 3, "full_scale": 4}, "accumulator": {"bits": 4}},
+    # Two columns per ADC and several bit planes: a column's transfers two cycles apart (a pipeline that
+    # writes two stages after its operand read must forward across that distance).
+    "two_columns_per_adc": {"tile": {"rows": 4, "cols": 4}, "input": {"bits": 4},
+                            "adc": {"bits": 4, "count": 2, "full_scale": 8}, "accumulator": {"bits": 6}},
 }
 
 

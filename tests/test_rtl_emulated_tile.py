@@ -433,4 +433,5 @@ def test_converts_to_verilog(preset):
     start = time.monotonic()
     text = verilog.convert(EmulatedCrossbar(load_preset(preset)), name="emulated_tile")
     assert "module emulated_tile" in text
-    assert time.monotonic() - start < 60
+    # A guard against an elaboration that blows up (minutes), not a speed figure: 2 shared cores take ~60 s.
+    assert time.monotonic() - start < 300
