@@ -8,7 +8,7 @@ PyPI) and the z3 SMT solver (`smtbmc z3`):
                            unmapped addresses, register requests answered in the next cycle
   boundary_handshake   (b) the analog command stream of the tile controller: a command waiting for ready
                            stays as it is; with SAR or ramp ADCs a sampling command's col_sel is on the pins
-                           the cycle before it is offered (rtl.boundary.col_sel_settled); every MVM gets
+                           the cycle before it is offered (contract.schedule.col_sel_settled); every MVM gets
                            exactly its commands (counted against the analog bound), none lost, none duplicated
   tile_liveness        (c) the tile controller with a stalling macro and a late result-bank release: every
                            MVM ends within a bound (no deadlock); tile_idle_cover: back to idle after a start

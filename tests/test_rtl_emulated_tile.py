@@ -44,8 +44,8 @@ class Periphery:
                       row_en=0, row_sign=0):
         dut = self.dut
         col_sel = self.col_sel if col_sel is None else col_sel
-        sampling = (op == AnalogOp.CONVERT) if self.spec.adc.kind == "flash" else (op == AnalogOp.COMPARE and start)
-        if sampling and col_sel != self.col_sel and col_sel_settled(self.spec):
+        # (a flash ADC's CONVERT reads the pins: col_sel_settled is False there)
+        if col_sel_settled(self.spec) and op == AnalogOp.COMPARE and start and col_sel != self.col_sel:
             ctx.set(dut.cmd.payload.col_sel, col_sel)
             await ctx.tick()
             self.cycles += 1

@@ -132,16 +132,14 @@ class CocotbAnalogMacro(StallingTask):
         ready = 0 if self.stall() else 1
         self.ready.value = ready
         rule = SettledColSel(self.spec)
-        fields = [(self.command_layout[name].offset, Shape.cast(self.command_layout[name].shape).width)
-                  for name in ("op", "start", "col_sel")]
         while True:
             await ReadOnly()
-            if rule.on:
-                raw = read_unsigned(self.payload)
-                rule.see(read_unsigned(self.valid), *((raw >> offset) & ((1 << width) - 1) for offset, width in fields))
-            accepted = ready and read_unsigned(self.valid)
-            if accepted:
+            valid = read_unsigned(self.valid)
+            accepted = ready and valid
+            if accepted or rule.on:                 # the rule reads col_sel on every cycle
                 cmd = self.decode(read_unsigned(self.payload))
+                rule.see(valid, cmd["op"], cmd["start"], cmd["col_sel"])
+            if accepted:
                 row_en, row_sign = read_unsigned(self.row_en), read_unsigned(self.row_sign)
             await RisingEdge(self.clock)
             self.cycles += 1
