@@ -1,6 +1,7 @@
 """Input double buffer: vectors come out whole, in order, from streamed and from addressed writes."""
 
 import numpy as np
+import pytest
 from amaranth.sim import Simulator
 
 from aimcgen.rtl.input_buffer import InputBuffer
@@ -8,11 +9,15 @@ from aimcgen.rtl.input_buffer import InputBuffer
 from amaranth_streams import send
 
 
-def test_streamed_and_written_vectors_come_out_in_order():
+@pytest.mark.parametrize("waits", ["growing", "random"])
+def test_streamed_and_written_vectors_come_out_in_order(waits):
+    """With growing waits the load buffer is full at every release (the copy on the release's cycle); with
+    random ones (0 included) releases also come while it fills, and on the cycle a vector arrives."""
     dut = InputBuffer(rows=5, bits=6)
     rng = np.random.default_rng(0)
-    vectors = rng.integers(-31, 32, (6, 5))
-    seen = []
+    vectors = rng.integers(-31, 32, (12, 5))
+    delays = [7 + n for n in range(12)] if waits == "growing" else rng.integers(0, 9, 12).tolist()
+    seen, released = [], []
 
     async def producer(ctx):
         for n, v in enumerate(vectors):
@@ -34,7 +39,9 @@ def test_streamed_and_written_vectors_come_out_in_order():
         for n in range(len(vectors)):
             *_, active = await ctx.tick().sample(dut.active).until(dut.active_valid)
             seen.append([active[i] for i in range(5)])
-            await ctx.tick().repeat(7 + n)           # the tiles take a while
+            await ctx.tick().repeat(delays[n] + 1)    # the tiles take a while
+            held = ctx.get(dut.active)                # unchanged until the release
+            released.append([held[i] for i in range(5)])
             ctx.set(dut.active_release, 1)
             await ctx.tick()
             ctx.set(dut.active_release, 0)
@@ -44,4 +51,4 @@ def test_streamed_and_written_vectors_come_out_in_order():
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     sim.run()
-    assert seen == vectors.tolist()
+    assert seen == released == vectors.tolist()
