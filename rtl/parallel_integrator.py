@@ -19,7 +19,9 @@ variance tree its table entry (rtl/read_noise_variance.py); its table index min(
 function of the weight alone, is stored beside the weight when the weight is written (a register, or a
 second memory with the weights' addresses and enables), so the tree reads it as it reads the weight.
 
-Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start):
+Pipeline (cycles counted from the one that accepts the INTEGRATE, whose edge registers row_en, row_sign, start;
+with "parallel_adc" and read noise each lane, a charge tree and a variance tree, also registers them in a copy
+of its own, beside it):
 - sweep step q (0..G-1; G = 1 for "parallel") enters the trees in cycle 1 + q;
 - ceil(ceil(log2(rows)) / ADDER_LEVELS_PER_STAGE) register stages follow (ADDER_LEVELS_PER_STAGE = 2), with
   the ceil(log2(rows)) levels of pairwise adds spread as stage_levels(rows) says: one level in the first
@@ -165,7 +167,8 @@ class ParallelIntegrator(wiring.Component):
 
         # The accept edge registers the pins and `begin` unconditionally (no enable hangs off the acceptance,
         # which comes from the periphery: the trees are far from it); a sweep walks q = 0..sweep-1 from the
-        # next cycle on, the pins held for its later steps.
+        # next cycle on, the pins held for its later steps. With "parallel_adc" and read noise each lane's two
+        # trees read rows of their own instead (_lane_rows); these feed the popcount and the sweep.
         begun, begun_start = Signal(name="begun", attrs={"keep": 1}), Signal()   # keep: rtl/sweep_pipeline.py
         pins_en, pins_sign = Signal(rows), Signal(rows)
         m.d.sync += [begun.eq(self.begin), begun_start.eq(self.start), pins_en.eq(self.row_en),
@@ -210,10 +213,11 @@ class ParallelIntegrator(wiring.Component):
         for lane in range(lanes):
             weights, indices = self._lane_weights(m, lane, sweep, sweeping_next, step_next,
                                                   in_tile & (wr_lane == lane), wr_pos, write_entry)
-            terms = [Mux(en[i], Mux(sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
+            lane_en, lane_sign = self._lane_rows(m, lane) if noisy and sweep > 1 else (en, sign)
+            terms = [Mux(lane_en[i], Mux(lane_sign[i], ~weights[i], weights[i]), 0) for i in range(rows)]
             total = _pipelined_sum(m, terms, f"lane_{lane}")
             if noisy:
-                entries = [Mux(en[i], scaled[indices[i]], 0) for i in range(rows)]
+                entries = [Mux(lane_en[i], scaled[indices[i]], 0) for i in range(rows)]
                 variance_total = _pipelined_sum(m, entries, f"variance_lane_{lane}")
             targets = [lane] if sweep == 1 else [adc_column(spec, lane, q) for q in range(sweep)]
             for q, j in enumerate(targets):
@@ -230,6 +234,26 @@ class ParallelIntegrator(wiring.Component):
                 m.d.sync += self.landed_variance[lane].eq(Mux(out_valid, Mux(out_start, 0, old) + variance_total,
                                                               old))
         return m
+
+    def _lane_rows(self, m: Module, lane: int) -> tuple:
+        """The row enables and signs of the sweep step entering this cycle, from registers of `lane` alone:
+        its own copies of `begun`, of the pins and of the held rows, the same rule as the shared ones
+        (`keep`, flows.fpga.KEEP_REGISTERS: synthesis must not merge the equal copies). With read noise one
+        shared select, `begun` fanned out to every row and each row to both trees of every lane, had put two
+        cross-chip routes on the variance trees' first stage (tile64 on the EVN: 76.1 MHz, 89.0 with the
+        copies); without it the copies did not pay (BENCHMARKS.md), so only read noise builds them."""
+        rows = self.spec.tile.rows
+        keep = {"keep": 1}
+        begun = Signal(name=f"begun_{lane}", attrs=keep)
+        pins_en = Signal(rows, name=f"pins_en_{lane}", attrs=keep)
+        pins_sign = Signal(rows, name=f"pins_sign_{lane}", attrs=keep)
+        held_en = Signal(rows, name=f"held_en_{lane}", attrs=keep)
+        held_sign = Signal(rows, name=f"held_sign_{lane}", attrs=keep)
+        en, sign = Signal(rows, name=f"en_{lane}"), Signal(rows, name=f"sign_{lane}")
+        m.d.sync += [begun.eq(self.begin), pins_en.eq(self.row_en), pins_sign.eq(self.row_sign),
+                     held_en.eq(en), held_sign.eq(sign)]
+        m.d.comb += [en.eq(Mux(begun, pins_en, held_en)), sign.eq(Mux(begun, pins_sign, held_sign))]
+        return en, sign
 
     def _lane_weights(self, m: Module, lane: int, sweep: int, sweeping_next, step_next, write, wr_pos,
                       write_entry) -> tuple:
