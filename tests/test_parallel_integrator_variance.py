@@ -62,4 +62,3 @@ def test_column_variance_is_the_sum_of_the_enabled_entries(case):
     expect = table[np.array(table_indices(spec, weights))][enabled].sum(axis=0)
     assert [got[j] for j in range(cols)] == expect.tolist()
     assert expect.max() > 0
-

@@ -16,7 +16,7 @@ def test_streamed_and_written_vectors_come_out_in_order(waits):
     dut = InputBuffer(rows=5, bits=6)
     rng = np.random.default_rng(0)
     vectors = rng.integers(-31, 32, (12, 5))
-    delays = [7 + n for n in range(12)] if waits == "growing" else rng.integers(0, 9, 12).tolist()
+    delays = [6 + n for n in range(12)] if waits == "growing" else rng.integers(0, 9, 12).tolist()
     seen, released = [], []
 
     async def producer(ctx):
