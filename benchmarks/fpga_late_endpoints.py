@@ -16,17 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shlex
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 from aimcgen import spec_toml
-from aimcgen.flows.fpga import ToolMissing, resolve_tools
+from aimcgen.flows.fpga import ToolMissing
+from aimcgen.flows.fpga_rerun import RerunError, pnr_again
 
 FF_INPUTS = ("DI", "M", "CE", "LSR")
 FOLDED = re.compile(r"_(TRELLIS_FF|LUT4|CCU2C|PFUMX|L6MUX21).*")
@@ -61,45 +58,28 @@ def main(argv=None) -> int:
     parser.add_argument("--period", type=float, help="ns (default: 1000 / the spec's clock_mhz)")
     parser.add_argument("--top", type=int, default=20, help="groups to print")
     args = parser.parse_args(argv)
-    log = args.build / "pnr.log"
-    if not log.is_file() or not (args.build / "spec.toml").is_file():
-        parser.exit(2, f"fpga_late_endpoints: {args.build}: not an aimcgen fpga build (no pnr.log or spec.toml)\n")
-    command = shlex.split(log.read_text().splitlines()[0].lstrip("$ "))
-    if "nextpnr-ecp5" not in Path(command[0]).name:
-        parser.exit(2, f"fpga_late_endpoints: {log}: not an ECP5 build (this reads nextpnr-ecp5's report)\n")
+    if not (args.build / "spec.toml").is_file():
+        parser.exit(2, f"fpga_late_endpoints: {args.build}: not an aimcgen fpga build (no spec.toml)\n")
+    try:
+        rerun = pnr_again(args.build, {"--detailed-timing-report": None, "--report": "late.json"})
+    except (RerunError, ToolMissing) as exc:
+        parser.exit(2, f"fpga_late_endpoints: {exc}\n")
+    if rerun.family != "ecp5":
+        parser.exit(2, f"fpga_late_endpoints: {args.build}: not an ECP5 build (this reads nextpnr-ecp5's "
+                       f"report)\n")
     spec = spec_toml.load(args.build / "spec.toml")
     period = args.period or 1000.0 / spec.design.clock_mhz
-    try:
-        nextpnr = resolve_tools("ecp5")["NEXTPNR_ECP5"]      # this machine's, not the path in the log
-    except ToolMissing as exc:
-        parser.exit(2, f"fpga_late_endpoints: {exc}\n")
-    argv_pnr = [nextpnr, "--quiet", "--timing-allow-fail", "--detailed-timing-report", "--report", "late.json",
-                "--log", "late.log"]
-    inputs = []                                         # the netlist and constraints, copied beside the run
-    words = iter(command[1:])
-    for arg in words:
-        if arg in ("--report", "--log", "--textcfg"):   # the original run's outputs, with their values
-            next(words, None)
-        elif arg not in ("--quiet", "--timing-allow-fail"):
-            argv_pnr.append(arg)
-            if arg in ("--json", "--lpf"):
-                inputs.append(next(words))
-                argv_pnr.append(inputs[-1])
     with tempfile.TemporaryDirectory() as tmp:
-        for name in inputs:
-            shutil.copy(args.build / name, tmp)
-        started = time.perf_counter()
-        print(f"fpga_late_endpoints: placing and routing {args.build} again ({' '.join(argv_pnr[1:])})",
+        print(f"fpga_late_endpoints: placing and routing {args.build} again ({' '.join(rerun.argv[1:])})",
               file=sys.stderr, flush=True)
-        done = subprocess.run(argv_pnr, cwd=tmp, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"fpga_late_endpoints: nextpnr failed: {done.stderr.strip()[-400:]}", file=sys.stderr)
+        result, seconds, code = rerun.run(Path(tmp))
+        if code != 0:
+            print(f"fpga_late_endpoints: nextpnr failed: {'; '.join(result.errors)[-400:]}", file=sys.stderr)
             return 1
-        fmax = [line for line in Path(tmp, "late.log").read_text().splitlines() if "Max frequency" in line]
         report = json.loads(Path(tmp, "late.json").read_text())
     total, count, late, worst = late_groups(report, period)
-    seconds = time.perf_counter() - started
-    reported = fmax[-1].split(": ", 1)[-1] if fmax else "?"
+    reported = "; ".join(f"{clock}: {got:.2f} MHz (constraint {want:.2f} MHz)"
+                         for clock, (got, want) in result.fmax.items()) or "?"
     print(f"\n{spec.name}, {args.build}: {count} of {total} flip-flop inputs arrive after {period:.2f} ns "
           f"(nextpnr: {reported}; place and route {seconds:.0f} s)\n")
     print("| register / input | late inputs | worst arrival (ns) |")

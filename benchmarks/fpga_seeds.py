@@ -1,0 +1,84 @@
+"""Fmax of one FPGA netlist over several nextpnr seeds: median and range, as one Markdown table.
+
+Usage: python benchmarks/fpga_seeds.py BUILD_DIR [BUILD_DIR ...] [--seeds 1 2 3 4 5] [--jobs 2]
+Each BUILD_DIR is an `aimcgen fpga` output folder (OUT/<design>/fpga/<board>/). Its netlist is placed and
+routed again once per seed, with the build's own nextpnr command line (the first line of its pnr.log: device,
+router, constraints; flows/fpga_rerun.py) and --seed replaced, in a temporary folder; nothing in BUILD_DIR is
+written. One placement is one sample: on the tile64 ECP5 builds, seeds alone move Fmax by 10 to 25 %, so two
+netlists (two RTL changes) are compared on these distributions, never on one build each.
+
+Printed: a row per build and seed (Fmax of the clock with the highest constraint, the critical path's
+ends, seconds inside nextpnr), then a row per build with the median, min and max over the seeds. --jobs runs
+that many nextpnr processes at once (each single-threaded), so the seconds are wall time under that load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from aimcgen.flows.fpga import ToolMissing
+from aimcgen.flows.fpga_logs import critical_path_ends
+from aimcgen.flows.fpga_rerun import RerunError, pnr_again
+
+
+def seed_fmax(result) -> tuple[float | None, float | None]:
+    """(achieved, constraint) MHz of the clock whose constraint is highest (the emulation clock)."""
+    if not result.fmax:
+        return None, None
+    return max(result.fmax.values(), key=lambda pair: pair[1])
+
+
+def summary(values: list[float]) -> str:
+    if not values:
+        return "| ? | ? | ? |"
+    return f"| {statistics.median(values):.1f} | {min(values):.1f} | {max(values):.1f} |"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("builds", type=Path, nargs="+", help="aimcgen fpga output folders (with pnr.log)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--jobs", type=int, default=2, help="nextpnr runs at once (default 2)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.exit(2, f"fpga_seeds: --jobs {args.jobs}: must be 1 or more\n")
+    try:
+        runs = {build: {seed: pnr_again(build, {"--seed": str(seed)}) for seed in args.seeds}
+                for build in args.builds}
+    except (RerunError, ToolMissing) as exc:
+        parser.exit(2, f"fpga_seeds: {exc}\n")
+    first = next(iter(next(iter(runs.values())).values()))
+    print(f"fpga_seeds: {len(args.builds)} build(s) x seeds {' '.join(map(str, args.seeds))}, {args.jobs} "
+          f"nextpnr run(s) at once; each: {' '.join(first.argv[1:])}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
+        jobs = {(build, seed): pool.submit(run.run, Path(tmp) / f"{i}_{seed}")
+                for i, (build, per_seed) in enumerate(runs.items()) for seed, run in per_seed.items()}
+        rows, fmax = [], {build: [] for build in runs}
+        for (build, seed), job in jobs.items():
+            result, seconds, code = job.result()
+            got, want = seed_fmax(result)
+            source, sink = critical_path_ends(result.critical_path)
+            if got is not None:
+                fmax[build].append(got)
+            where = f"`{source}` -> `{sink}`" if source else ("; ".join(result.errors)[:200] or "?")
+            rows.append(f"| {build} | {seed} | {'?' if got is None else f'{got:.1f}'} | "
+                        f"{'?' if want is None else f'{want:.1f}'} | {where} | {seconds:.0f} |")
+            print(f"fpga_seeds: {build} seed {seed}: {rows[-1].split(' | ')[2]} MHz ({seconds:.0f} s, exit "
+                  f"{code})", file=sys.stderr, flush=True)
+    print("| build | seed | Fmax MHz | constraint MHz | critical path | nextpnr s |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    print("\n| build | seeds | Fmax median MHz | min | max |")
+    print("|---|---|---|---|---|")
+    for build, values in fmax.items():
+        print(f"| {build} | {len(values)} of {len(args.seeds)} {summary(values)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
