@@ -1,11 +1,14 @@
 """Fmax of one FPGA netlist over several nextpnr seeds: median and range, as one Markdown table.
 
 Usage: python benchmarks/fpga_seeds.py BUILD_DIR [BUILD_DIR ...] [--seeds 1 2 3 4 5] [--jobs 2]
+                                        [--nextpnr "--placer static"]
 Each BUILD_DIR is an `aimcgen fpga` output folder (OUT/<design>/fpga/<board>/). Its netlist is placed and
 routed again once per seed, with the build's own nextpnr command line (the first line of its pnr.log: device,
 router, constraints; flows/fpga_rerun.py) and --seed replaced, in a temporary folder; nothing in BUILD_DIR is
 written. One placement is one sample: on the tile64 ECP5 builds, seeds alone move Fmax by 10 to 25 %, so two
-netlists (two RTL changes) are compared on these distributions, never on one build each.
+netlists (two RTL changes) are compared on these distributions, never on one build each. --nextpnr sets
+further options of nextpnr (replacing the build's value of an option it names: `--router router1`), to
+compare settings the same way; an option followed by a word that does not start with `--` takes it as value.
 
 Printed: a row per build and seed (Fmax of the clock with the highest constraint, the critical path's
 ends, seconds inside nextpnr), then a row per build with the median, min and max over the seeds. --jobs runs
@@ -15,6 +18,7 @@ that many nextpnr processes at once (each single-threaded), so the seconds are w
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import sys
 import tempfile
@@ -39,16 +43,35 @@ def summary(values: list[float]) -> str:
     return f"| {statistics.median(values):.1f} | {min(values):.1f} | {max(values):.1f} |"
 
 
+def nextpnr_options(text: str) -> dict[str, str | None]:
+    """`--placer static --no-tmdriv` -> {"--placer": "static", "--no-tmdriv": None}."""
+    words, options = shlex.split(text), {}
+    for i, word in enumerate(words):
+        if word.startswith("--"):
+            value = words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("--") else None
+            options[word] = value
+        elif i == 0 or not words[i - 1].startswith("--"):
+            raise ValueError(f"{word!r} is neither an option (--name) nor the value of one")
+    if "--seed" in options:
+        raise ValueError("--seed is set by --seeds")
+    return options
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("builds", type=Path, nargs="+", help="aimcgen fpga output folders (with pnr.log)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--jobs", type=int, default=2, help="nextpnr runs at once (default 2)")
+    parser.add_argument("--nextpnr", default="", help='further nextpnr options, e.g. "--placer static"')
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.exit(2, f"fpga_seeds: --jobs {args.jobs}: must be 1 or more\n")
     try:
-        runs = {build: {seed: pnr_again(build, {"--seed": str(seed)}) for seed in args.seeds}
+        extra = nextpnr_options(args.nextpnr)
+    except ValueError as exc:
+        parser.exit(2, f"fpga_seeds: --nextpnr {args.nextpnr!r}: {exc}\n")
+    try:
+        runs = {build: {seed: pnr_again(build, extra | {"--seed": str(seed)}) for seed in args.seeds}
                 for build in args.builds}
     except (RerunError, ToolMissing) as exc:
         parser.exit(2, f"fpga_seeds: {exc}\n")

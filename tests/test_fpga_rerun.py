@@ -97,3 +97,16 @@ def test_the_seed_benchmark_refuses_a_folder_that_is_no_build(tmp_path, capsys):
         _seeds_script().main([str(tmp_path)])
     assert exit_info.value.code == 2
     assert "pnr.log: not found" in capsys.readouterr().err
+
+
+def test_the_seed_benchmark_sets_further_nextpnr_options(build, capsys):
+    script = _seeds_script()
+    assert script.nextpnr_options("--placer sa --no-tmdriv --router router1") == {
+        "--placer": "sa", "--no-tmdriv": None, "--router": "router1"}
+    assert script.main([str(build), "--seeds", "2", "--jobs", "1", "--nextpnr", "--placer sa"]) == 0
+    captured = capsys.readouterr()
+    assert "--placer sa" in captured.err and "--router router1" in captured.err
+    for bad in ("sa --placer", "--seed 3"):
+        with pytest.raises(SystemExit) as exit_info:
+            script.main([str(build), "--nextpnr", bad])
+        assert exit_info.value.code == 2
