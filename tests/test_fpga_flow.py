@@ -311,6 +311,8 @@ def test_build_default_on_ulx3s(tmp_path):
     assert 20 < report.fmax_mhz < 500 and report.critical_path
     assert (Path(report.directory) / report.bitstream).stat().st_size > 100_000
     assert any(line.startswith("[3/4] pnr") for line in lines)
+    command = (Path(report.directory) / "pnr.log").read_text().splitlines()[0]     # ECP5's placer weighting
+    assert fpga.PLACER_OPTIONS["ecp5"] in command and fpga.PLACER_OPTIONS["ecp5"] in report.notes[0]
 
 
 @pytest.mark.slow
