@@ -10,7 +10,8 @@ netlists (two RTL changes) are compared on these distributions, never on one bui
 further options of nextpnr (replacing the build's value of an option it names: `--router router1`), to
 compare settings the same way; an option followed by a word that does not start with `--` takes it as value.
 
-Printed: a row per build and seed (Fmax of the clock with the highest constraint, the critical path's
+Printed: a row per build and seed (Fmax of the emulation clock: the constrained clock nearest the clock in
+the build's report.json, flows/fpga_report.emulation_clock; the critical path's
 ends, seconds inside nextpnr), then a row per build with the median, min and max over the seeds. --jobs runs
 that many nextpnr processes at once (each single-threaded), so the seconds are wall time under that load.
 """
@@ -18,6 +19,7 @@ that many nextpnr processes at once (each single-threaded), so the seconds are w
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import statistics
 import sys
@@ -27,14 +29,27 @@ from pathlib import Path
 
 from aimcgen.flows.fpga import ToolMissing
 from aimcgen.flows.fpga_logs import critical_path_ends
+from aimcgen.flows.fpga_report import emulation_clock
 from aimcgen.flows.fpga_rerun import RerunError, pnr_again
 
 
-def seed_fmax(result) -> tuple[float | None, float | None]:
-    """(achieved, constraint) MHz of the clock whose constraint is highest (the emulation clock)."""
-    if not result.fmax:
-        return None, None
-    return max(result.fmax.values(), key=lambda pair: pair[1])
+def board_clock_mhz(build: Path) -> float:
+    """The clock the board runs the design at, from the build's report.json (flows/fpga_report.py)."""
+    path = build / "report.json"
+    try:
+        return float(json.loads(path.read_text())["clock_mhz"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RerunError(f"{path}: no clock_mhz to pick the emulation clock by ({exc})") from None
+
+
+def seed_fmax(result, target_mhz: float) -> tuple[float | None, float | None]:
+    """(achieved, constraint) MHz of the emulation clock, or (None, None) when nextpnr timed none."""
+    clock = emulation_clock(result.fmax, target_mhz)
+    return (None, None) if clock is None else result.fmax[clock]
+
+
+def mhz(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1f}"
 
 
 def summary(values: list[float]) -> str:
@@ -73,6 +88,7 @@ def main(argv=None) -> int:
     try:
         runs = {build: {seed: pnr_again(build, extra | {"--seed": str(seed)}) for seed in args.seeds}
                 for build in args.builds}
+        targets = {build: board_clock_mhz(build) for build in args.builds}
     except (RerunError, ToolMissing) as exc:
         parser.exit(2, f"fpga_seeds: {exc}\n")
     first = next(iter(next(iter(runs.values())).values()))
@@ -84,14 +100,13 @@ def main(argv=None) -> int:
         rows, fmax = [], {build: [] for build in runs}
         for (build, seed), job in jobs.items():
             result, seconds, code = job.result()
-            got, want = seed_fmax(result)
+            got, want = seed_fmax(result, targets[build])
             source, sink = critical_path_ends(result.critical_path)
             if got is not None:
                 fmax[build].append(got)
             where = f"`{source}` -> `{sink}`" if source else ("; ".join(result.errors)[:200] or "?")
-            rows.append(f"| {build} | {seed} | {'?' if got is None else f'{got:.1f}'} | "
-                        f"{'?' if want is None else f'{want:.1f}'} | {where} | {seconds:.0f} |")
-            print(f"fpga_seeds: {build} seed {seed}: {rows[-1].split(' | ')[2]} MHz ({seconds:.0f} s, exit "
+            rows.append(f"| {build} | {seed} | {mhz(got)} | {mhz(want)} | {where} | {seconds:.0f} |")
+            print(f"fpga_seeds: {build} seed {seed}: {mhz(got)} MHz ({seconds:.0f} s, exit "
                   f"{code})", file=sys.stderr, flush=True)
     print("| build | seed | Fmax MHz | constraint MHz | critical path | nextpnr s |")
     print("|---|---|---|---|---|---|")

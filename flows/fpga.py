@@ -260,8 +260,8 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
         platform = board.platform()
         report_json = f"{name}.nextpnr.json"
         hierarchy = keep_hierarchy(spec, periphery)
-        nextpnr_opts = f"--timing-allow-fail --seed {seed} --router {router} {PLACER_OPTIONS[board.family]}"
-        overrides = {"nextpnr_opts": f"{nextpnr_opts.strip()} --report {report_json}",
+        placement = f"--seed {seed} --router {router} {PLACER_OPTIONS[board.family]}".strip()
+        overrides = {"nextpnr_opts": f"--timing-allow-fail {placement} --report {report_json}",
                      "script_after_read": f"{HIDE_INDEXED_NAMES}\n{KEEP_REGISTERS}\n{hierarchy}"}
         if board.family == "ice40":
             overrides["synth_opts"] = "-dsp"         # multipliers into the SB_MAC16 DSPs, not logic cells
@@ -293,7 +293,7 @@ def build_fpga(spec: DesignSpec, board: Board | str, out_dir: str | Path = "buil
                 break
         report = build_report(spec, board, top.clock, tmp, name, times=times, failed_stage=failure,
                               baud=baud)
-        report.notes = [f"nextpnr {nextpnr_opts.split(' ', 1)[1].strip()}"] + notes
+        report.notes = [f"nextpnr {placement}"] + notes
         if periphery:
             report.variant = "periphery"
             report.notes.insert(0, "periphery timing harness: analog boundary registered at stand-ins, no "

@@ -169,6 +169,14 @@ class FpgaReport:
         self.directory = str(directory)
 
 
+def emulation_clock(fmax: dict[str, tuple[float, float]], target_mhz: float) -> str | None:
+    """The emulation clock among nextpnr's {clock: (achieved, constraint) MHz}: the constrained clock
+    nearest the clock the board runs the design at (the UART and PLL domains are the others)."""
+    if not fmax:
+        return None
+    return min(fmax, key=lambda c: abs(fmax[c][1] - target_mhz))
+
+
 def build_report(spec: DesignSpec, board, clock, directory: Path, name: str, *, times=None,
                  failed_stage=None, baud: float = 0.0) -> FpgaReport:
     """Parse the logs of one build in `directory` into an FpgaReport."""
@@ -209,10 +217,8 @@ def build_report(spec: DesignSpec, board, clock, directory: Path, name: str, *, 
         report.resources[n] = {"used": used, "available": available[n], "cell": cell_names[n], "source": source,
                                "percent": None if used is None else round(100 * used / available[n], 2)}
 
-    # Fmax of the emulation clock: the constrained clock nearest the clock the board runs the design at.
-    target = clock.achieved_hz / 1e6
-    if pnr.fmax:
-        clk = min(pnr.fmax, key=lambda c: abs(pnr.fmax[c][1] - target))
+    clk = emulation_clock(pnr.fmax, clock.achieved_hz / 1e6)
+    if clk is not None:
         report.fmax_clock = clk
         report.fmax_mhz, report.constraint_mhz = pnr.fmax[clk]
         report.timing_met = report.fmax_mhz >= report.constraint_mhz

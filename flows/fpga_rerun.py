@@ -59,7 +59,8 @@ class PnrRun:
 
 def pnr_again(build: Path, options: dict[str, str | None] | None = None) -> PnrRun:
     """The build's nextpnr command line, its outputs dropped, `options` set (value None: a flag)."""
-    log = Path(build) / "pnr.log"
+    build = Path(build)
+    log = build / "pnr.log"
     if not log.is_file():
         raise RerunError(f"{log}: not found (BUILD must be an `aimcgen fpga` output folder)")
     first = log.read_text(errors="replace").splitlines()[:1]
@@ -82,8 +83,8 @@ def pnr_again(build: Path, options: dict[str, str | None] | None = None) -> PnrR
                 inputs.append(next(words))
                 argv.append(inputs[-1])
     for name in inputs:
-        if not (Path(build) / name).is_file():
-            raise RerunError(f"{Path(build) / name}: not found (the netlist or constraints of {log})")
+        if not (build / name).is_file():
+            raise RerunError(f"{build / name}: not found (the netlist or constraints of {log})")
     for option, value in options.items():
         argv += [option] if value is None else [option, value]
-    return PnrRun(Path(build), argv, inputs, family)
+    return PnrRun(build, argv, inputs, family)

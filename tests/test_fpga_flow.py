@@ -17,7 +17,7 @@ from aimcgen.boards import BOARDS, EmulationTop, get_board
 from aimcgen.flows import fpga
 from aimcgen.flows.fpga_fit import FIT_MARGIN, estimate_resources, suggest_clock, suggest_fit
 from aimcgen.flows.fpga_logs import critical_path_ends, parse_nextpnr_log, parse_yosys_stats
-from aimcgen.flows.fpga_report import FpgaReport, build_report
+from aimcgen.flows.fpga_report import FpgaReport, build_report, emulation_clock
 from aimcgen.presets import load_preset
 from aimcgen.rtl.accelerator import Accelerator
 
@@ -215,6 +215,13 @@ def test_report_of_a_build_that_does_not_fit_suggests_a_spec_that_would(tmp_path
         assert estimate_resources(smaller)["logic"] < estimate_resources(spec)["logic"]
     lines = "\n".join(report.summary_lines())
     assert "does not fit iCE40UP5K" in lines and report.suggestions[0]["change"] in lines
+
+
+def test_the_emulation_clock_is_the_constrained_clock_nearest_the_boards():
+    fmax = {"$glbnet$clk": (72.5, 100.0), "uart_clk": (180.0, 150.0), "pll_ref": (300.0, 25.0)}
+    assert emulation_clock(fmax, 100.0) == "$glbnet$clk"
+    assert emulation_clock(fmax, 140.0) == "uart_clk"            # by constraint, not by achieved MHz
+    assert emulation_clock({}, 100.0) is None
 
 
 def test_suggestions_are_computed_from_the_numbers():

@@ -24,7 +24,8 @@ LPF = 'FREQUENCY PORT "clk" 200 MHZ;\n'                   # pins left to nextpnr
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory):
-    """A finished build folder: top.json, top.lpf and pnr.log whose first line is the nextpnr command."""
+    """A finished build folder: top.json, top.lpf, pnr.log whose first line is the nextpnr command, and the
+    report's clock_mhz."""
     folder = tmp_path_factory.mktemp("build")
     tools = resolve_tools("ecp5")
     m = Module()
@@ -42,6 +43,7 @@ def build(tmp_path_factory):
     done = subprocess.run(argv, cwd=folder, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     (folder / "pnr.log").write_text("$ " + shlex.join(argv) + "\n" + done.stdout)
+    (folder / "report.json").write_text('{"clock_mhz": 200.0}')    # the field fpga_seeds reads
     return folder
 
 
@@ -61,8 +63,8 @@ def test_two_seeds_place_the_same_netlist(build, tmp_path):
         assert code == 0 and seconds > 0
         ((achieved, constraint),) = result.fmax.values()
         assert constraint == pytest.approx(200.0) and achieved > 50
-    assert sorted(p.name for p in build.iterdir()) == ["pnr.log", "top.config", "top.il", "top.json", "top.lpf",
-                                                       "top.nextpnr.json", "top.tim"]      # nothing written
+    assert sorted(p.name for p in build.iterdir()) == ["pnr.log", "report.json", "top.config", "top.il", "top.json",
+                                                       "top.lpf", "top.nextpnr.json", "top.tim"]  # nothing written
 
 
 def test_a_folder_without_a_nextpnr_log_is_refused(tmp_path):
@@ -97,6 +99,15 @@ def test_the_seed_benchmark_refuses_a_folder_that_is_no_build(tmp_path, capsys):
         _seeds_script().main([str(tmp_path)])
     assert exit_info.value.code == 2
     assert "pnr.log: not found" in capsys.readouterr().err
+
+
+def test_the_seed_benchmark_needs_the_builds_clock(build, tmp_path, capsys):
+    for name in ("pnr.log", "top.json", "top.lpf"):
+        (tmp_path / name).write_bytes((build / name).read_bytes())
+    with pytest.raises(SystemExit) as exit_info:
+        _seeds_script().main([str(tmp_path), "--seeds", "1"])
+    assert exit_info.value.code == 2
+    assert "report.json: no clock_mhz" in capsys.readouterr().err
 
 
 def test_the_seed_benchmark_sets_further_nextpnr_options(build, capsys):

@@ -50,8 +50,13 @@ def test_a_back_edge_breaks_the_contract(tmp_path):
     assert "aimcgen.contract.formats -> aimcgen.rtl.accelerator" in done.stdout, done.stdout[-4000:]
 
 
+def _owner(name: str, dirs: dict[str, str]) -> str:
+    """The package-dir entry a dotted package name lives under (the longest matching prefix)."""
+    return max((p for p in dirs if name == p or name.startswith(p + ".")), key=len)
+
+
 def _has_init(name: str, dirs: dict[str, str]) -> bool:
-    owner = max((p for p in dirs if name == p or name.startswith(p + ".")), key=len)
+    owner = _owner(name, dirs)
     rest = name[len(owner) + 1:].split(".") if name != owner else []
     return (ROOT / dirs[owner] / Path(*rest) / "__init__.py").is_file()
 
@@ -69,8 +74,7 @@ def test_every_package_is_listed_in_pyproject():
         for init in (ROOT / folder).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / folder).parts
             name = ".".join([package, *rel])
-            owner = max((p for p in dirs if name == p or name.startswith(p + ".")), key=len)
-            if owner == package:
+            if _owner(name, dirs) == package:
                 found.add(name)
     assert found == listed, f"packages on disk but not listed: {sorted(found - listed)}; " \
                             f"listed but missing: {sorted(listed - found)}"
