@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aimcgen.boards import BOARDS, DEFAULT_BAUD
 from aimcgen.cli.common import add_spec_options, error, load_spec
-from aimcgen.flows.fpga import ROUTERS, FlowError, ToolMissing, build_fpga
+from aimcgen.flows.fpga import PLACER_OPTIONS, ROUTERS, FlowError, ToolMissing, build_fpga
 
 DESCRIPTION = """\
 Build the FPGA emulation of a design: the accelerator with emulated analog tiles, a UART-to-Wishbone bridge
@@ -32,7 +32,10 @@ def add_fpga_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("build"), help="output folder (default: build)")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate of the host link (default: {DEFAULT_BAUD})")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed, 0..2^31-1 (default: 1)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="nextpnr placement seed, 0..2^31-1 (default: 1); ECP5 builds also place with "
+                        f"{PLACER_OPTIONS['ecp5']} (seeds move Fmax by 10-25 %%: compare netlists with "
+                        "benchmarks/fpga_seeds.py)")
     p.add_argument("--router", choices=ROUTERS, default="router1",
                    help="nextpnr router (default: router1, nextpnr's default; router2 routes congested "
                         "designs sooner, with different timing)")
